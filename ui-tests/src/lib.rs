@@ -1,0 +1,1 @@
+//! trybuild cases for `stratic`: see tests/ui.rs.
