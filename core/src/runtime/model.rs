@@ -78,6 +78,8 @@ pub trait Model: Sized {
     /// What `predict` returns, e.g. `Array2<f32>`.
     type Output;
 
+    /// The declared spec of the output (what shape inference computed).
+    fn output_spec() -> crate::shape::TensorSpec;
     /// Checks every input against its declared shape and returns the number of samples.
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error>;
     /// Copies the samples `rows` of `x` into `out`, resizing it as needed.

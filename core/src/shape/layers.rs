@@ -64,11 +64,102 @@ impl Activation {
     }
 }
 
+/// A weight initializer, by its Keras name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Initializer {
+    /// `glorot_uniform`: U(-l, l), l = sqrt(6 / (fan_in + fan_out)); Keras' kernel default.
+    GlorotUniform,
+    /// `glorot_normal`: truncated normal, stddev sqrt(2 / (fan_in + fan_out)).
+    GlorotNormal,
+    /// `he_uniform`: U(-l, l), l = sqrt(6 / fan_in).
+    HeUniform,
+    /// `he_normal`: truncated normal, stddev sqrt(2 / fan_in).
+    HeNormal,
+    /// `lecun_uniform`: U(-l, l), l = sqrt(3 / fan_in).
+    LecunUniform,
+    /// `lecun_normal`: truncated normal, stddev sqrt(1 / fan_in).
+    LecunNormal,
+    /// `random_uniform`: U(-0.05, 0.05).
+    RandomUniform,
+    /// `random_normal`: N(0, 0.05).
+    RandomNormal,
+    /// `zeros`; Keras' bias default.
+    Zeros,
+    /// `ones`.
+    Ones,
+}
+
+/// Every initializer with its DSL name.
+pub const INITIALIZERS: [(Initializer, &str); 10] = [
+    (Initializer::GlorotUniform, "glorot_uniform"),
+    (Initializer::GlorotNormal, "glorot_normal"),
+    (Initializer::HeUniform, "he_uniform"),
+    (Initializer::HeNormal, "he_normal"),
+    (Initializer::LecunUniform, "lecun_uniform"),
+    (Initializer::LecunNormal, "lecun_normal"),
+    (Initializer::RandomUniform, "random_uniform"),
+    (Initializer::RandomNormal, "random_normal"),
+    (Initializer::Zeros, "zeros"),
+    (Initializer::Ones, "ones"),
+];
+
+impl Initializer {
+    /// Looks an initializer up by its DSL name.
+    pub fn from_name(name: &str) -> Option<Initializer> {
+        INITIALIZERS
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(i, _)| *i)
+    }
+
+    /// The DSL (and Keras) name.
+    pub fn name(self) -> &'static str {
+        INITIALIZERS
+            .iter()
+            .find(|(i, _)| *i == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("zeros")
+    }
+}
+
+/// The configuration of a `Dense` layer (Keras' constructor arguments), separate from the
+/// built layer and its weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DenseConfig {
+    /// Output size.
+    pub units: usize,
+    /// Activation applied after the affine map.
+    pub activation: Activation,
+    /// Whether the layer has a bias.
+    pub use_bias: bool,
+    /// How the kernel is initialised.
+    pub kernel_initializer: Initializer,
+    /// How the bias is initialised.
+    pub bias_initializer: Initializer,
+}
+
+impl DenseConfig {
+    /// Keras' defaults for `Dense(units)`.
+    pub fn new(units: usize) -> Self {
+        DenseConfig {
+            units,
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+        }
+    }
+}
+
 /// Keras' `Dense`: `(batch, ..., d) -> (batch, ..., units)`. The last axis must be known
 /// (it sizes the kernel) and the input must be floating point. A sparse input must be of rank 2
 /// (the sparse x dense product); a ragged input must have a uniform (known) last axis, which is
 /// how the layer applies to its flat values.
-pub fn dense_output(layer: &str, input: &TensorSpec, units: usize) -> Result<TensorSpec, RuleError> {
+pub fn dense_output(
+    layer: &str,
+    input: &TensorSpec,
+    units: usize,
+) -> Result<TensorSpec, RuleError> {
     if units == 0 {
         return Err(RuleError::new(format!(
             "Received an invalid value for `units` of layer '{layer}', expected a positive integer. Received: units=0"
@@ -224,8 +315,12 @@ mod tests {
     fn runtime_shape_check() {
         let s = spec(&[Some(4)]);
         assert!(check_runtime_shape(&s, &[10, 4]).is_ok());
-        assert!(check_runtime_shape(&s, &[10, 5]).unwrap_err().contains("axis 1"));
-        assert!(check_runtime_shape(&s, &[10]).unwrap_err().contains("rank 2"));
+        assert!(check_runtime_shape(&s, &[10, 5])
+            .unwrap_err()
+            .contains("axis 1"));
+        assert!(check_runtime_shape(&s, &[10])
+            .unwrap_err()
+            .contains("rank 2"));
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub use input::{
     check_input_layer, InputArg, InputArgs, InputRuleViolation, TypeSpecArg, TypeSpecKind,
 };
 pub use layers::{
-    activation_output, check_runtime_shape, dense_output, dense_params, Activation, ACTIVATIONS,
+    activation_output, check_runtime_shape, dense_output, dense_params, Activation, DenseConfig,
+    Initializer, ACTIVATIONS, INITIALIZERS,
 };
 
 use std::fmt;
@@ -266,7 +267,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
