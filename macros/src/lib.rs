@@ -1,9 +1,55 @@
 //! Implementation detail of the `stratic` crate: the `model!` macro.
-use proc_macro::TokenStream;
+//!
+//! Three phases with a typed tree between them: [`parse`] (tokens to [`ast`], recovering after
+//! errors), [`check`] (meaning, shape inference through core's rules, every error collected in
+//! a [`ctxt::Ctxt`]) and [`expand`] (Rust code, only for models that passed).
 
-/// Declares one or more models. See the `stratic` crate.
+mod ast;
+mod check;
+mod ctxt;
+mod expand;
+mod parse;
+
+use proc_macro2::TokenStream;
+
+/// Declares one or more models. See the `stratic` crate for the language.
 #[proc_macro]
-pub fn model(input: TokenStream) -> TokenStream {
-    let _ = input;
-    TokenStream::new()
+pub fn model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand_models(input.into()).into()
+}
+
+fn expand_models(input: TokenStream) -> TokenStream {
+    let cx = ctxt::Ctxt::new();
+    let items = match parse::parse_items(input, &cx) {
+        Ok(items) => items,
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            if let Err(more) = cx.check() {
+                out.extend(more.to_compile_error());
+            }
+            return out;
+        }
+    };
+    let mut out = TokenStream::new();
+    let mut models = Vec::new();
+    for item in &items {
+        // Each model is checked against a fresh sink so one model's errors do not stop another's expansion.
+        let item_cx = ctxt::Ctxt::new();
+        let checked = check::check_model(&item_cx, item);
+        match (item_cx.check(), checked) {
+            (Ok(()), Some(model)) => models.push(model),
+            (Err(e), _) => {
+                cx.push(e);
+                out.extend(expand::stub(item));
+            }
+            (Ok(()), None) => out.extend(expand::stub(item)),
+        }
+    }
+    for model in &models {
+        out.extend(expand::expand(model));
+    }
+    if let Err(e) = cx.check() {
+        out.extend(e.to_compile_error());
+    }
+    out
 }

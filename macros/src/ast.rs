@@ -1,0 +1,139 @@
+//! The syntax tree of a `model!` invocation, as parsed: tokens turned into values, spans kept,
+//! no meaning given yet (that is `check`'s job).
+
+use proc_macro2::{Span, TokenStream};
+use syn::{Attribute, Ident, LitStr, Visibility};
+
+/// One model declaration:
+///
+/// ```text
+/// $(#[$attr])* $vis struct $Name { $(let $x = $chain;)* $chain }
+/// ```
+pub struct ModelItem {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub ident: Ident,
+    pub body: Body,
+}
+
+/// The body of a model: `let` statements, then the outputs.
+pub struct Body {
+    pub lets: Vec<Let>,
+    pub tail: Option<Chain>,
+    /// The span of the braces, for errors about the body as a whole.
+    pub span: Span,
+}
+
+/// `let $name = $chain;`
+pub struct Let {
+    pub name: Ident,
+    // Read once functional graphs land; a sequential model rejects every `let`.
+    #[allow(dead_code)]
+    pub chain: Chain,
+}
+
+/// `$term -> $term -> ...`
+pub struct Chain {
+    pub terms: Vec<Term>,
+}
+
+/// One link of a chain.
+pub enum Term {
+    /// `layer(args)`
+    Call(Call),
+    /// A bound name.
+    Name(Ident),
+    /// Tokens that did not parse (the error is already recorded).
+    Invalid,
+}
+
+/// `$name($args)`
+pub struct Call {
+    pub name: Ident,
+    pub args: Vec<Arg>,
+}
+
+/// `$value` or `$key = $value`.
+pub struct Arg {
+    pub key: Option<Ident>,
+    pub value: Value,
+}
+
+impl Arg {
+    /// Where to point at this argument: its key if named, else its value.
+    pub fn span(&self) -> Span {
+        self.key
+            .as_ref()
+            .map_or_else(|| self.value.span(), Ident::span)
+    }
+}
+
+/// An argument's value.
+pub enum Value {
+    Int {
+        value: i64,
+        span: Span,
+    },
+    Float {
+        value: f64,
+        span: Span,
+    },
+    Bool {
+        value: bool,
+        span: Span,
+    },
+    Str(LitStr),
+    None(Span),
+    Ident(Ident),
+    Path(syn::Path),
+    List {
+        items: Vec<Value>,
+        span: Span,
+    },
+    Call(Call),
+    /// A value that did not parse (the error is already recorded).
+    Invalid(Span),
+}
+
+impl Value {
+    pub fn span(&self) -> Span {
+        match self {
+            Value::Int { span, .. }
+            | Value::Float { span, .. }
+            | Value::Bool { span, .. }
+            | Value::None(span)
+            | Value::List { span, .. }
+            | Value::Invalid(span) => *span,
+            Value::Str(s) => s.span(),
+            Value::Ident(i) => i.span(),
+            Value::Path(p) => syn::spanned::Spanned::span(p),
+            Value::Call(c) => c.name.span(),
+        }
+    }
+
+    /// What kind of value this is, for "expected ..., found ..." messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Int { value, .. } => format!("the integer `{value}`"),
+            Value::Float { value, .. } => format!("the number `{value}`"),
+            Value::Bool { value, .. } => format!("`{value}`"),
+            Value::Str(s) => format!("the string {:?}", s.value()),
+            Value::None(_) => "`None`".to_string(),
+            Value::Ident(i) => format!("`{i}`"),
+            Value::Path(p) => format!("the path `{}`", quote::quote!(#p)),
+            Value::List { .. } => "a list".to_string(),
+            Value::Call(c) => format!("`{}(...)`", c.name),
+            Value::Invalid(_) => "an invalid value".to_string(),
+        }
+    }
+}
+
+/// Keeps the raw tokens of an item whose body failed to split, so expansion can still emit a
+/// stub for it.
+pub struct RawItem {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub ident: Ident,
+    pub body: TokenStream,
+    pub brace_span: Span,
+}

@@ -1,0 +1,413 @@
+//! Binding a call's arguments to a layer's parameters: positional then `key = value`, each
+//! checked for its kind. Unknown, duplicated, missing and ill-typed arguments are reported here,
+//! once for every layer.
+
+use proc_macro2::Span;
+use stratic_core::shape::{closest, Activation, DType, Initializer, ACTIVATIONS, INITIALIZERS};
+
+use crate::ast::{Arg, Call, Value};
+use crate::ctxt::Ctxt;
+
+/// What kind of value a parameter takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A positive integer (`units`).
+    PositiveInt,
+    /// An integer, checked by the rule that uses it (`batch_size`).
+    Int,
+    /// `true` or `false`.
+    Bool,
+    /// An activation name (`relu`).
+    Activation,
+    /// An initializer name (`glorot_uniform`).
+    Initializer,
+    /// A dtype name (`f32`).
+    DType,
+    /// A list of dims: integers or `None`.
+    Dims,
+    /// A string literal.
+    Str,
+    /// A path to a Rust item (`input_tensor = DATA`).
+    Path,
+    /// `TensorSpec(...)`, `SparseTensorSpec(...)` or `RaggedTensorSpec(...)`.
+    TypeSpec,
+}
+
+/// One parameter of a layer.
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    /// Whether it may be given by position (the leading ones, as in Keras).
+    pub positional: bool,
+}
+
+const fn key(name: &'static str, kind: Kind) -> Param {
+    Param {
+        name,
+        kind,
+        required: false,
+        positional: false,
+    }
+}
+
+/// The arguments every layer takes besides its own: its name and Keras' first-layer shortcut.
+pub const COMMON: [Param; 3] = [
+    key("name", Kind::Str),
+    key("input_shape", Kind::Dims),
+    key("batch_input_shape", Kind::Dims),
+];
+
+/// An argument bound to a parameter.
+pub struct BoundArg<'a> {
+    pub param: &'static str,
+    pub value: &'a Value,
+    /// The key (or, for a positional argument, the value): where to point.
+    pub span: Span,
+}
+
+/// The arguments of one call, bound to the layer's parameters.
+pub struct Bound<'a> {
+    pub args: Vec<BoundArg<'a>>,
+}
+
+impl<'a> Bound<'a> {
+    pub fn get(&self, name: &str) -> Option<&BoundArg<'a>> {
+        self.args.iter().find(|a| a.param == name)
+    }
+
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        self.get(name).map(|a| a.value)
+    }
+
+    pub fn span_of(&self, name: &str) -> Option<Span> {
+        self.get(name).map(|a| a.span)
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.value(name)? {
+            Value::Int { value, .. } => Some(*value),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.value(name)? {
+            Value::Bool { value, .. } => Some(*value),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self, name: &str) -> Option<String> {
+        match self.value(name)? {
+            Value::Str(s) => Some(s.value()),
+            _ => None,
+        }
+    }
+
+    pub fn dims(&self, name: &str) -> Option<Vec<Option<i64>>> {
+        dims_of(self.value(name)?)
+    }
+
+    pub fn activation(&self, name: &str) -> Option<Activation> {
+        match self.value(name)? {
+            Value::Ident(id) => Activation::from_name(&id.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn initializer(&self, name: &str) -> Option<Initializer> {
+        match self.value(name)? {
+            Value::Ident(id) => Initializer::from_name(&id.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn dtype(&self, name: &str) -> Option<DType> {
+        match self.value(name)? {
+            Value::Ident(id) => DType::from_name(&id.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// The dims of a list value, if it is one of integers and `None`s.
+pub fn dims_of(value: &Value) -> Option<Vec<Option<i64>>> {
+    match value {
+        Value::List { items, .. } => items
+            .iter()
+            .map(|v| match v {
+                Value::Int { value, .. } => Some(Some(*value)),
+                Value::None(_) => Some(None),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Binds `call`'s arguments to `params` (plus [`COMMON`]). Every problem is reported to `cx`;
+/// the arguments that did bind are returned either way, so the layer can still be checked.
+pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]) -> Bound<'a> {
+    let all = || params.iter().chain(COMMON.iter());
+    let positional: Vec<&Param> = params.iter().filter(|p| p.positional).collect();
+    let mut bound: Vec<BoundArg<'a>> = Vec::new();
+    let mut next_pos = 0;
+    let mut seen_key = false;
+    for arg in &call.args {
+        let param = match &arg.key {
+            None => {
+                if seen_key {
+                    cx.error(
+                        arg.value.span(),
+                        "positional arguments must come before `key = value` arguments",
+                    );
+                    continue;
+                }
+                let Some(p) = positional.get(next_pos) else {
+                    let names: Vec<String> =
+                        positional.iter().map(|p| format!("`{}`", p.name)).collect();
+                    cx.error(
+                        arg.value.span(),
+                        format!(
+                            "too many positional arguments: `{layer}` takes {} ({}); give the others as `key = value`",
+                            positional.len(),
+                            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                        ),
+                    );
+                    continue;
+                };
+                next_pos += 1;
+                *p
+            }
+            Some(k) => {
+                seen_key = true;
+                let name = k.to_string();
+                match all().find(|p| p.name == name) {
+                    Some(p) => p,
+                    None => {
+                        unknown_argument(cx, k.span(), &name, layer, all().map(|p| p.name));
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Some(prev) = bound.iter().find(|b| b.param == param.name) {
+            let _ = prev;
+            cx.error(
+                arg.span(),
+                format!(
+                    "duplicate argument `{}` for `{layer}`: give it once",
+                    param.name
+                ),
+            );
+            continue;
+        }
+        if check_kind(cx, arg, param, layer) {
+            bound.push(BoundArg {
+                param: param.name,
+                value: &arg.value,
+                span: arg.span(),
+            });
+        }
+    }
+    for p in params.iter().filter(|p| p.required) {
+        if !bound.iter().any(|b| b.param == p.name) {
+            cx.error(
+                call.name.span(),
+                format!(
+                    "`{layer}` is missing its required argument `{}`{}",
+                    p.name,
+                    example_for(layer, p.name)
+                ),
+            );
+        }
+    }
+    Bound { args: bound }
+}
+
+fn example_for(layer: &str, param: &str) -> &'static str {
+    match (layer, param) {
+        ("dense", "units") => ", e.g. `dense(8)`",
+        ("activation", "activation") => ", e.g. `activation(relu)`",
+        (_, "shape") => ", e.g. `shape = [4]`",
+        _ => "",
+    }
+}
+
+fn unknown_argument<'n>(
+    cx: &Ctxt,
+    span: Span,
+    name: &str,
+    layer: &str,
+    valid: impl Iterator<Item = &'n str> + Clone,
+) {
+    let list: Vec<String> = valid.clone().map(|n| format!("`{n}`")).collect();
+    let hint = closest(name, valid).map_or(String::new(), |c| format!("did you mean `{c}`? "));
+    cx.error(
+        span,
+        format!(
+            "unknown argument `{name}` for `{layer}`; {hint}`{layer}` takes {}",
+            list.join(", ")
+        ),
+    );
+}
+
+/// Checks that `arg`'s value fits `param`'s kind; reports and returns false if not.
+fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
+    let value = &arg.value;
+    if let Value::Invalid(_) = value {
+        return false; // already reported by the parser
+    }
+    let name = param.name;
+    let found = value.describe();
+    let wrong = |expected: &str| {
+        cx.error(
+            value.span(),
+            format!("`{name}` of `{layer}` takes {expected}, found {found}"),
+        );
+        false
+    };
+    match param.kind {
+        Kind::PositiveInt => match value {
+            Value::Int { value: n, .. } if *n > 0 => true,
+            Value::Int { value: n, .. } => {
+                cx.error(
+                    value.span(),
+                    format!("Received an invalid value for `{name}`, expected a positive integer. Received: {name}={n}"),
+                );
+                false
+            }
+            _ => wrong("a positive integer"),
+        },
+        Kind::Int => match value {
+            Value::Int { .. } => true,
+            _ => wrong("an integer"),
+        },
+        Kind::Bool => match value {
+            Value::Bool { .. } => true,
+            _ => wrong("`true` or `false`"),
+        },
+        Kind::Activation => named(
+            cx,
+            value,
+            name,
+            layer,
+            "an activation",
+            ACTIVATIONS.map(|(_, n)| n).as_slice(),
+        ),
+        Kind::Initializer => named(
+            cx,
+            value,
+            name,
+            layer,
+            "an initializer",
+            INITIALIZERS.map(|(_, n)| n).as_slice(),
+        ),
+        Kind::DType => named(
+            cx,
+            value,
+            name,
+            layer,
+            "a dtype",
+            DType::ALL.map(|(_, n)| n).as_slice(),
+        ),
+        Kind::Dims => match value {
+            Value::List { items, .. } => {
+                let mut ok = true;
+                for item in items {
+                    if !matches!(item, Value::Int { .. } | Value::None(_) | Value::Invalid(_)) {
+                        cx.error(
+                            item.span(),
+                            format!(
+                                "a dimension in `{name}` is an integer or `None`, found {}",
+                                item.describe()
+                            ),
+                        );
+                        ok = false;
+                    }
+                    ok &= !matches!(item, Value::Invalid(_));
+                }
+                ok
+            }
+            Value::Int { value: n, .. } => {
+                cx.error(
+                    value.span(),
+                    format!("`{name}` takes a list of dimensions: write `{name} = [{n}]`"),
+                );
+                false
+            }
+            _ => wrong("a list of dimensions such as `[4]` or `[None, 8]`"),
+        },
+        Kind::Str => match value {
+            Value::Str(_) => true,
+            Value::Ident(id) => {
+                cx.error(
+                    value.span(),
+                    format!("`{name}` takes a string: write `{name} = \"{id}\"`"),
+                );
+                false
+            }
+            _ => wrong("a string"),
+        },
+        Kind::Path => match value {
+            Value::Ident(_) | Value::Path(_) => true,
+            _ => wrong("the path of a Rust `const` or `static` array"),
+        },
+        Kind::TypeSpec => match value {
+            Value::Call(_) => true,
+            _ => wrong("`TensorSpec(...)`, `SparseTensorSpec(...)` or `RaggedTensorSpec(...)`"),
+        },
+    }
+}
+
+/// A bare name from a fixed vocabulary (activation, initializer, dtype), with "did you mean".
+fn named(cx: &Ctxt, value: &Value, param: &str, layer: &str, what: &str, valid: &[&str]) -> bool {
+    let list = valid
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match value {
+        Value::Ident(id) => {
+            let s = id.to_string();
+            // Keras' own spellings (`float32`, `silu`) are accepted too.
+            let accepted = valid.contains(&s.as_str())
+                || (what == "a dtype" && DType::from_name(&s).is_some())
+                || (what == "an activation" && Activation::from_name(&s).is_some());
+            if accepted {
+                return true;
+            }
+            let hint = closest(&s, valid.iter().copied())
+                .map_or(String::new(), |c| format!("did you mean `{c}`? "));
+            cx.error(
+                id.span(),
+                format!(
+                    "unknown {} `{s}` for `{param}`; {hint}expected one of {list}",
+                    &what[what.find(' ').map_or(0, |i| i + 1)..]
+                ),
+            );
+            false
+        }
+        Value::Str(s) => {
+            cx.error(
+                value.span(),
+                format!(
+                    "`{param}` of `{layer}` takes a bare name, not a string: write `{param} = {}`",
+                    s.value()
+                ),
+            );
+            false
+        }
+        _ => {
+            cx.error(
+                value.span(),
+                format!(
+                    "`{param}` of `{layer}` takes {what} ({list}), found {}",
+                    value.describe()
+                ),
+            );
+            false
+        }
+    }
+}

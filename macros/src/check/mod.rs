@@ -1,0 +1,379 @@
+//! Checking: gives the parsed tree its meaning. Binds arguments, applies core's shape rules
+//! layer by layer, and reports every problem to the sink, spanned at the token to blame.
+//! Its output, [`CheckedModel`], is all that expansion needs.
+
+mod args;
+mod input;
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use stratic_core::shape::{
+    activation_output, closest, dense_output, Activation, DenseConfig, Dim, InputArg, Layout,
+    TensorSpec,
+};
+use syn::{Attribute, Ident, Visibility};
+
+use crate::ast::{Body, Call, ModelItem, Term, Value};
+use crate::ctxt::Ctxt;
+use args::{bind, Bound, Kind, Param};
+pub use input::CheckedInput;
+use input::{check_input, implicit_input, FirstLayerShape};
+
+/// A model whose every rule holds.
+pub struct CheckedModel {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub ident: Ident,
+    pub input: CheckedInput,
+    pub layers: Vec<CheckedLayer>,
+    pub output: TensorSpec,
+}
+
+/// One layer, with its field name, configuration and the specs around it.
+pub struct CheckedLayer {
+    /// The layer's name: `dense`, `dense_1`, or `name = ...`; also its field in the struct.
+    pub name: String,
+    pub kind: LayerKind,
+    pub input: TensorSpec,
+    pub output: TensorSpec,
+    pub span: Span,
+}
+
+/// What a layer is, with its configuration.
+pub enum LayerKind {
+    Dense {
+        config: DenseConfig,
+        input_dim: usize,
+    },
+    Activation(Activation),
+}
+
+impl LayerKind {
+    /// Keras' class name, as `summary()` shows it.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            LayerKind::Dense { .. } => "Dense",
+            LayerKind::Activation(_) => "Activation",
+        }
+    }
+}
+
+/// The layers `model!` knows, with their parameters (Keras' names and order).
+const LAYERS: &[(&str, &[Param])] = &[("dense", DENSE_PARAMS), ("activation", ACTIVATION_PARAMS)];
+
+const DENSE_PARAMS: &[Param] = &[
+    Param {
+        name: "units",
+        kind: Kind::PositiveInt,
+        required: true,
+        positional: true,
+    },
+    Param {
+        name: "activation",
+        kind: Kind::Activation,
+        required: false,
+        positional: true,
+    },
+    Param {
+        name: "use_bias",
+        kind: Kind::Bool,
+        required: false,
+        positional: false,
+    },
+    Param {
+        name: "kernel_initializer",
+        kind: Kind::Initializer,
+        required: false,
+        positional: false,
+    },
+    Param {
+        name: "bias_initializer",
+        kind: Kind::Initializer,
+        required: false,
+        positional: false,
+    },
+];
+
+const ACTIVATION_PARAMS: &[Param] = &[Param {
+    name: "activation",
+    kind: Kind::Activation,
+    required: true,
+    positional: true,
+}];
+
+/// Checks one model. Returns `None` if any rule failed (the errors are in `cx`).
+pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
+    let terms = sequential_terms(cx, &item.body)?;
+    let mut namer = Namer::default();
+    // Bind every layer first, so argument errors of all layers are reported even when an
+    // earlier layer breaks shape inference.
+    let (head, rest): (Option<&Call>, &[Term]) = match terms.first() {
+        Some(Term::Call(c)) if c.name == "input" => (Some(c), &terms[1..]),
+        _ => (None, terms),
+    };
+    let mut calls = Vec::new();
+    for term in rest {
+        match term {
+            Term::Call(c) if c.name == "input" => {
+                cx.error(
+                    c.name.span(),
+                    "`input(...)` starts a model; it cannot follow a layer",
+                );
+            }
+            Term::Call(c) => match LAYERS.iter().find(|(n, _)| c.name == n) {
+                Some((name, params)) => calls.push((c, *name, bind(cx, c, name, params))),
+                None => unknown_layer(cx, &c.name),
+            },
+            Term::Name(id) => {
+                cx.error(
+                    id.span(),
+                    format!("`{id}` is not a layer: a layer is called with its arguments, e.g. `dense(8)`; named tensors (`let`) come with functional graphs, which are not supported yet"),
+                );
+            }
+            Term::Invalid => {}
+        }
+    }
+    let first_shape = first_layer_shape(cx, &calls);
+    let input = match (head, &first_shape) {
+        (Some(call), first) => check_input(cx, call, first.as_ref()),
+        (None, Some(first)) => implicit_input(cx, first),
+        (None, None) => {
+            let span = terms.first().map_or(item.body.span, term_span);
+            cx.error(
+                span,
+                "the model has no input: start with `input(shape = [...]) -> ...`, or give the first layer `input_shape = [...]`",
+            );
+            None
+        }
+    };
+    let mut spec = input.as_ref().map(|i| i.spec.clone());
+    let mut layers = Vec::new();
+    for (call, kind, bound) in &calls {
+        let name = namer.name(cx, kind, bound);
+        let layer_spec = spec.take();
+        let checked = layer_spec.and_then(|s| check_layer(cx, call, kind, bound, &name, s));
+        if let Some(l) = checked {
+            spec = Some(l.output.clone());
+            layers.push(l);
+        }
+    }
+    if cx.has_errors() {
+        return None;
+    }
+    let (input, output) = (input?, spec?);
+    if layers.is_empty() {
+        cx.error(
+            input.span,
+            "the model has no layers after its input: add one, e.g. `input(shape = [4]) -> dense(8)`",
+        );
+        return None;
+    }
+    Some(CheckedModel {
+        attrs: item.attrs.clone(),
+        vis: item.vis.clone(),
+        ident: item.ident.clone(),
+        input,
+        layers,
+        output,
+    })
+}
+
+fn term_span(t: &Term) -> Span {
+    match t {
+        Term::Call(c) => c.name.span(),
+        Term::Name(id) => id.span(),
+        Term::Invalid => Span::call_site(),
+    }
+}
+
+/// A sequential model is a body with no `let` and one chain as its outputs.
+fn sequential_terms<'a>(cx: &Ctxt, body: &'a Body) -> Option<&'a [Term]> {
+    if let Some(l) = body.lets.first() {
+        cx.error(
+            l.name.span(),
+            "`let` bindings (functional graphs with several inputs, outputs or shared layers) are not supported yet: declare a chain `input(...) -> layer -> ...`",
+        );
+    }
+    match &body.tail {
+        Some(chain) => Some(&chain.terms),
+        None => {
+            if body.lets.is_empty() {
+                cx.error(
+                    body.span,
+                    "a model needs layers: e.g. `input(shape = [4]) -> dense(8)`",
+                );
+            }
+            None
+        }
+    }
+}
+
+fn unknown_layer(cx: &Ctxt, name: &Ident) {
+    let s = name.to_string();
+    let mut known: Vec<&str> = LAYERS.iter().map(|(n, _)| *n).collect();
+    known.push("input");
+    let hint = closest(&s, known.iter().copied())
+        .map_or(String::new(), |c| format!("did you mean `{c}`? "));
+    let list = known
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    cx.error(
+        name.span(),
+        format!("unknown layer `{s}`; {hint}the layers `model!` knows are {list}"),
+    );
+}
+
+/// Keras' shortcut: the first layer may carry `input_shape` (or `batch_input_shape`). On any
+/// later layer it means nothing, so it is an error there.
+fn first_layer_shape(cx: &Ctxt, calls: &[(&Call, &str, Bound<'_>)]) -> Option<FirstLayerShape> {
+    let mut found = None;
+    for (i, (_, _, bound)) in calls.iter().enumerate() {
+        for (param, arg) in [
+            ("input_shape", InputArg::InputShape),
+            ("batch_input_shape", InputArg::BatchInputShape),
+        ] {
+            let Some(b) = bound.get(param) else { continue };
+            if i > 0 {
+                cx.error(
+                    b.span,
+                    format!("`{param}` only means something on the first layer of a model: remove it here"),
+                );
+            } else if found.is_some() {
+                cx.error(
+                    b.span,
+                    "`input_shape` and `batch_input_shape` both give the input's shape: keep one",
+                );
+            } else if let Some(dims) = bound.dims(param) {
+                found = Some(FirstLayerShape {
+                    arg,
+                    dims,
+                    span: b.span,
+                    value: clone_dims_value(b.value),
+                });
+            }
+        }
+    }
+    found
+}
+
+fn clone_dims_value(v: &Value) -> Value {
+    match v {
+        Value::List { items, span } => Value::List {
+            items: items.iter().map(clone_dims_value).collect(),
+            span: *span,
+        },
+        Value::Int { value, span } => Value::Int {
+            value: *value,
+            span: *span,
+        },
+        Value::None(s) => Value::None(*s),
+        other => Value::Invalid(other.span()),
+    }
+}
+
+/// Keras names layers by class, counting per class (`dense`, `dense_1`, ...); an explicit
+/// `name = ...` is used as is and must be unique.
+#[derive(Default)]
+struct Namer {
+    counters: HashMap<&'static str, usize>,
+    used: HashMap<String, Span>,
+}
+
+impl Namer {
+    fn name(&mut self, cx: &Ctxt, kind: &'static str, bound: &Bound<'_>) -> String {
+        if let (Some(name), Some(span)) = (bound.str("name"), bound.span_of("name")) {
+            if syn::parse_str::<Ident>(&name).is_err() {
+                cx.error(
+                    span,
+                    format!("layer name {name:?} must be a valid Rust identifier (it names the layer's field), e.g. \"dense_out\""),
+                );
+            } else if self.used.contains_key(&name) {
+                cx.error(
+                    span,
+                    format!("duplicate layer name {name:?}: every layer's name must be unique"),
+                );
+            }
+            self.used.insert(name.clone(), span);
+            return name;
+        }
+        loop {
+            let n = self.counters.entry(kind).or_insert(0);
+            let name = if *n == 0 {
+                kind.to_string()
+            } else {
+                format!("{kind}_{n}")
+            };
+            *n += 1;
+            if !self.used.contains_key(&name) {
+                self.used.insert(name.clone(), Span::call_site());
+                return name;
+            }
+        }
+    }
+}
+
+/// Applies a layer's shape rule; on failure the error points at the layer's name.
+fn check_layer(
+    cx: &Ctxt,
+    call: &Call,
+    kind: &str,
+    bound: &Bound<'_>,
+    name: &str,
+    input: TensorSpec,
+) -> Option<CheckedLayer> {
+    let (result, layer_kind) = match kind {
+        "dense" => {
+            let mut config = DenseConfig::new(usize::try_from(bound.int("units")?).ok()?);
+            if let Some(a) = bound.activation("activation") {
+                config.activation = a;
+            }
+            if let Some(b) = bound.bool("use_bias") {
+                config.use_bias = b;
+            }
+            if let Some(i) = bound.initializer("kernel_initializer") {
+                config.kernel_initializer = i;
+            }
+            if let Some(i) = bound.initializer("bias_initializer") {
+                config.bias_initializer = i;
+            }
+            let out = dense_output(name, &input, config.units);
+            let input_dim = match input.last() {
+                Dim::Known(n) => n,
+                Dim::Unknown => 0,
+            };
+            (out, LayerKind::Dense { config, input_dim })
+        }
+        "activation" => {
+            let a = bound.activation("activation")?;
+            (activation_output(name, &input, a), LayerKind::Activation(a))
+        }
+        _ => return None,
+    };
+    match result {
+        Ok(output) => Some(CheckedLayer {
+            name: name.to_string(),
+            kind: layer_kind,
+            input,
+            output,
+            span: call.name.span(),
+        }),
+        Err(e) => {
+            cx.error(call.name.span(), e.message);
+            None
+        }
+    }
+}
+
+/// Whether the runtime can run this model yet: one dense `f32` input of rank at most 6.
+/// Sparse and ragged inputs are checked at compile time but run in later versions.
+pub fn runtime_supported(model: &CheckedModel) -> bool {
+    let spec = &model.input.spec;
+    spec.layout == Layout::Dense
+        && spec.dtype == stratic_core::shape::DType::F32
+        && spec.ndim() <= 6
+        && model.output.ndim() <= 6
+        && !model.input.optional
+}

@@ -1,0 +1,367 @@
+//! Parsing: tokens to the syntax tree of `ast`. Recovers after an error inside a statement,
+//! a layer or an argument, so every later one is still parsed and checked.
+
+use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::{Attribute, Ident, LitBool, LitFloat, LitInt, LitStr, Token, Visibility};
+
+use crate::ast::{Arg, Body, Call, Chain, Let, ModelItem, RawItem, Term, Value};
+use crate::ctxt::Ctxt;
+
+/// Parses the items of one invocation. Errors inside bodies go to `cx`; an error in an item's
+/// header (attributes, visibility, `struct Name { ... }`) cannot be recovered from and is
+/// returned.
+pub fn parse_items(input: TokenStream, cx: &Ctxt) -> syn::Result<Vec<ModelItem>> {
+    let raws = Parser::parse2(parse_raw_items, input)?;
+    Ok(raws
+        .into_iter()
+        .map(|raw| ModelItem {
+            body: parse_body(raw.body, raw.brace_span, cx),
+            attrs: raw.attrs,
+            vis: raw.vis,
+            ident: raw.ident,
+        })
+        .collect())
+}
+
+fn parse_raw_items(input: ParseStream) -> syn::Result<Vec<RawItem>> {
+    let mut items = Vec::new();
+    while !input.is_empty() {
+        items.push(input.parse()?);
+    }
+    if items.is_empty() {
+        return Err(input.error(
+            "expected a model declaration: `pub struct Name { input(shape = [4]) -> dense(8) }`",
+        ));
+    }
+    Ok(items)
+}
+
+impl Parse for RawItem {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        input.parse::<Token![struct]>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected `struct`: a model is declared as `struct Name { layers }`",
+            )
+        })?;
+        let ident: Ident = input.parse()?;
+        let content;
+        let brace = syn::braced!(content in input);
+        let body: TokenStream = content.parse()?;
+        Ok(RawItem {
+            attrs,
+            vis,
+            ident,
+            body,
+            brace_span: brace.span.join(),
+        })
+    }
+}
+
+/// Splits `tokens` at top-level punctuation `sep` (groups are single token trees, so nested
+/// separators are never split). Each piece keeps the span of the separator that ended it.
+fn split_top_level(tokens: TokenStream, sep: char) -> Vec<(Vec<TokenTree>, Option<Span>)> {
+    let mut pieces = Vec::new();
+    let mut cur = Vec::new();
+    for tt in tokens {
+        match &tt {
+            TokenTree::Punct(p) if p.as_char() == sep => {
+                pieces.push((std::mem::take(&mut cur), Some(p.span())));
+            }
+            _ => cur.push(tt),
+        }
+    }
+    if !cur.is_empty() {
+        pieces.push((cur, None));
+    }
+    pieces
+}
+
+fn parse_body(tokens: TokenStream, span: Span, cx: &Ctxt) -> Body {
+    let mut lets = Vec::new();
+    let mut tail = None;
+    let pieces = split_top_level(tokens, ';');
+    let count = pieces.len();
+    for (i, (toks, semi)) in pieces.into_iter().enumerate() {
+        if toks.is_empty() {
+            if let Some(s) = semi {
+                cx.error(
+                    s,
+                    "unexpected `;`: expected `let name = ...;` or the outputs",
+                );
+            }
+            continue;
+        }
+        if matches!(&toks[0], TokenTree::Ident(id) if id == "let") {
+            if let Some(l) = parse_let(toks, semi.is_none(), cx) {
+                lets.push(l);
+            }
+            continue;
+        }
+        let first_span = toks[0].span();
+        let chain = parse_chain(toks.into_iter().collect(), cx);
+        if i + 1 == count && semi.is_none() {
+            tail = Some(chain);
+        } else if semi.is_some() && i + 1 == count {
+            cx.error(
+                semi.unwrap_or(first_span),
+                "the outputs are the body's last expression and take no `;` (as in a Rust block): remove it",
+            );
+            tail = Some(chain);
+        } else {
+            cx.error(
+                first_span,
+                "only the body's last expression (the outputs) may stand without `let`: bind this one with `let name = ...;`",
+            );
+        }
+    }
+    Body { lets, tail, span }
+}
+
+fn parse_let(toks: Vec<TokenTree>, missing_semi: bool, cx: &Ctxt) -> Option<Let> {
+    let let_span = toks[0].span();
+    let mut it = toks.into_iter().skip(1);
+    let name = match it.next() {
+        Some(TokenTree::Ident(id)) => id,
+        other => {
+            cx.error(
+                other.map_or(let_span, |t| t.span()),
+                "expected a name after `let`",
+            );
+            return None;
+        }
+    };
+    match it.next() {
+        Some(TokenTree::Punct(p)) if p.as_char() == '=' => {}
+        other => {
+            cx.error(
+                other.map_or(name.span(), |t| t.span()),
+                format!("expected `=` after `let {name}`"),
+            );
+            return None;
+        }
+    }
+    let rest: TokenStream = it.collect();
+    if rest.is_empty() {
+        cx.error(name.span(), format!("`let {name} =` needs a value"));
+        return None;
+    }
+    if missing_semi {
+        cx.error(
+            name.span(),
+            format!("`let {name} = ...` needs a `;`, and the body must end with its outputs"),
+        );
+    }
+    Some(Let {
+        name,
+        chain: parse_chain(rest, cx),
+    })
+}
+
+/// Splits at top-level `->` (a joint `-` followed by `>`).
+fn parse_chain(tokens: TokenStream, cx: &Ctxt) -> Chain {
+    let toks: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut segments: Vec<(Vec<TokenTree>, Span)> = Vec::new();
+    let mut cur = Vec::new();
+    let mut i = 0;
+    let mut last_arrow = toks.first().map_or_else(Span::call_site, TokenTree::span);
+    while i < toks.len() {
+        if let (TokenTree::Punct(a), Some(TokenTree::Punct(b))) = (&toks[i], toks.get(i + 1)) {
+            if a.as_char() == '-' && a.spacing() == Spacing::Joint && b.as_char() == '>' {
+                segments.push((std::mem::take(&mut cur), a.span()));
+                last_arrow = a.span();
+                i += 2;
+                continue;
+            }
+        }
+        cur.push(toks[i].clone());
+        i += 1;
+    }
+    segments.push((cur, last_arrow));
+    let terms = segments
+        .into_iter()
+        .map(|(seg, arrow)| {
+            if seg.is_empty() {
+                cx.error(arrow, "expected a layer here, e.g. `dense(8)`");
+                return Term::Invalid;
+            }
+            parse_term(seg, cx)
+        })
+        .collect();
+    Chain { terms }
+}
+
+fn parse_term(seg: Vec<TokenTree>, cx: &Ctxt) -> Term {
+    let mut it = seg.into_iter();
+    let name = match it.next() {
+        Some(TokenTree::Ident(id)) => id,
+        Some(other) => {
+            cx.error(
+                other.span(),
+                "expected a layer such as `dense(8)`, an `input(...)`, or a bound name",
+            );
+            return Term::Invalid;
+        }
+        None => return Term::Invalid,
+    };
+    let term = match it.next() {
+        None => return Term::Name(name),
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => Term::Call(Call {
+            args: parse_args(g.stream(), cx),
+            name,
+        }),
+        Some(other) => {
+            cx.error(
+                other.span(),
+                format!("expected `(` with the arguments of `{name}`, or `->` to the next layer"),
+            );
+            return Term::Invalid;
+        }
+    };
+    if let Some(extra) = it.next() {
+        cx.error(
+            extra.span(),
+            "expected `->` between two layers (or `;` to end the statement)",
+        );
+    }
+    term
+}
+
+/// Parses `a, b, key = value, ...`, recovering at each comma.
+pub fn parse_args(tokens: TokenStream, cx: &Ctxt) -> Vec<Arg> {
+    let mut args = Vec::new();
+    for (toks, comma) in split_top_level(tokens, ',') {
+        if toks.is_empty() {
+            if let Some(c) = comma {
+                cx.error(c, "expected an argument before `,`");
+            }
+            continue;
+        }
+        let keyed = matches!(
+            (&toks.first(), &toks.get(1)),
+            (Some(TokenTree::Ident(_)), Some(TokenTree::Punct(p))) if p.as_char() == '=' && p.spacing() == Spacing::Alone
+        );
+        if keyed {
+            let key = match &toks[0] {
+                TokenTree::Ident(id) => id.clone(),
+                _ => continue,
+            };
+            let value_toks: TokenStream = toks[2..].iter().cloned().collect();
+            if value_toks.is_empty() {
+                cx.error(key.span(), format!("`{key} =` needs a value"));
+                continue;
+            }
+            args.push(Arg {
+                value: parse_value(value_toks, cx),
+                key: Some(key),
+            });
+        } else {
+            args.push(Arg {
+                key: None,
+                value: parse_value(toks.into_iter().collect(), cx),
+            });
+        }
+    }
+    args
+}
+
+fn parse_value(tokens: TokenStream, cx: &Ctxt) -> Value {
+    let span = tokens
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
+    let parser = |input: ParseStream| value_inner(input, cx);
+    match parser.parse2(tokens) {
+        Ok(v) => v,
+        Err(e) => {
+            cx.push(e);
+            Value::Invalid(span)
+        }
+    }
+}
+
+fn value_inner(input: ParseStream, cx: &Ctxt) -> syn::Result<Value> {
+    let value = if input.peek(Token![-]) && (input.peek2(LitInt) || input.peek2(LitFloat)) {
+        let minus: Token![-] = input.parse()?;
+        if input.peek(LitInt) {
+            let lit: LitInt = input.parse()?;
+            let v: i64 = lit.base10_parse()?;
+            Value::Int {
+                value: -v,
+                span: minus.span.join(lit.span()).unwrap_or(lit.span()),
+            }
+        } else {
+            let lit: LitFloat = input.parse()?;
+            Value::Float {
+                value: -lit.base10_parse::<f64>()?,
+                span: lit.span(),
+            }
+        }
+    } else if input.peek(LitInt) {
+        let lit: LitInt = input.parse()?;
+        Value::Int {
+            value: lit.base10_parse()?,
+            span: lit.span(),
+        }
+    } else if input.peek(LitFloat) {
+        let lit: LitFloat = input.parse()?;
+        Value::Float {
+            value: lit.base10_parse()?,
+            span: lit.span(),
+        }
+    } else if input.peek(LitBool) {
+        let lit: LitBool = input.parse()?;
+        Value::Bool {
+            value: lit.value,
+            span: lit.span,
+        }
+    } else if input.peek(LitStr) {
+        Value::Str(input.parse()?)
+    } else if input.peek(syn::token::Bracket) {
+        let content;
+        let bracket = syn::bracketed!(content in input);
+        let inner: TokenStream = content.parse()?;
+        let mut items = Vec::new();
+        for (toks, comma) in split_top_level(inner, ',') {
+            if toks.is_empty() {
+                if let Some(c) = comma {
+                    cx.error(c, "expected a value before `,`");
+                }
+                continue;
+            }
+            items.push(parse_value(toks.into_iter().collect(), cx));
+        }
+        Value::List {
+            items,
+            span: bracket.span.join(),
+        }
+    } else if input.peek(Ident) || input.peek(Token![::]) || input.peek(Token![crate]) {
+        let path: syn::Path = input.call(syn::Path::parse_mod_style)?;
+        match path.get_ident() {
+            Some(id) if input.peek(syn::token::Paren) => {
+                let content;
+                syn::parenthesized!(content in input);
+                let inner: TokenStream = content.parse()?;
+                Value::Call(Call {
+                    name: id.clone(),
+                    args: parse_args(inner, cx),
+                })
+            }
+            Some(id) if id == "None" => Value::None(id.span()),
+            Some(id) => Value::Ident(id.clone()),
+            None => Value::Path(path),
+        }
+    } else {
+        return Err(input.error(
+            "expected a value: an integer, `None`, `true`/`false`, a string, a list `[...]`, or a name",
+        ));
+    };
+    if !input.is_empty() {
+        return Err(input.error("expected `,` or `)` after this argument's value"));
+    }
+    Ok(value)
+}
