@@ -9,6 +9,8 @@ mod check;
 mod ctxt;
 mod expand;
 mod parse;
+#[cfg(test)]
+mod tests;
 
 use proc_macro2::TokenStream;
 

@@ -154,6 +154,8 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
     let mut bound: Vec<BoundArg<'a>> = Vec::new();
     let mut next_pos = 0;
     let mut seen_key = false;
+    // Parameters given at all, even with a bad value: those are not "missing".
+    let mut given: Vec<&str> = Vec::new();
     for arg in &call.args {
         let param = match &arg.key {
             None => {
@@ -203,6 +205,7 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
             );
             continue;
         }
+        given.push(param.name);
         if check_kind(cx, arg, param, layer) {
             bound.push(BoundArg {
                 param: param.name,
@@ -212,7 +215,7 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
         }
     }
     for p in params.iter().filter(|p| p.required) {
-        if !bound.iter().any(|b| b.param == p.name) {
+        if !given.contains(&p.name) {
             cx.error(
                 call.name.span(),
                 format!(

@@ -1,0 +1,136 @@
+//! Unit tests of parse + check on token streams, with no compiler in the loop: each asserts
+//! which errors an invocation produces (or the checked model it yields).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::check::{check_model, CheckedModel, LayerKind};
+use crate::ctxt::Ctxt;
+use crate::parse::parse_items;
+
+/// Every error message of the invocation, in order.
+fn errors(tokens: TokenStream) -> Vec<String> {
+    let cx = Ctxt::new();
+    match parse_items(tokens, &cx) {
+        Ok(items) => {
+            for item in &items {
+                let _ = check_model(&cx, item);
+            }
+        }
+        Err(e) => cx.push(e),
+    }
+    match cx.check() {
+        Ok(()) => Vec::new(),
+        Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+fn checked(tokens: TokenStream) -> CheckedModel {
+    let cx = Ctxt::new();
+    let items = parse_items(tokens, &cx).expect("parses");
+    let model = check_model(&cx, &items[0]);
+    if let Err(e) = cx.check() {
+        panic!("unexpected errors: {e}");
+    }
+    model.expect("a checked model")
+}
+
+#[test]
+fn seed_forms_agree() {
+    let a = checked(quote!(struct A { input(shape = [4]) -> dense(8) }));
+    let b = checked(quote!(struct B { dense(8, input_shape = [4]) }));
+    for m in [&a, &b] {
+        assert_eq!(m.input.spec.shape_string(), "(None, 4)");
+        assert_eq!(m.output.shape_string(), "(None, 8)");
+        assert_eq!(m.layers.len(), 1);
+        assert_eq!(m.layers[0].name, "dense");
+        assert!(matches!(
+            m.layers[0].kind,
+            LayerKind::Dense { input_dim: 4, .. }
+        ));
+    }
+}
+
+#[test]
+fn layers_are_named_per_class_as_keras_does() {
+    let m = checked(quote!(struct M {
+        input(shape = [4]) -> dense(8, activation = relu) -> activation(tanh)
+            -> dense(3, name = "head") -> dense(2) -> activation(softmax)
+    }));
+    let names: Vec<&str> = m.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["dense", "activation", "head", "dense_1", "activation_1"]
+    );
+    assert_eq!(m.output.shape_string(), "(None, 2)");
+}
+
+#[test]
+fn every_error_of_an_invocation_is_reported() {
+    let errs = errors(quote! {
+        struct A { input(shape = [4], sparse = true, ragged = true) -> dnese(8) -> dense(units = 0) }
+        struct B { input(shape = [0]) -> dense(8, activaton = relu, use_bias = 1) }
+    });
+    // Both models, every layer: sparse+ragged (and no None dim to be ragged), the misspelt
+    // layer, the bad units, the misspelt argument, the ill-typed bool, the zero dim.
+    assert_eq!(errs.len(), 7, "{errs:#?}");
+    assert!(errs.iter().any(|e| e.contains("both sparse and ragged")));
+    assert!(errs.iter().any(|e| e.contains("needs a `None` dimension")));
+    assert!(errs.iter().any(|e| e.contains("did you mean `dense`")));
+    assert!(errs.iter().any(|e| e.contains("units=0")));
+    assert!(errs.iter().any(|e| e.contains("did you mean `activation`")));
+    assert!(errs
+        .iter()
+        .any(|e| e.contains("`use_bias` of `dense` takes `true` or `false`")));
+    assert!(errs
+        .iter()
+        .any(|e| e.contains("dimension 0 of `shape` is 0")));
+}
+
+#[test]
+fn argument_binding_errors() {
+    let errs = errors(quote!(struct A { input(shape = [4]) -> dense(8, units = 3) -> dense() }));
+    assert!(errs[0].contains("duplicate argument `units`"), "{errs:?}");
+    assert!(
+        errs[1].contains("missing its required argument `units`"),
+        "{errs:?}"
+    );
+    let errs = errors(quote!(struct A { input(shape = [4]) -> dense(use_bias = true, 8) }));
+    assert!(
+        errs[0].contains("positional arguments must come before"),
+        "{errs:?}"
+    );
+    let errs = errors(quote!(struct A { input(shape = [4]) -> dense(8, relu, true) }));
+    assert!(
+        errs[0].contains("too many positional arguments"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn shape_rules_come_from_core() {
+    let errs = errors(quote!(struct A { input(shape = [None]) -> dense(8) }));
+    assert!(errs[0].contains("should be defined"), "{errs:?}");
+    let errs = errors(quote!(struct A { input(shape = [4], dtype = i32) -> dense(8) }));
+    assert!(errs[0].contains("embedding"), "{errs:?}");
+    let errs = errors(quote!(struct A { input(shape = [4], sparse = true) -> activation(relu) }));
+    assert!(errs[0].contains("to_dense()"), "{errs:?}");
+}
+
+#[test]
+fn parse_errors_recover() {
+    let errs = errors(quote!(struct A { input(shape = [4]) dense(8) -> dense(4, activation = ) }));
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert!(errs[0].contains("expected `->`"), "{errs:?}");
+    assert!(errs[1].contains("needs a value"), "{errs:?}");
+}
+
+#[test]
+fn input_shape_only_on_first_layer() {
+    let errs =
+        errors(quote!(struct A { dense(8, input_shape = [4]) -> dense(2, input_shape = [8]) }));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].contains("only means something on the first layer"));
+    let errs = errors(quote!(struct A { input(shape = [4]) -> dense(2, input_shape = [4]) }));
+    assert!(errs[0].contains("already given"), "{errs:?}");
+}
