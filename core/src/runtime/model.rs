@@ -4,9 +4,10 @@
 //! any middle axes are folded into rows, since every layer so far acts on the last axis only.
 //! The macro knows the logical shapes and restores them at the model's boundary.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD};
 
-use super::Error;
+use super::train::{self, Compiled};
+use super::{Error, Loss, Optimizer};
 
 /// A weight as the optimizer sees it: its value and its gradient, as flat slices, so an update
 /// streams each parameter once.
@@ -100,4 +101,27 @@ pub trait Model: Sized {
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// Visits every weight, read-only.
     fn visit_weights(&self, f: &mut dyn FnMut(ParamRef<'_>));
+
+    /// Inference: checks `x` against the declared inputs and returns the model's output in its
+    /// logical shape (Keras' `model.predict`, in one batch).
+    fn predict(&self, x: Self::Input<'_>) -> Result<Self::Output, Error> {
+        let n = Self::check_input(x)?;
+        Ok(Self::to_output(self.call(x), n))
+    }
+
+    /// Pairs the model with an optimizer and a loss for training (Keras' `model.compile`).
+    fn compile<O: Optimizer>(self, optimizer: O, loss: Loss) -> Compiled<Self, O> {
+        Compiled::new(self, optimizer, loss)
+    }
+
+    /// Every weight, keyed `"layer/variable"` as Keras names them (`dense/kernel`), in order.
+    fn weights(&self) -> Vec<(String, ArrayD<f32>)> {
+        train::weights(self)
+    }
+
+    /// Replaces the weight `key` (`"layer/variable"`) with `value`, which must have the
+    /// weight's shape; otherwise `Error::Weight` says what was expected.
+    fn set_weight(&mut self, key: &str, value: ArrayViewD<'_, f32>) -> Result<(), Error> {
+        train::set_weight(self, key, value)
+    }
 }

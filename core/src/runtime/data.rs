@@ -1,0 +1,169 @@
+//! Helpers the generated code calls at a model's boundary: checking dense inputs, folding them
+//! into `(rows, features)`, gathering samples into a batch, and restoring the output's shape.
+
+use ndarray::{Array, Array2, ArrayView, Axis, CowArray, Dimension, Ix2, IxDyn};
+
+use super::Error;
+use crate::shape::{check_runtime_shape, TensorSpec};
+
+/// Checks a dense `f32` input against its declared spec and returns the number of samples
+/// (the length of the batch axis).
+pub fn check_dense_input<D: Dimension>(
+    name: &str,
+    spec: &TensorSpec,
+    x: &ArrayView<'_, f32, D>,
+) -> Result<usize, Error> {
+    check_runtime_shape(spec, x.shape()).map_err(|message| Error::InputShape {
+        input: name.to_string(),
+        expected: spec.shape_string(),
+        actual: x.shape().to_vec(),
+        message,
+    })?;
+    Ok(x.shape().first().copied().unwrap_or(1))
+}
+
+/// Views `x` as `(rows, features)`: every axis but the last folded into rows. Borrows when `x`
+/// is in standard (row-major) layout, copies otherwise. A 0-d array is one row of one feature.
+pub fn as_rows<'a, D: Dimension>(x: ArrayView<'a, f32, D>) -> CowArray<'a, f32, Ix2> {
+    let shape = x.shape();
+    let cols = shape.last().copied().unwrap_or(1);
+    let rows = shape[..shape.len().saturating_sub(1)].iter().product();
+    if x.is_standard_layout() {
+        if let Ok(v) = x.clone().into_shape_with_order((rows, cols)) {
+            return CowArray::from(v);
+        }
+    }
+    let mut out = Array2::zeros((rows, cols));
+    // `iter` walks in logical (row-major) order whatever the memory layout.
+    for (o, v) in out.iter_mut().zip(x.iter()) {
+        *o = *v;
+    }
+    CowArray::from(out)
+}
+
+/// Copies the samples `rows` (indices along the batch axis) of `x` into `out`, resizing `out`
+/// only when its shape differs from `[rows.len(), ...]`.
+///
+/// # Panics
+///
+/// If an index is out of bounds; callers pass permutations of `0..n` they built.
+pub fn gather_rows<D: Dimension>(x: ArrayView<'_, f32, D>, rows: &[usize], out: &mut Array<f32, D>) {
+    if x.ndim() == 0 {
+        return;
+    }
+    let mut dim = x.raw_dim();
+    dim[0] = rows.len();
+    if out.raw_dim() != dim {
+        *out = Array::zeros(dim);
+    }
+    let per_sample: usize = x.shape()[1..].iter().product();
+    match (x.as_slice(), out.as_slice_mut()) {
+        // Contiguous on both sides: one memcpy per sample.
+        (Some(src), Some(dst)) => {
+            for (i, &r) in rows.iter().enumerate() {
+                dst[i * per_sample..(i + 1) * per_sample]
+                    .copy_from_slice(&src[r * per_sample..(r + 1) * per_sample]);
+            }
+        }
+        _ => {
+            // Dynamic dimensions allow indexing an axis away whatever `D` is.
+            let x = x.into_dyn();
+            let mut out = out.view_mut().into_dyn();
+            for (i, &r) in rows.iter().enumerate() {
+                out.index_axis_mut(Axis(0), i)
+                    .assign(&x.index_axis(Axis(0), r));
+            }
+        }
+    }
+}
+
+/// Restores a model output's logical shape (`logical_shape`, batch axis first) from its 2-D
+/// `(rows, features)` form, without copying when `out` is in standard layout.
+///
+/// # Panics
+///
+/// If `logical_shape` does not hold exactly `out.len()` elements or does not have the rank of
+/// `D`: the generated code derives both from the declared model, so this is a bug there.
+pub fn rows_to_output<D: Dimension>(out: Array2<f32>, logical_shape: &[usize]) -> Array<f32, D> {
+    // Outputs the runtime builds are standard layout; anything else is made so first, since
+    // reshaping needs row-major order.
+    let out = if out.is_standard_layout() {
+        out
+    } else {
+        out.as_standard_layout().into_owned()
+    };
+    let n = out.len();
+    let reshaped = out
+        .into_shape_with_order(IxDyn(logical_shape))
+        .map_err(|e| format!("{n} values cannot have shape {logical_shape:?}: {e}"))
+        .and_then(|a| {
+            a.into_dimensionality::<D>().map_err(|e| {
+                format!("shape {logical_shape:?} does not have the rank of the output type: {e}")
+            })
+        });
+    match reshaped {
+        Ok(a) => a,
+        Err(message) => panic!("rows_to_output: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Dim;
+    use ndarray::{array, Array3, Ix3};
+
+    #[test]
+    fn check_names_input_and_shapes() {
+        let spec = TensorSpec::dense(vec![Dim::Known(4)]);
+        let x = Array2::<f32>::zeros((3, 4));
+        assert_eq!(check_dense_input("input", &spec, &x.view()), Ok(3));
+        let x = Array2::<f32>::zeros((3, 5));
+        match check_dense_input("features", &spec, &x.view()) {
+            Err(Error::InputShape {
+                input,
+                expected,
+                actual,
+                ..
+            }) => {
+                assert_eq!(input, "features");
+                assert_eq!(expected, "(None, 4)");
+                assert_eq!(actual, vec![3, 5]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rows_fold_and_unfold() {
+        let x = Array3::from_shape_fn((2, 3, 4), |(a, b, c)| (a * 100 + b * 10 + c) as f32);
+        let r = as_rows(x.view());
+        assert!(r.is_view());
+        assert_eq!(r.dim(), (6, 4));
+        assert_eq!(r[[4, 2]], 112.0);
+        // A transposed (non-standard) view is copied in logical order.
+        let t = x.view().reversed_axes();
+        let rt = as_rows(t);
+        assert_eq!(rt.dim(), (12, 2));
+        assert_eq!(rt[[1, 1]], t[[0, 1, 1]]);
+        let back: Array<f32, Ix3> = rows_to_output(r.into_owned(), &[2, 3, 4]);
+        assert_eq!(back, x);
+    }
+
+    #[test]
+    fn gather_reuses_buffer() {
+        let x = array![[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]];
+        let mut out = Array2::zeros((0, 0));
+        gather_rows(x.view(), &[2, 0], &mut out);
+        assert_eq!(out, array![[5.0f32, 6.0], [1.0, 2.0]]);
+        let ptr = out.as_ptr();
+        gather_rows(x.view(), &[1, 1], &mut out);
+        assert_eq!(out, array![[3.0f32, 4.0], [3.0, 4.0]]);
+        assert_eq!(out.as_ptr(), ptr);
+        // Strided source.
+        let xt = x.t();
+        let mut o2 = Array2::zeros((0, 0));
+        gather_rows(xt, &[1], &mut o2);
+        assert_eq!(o2, array![[2.0f32, 4.0, 6.0]]);
+    }
+}

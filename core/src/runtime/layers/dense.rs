@@ -1,0 +1,360 @@
+//! Keras' `Dense`: `activation(x · kernel + bias)`.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+
+use super::ensure_shape;
+use crate::runtime::activations::{self, needs_pre_activation, scalar, softmax_row};
+use crate::runtime::{init, Error, Layer, ParamMut, ParamRef, Rng};
+use crate::shape::{Activation, DenseConfig};
+
+/// A built `Dense` layer: kernel `[in, units]`, bias `[units]` (empty without `use_bias`), and
+/// the training buffers.
+#[derive(Clone, Debug)]
+pub struct Dense {
+    config: DenseConfig,
+    kernel: Array2<f32>,
+    bias: Array1<f32>,
+    kernel_shape: [usize; 2],
+    bias_shape: [usize; 1],
+    /// Pre-activation, kept only for activations whose derivative needs it.
+    z: Array2<f32>,
+    out: Array2<f32>,
+    /// Gradient with respect to the pre-activation (unused for `linear`).
+    dz: Array2<f32>,
+    grad_kernel: Array2<f32>,
+    grad_bias: Array1<f32>,
+    grad_input: Array2<f32>,
+}
+
+impl Dense {
+    /// Builds the layer for inputs with `input_dim` features, drawing the initial weights from
+    /// `rng` with the configured initializers (Keras: glorot_uniform kernel, zero bias).
+    pub fn build(config: DenseConfig, input_dim: usize, rng: &mut Rng) -> Dense {
+        let units = config.units;
+        let kernel_shape = [input_dim, units];
+        let mut kernel = Array2::zeros((input_dim, units));
+        init::fill(
+            config.kernel_initializer,
+            &kernel_shape,
+            kernel.iter_mut(),
+            rng,
+        );
+        let bias_len = if config.use_bias { units } else { 0 };
+        let mut bias = Array1::zeros(bias_len);
+        init::fill(config.bias_initializer, &[units], bias.iter_mut(), rng);
+        Dense {
+            config,
+            kernel,
+            bias,
+            kernel_shape,
+            bias_shape: [bias_len],
+            z: Array2::zeros((0, units)),
+            out: Array2::zeros((0, units)),
+            dz: Array2::zeros((0, units)),
+            grad_kernel: Array2::zeros((input_dim, units)),
+            grad_bias: Array1::zeros(bias_len),
+            grad_input: Array2::zeros((0, input_dim)),
+        }
+    }
+
+    /// The configuration the layer was built from.
+    pub fn config(&self) -> &DenseConfig {
+        &self.config
+    }
+
+    /// The number of input features.
+    pub fn input_dim(&self) -> usize {
+        self.kernel_shape[0]
+    }
+
+    /// The number of output features.
+    pub fn units(&self) -> usize {
+        self.kernel_shape[1]
+    }
+
+    /// The kernel, `[in, units]`.
+    pub fn kernel(&self) -> ArrayView2<'_, f32> {
+        self.kernel.view()
+    }
+
+    /// The bias, `[units]`; `None` for a layer built with `use_bias = false`.
+    pub fn bias(&self) -> Option<ArrayView1<'_, f32>> {
+        self.config.use_bias.then(|| self.bias.view())
+    }
+
+    /// The kernel's gradient from the last `backward`.
+    pub fn grad_kernel(&self) -> ArrayView2<'_, f32> {
+        self.grad_kernel.view()
+    }
+
+    /// The bias' gradient from the last `backward` (empty without a bias).
+    pub fn grad_bias(&self) -> ArrayView1<'_, f32> {
+        self.grad_bias.view()
+    }
+
+    /// Replaces the kernel; its shape must be `[in, units]`.
+    pub fn set_kernel(&mut self, kernel: ArrayView2<'_, f32>) -> Result<(), Error> {
+        if kernel.shape() != self.kernel_shape {
+            return Err(Error::Weight {
+                key: "kernel".into(),
+                message: format!(
+                    "expected shape {:?}, received {:?}",
+                    self.kernel_shape,
+                    kernel.shape()
+                ),
+            });
+        }
+        self.kernel.assign(&kernel);
+        Ok(())
+    }
+
+    /// Replaces the bias; its shape must be `[units]`, and the layer must have a bias.
+    pub fn set_bias(&mut self, bias: ArrayView1<'_, f32>) -> Result<(), Error> {
+        if !self.config.use_bias {
+            return Err(Error::Weight {
+                key: "bias".into(),
+                message: "the layer was built with `use_bias = false`".into(),
+            });
+        }
+        if bias.shape() != self.bias_shape {
+            return Err(Error::Weight {
+                key: "bias".into(),
+                message: format!(
+                    "expected shape {:?}, received {:?}",
+                    self.bias_shape,
+                    bias.shape()
+                ),
+            });
+        }
+        self.bias.assign(&bias);
+        Ok(())
+    }
+
+    // Adds the bias and applies the activation to `out` (which holds x · kernel) in one pass
+    // per row, keeping the pre-activation in `z` when given.
+    fn bias_and_activate(&self, out: &mut Array2<f32>, mut z: Option<&mut Array2<f32>>) {
+        let act = self.config.activation;
+        let bias = self.config.use_bias.then_some(&self.bias);
+        for (r, mut row) in out.axis_iter_mut(Axis(0)).enumerate() {
+            if let Some(b) = bias {
+                Zip::from(&mut row).and(b).for_each(|v, &b| *v += b);
+            }
+            if let Some(z) = z.as_deref_mut() {
+                z.row_mut(r).assign(&row);
+            }
+            match act {
+                Activation::Linear => {}
+                Activation::Softmax => softmax_row(row),
+                _ => row.map_inplace(|v| *v = scalar(act, *v)),
+            }
+        }
+    }
+}
+
+impl Layer for Dense {
+    fn call(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
+        let mut out = x.dot(&self.kernel);
+        self.bias_and_activate(&mut out, None);
+        out
+    }
+
+    fn forward_train(&mut self, x: ArrayView2<'_, f32>) {
+        let rows = x.nrows();
+        let units = self.units();
+        ensure_shape(&mut self.out, rows, units);
+        let mut out = std::mem::take(&mut self.out);
+        general_mat_mul(1.0, &x, &self.kernel, 0.0, &mut out);
+        if needs_pre_activation(self.config.activation) {
+            ensure_shape(&mut self.z, rows, units);
+            let mut z = std::mem::take(&mut self.z);
+            self.bias_and_activate(&mut out, Some(&mut z));
+            self.z = z;
+        } else {
+            self.bias_and_activate(&mut out, None);
+        }
+        self.out = out;
+    }
+
+    fn output(&self) -> ArrayView2<'_, f32> {
+        self.out.view()
+    }
+
+    fn backward(
+        &mut self,
+        x: ArrayView2<'_, f32>,
+        grad_output: ArrayView2<'_, f32>,
+        need_grad_input: bool,
+    ) {
+        let act = self.config.activation;
+        let (rows, units) = grad_output.dim();
+        if need_grad_input {
+            ensure_shape(&mut self.grad_input, rows, self.kernel_shape[0]);
+        }
+        // dL/dz: the upstream gradient itself for `linear`, else through the activation.
+        if act != Activation::Linear {
+            ensure_shape(&mut self.dz, rows, units);
+            let z = if needs_pre_activation(act) {
+                self.z.view()
+            } else {
+                self.out.view()
+            };
+            activations::backward(act, z, self.out.view(), grad_output, self.dz.view_mut());
+        }
+        let dz = if act == Activation::Linear {
+            grad_output.reborrow()
+        } else {
+            self.dz.view()
+        };
+        general_mat_mul(1.0, &x.t(), &dz, 0.0, &mut self.grad_kernel);
+        if self.config.use_bias {
+            self.grad_bias.fill(0.0);
+            for row in dz.rows() {
+                Zip::from(&mut self.grad_bias)
+                    .and(&row)
+                    .for_each(|g, &d| *g += d);
+            }
+        }
+        if need_grad_input {
+            general_mat_mul(1.0, &dz, &self.kernel.t(), 0.0, &mut self.grad_input);
+        }
+    }
+
+    fn grad_input(&self) -> ArrayView2<'_, f32> {
+        self.grad_input.view()
+    }
+
+    fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
+        // Both arrays are built in standard layout and never reshaped, so the slices exist.
+        if let (Some(value), Some(grad)) = (
+            self.kernel.as_slice_mut(),
+            self.grad_kernel.as_slice(),
+        ) {
+            f(ParamMut {
+                layer,
+                variable: "kernel",
+                shape: &self.kernel_shape,
+                value,
+                grad,
+            });
+        }
+        if self.config.use_bias {
+            if let (Some(value), Some(grad)) =
+                (self.bias.as_slice_mut(), self.grad_bias.as_slice())
+            {
+                f(ParamMut {
+                    layer,
+                    variable: "bias",
+                    shape: &self.bias_shape,
+                    value,
+                    grad,
+                });
+            }
+        }
+    }
+
+    fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>)) {
+        if let Some(value) = self.kernel.as_slice() {
+            f(ParamRef {
+                layer,
+                variable: "kernel",
+                shape: &self.kernel_shape,
+                value,
+            });
+        }
+        if self.config.use_bias {
+            if let Some(value) = self.bias.as_slice() {
+                f(ParamRef {
+                    layer,
+                    variable: "bias",
+                    shape: &self.bias_shape,
+                    value,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let mut rng = Rng::new(5);
+        for act in [Activation::Linear, Activation::Tanh, Activation::Gelu, Activation::Softmax] {
+            let mut cfg = DenseConfig::new(3);
+            cfg.activation = act;
+            cfg.bias_initializer = crate::shape::Initializer::RandomNormal;
+            let mut d = Dense::build(cfg, 4, &mut rng);
+            let x = array![[0.5f32, -1.0, 0.25, 2.0], [-0.3, 0.8, 1.5, -0.7]];
+            let g = array![[0.2f32, -0.5, 1.0], [0.7, 0.1, -0.3]];
+            d.forward_train(x.view());
+            assert_eq!(d.output(), d.call(x.view()));
+            d.backward(x.view(), g.view(), true);
+            let loss = |d: &Dense, x: &Array2<f32>| -> f64 {
+                let y = d.call(x.view());
+                y.iter().zip(g.iter()).map(|(a, b)| (*a * *b) as f64).sum()
+            };
+            let h = 1e-2f32;
+            for i in 0..4 {
+                for j in 0..3 {
+                    let mut p = d.clone();
+                    let mut k = d.kernel.clone();
+                    k[[i, j]] += h;
+                    p.set_kernel(k.view()).unwrap();
+                    let up = loss(&p, &x);
+                    k[[i, j]] -= 2.0 * h;
+                    p.set_kernel(k.view()).unwrap();
+                    let down = loss(&p, &x);
+                    let fd = (up - down) / (2.0 * h as f64);
+                    let an = d.grad_kernel[[i, j]] as f64;
+                    assert!((fd - an).abs() < 2e-3 * (1.0 + an.abs()), "{act:?} kernel");
+                }
+            }
+            for j in 0..3 {
+                let mut p = d.clone();
+                let mut b = d.bias.clone();
+                b[j] += h;
+                p.set_bias(b.view()).unwrap();
+                let up = loss(&p, &x);
+                b[j] -= 2.0 * h;
+                p.set_bias(b.view()).unwrap();
+                let fd = (up - loss(&p, &x)) / (2.0 * h as f64);
+                let an = d.grad_bias[j] as f64;
+                assert!((fd - an).abs() < 2e-3 * (1.0 + an.abs()), "{act:?} bias");
+            }
+            for r in 0..2 {
+                for c in 0..4 {
+                    let mut xp = x.clone();
+                    xp[[r, c]] += h;
+                    let up = loss(&d, &xp);
+                    xp[[r, c]] -= 2.0 * h;
+                    let fd = (up - loss(&d, &xp)) / (2.0 * h as f64);
+                    let an = d.grad_input[[r, c]] as f64;
+                    assert!((fd - an).abs() < 2e-3 * (1.0 + an.abs()), "{act:?} input");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_bias_and_setters_check_shapes() {
+        let mut cfg = DenseConfig::new(2);
+        cfg.use_bias = false;
+        let mut d = Dense::build(cfg, 3, &mut Rng::new(0));
+        assert!(d.bias().is_none());
+        assert!(matches!(
+            d.set_bias(array![1.0f32, 2.0].view()),
+            Err(Error::Weight { .. })
+        ));
+        assert!(d.set_kernel(Array2::zeros((2, 3)).view()).is_err());
+        let mut n = 0;
+        d.visit_weights("dense", &mut |p| {
+            assert_eq!(p.variable, "kernel");
+            n += 1;
+        });
+        assert_eq!(n, 1);
+    }
+}

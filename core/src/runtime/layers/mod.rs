@@ -1,0 +1,17 @@
+//! Built layers: weights plus the buffers training reuses.
+
+mod activation;
+mod dense;
+
+pub use activation::ActivationLayer;
+pub use dense::Dense;
+
+use ndarray::Array2;
+
+/// Makes `buf` a `(rows, cols)` array, reallocating only when the shape changed (in practice
+/// when the batch size does), so steady-state steps allocate nothing.
+pub(crate) fn ensure_shape(buf: &mut Array2<f32>, rows: usize, cols: usize) {
+    if buf.dim() != (rows, cols) {
+        *buf = Array2::zeros((rows, cols));
+    }
+}

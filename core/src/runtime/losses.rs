@@ -1,0 +1,440 @@
+//! Losses, with Keras' formulas, clipping and reduction.
+//!
+//! Every loss reduces the last axis to one value per row and then averages over rows: Keras'
+//! default reduction `sum_over_batch_size` (the sum divided by the number of per-sample values,
+//! which is the number of rows once middle axes are folded into them).
+
+use ndarray::{Array2, ArrayView2, Axis, Zip};
+
+use super::activations::softmax_row;
+use super::layers::ensure_shape;
+use super::Error;
+
+/// Keras' `backend.epsilon()`, the clipping margin for probabilities.
+pub const EPSILON: f32 = 1e-7;
+
+/// A loss function, named and parameterised as in Keras.
+///
+/// ```
+/// # use stratic_core::Loss;
+/// let mse = Loss::mse();
+/// let bce = Loss::BinaryCrossentropy { from_logits: true };
+/// # let _ = (mse, bce);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Loss {
+    /// `mean_squared_error`: mean of `(pred - target)^2` over the last axis.
+    MeanSquaredError,
+    /// `mean_absolute_error`: mean of `|pred - target|` over the last axis.
+    MeanAbsoluteError,
+    /// `binary_crossentropy`, mean over the last axis; targets in `[0, 1]`.
+    BinaryCrossentropy {
+        /// Whether predictions are logits rather than probabilities.
+        from_logits: bool,
+    },
+    /// `categorical_crossentropy` with one-hot (or soft) targets.
+    CategoricalCrossentropy {
+        /// Whether predictions are logits rather than probabilities.
+        from_logits: bool,
+    },
+    /// `sparse_categorical_crossentropy`: targets are class ids.
+    SparseCategoricalCrossentropy {
+        /// Whether predictions are logits rather than probabilities.
+        from_logits: bool,
+    },
+}
+
+impl Loss {
+    /// `"mse"`.
+    pub fn mse() -> Self {
+        Loss::MeanSquaredError
+    }
+
+    /// `"mae"`.
+    pub fn mae() -> Self {
+        Loss::MeanAbsoluteError
+    }
+
+    /// `"binary_crossentropy"` on probabilities.
+    pub fn binary_crossentropy() -> Self {
+        Loss::BinaryCrossentropy { from_logits: false }
+    }
+
+    /// `"categorical_crossentropy"` on probabilities.
+    pub fn categorical_crossentropy() -> Self {
+        Loss::CategoricalCrossentropy { from_logits: false }
+    }
+
+    /// `"sparse_categorical_crossentropy"` on probabilities.
+    pub fn sparse_categorical_crossentropy() -> Self {
+        Loss::SparseCategoricalCrossentropy { from_logits: false }
+    }
+
+    /// Keras' name of the loss.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::MeanSquaredError => "mean_squared_error",
+            Loss::MeanAbsoluteError => "mean_absolute_error",
+            Loss::BinaryCrossentropy { .. } => "binary_crossentropy",
+            Loss::CategoricalCrossentropy { .. } => "categorical_crossentropy",
+            Loss::SparseCategoricalCrossentropy { .. } => "sparse_categorical_crossentropy",
+        }
+    }
+
+    /// Whether targets are class ids (one per row) rather than one value per output.
+    pub fn is_sparse(&self) -> bool {
+        matches!(self, Loss::SparseCategoricalCrossentropy { .. })
+    }
+
+    /// The loss of `pred` (`(rows, k)`) against `target` (`(rows, k)`, or `(rows, 1)` of class
+    /// ids for the sparse loss), writing dLoss/dPred into `grad` (resized only if its shape
+    /// differs).
+    pub fn compute(
+        &self,
+        pred: ArrayView2<'_, f32>,
+        target: ArrayView2<'_, f32>,
+        grad: &mut Array2<f32>,
+    ) -> Result<f32, Error> {
+        self.check_shapes(pred, target)?;
+        let (rows, k) = pred.dim();
+        ensure_shape(grad, rows, k);
+        if rows == 0 || k == 0 {
+            grad.fill(0.0);
+            return Ok(0.0);
+        }
+        // Per-element gradients are scaled by the reduction: 1/rows for the batch mean, and
+        // 1/k more for losses that average over the last axis.
+        let per_row = 1.0 / rows as f32;
+        let per_elem = per_row / k as f32;
+        let total: f64 = match *self {
+            Loss::MeanSquaredError => {
+                let mut sum = 0.0f64;
+                Zip::from(&mut *grad)
+                    .and(&pred)
+                    .and(&target)
+                    .for_each(|g, &p, &t| {
+                        let d = p - t;
+                        sum += (d * d) as f64;
+                        *g = 2.0 * d * per_elem;
+                    });
+                sum / k as f64
+            }
+            Loss::MeanAbsoluteError => {
+                let mut sum = 0.0f64;
+                Zip::from(&mut *grad)
+                    .and(&pred)
+                    .and(&target)
+                    .for_each(|g, &p, &t| {
+                        let d = p - t;
+                        sum += d.abs() as f64;
+                        // TF's gradient of |x| is sign(x), 0 at 0.
+                        *g = if d > 0.0 {
+                            per_elem
+                        } else if d < 0.0 {
+                            -per_elem
+                        } else {
+                            0.0
+                        };
+                    });
+                sum / k as f64
+            }
+            Loss::BinaryCrossentropy { from_logits } => {
+                let mut sum = 0.0f64;
+                Zip::from(&mut *grad)
+                    .and(&pred)
+                    .and(&target)
+                    .for_each(|g, &p, &t| {
+                        let (l, d) = if from_logits {
+                            bce_logits(p, t)
+                        } else {
+                            bce_probs(p, t)
+                        };
+                        sum += l as f64;
+                        *g = d * per_elem;
+                    });
+                sum / k as f64
+            }
+            Loss::CategoricalCrossentropy { from_logits } => {
+                let mut sum = 0.0f64;
+                for ((p, t), g) in pred
+                    .axis_iter(Axis(0))
+                    .zip(target.axis_iter(Axis(0)))
+                    .zip(grad.axis_iter_mut(Axis(0)))
+                {
+                    sum += if from_logits {
+                        cce_logits_row(p, t, g, per_row)
+                    } else {
+                        cce_probs_row(p, t, g, per_row)
+                    };
+                }
+                sum
+            }
+            Loss::SparseCategoricalCrossentropy { from_logits } => {
+                let mut sum = 0.0f64;
+                for (r, ((p, t), g)) in pred
+                    .axis_iter(Axis(0))
+                    .zip(target.axis_iter(Axis(0)))
+                    .zip(grad.axis_iter_mut(Axis(0)))
+                    .enumerate()
+                {
+                    let label = class_id(t[0], k, r)?;
+                    sum += if from_logits {
+                        scce_logits_row(p, label, g, per_row)
+                    } else {
+                        scce_probs_row(p, label, g, per_row)
+                    };
+                }
+                sum
+            }
+        };
+        Ok((total / rows as f64) as f32)
+    }
+
+    /// The loss value alone (allocates a gradient buffer; training uses [`Loss::compute`]).
+    pub fn value(
+        &self,
+        pred: ArrayView2<'_, f32>,
+        target: ArrayView2<'_, f32>,
+    ) -> Result<f32, Error> {
+        let mut grad = Array2::zeros((0, 0));
+        self.compute(pred, target, &mut grad)
+    }
+
+    fn check_shapes(
+        &self,
+        pred: ArrayView2<'_, f32>,
+        target: ArrayView2<'_, f32>,
+    ) -> Result<(), Error> {
+        let (rows, k) = pred.dim();
+        let expected = if self.is_sparse() { (rows, 1) } else { (rows, k) };
+        if target.dim() == expected {
+            return Ok(());
+        }
+        let what = if self.is_sparse() {
+            "one class id per row"
+        } else {
+            "one target per prediction"
+        };
+        Err(Error::TargetShape {
+            expected: format!("({}, {})", expected.0, expected.1),
+            actual: target.shape().to_vec(),
+            message: format!(
+                "{} needs {what}: predictions have shape ({rows}, {k}), so targets must have shape ({}, {}), received {:?}",
+                self.name(),
+                expected.0,
+                expected.1,
+                target.shape()
+            ),
+        })
+    }
+}
+
+// A sparse target must be an integer class id in 0..k.
+fn class_id(v: f32, k: usize, row: usize) -> Result<usize, Error> {
+    if v.is_finite() && v.fract() == 0.0 && v >= 0.0 && (v as usize) < k {
+        Ok(v as usize)
+    } else {
+        Err(Error::TargetShape {
+            expected: format!("class ids in [0, {k})"),
+            actual: vec![row],
+            message: format!(
+                "sparse_categorical_crossentropy needs integer class ids in [0, {k}); the target of row {row} is {v}"
+            ),
+        })
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+// TF's sigmoid_cross_entropy_with_logits: max(x, 0) - x t + log(1 + e^-|x|); gradient
+// sigmoid(x) - t.
+fn bce_logits(x: f32, t: f32) -> (f32, f32) {
+    let l = x.max(0.0) - x * t + (-x.abs()).exp().ln_1p();
+    (l, sigmoid(x) - t)
+}
+
+// Keras clips probabilities to [eps, 1 - eps]; the clip passes no gradient outside it.
+fn bce_probs(p: f32, t: f32) -> (f32, f32) {
+    let c = p.clamp(EPSILON, 1.0 - EPSILON);
+    let l = -(t * c.ln() + (1.0 - t) * (1.0 - c).ln());
+    let d = if (EPSILON..=1.0 - EPSILON).contains(&p) {
+        -t / c + (1.0 - t) / (1.0 - c)
+    } else {
+        0.0
+    };
+    (l, d)
+}
+
+// TF's softmax_cross_entropy_with_logits: -sum t (x - logsumexp x); its gradient is
+// softmax(x) - t (exact for targets summing to one, and what TF uses regardless).
+fn cce_logits_row(
+    x: ndarray::ArrayView1<'_, f32>,
+    t: ndarray::ArrayView1<'_, f32>,
+    mut g: ndarray::ArrayViewMut1<'_, f32>,
+    scale: f32,
+) -> f64 {
+    let max = x.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let lse = max as f64
+        + x.iter()
+            .map(|&v| ((v - max) as f64).exp())
+            .sum::<f64>()
+            .ln();
+    let loss: f64 = x
+        .iter()
+        .zip(t.iter())
+        .map(|(&v, &t)| -(t as f64) * (v as f64 - lse))
+        .sum();
+    g.assign(&x);
+    softmax_row(g.view_mut());
+    Zip::from(&mut g).and(&t).for_each(|g, &t| *g = (*g - t) * scale);
+    loss
+}
+
+// Keras on probabilities: q = p / sum(p), clipped to [eps, 1 - eps], loss -sum t log q.
+// With g_j = dL/dq_j (zero where the clip is active), dL/dp_k = (g_k - sum_j g_j q_j) / sum(p).
+fn cce_probs_row(
+    p: ndarray::ArrayView1<'_, f32>,
+    t: ndarray::ArrayView1<'_, f32>,
+    mut g: ndarray::ArrayViewMut1<'_, f32>,
+    scale: f32,
+) -> f64 {
+    let s: f32 = p.sum();
+    let mut loss = 0.0f64;
+    let mut dot = 0.0f32;
+    Zip::from(&mut g).and(&p).and(&t).for_each(|g, &p, &t| {
+        let q = p / s;
+        let c = q.clamp(EPSILON, 1.0 - EPSILON);
+        loss -= (t * c.ln()) as f64;
+        *g = if (EPSILON..=1.0 - EPSILON).contains(&q) {
+            -t / c
+        } else {
+            0.0
+        };
+        dot += *g * q;
+    });
+    g.map_inplace(|g| *g = (*g - dot) / s * scale);
+    loss
+}
+
+// TF's sparse_softmax_cross_entropy_with_logits: logsumexp(x) - x[label]; gradient
+// softmax(x) - onehot(label).
+fn scce_logits_row(
+    x: ndarray::ArrayView1<'_, f32>,
+    label: usize,
+    mut g: ndarray::ArrayViewMut1<'_, f32>,
+    scale: f32,
+) -> f64 {
+    let max = x.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let lse = max as f64
+        + x.iter()
+            .map(|&v| ((v - max) as f64).exp())
+            .sum::<f64>()
+            .ln();
+    let loss = lse - x[label] as f64;
+    g.assign(&x);
+    softmax_row(g.view_mut());
+    g[label] -= 1.0;
+    g.map_inplace(|g| *g *= scale);
+    loss
+}
+
+// Keras on probabilities: logits = log(clip(p)), then the sparse softmax cross-entropy, i.e.
+// log(sum c) - log(c[label]). dL/dp_j = (1/sum c - [j = label]/c_j) where the clip is inactive.
+fn scce_probs_row(
+    p: ndarray::ArrayView1<'_, f32>,
+    label: usize,
+    mut g: ndarray::ArrayViewMut1<'_, f32>,
+    scale: f32,
+) -> f64 {
+    let clip = |v: f32| v.clamp(EPSILON, 1.0 - EPSILON);
+    let s: f32 = p.iter().map(|&v| clip(v)).sum();
+    let c_label = clip(p[label]);
+    let loss = (s as f64).ln() - (c_label as f64).ln();
+    for (j, (g, &p)) in g.iter_mut().zip(p.iter()).enumerate() {
+        *g = if (EPSILON..=1.0 - EPSILON).contains(&p) {
+            let onehot = if j == label { 1.0 / clip(p) } else { 0.0 };
+            (1.0 / s - onehot) * scale
+        } else {
+            0.0
+        };
+    }
+    loss
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let pred_probs = array![[0.2f32, 0.5, 0.3], [0.6, 0.1, 0.3]];
+        let pred_logits = array![[0.4f32, -1.2, 2.0], [1.5, 0.3, -0.7]];
+        let dense_t = array![[0.0f32, 1.0, 0.0], [1.0, 0.0, 0.0]];
+        let sparse_t = array![[1.0f32], [0.0]];
+        let cases = [
+            (Loss::mse(), &pred_logits, &dense_t),
+            (Loss::mae(), &pred_logits, &dense_t),
+            (Loss::binary_crossentropy(), &pred_probs, &dense_t),
+            (Loss::BinaryCrossentropy { from_logits: true }, &pred_logits, &dense_t),
+            (Loss::categorical_crossentropy(), &pred_probs, &dense_t),
+            (Loss::CategoricalCrossentropy { from_logits: true }, &pred_logits, &dense_t),
+            (Loss::sparse_categorical_crossentropy(), &pred_probs, &sparse_t),
+            (Loss::SparseCategoricalCrossentropy { from_logits: true }, &pred_logits, &sparse_t),
+        ];
+        for (loss, pred, target) in cases {
+            let mut grad = Array2::zeros((0, 0));
+            loss.compute(pred.view(), target.view(), &mut grad).unwrap();
+            let h = 1e-3f32;
+            for i in 0..2 {
+                for j in 0..3 {
+                    let mut p = pred.clone();
+                    p[[i, j]] += h;
+                    let up = loss.value(p.view(), target.view()).unwrap() as f64;
+                    p[[i, j]] -= 2.0 * h;
+                    let down = loss.value(p.view(), target.view()).unwrap() as f64;
+                    let fd = (up - down) / (2.0 * h as f64);
+                    let an = grad[[i, j]] as f64;
+                    assert!(
+                        (fd - an).abs() < 5e-3 * (1.0 + an.abs()),
+                        "{loss:?} ({i},{j}): analytic {an}, numeric {fd}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shape_and_label_errors() {
+        let pred = array![[0.1f32, 0.9], [0.5, 0.5]];
+        let e = Loss::mse().value(pred.view(), array![[1.0f32]].view());
+        assert!(matches!(e, Err(Error::TargetShape { .. })), "{e:?}");
+        for bad in [2.0f32, -1.0, 0.5, f32::NAN] {
+            let t = array![[0.0f32], [bad]];
+            let e = Loss::SparseCategoricalCrossentropy { from_logits: true }
+                .value(pred.view(), t.view());
+            match e {
+                Err(Error::TargetShape { message, .. }) => {
+                    assert!(message.contains("row 1"), "{message}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn probabilities_are_clipped() {
+        // log(0) would be infinite; Keras clips to eps and so do we.
+        let l = Loss::binary_crossentropy()
+            .value(array![[0.0f32]].view(), array![[1.0f32]].view())
+            .unwrap();
+        assert!((l - (-(EPSILON.ln()))).abs() < 1e-4, "{l}");
+    }
+}

@@ -1,0 +1,565 @@
+//! Optimizers with Keras 3's update rules and defaults.
+//!
+//! An optimizer walks the model's parameters with [`Model::visit_params`]; it keeps its state
+//! (momenta, velocities) per parameter in visit order and allocates it on the first step.
+
+use super::{Error, Model, ParamMut};
+
+/// An optimizer: updates every parameter from its gradient, once per training step.
+pub trait Optimizer {
+    /// Updates the parameter at position `index` of the visit order.
+    fn update(&mut self, index: usize, param: ParamMut<'_>);
+
+    /// Ends a step: advances the iteration count (Keras' `optimizer.iterations`).
+    fn finish_step(&mut self);
+
+    /// The learning rate.
+    fn learning_rate(&self) -> f32;
+
+    /// Sets the learning rate (schedules and callbacks use this).
+    fn set_learning_rate(&mut self, learning_rate: f32);
+
+    /// Checks the hyperparameters; `fit` calls this before training.
+    fn validate(&self) -> Result<(), Error> {
+        check_learning_rate(self.learning_rate())
+    }
+
+    /// One step over every trainable parameter of `model`, from the gradients of the last
+    /// `backward`.
+    fn step<M: Model>(&mut self, model: &mut M)
+    where
+        Self: Sized,
+    {
+        let mut index = 0;
+        model.visit_params(&mut |param| {
+            self.update(index, param);
+            index += 1;
+        });
+        self.finish_step();
+    }
+}
+
+fn check_learning_rate(lr: f32) -> Result<(), Error> {
+    if lr.is_finite() && lr >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            name: "learning_rate",
+            message: format!("must be a finite, non-negative number; received {lr}"),
+        })
+    }
+}
+
+fn check_range(name: &'static str, v: f32, lo: f32, hi: f32) -> Result<(), Error> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            name,
+            message: format!("must be in [{lo}, {hi}]; received {v}"),
+        })
+    }
+}
+
+/// Per-parameter state vectors, created zeroed on first use (and recreated if a parameter's
+/// size changed, e.g. after the model was rebuilt).
+#[derive(Clone, Debug, Default)]
+struct Slots(Vec<Vec<f32>>);
+
+impl Slots {
+    fn get(&mut self, index: usize, len: usize) -> &mut [f32] {
+        if self.0.len() <= index {
+            self.0.resize_with(index + 1, Vec::new);
+        }
+        let slot = &mut self.0[index];
+        if slot.len() != len {
+            *slot = vec![0.0; len];
+        }
+        slot
+    }
+}
+
+/// Stochastic gradient descent, with optional (Nesterov) momentum, as Keras' `SGD`.
+#[allow(clippy::upper_case_acronyms)] // Keras' name.
+#[derive(Clone, Debug)]
+pub struct SGD {
+    learning_rate: f32,
+    momentum: f32,
+    nesterov: bool,
+    velocities: Slots,
+    iterations: u64,
+}
+
+impl SGD {
+    /// SGD with this learning rate, no momentum.
+    pub fn new(learning_rate: f32) -> Self {
+        SGD {
+            learning_rate,
+            momentum: 0.0,
+            nesterov: false,
+            velocities: Slots::default(),
+            iterations: 0,
+        }
+    }
+
+    /// Sets the momentum (Keras: a float in [0, 1], default 0).
+    pub fn momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Whether to use Nesterov momentum.
+    pub fn nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// The number of steps taken.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+}
+
+impl Default for SGD {
+    /// Keras' default, learning rate 0.01.
+    fn default() -> Self {
+        SGD::new(0.01)
+    }
+}
+
+impl Optimizer for SGD {
+    fn update(&mut self, index: usize, p: ParamMut<'_>) {
+        let lr = self.learning_rate;
+        if self.momentum == 0.0 {
+            for (w, g) in p.value.iter_mut().zip(p.grad) {
+                *w -= g * lr;
+            }
+            return;
+        }
+        let mu = self.momentum;
+        let m = self.velocities.get(index, p.value.len());
+        for ((w, g), m) in p.value.iter_mut().zip(p.grad).zip(m.iter_mut()) {
+            // m <- mu m - lr g; then w += m, or w += mu m - lr g with Nesterov.
+            *m = *m * mu - g * lr;
+            if self.nesterov {
+                *w += *m * mu - g * lr;
+            } else {
+                *w += *m;
+            }
+        }
+    }
+
+    fn finish_step(&mut self) {
+        self.iterations += 1;
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.learning_rate = learning_rate;
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        check_learning_rate(self.learning_rate)?;
+        check_range("momentum", self.momentum, 0.0, 1.0)
+    }
+}
+
+/// RMSprop as Keras 3 implements it: epsilon is added to the velocity inside the square root.
+#[derive(Clone, Debug)]
+pub struct RMSprop {
+    learning_rate: f32,
+    rho: f32,
+    momentum: f32,
+    epsilon: f32,
+    centered: bool,
+    velocities: Slots,
+    momenta: Slots,
+    average_gradients: Slots,
+    iterations: u64,
+}
+
+impl RMSprop {
+    /// RMSprop with this learning rate and Keras' defaults (rho 0.9, momentum 0,
+    /// epsilon 1e-7, not centered).
+    pub fn new(learning_rate: f32) -> Self {
+        RMSprop {
+            learning_rate,
+            rho: 0.9,
+            momentum: 0.0,
+            epsilon: 1e-7,
+            centered: false,
+            velocities: Slots::default(),
+            momenta: Slots::default(),
+            average_gradients: Slots::default(),
+            iterations: 0,
+        }
+    }
+
+    /// Discount factor of the squared-gradient average.
+    pub fn rho(mut self, rho: f32) -> Self {
+        self.rho = rho;
+        self
+    }
+
+    /// Momentum applied to the increments.
+    pub fn momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// The small constant added to the velocity for numerical stability.
+    pub fn epsilon(mut self, epsilon: f32) -> Self {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// Whether to normalise by the estimated variance of the gradient rather than its second
+    /// moment.
+    pub fn centered(mut self, centered: bool) -> Self {
+        self.centered = centered;
+        self
+    }
+
+    /// The number of steps taken.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+}
+
+impl Default for RMSprop {
+    /// Keras' default, learning rate 0.001.
+    fn default() -> Self {
+        RMSprop::new(0.001)
+    }
+}
+
+impl Optimizer for RMSprop {
+    fn update(&mut self, index: usize, p: ParamMut<'_>) {
+        let (lr, rho, eps) = (self.learning_rate, self.rho, self.epsilon);
+        let n = p.value.len();
+        let v = self.velocities.get(index, n);
+        let mut avg = self.centered.then(|| self.average_gradients.get(index, n));
+        let mut mom = (self.momentum > 0.0).then(|| self.momenta.get(index, n));
+        for i in 0..n {
+            let g = p.grad[i];
+            v[i] = rho * v[i] + (1.0 - rho) * g * g;
+            let denom = match avg.as_deref_mut() {
+                Some(a) => {
+                    a[i] = rho * a[i] + (1.0 - rho) * g;
+                    v[i] - a[i] * a[i] + eps
+                }
+                None => v[i] + eps,
+            };
+            let increment = lr * g / denom.sqrt();
+            match mom.as_deref_mut() {
+                Some(m) => {
+                    m[i] = self.momentum * m[i] + increment;
+                    p.value[i] -= m[i];
+                }
+                None => p.value[i] -= increment,
+            }
+        }
+    }
+
+    fn finish_step(&mut self) {
+        self.iterations += 1;
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.learning_rate = learning_rate;
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        check_learning_rate(self.learning_rate)?;
+        check_range("rho", self.rho, 0.0, 1.0)?;
+        check_range("momentum", self.momentum, 0.0, 1.0)?;
+        check_range("epsilon", self.epsilon, 0.0, f32::MAX)
+    }
+}
+
+/// The state and update rule shared by `Adam` and `AdamW`.
+#[derive(Clone, Debug)]
+struct AdamCore {
+    learning_rate: f32,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    amsgrad: bool,
+    momenta: Slots,
+    velocities: Slots,
+    velocity_hats: Slots,
+    iterations: u64,
+    /// Per-step constant: lr * sqrt(1 - beta_2^t) / (1 - beta_1^t).
+    alpha: Option<f32>,
+}
+
+impl AdamCore {
+    fn new(learning_rate: f32) -> Self {
+        AdamCore {
+            learning_rate,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            amsgrad: false,
+            momenta: Slots::default(),
+            velocities: Slots::default(),
+            velocity_hats: Slots::default(),
+            iterations: 0,
+            alpha: None,
+        }
+    }
+
+    fn alpha(&mut self) -> f32 {
+        if let Some(a) = self.alpha {
+            return a;
+        }
+        let t = (self.iterations + 1) as f64;
+        let b1 = (self.beta_1 as f64).powf(t);
+        let b2 = (self.beta_2 as f64).powf(t);
+        let a = (self.learning_rate as f64 * (1.0 - b2).sqrt() / (1.0 - b1)) as f32;
+        self.alpha = Some(a);
+        a
+    }
+
+    fn update(&mut self, index: usize, p: ParamMut<'_>) {
+        let alpha = self.alpha();
+        let (b1, b2, eps) = (self.beta_1, self.beta_2, self.epsilon);
+        let n = p.value.len();
+        let m = self.momenta.get(index, n);
+        let v = self.velocities.get(index, n);
+        let mut v_hat = self.amsgrad.then(|| self.velocity_hats.get(index, n));
+        for i in 0..n {
+            let g = p.grad[i];
+            m[i] += (g - m[i]) * (1.0 - b1);
+            v[i] += (g * g - v[i]) * (1.0 - b2);
+            let v_used = match v_hat.as_deref_mut() {
+                Some(h) => {
+                    h[i] = h[i].max(v[i]);
+                    h[i]
+                }
+                None => v[i],
+            };
+            p.value[i] -= m[i] * alpha / (v_used.sqrt() + eps);
+        }
+    }
+
+    fn finish_step(&mut self) {
+        self.iterations += 1;
+        self.alpha = None;
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        check_learning_rate(self.learning_rate)?;
+        check_range("beta_1", self.beta_1, 0.0, 1.0)?;
+        check_range("beta_2", self.beta_2, 0.0, 1.0)?;
+        check_range("epsilon", self.epsilon, 0.0, f32::MAX)
+    }
+}
+
+macro_rules! adam_builders {
+    () => {
+        /// Decay rate of the first-moment estimate (default 0.9).
+        pub fn beta_1(mut self, beta_1: f32) -> Self {
+            self.core.beta_1 = beta_1;
+            self
+        }
+
+        /// Decay rate of the second-moment estimate (default 0.999).
+        pub fn beta_2(mut self, beta_2: f32) -> Self {
+            self.core.beta_2 = beta_2;
+            self
+        }
+
+        /// The constant added to the root of the second moment (default 1e-7).
+        pub fn epsilon(mut self, epsilon: f32) -> Self {
+            self.core.epsilon = epsilon;
+            self
+        }
+
+        /// Whether to use the AMSGrad variant (the running maximum of the second moment).
+        pub fn amsgrad(mut self, amsgrad: bool) -> Self {
+            self.core.amsgrad = amsgrad;
+            self
+        }
+
+        /// The number of steps taken.
+        pub fn iterations(&self) -> u64 {
+            self.core.iterations
+        }
+    };
+}
+
+/// Adam, as Keras' `Adam`.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    core: AdamCore,
+}
+
+impl Adam {
+    /// Adam with this learning rate and Keras' defaults (beta_1 0.9, beta_2 0.999,
+    /// epsilon 1e-7, no AMSGrad).
+    pub fn new(learning_rate: f32) -> Self {
+        Adam {
+            core: AdamCore::new(learning_rate),
+        }
+    }
+
+    adam_builders!();
+}
+
+impl Default for Adam {
+    /// Keras' default, learning rate 0.001.
+    fn default() -> Self {
+        Adam::new(0.001)
+    }
+}
+
+impl Optimizer for Adam {
+    fn update(&mut self, index: usize, param: ParamMut<'_>) {
+        self.core.update(index, param);
+    }
+
+    fn finish_step(&mut self) {
+        self.core.finish_step();
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.core.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.core.learning_rate = learning_rate;
+        self.core.alpha = None;
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.core.validate()
+    }
+}
+
+/// AdamW: Adam with decoupled weight decay, as Keras 3 applies it — every variable is first
+/// shrunk by `w -= w * weight_decay * learning_rate`, then takes the Adam step.
+#[derive(Clone, Debug)]
+pub struct AdamW {
+    core: AdamCore,
+    weight_decay: f32,
+}
+
+impl AdamW {
+    /// AdamW with this learning rate, weight decay 0.004 and Adam's defaults.
+    pub fn new(learning_rate: f32) -> Self {
+        AdamW {
+            core: AdamCore::new(learning_rate),
+            weight_decay: 0.004,
+        }
+    }
+
+    /// The weight decay (default 0.004).
+    pub fn weight_decay(mut self, weight_decay: f32) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    adam_builders!();
+}
+
+impl Default for AdamW {
+    /// Keras' default, learning rate 0.001.
+    fn default() -> Self {
+        AdamW::new(0.001)
+    }
+}
+
+impl Optimizer for AdamW {
+    fn update(&mut self, index: usize, param: ParamMut<'_>) {
+        let decay = self.weight_decay * self.core.learning_rate;
+        for w in param.value.iter_mut() {
+            *w -= *w * decay;
+        }
+        self.core.update(index, param);
+    }
+
+    fn finish_step(&mut self) {
+        self.core.finish_step();
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.core.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.core.learning_rate = learning_rate;
+        self.core.alpha = None;
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.core.validate()?;
+        check_range("weight_decay", self.weight_decay, 0.0, f32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(opt: &mut dyn Optimizer, w: &mut [f32], grads: &[[f32; 2]]) {
+        for g in grads {
+            opt.update(
+                0,
+                ParamMut {
+                    layer: "l",
+                    variable: "v",
+                    shape: &[2],
+                    value: w,
+                    grad: g,
+                },
+            );
+            opt.finish_step();
+        }
+    }
+
+    #[test]
+    fn sgd_momentum_by_hand() {
+        let mut w = [1.0f32, -1.0];
+        let mut o = SGD::new(0.1).momentum(0.5);
+        run(&mut o, &mut w, &[[1.0, 2.0], [1.0, 2.0]]);
+        // m1 = -0.1, w = 0.9; m2 = -0.05 - 0.1 = -0.15, w = 0.75.
+        assert!((w[0] - 0.75).abs() < 1e-6, "{w:?}");
+        let mut w = [1.0f32, -1.0];
+        let mut o = SGD::new(0.1).momentum(0.5).nesterov(true);
+        run(&mut o, &mut w, &[[1.0, 2.0]]);
+        // m1 = -0.1; w += 0.5 * -0.1 - 0.1 = -0.15.
+        assert!((w[0] - 0.85).abs() < 1e-6, "{w:?}");
+        assert_eq!(o.iterations(), 1);
+    }
+
+    #[test]
+    fn adam_first_step_moves_by_learning_rate() {
+        // With bias correction the first Adam step is lr * g / (|g| + eps') = lr * sign(g).
+        let mut w = [0.0f32, 0.0];
+        let mut o = Adam::new(0.01);
+        run(&mut o, &mut w, &[[3.0, -0.5]]);
+        assert!((w[0] + 0.01).abs() < 1e-6 && (w[1] - 0.01).abs() < 1e-6, "{w:?}");
+        let mut w = [0.0f32, 0.0];
+        let mut o = Adam::new(0.01).amsgrad(true);
+        run(&mut o, &mut w, &[[3.0, -0.5], [0.1, 0.1]]);
+        assert!(w[0] < -0.01);
+    }
+
+    #[test]
+    fn validation() {
+        assert!(SGD::new(0.1).momentum(1.5).validate().is_err());
+        assert!(SGD::new(f32::NAN).validate().is_err());
+        assert!(RMSprop::default().validate().is_ok());
+        assert!(AdamW::new(0.01).weight_decay(-1.0).validate().is_err());
+        assert_eq!(Adam::default().learning_rate(), 0.001);
+        assert_eq!(SGD::default().learning_rate(), 0.01);
+    }
+}

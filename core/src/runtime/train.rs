@@ -1,0 +1,559 @@
+//! Training: `compile`, `fit`, `evaluate`, the options and the history, with Keras' semantics.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
+
+use super::data::{as_rows, gather_rows};
+use super::{Error, Loss, Model, Optimizer, Rng};
+use crate::shape::{Dim, TensorSpec};
+
+/// A numeric element type targets may be given in; converted to `f32` for the loss.
+pub trait TargetElement: Copy {
+    /// The value as `f32` (rounded for wide types, as Keras casts targets to float32).
+    fn to_f32(self) -> f32;
+}
+
+macro_rules! target_element {
+    ($($t:ty),*) => {$(
+        impl TargetElement for $t {
+            fn to_f32(self) -> f32 {
+                self as f32
+            }
+        }
+    )*};
+}
+target_element!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64, usize);
+
+impl TargetElement for bool {
+    fn to_f32(self) -> f32 {
+        if self {
+            1.0
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The arguments of `fit`, with Keras' defaults: 1 epoch, batches of 32, shuffled each epoch,
+/// a progress line per epoch.
+///
+/// ```
+/// # use stratic_core::FitOptions;
+/// let options = FitOptions::default().epochs(3).batch_size(4).shuffle(false).verbose(0);
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FitOptions {
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Samples per gradient step (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Whether to shuffle the samples before each epoch.
+    pub shuffle: bool,
+    /// Seed of the shuffle; `None` draws one from the OS.
+    pub seed: Option<u64>,
+    /// 0: silent; 1 and 2: one line per epoch.
+    pub verbose: u8,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            epochs: 1,
+            batch_size: 32,
+            shuffle: true,
+            seed: None,
+            verbose: 1,
+        }
+    }
+}
+
+impl FitOptions {
+    /// Sets the number of epochs.
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Sets the batch size (must be positive).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets whether samples are shuffled before each epoch.
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// Seeds the shuffle, for reproducible training.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sets the verbosity (0, 1 or 2).
+    pub fn verbose(mut self, verbose: u8) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Checks every option's range.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.batch_size == 0 {
+            return Err(Error::InvalidArgument {
+                name: "batch_size",
+                message: "must be a positive integer; received 0".into(),
+            });
+        }
+        if self.verbose > 2 {
+            return Err(Error::InvalidArgument {
+                name: "verbose",
+                message: format!("must be 0, 1 or 2; received {}", self.verbose),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What `fit` returns: the metrics of each epoch (Keras' `History`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    /// The epochs run, from 0.
+    pub epoch: Vec<usize>,
+    /// Each metric's value per epoch, by name (`loss`).
+    pub history: BTreeMap<String, Vec<f32>>,
+}
+
+impl History {
+    /// The training loss of each epoch.
+    pub fn loss(&self) -> &[f32] {
+        self.history.get("loss").map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A model with its optimizer and loss, ready to train (what Keras' `compile` sets up).
+///
+/// It owns the buffers a step needs (the gathered batch, its targets, the loss gradient), so
+/// training allocates nothing per step once the batch size is settled.
+pub struct Compiled<M: Model, O> {
+    model: M,
+    optimizer: O,
+    loss: Loss,
+    batch: M::Batch,
+    target_batch: ArrayD<f32>,
+    grad: Array2<f32>,
+    order: Vec<usize>,
+}
+
+impl<M: Model, O: Optimizer> Compiled<M, O> {
+    /// Pairs `model` with `optimizer` and `loss`; `Model::compile` calls this.
+    pub fn new(model: M, optimizer: O, loss: Loss) -> Self {
+        Compiled {
+            model,
+            optimizer,
+            loss,
+            batch: M::Batch::default(),
+            target_batch: ArrayD::zeros(IxDyn(&[0])),
+            grad: Array2::zeros((0, 0)),
+            order: Vec::new(),
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The model, mutably (e.g. to set weights between fits).
+    pub fn model_mut(&mut self) -> &mut M {
+        &mut self.model
+    }
+
+    /// Gives the model back.
+    pub fn into_model(self) -> M {
+        self.model
+    }
+
+    /// The optimizer.
+    pub fn optimizer(&self) -> &O {
+        &self.optimizer
+    }
+
+    /// The optimizer, mutably (e.g. to change the learning rate).
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// Inference, as [`Model::predict`].
+    pub fn predict(&self, x: M::Input<'_>) -> Result<M::Output, Error> {
+        self.model.predict(x)
+    }
+
+    /// Trains the model on `x` and targets `y` (Keras' `fit`), printing progress to stdout.
+    ///
+    /// Targets have the model's output shape with the number of samples as batch axis (for
+    /// sparse categorical cross-entropy: class ids, the output shape without its last axis,
+    /// optionally with a trailing 1), in any numeric type.
+    pub fn fit<T: TargetElement, D: Dimension>(
+        &mut self,
+        x: M::Input<'_>,
+        y: ArrayView<'_, T, D>,
+        options: &FitOptions,
+    ) -> Result<History, Error> {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        self.fit_with_output(x, y, options, &mut out)
+    }
+
+    /// [`fit`](Self::fit), writing the progress lines to `out`.
+    pub fn fit_with_output<T: TargetElement, D: Dimension>(
+        &mut self,
+        x: M::Input<'_>,
+        y: ArrayView<'_, T, D>,
+        options: &FitOptions,
+        out: &mut dyn Write,
+    ) -> Result<History, Error> {
+        options.validate()?;
+        self.optimizer.validate()?;
+        let n = M::check_input(x)?;
+        let targets = prepare_targets(y, n, &M::output_spec(), self.loss)?;
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(0..n);
+        let result = self.run_epochs(x, &targets, &mut order, options, out);
+        // The index buffer is kept for the next call, whatever happened.
+        self.order = order;
+        result
+    }
+
+    fn run_epochs(
+        &mut self,
+        x: M::Input<'_>,
+        targets: &ArrayD<f32>,
+        order: &mut [usize],
+        options: &FitOptions,
+        out: &mut dyn Write,
+    ) -> Result<History, Error> {
+        let n = order.len();
+        let mut rng = options.seed.map_or_else(Rng::from_entropy, Rng::new);
+        let bs = options.batch_size;
+        let steps = n.div_ceil(bs);
+        let mut history = History::default();
+        let mut losses = Vec::with_capacity(options.epochs);
+        for epoch in 0..options.epochs {
+            let start = Instant::now();
+            if options.shuffle {
+                rng.shuffle(order);
+            }
+            // Keras' loss tracker: the mean of batch losses weighted by batch size.
+            let mut total = 0.0f64;
+            for (step, idx) in order.chunks(bs).enumerate() {
+                let loss = self.train_step(x, targets, idx)?;
+                if !loss.is_finite() {
+                    return Err(Error::NonFiniteLoss { epoch, batch: step });
+                }
+                total += loss as f64 * idx.len() as f64;
+            }
+            let epoch_loss = if n == 0 { 0.0 } else { (total / n as f64) as f32 };
+            history.epoch.push(epoch);
+            losses.push(epoch_loss);
+            if options.verbose > 0 {
+                let line = progress_line(
+                    epoch,
+                    options.epochs,
+                    steps,
+                    start.elapsed().as_secs_f64(),
+                    epoch_loss,
+                    options.verbose,
+                );
+                // Progress output must not abort training (e.g. a closed pipe).
+                let _ = out.write_all(line.as_bytes());
+                let _ = out.flush();
+            }
+        }
+        history.history.insert("loss".into(), losses);
+        Ok(history)
+    }
+
+    // One gradient step on the samples `idx`; returns the batch loss.
+    fn train_step(
+        &mut self,
+        x: M::Input<'_>,
+        targets: &ArrayD<f32>,
+        idx: &[usize],
+    ) -> Result<f32, Error> {
+        M::gather(x, idx, &mut self.batch);
+        gather_rows(targets.view(), idx, &mut self.target_batch);
+        let xb = M::batch_view(&self.batch);
+        let pred = self.model.forward_train(xb);
+        let target_rows = as_rows(self.target_batch.view());
+        let loss = self.loss.compute(pred, target_rows.view(), &mut self.grad)?;
+        if !loss.is_finite() {
+            return Ok(loss);
+        }
+        self.model.backward(xb, self.grad.view());
+        self.optimizer.step(&mut self.model);
+        Ok(loss)
+    }
+
+    /// The loss on `x` and `y` (Keras' `evaluate`), in batches of `batch_size`, averaged over
+    /// samples.
+    pub fn evaluate<T: TargetElement, D: Dimension>(
+        &mut self,
+        x: M::Input<'_>,
+        y: ArrayView<'_, T, D>,
+        batch_size: usize,
+    ) -> Result<f32, Error> {
+        FitOptions::default().batch_size(batch_size).validate()?;
+        let n = M::check_input(x)?;
+        let targets = prepare_targets(y, n, &M::output_spec(), self.loss)?;
+        let mut total = 0.0f64;
+        let mut start = 0;
+        while start < n {
+            let end = (start + batch_size).min(n);
+            // Evaluation walks the samples in order; reuse the index buffer for the batch.
+            self.order.clear();
+            self.order.extend(start..end);
+            M::gather(x, &self.order, &mut self.batch);
+            gather_rows(targets.view(), &self.order, &mut self.target_batch);
+            let pred = self.model.call(M::batch_view(&self.batch));
+            let target_rows = as_rows(self.target_batch.view());
+            let loss = self
+                .loss
+                .compute(pred.view(), target_rows.view(), &mut self.grad)?;
+            total += loss as f64 * (end - start) as f64;
+            start = end;
+        }
+        Ok(if n == 0 { 0.0 } else { (total / n as f64) as f32 })
+    }
+}
+
+impl<M: Model + std::fmt::Debug, O: std::fmt::Debug> std::fmt::Debug for Compiled<M, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("model", &self.model)
+            .field("optimizer", &self.optimizer)
+            .field("loss", &self.loss)
+            .finish_non_exhaustive()
+    }
+}
+
+fn shape_string(dims: &[String]) -> String {
+    if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    }
+}
+
+/// Checks targets against the model's output spec and the loss, and converts them to `f32` in
+/// the shape `[n, middle..., k]` (`k` = 1 for class ids), ready to gather and fold into rows.
+fn prepare_targets<T: TargetElement, D: Dimension>(
+    y: ArrayView<'_, T, D>,
+    n: usize,
+    spec: &TensorSpec,
+    loss: Loss,
+) -> Result<ArrayD<f32>, Error> {
+    let ys = y.shape();
+    // The per-sample dims the targets must have.
+    let mut want: Vec<Dim> = spec.dims.clone();
+    if loss.is_sparse() {
+        want.pop();
+    }
+    let mut expected: Vec<String> = vec![n.to_string()];
+    expected.extend(want.iter().map(Dim::to_string));
+    let mismatch = |extra: &str| Error::TargetShape {
+        expected: shape_string(&expected),
+        actual: ys.to_vec(),
+        message: format!(
+            "the model's output has shape {}, so {} expects targets of shape {}{extra}; received {:?}",
+            spec.shape_string(),
+            loss.name(),
+            shape_string(&expected),
+            ys
+        ),
+    };
+    let sparse_hint = if loss.is_sparse() {
+        " (class ids, optionally with a trailing axis of 1)"
+    } else {
+        ""
+    };
+    let Some(&samples) = ys.first() else {
+        return Err(mismatch(sparse_hint));
+    };
+    if samples != n {
+        return Err(Error::SampleCount {
+            inputs: n,
+            targets: samples,
+        });
+    }
+    let matches = |dims: &[usize]| {
+        dims.len() == want.len()
+            && want
+                .iter()
+                .zip(dims)
+                .all(|(w, d)| w.known().is_none_or(|k| k == *d))
+    };
+    let rest = &ys[1..];
+    let mut normalized: Vec<usize> = ys.to_vec();
+    if loss.is_sparse() {
+        // Class ids: `[n, middle...]`, or with a trailing 1.
+        if matches(rest) {
+            normalized.push(1);
+        } else if !(rest.last() == Some(&1) && matches(&rest[..rest.len() - 1])) {
+            return Err(mismatch(sparse_hint));
+        }
+    } else if !matches(rest) {
+        // Keras expands `(n,)` targets against a `(n, 1)` output (squeeze_or_expand_to_same_rank).
+        let expandable = want.last() == Some(&Dim::Known(1)) && {
+            let mut r = rest.to_vec();
+            r.push(1);
+            matches(&r)
+        };
+        if !expandable {
+            return Err(mismatch(""));
+        }
+        normalized.push(1);
+    }
+    let values: Vec<f32> = y.iter().map(|v| v.to_f32()).collect();
+    ArrayD::from_shape_vec(IxDyn(&normalized), values).map_err(|e| mismatch(&format!(" ({e})")))
+}
+
+/// Keras' progress line for a finished epoch.
+fn progress_line(
+    epoch: usize,
+    epochs: usize,
+    steps: usize,
+    seconds: f64,
+    loss: f32,
+    verbose: u8,
+) -> String {
+    let per_step = if steps == 0 {
+        0.0
+    } else {
+        seconds / steps as f64
+    };
+    let per_step = if per_step >= 1.0 || per_step == 0.0 {
+        format!("{per_step:.0}s/step")
+    } else if per_step >= 1e-3 {
+        format!("{:.0}ms/step", per_step * 1e3)
+    } else {
+        format!("{:.0}us/step", per_step * 1e6)
+    };
+    let mut s = format!("Epoch {}/{}\n", epoch + 1, epochs);
+    let secs = seconds as u64;
+    let loss = format_metric(loss);
+    let _ = if verbose == 1 {
+        writeln!(
+            s,
+            "{steps}/{steps} {} {secs}s {per_step} - loss: {loss}",
+            "\u{2501}".repeat(20)
+        )
+    } else {
+        writeln!(s, "{steps}/{steps} - {secs}s - {per_step} - loss: {loss}")
+    };
+    s
+}
+
+/// A metric as Keras prints it: 4 decimals, or scientific notation for tiny values.
+fn format_metric(v: f32) -> String {
+    if v.abs() > 1e-3 || !v.is_finite() {
+        return format!("{v:.4}");
+    }
+    // Python's `{:.4e}` writes a signed exponent of at least two digits.
+    let s = format!("{v:.4e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
+/// Every weight of `model`, keyed `layer/variable`.
+pub(crate) fn weights<M: Model>(model: &M) -> Vec<(String, ArrayD<f32>)> {
+    let mut out = Vec::new();
+    model.visit_weights(&mut |p| {
+        let mut a = ArrayD::zeros(IxDyn(p.shape));
+        for (dst, src) in a.iter_mut().zip(p.value) {
+            *dst = *src;
+        }
+        out.push((format!("{}/{}", p.layer, p.variable), a));
+    });
+    out
+}
+
+/// Replaces one weight of `model`, checking its key and shape.
+pub(crate) fn set_weight<M: Model>(
+    model: &mut M,
+    key: &str,
+    value: ArrayViewD<'_, f32>,
+) -> Result<(), Error> {
+    let mut result: Option<Result<(), Error>> = None;
+    let mut known = Vec::new();
+    model.visit_params(&mut |p| {
+        let name = format!("{}/{}", p.layer, p.variable);
+        if name == key {
+            result = Some(if value.shape() == p.shape {
+                for (dst, src) in p.value.iter_mut().zip(value.iter()) {
+                    *dst = *src;
+                }
+                Ok(())
+            } else {
+                Err(Error::Weight {
+                    key: key.to_string(),
+                    message: format!(
+                        "expected shape {:?}, received {:?}",
+                        p.shape,
+                        value.shape()
+                    ),
+                })
+            });
+        }
+        known.push(name);
+    });
+    result.unwrap_or_else(|| {
+        Err(Error::Weight {
+            key: key.to_string(),
+            message: format!("no such weight; the model has {}", known.join(", ")),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_format_is_keras() {
+        assert_eq!(format_metric(0.51234), "0.5123");
+        assert_eq!(format_metric(1.234e-5), "1.2340e-05");
+        assert_eq!(format_metric(0.0), "0.0000e+00");
+    }
+
+    #[test]
+    fn progress_lines() {
+        let l = progress_line(0, 3, 3, 0.003, 0.51234, 1);
+        assert_eq!(
+            l,
+            "Epoch 1/3\n3/3 \u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501}\u{2501} 0s 1ms/step - loss: 0.5123\n"
+        );
+        let l = progress_line(1, 3, 2, 2.5, 0.5, 2);
+        assert_eq!(l, "Epoch 2/3\n2/2 - 2s - 1s/step - loss: 0.5000\n");
+    }
+}
