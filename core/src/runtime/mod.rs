@@ -1,6 +1,7 @@
 //! The runtime: layers on ndarray, losses, optimizers and the training loop.
 
 pub mod activations;
+mod constant;
 mod data;
 mod error;
 pub mod init;
@@ -11,6 +12,10 @@ mod optimizers;
 mod rng;
 mod train;
 
+pub use constant::{
+    assert_elements_are, const_shape_matches, const_tensor, ConstTensor, ElementsAre,
+    MAX_CONST_RANK,
+};
 pub use data::{as_rows, check_dense_input, gather_rows, rows_to_output};
 pub use error::Error;
 pub use layers::{ActivationLayer, Dense};
