@@ -15,11 +15,23 @@ pub fn parse_items(input: TokenStream, cx: &Ctxt) -> syn::Result<Vec<ModelItem>>
     let raws = Parser::parse2(parse_raw_items, input)?;
     Ok(raws
         .into_iter()
-        .map(|raw| ModelItem {
-            body: parse_body(raw.body, raw.brace_span, cx),
-            attrs: raw.attrs,
-            vis: raw.vis,
-            ident: raw.ident,
+        .map(|raw| {
+            let body_cx = Ctxt::new();
+            let mut body = parse_body(raw.body, raw.brace_span, &body_cx);
+            if let Err(e) = body_cx.check() {
+                cx.push(e);
+                // Mark the outputs as not fully parsed, so checking reports what it can but the
+                // model is not expanded (it becomes a stub, like any model with errors).
+                if let Some(tail) = &mut body.tail {
+                    tail.terms.push(Term::Invalid);
+                }
+            }
+            ModelItem {
+                body,
+                attrs: raw.attrs,
+                vis: raw.vis,
+                ident: raw.ident,
+            }
         })
         .collect())
 }
@@ -211,7 +223,7 @@ fn parse_term(seg: Vec<TokenTree>, cx: &Ctxt) -> Term {
         None => return Term::Name(name),
         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => Term::Call(Call {
             args: parse_args(g.stream(), cx),
-            name,
+            name: name.clone(),
         }),
         Some(other) => {
             cx.error(
@@ -222,10 +234,15 @@ fn parse_term(seg: Vec<TokenTree>, cx: &Ctxt) -> Term {
         }
     };
     if let Some(extra) = it.next() {
-        cx.error(
-            extra.span(),
-            "expected `->` between two layers (or `;` to end the statement)",
-        );
+        let msg = match &extra {
+            TokenTree::Ident(next) => format!(
+                "expected `->` between `{name}(...)` and `{next}`: layers are chained as `a(...) -> b(...)`"
+            ),
+            _ => format!(
+                "expected `->` after `{name}(...)` (to the next layer), or the end of the statement"
+            ),
+        };
+        cx.error(extra.span(), msg);
     }
     term
 }

@@ -167,13 +167,13 @@ pub fn dense_output(
     }
     if input.dims.is_empty() {
         return Err(RuleError::new(format!(
-            "Input 0 of layer '{layer}' is incompatible with the layer: expected min_ndim=2, found ndim=1. Full shape received: {}",
+            "Input 0 of layer '{layer}' is incompatible with the layer: expected min_ndim=2, found ndim=1. Full shape received: {}. Give the input a feature axis, e.g. shape = [4]",
             input.shape_string()
         )));
     }
     if !input.dtype.is_float() {
         let mut e = RuleError::new(format!(
-            "layer '{layer}' (Dense) expects a floating-point input, but received {} {}: integer ids go through `embedding(...)` first",
+            "layer '{layer}' (Dense) expects a floating-point input, but received {} {}: declare the input `dtype = f32` (or `f64`); integer ids go through `embedding(...)` first",
             input.dtype,
             input.shape_string()
         ));
@@ -182,7 +182,7 @@ pub fn dense_output(
     }
     if input.last() == Dim::Unknown {
         return Err(RuleError::new(format!(
-            "The last dimension of the inputs to layer '{layer}' (Dense) should be defined. Found None. Full input shape received: {}",
+            "The last dimension of the inputs to layer '{layer}' (Dense) should be defined. Found None. Full input shape received: {}. The last axis sizes the kernel, so it must be a number, e.g. shape = [None, 4]",
             input.shape_string()
         )));
     }
@@ -228,7 +228,7 @@ pub fn activation_output(
     }
     if !input.dtype.is_float() {
         return Err(RuleError::new(format!(
-            "layer '{layer}' (Activation) expects a floating-point input, but received {} {}",
+            "layer '{layer}' (Activation) expects a floating-point input, but received {} {}: declare the input `dtype = f32` (or `f64`)",
             input.dtype,
             input.shape_string()
         )));

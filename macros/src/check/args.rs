@@ -154,19 +154,29 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
     let mut bound: Vec<BoundArg<'a>> = Vec::new();
     let mut next_pos = 0;
     let mut seen_key = false;
-    // Parameters given at all, even with a bad value: those are not "missing".
-    let mut given: Vec<&str> = Vec::new();
+    // Parameters given at all, even with a bad value: those are not "missing", and giving
+    // them again is a duplicate.
+    let mut given: Vec<(&str, &Arg)> = Vec::new();
     for arg in &call.args {
         let param = match &arg.key {
             None => {
+                let next = positional.get(next_pos);
                 if seen_key {
+                    let fix = next.map_or(String::new(), |p| {
+                        format!(
+                            ": move it before them, or write `{} = {}`",
+                            p.name,
+                            value_text(&arg.value)
+                        )
+                    });
                     cx.error(
                         arg.value.span(),
-                        "positional arguments must come before `key = value` arguments",
+                        format!(
+                            "positional arguments must come before `key = value` arguments{fix}"
+                        ),
                     );
-                    continue;
                 }
-                let Some(p) = positional.get(next_pos) else {
+                let Some(p) = next else {
                     let names: Vec<String> =
                         positional.iter().map(|p| format!("`{}`", p.name)).collect();
                     cx.error(
@@ -180,6 +190,12 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
                     continue;
                 };
                 next_pos += 1;
+                if seen_key {
+                    // Already reported; still mark the parameter given (so it is not also
+                    // reported missing) without binding it.
+                    given.push((p.name, arg));
+                    continue;
+                }
                 *p
             }
             Some(k) => {
@@ -194,18 +210,22 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
                 }
             }
         };
-        if let Some(prev) = bound.iter().find(|b| b.param == param.name) {
-            let _ = prev;
+        if let Some((_, prev)) = given.iter().find(|(n, _)| *n == param.name) {
+            let how = if prev.key.is_some() {
+                format!("`{} = {}`", param.name, value_text(&prev.value))
+            } else {
+                format!("by position (`{}`)", value_text(&prev.value))
+            };
             cx.error(
                 arg.span(),
                 format!(
-                    "duplicate argument `{}` for `{layer}`: give it once",
+                    "duplicate argument `{}` for `{layer}`: it is already given {how}; give it once",
                     param.name
                 ),
             );
             continue;
         }
-        given.push(param.name);
+        given.push((param.name, arg));
         if check_kind(cx, arg, param, layer) {
             bound.push(BoundArg {
                 param: param.name,
@@ -215,7 +235,7 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
         }
     }
     for p in params.iter().filter(|p| p.required) {
-        if !given.contains(&p.name) {
+        if !given.iter().any(|(n, _)| *n == p.name) {
             cx.error(
                 call.name.span(),
                 format!(
@@ -227,6 +247,25 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
         }
     }
     Bound { args: bound }
+}
+
+/// How a value reads in the source, for messages that suggest a rewrite.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Int { value, .. } => value.to_string(),
+        Value::Float { value, .. } => value.to_string(),
+        Value::Bool { value, .. } => value.to_string(),
+        Value::Str(s) => format!("{:?}", s.value()),
+        Value::None(_) => "None".to_string(),
+        Value::Ident(i) => i.to_string(),
+        Value::Path(p) => quote::quote!(#p).to_string().replace(' ', ""),
+        Value::List { items, .. } => format!(
+            "[{}]",
+            items.iter().map(value_text).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Call(c) => format!("{}(...)", c.name),
+        Value::Invalid(_) => "...".to_string(),
+    }
 }
 
 fn example_for(layer: &str, param: &str) -> &'static str {

@@ -87,15 +87,44 @@ pub struct FirstLayerShape {
     pub value: Value,
 }
 
+/// An `input(...)` call with its arguments bound, before its rules are checked (binding comes
+/// first so that errors are reported in source order).
+pub struct BoundInput<'a> {
+    call: &'a Call,
+    bound: Bound<'a>,
+    args: InputArgs,
+    /// Some argument did not bind (unknown, duplicated, ill-typed, or a `type_spec` with its
+    /// own errors): its error is already reported, and it may well have been the shape.
+    incomplete: bool,
+}
+
+/// Binds the arguments of an explicit `input(...)`.
+pub fn bind_input<'a>(cx: &Ctxt, call: &'a Call) -> BoundInput<'a> {
+    let bound = bind(cx, call, "input", INPUT_PARAMS);
+    let args = input_args(cx, &bound);
+    let type_spec_failed = bound.value("type_spec").is_some() && args.type_spec.is_none();
+    BoundInput {
+        incomplete: bound.args.len() < call.args.len() || type_spec_failed,
+        call,
+        bound,
+        args,
+    }
+}
+
 /// Checks an explicit `input(...)`, merging the first layer's `input_shape` if the input has
 /// no shape of its own.
 pub fn check_input(
     cx: &Ctxt,
-    call: &Call,
+    input: &BoundInput<'_>,
     first_layer: Option<&FirstLayerShape>,
 ) -> Option<CheckedInput> {
-    let bound = bind(cx, call, "input", INPUT_PARAMS);
-    let mut args = input_args(cx, &bound);
+    let BoundInput {
+        call,
+        bound,
+        incomplete,
+        ..
+    } = input;
+    let mut args = input.args.clone();
     let has_own_shape =
         !args.shape.is_empty() || args.batch_shape.is_some() || args.type_spec.is_some();
     if let Some(first) = first_layer {
@@ -119,7 +148,13 @@ pub fn check_input(
         Ok(spec) => spec,
         Err(violations) => {
             for v in violations {
-                let span = blame_span(&bound, v.arg, v.dim_index).unwrap_or(call.name.span());
+                // "No shape" after an argument that did not bind would only repeat that error.
+                let no_shape = v.arg == InputArg::Call
+                    || (v.arg == InputArg::InputTensor && args.type_spec.is_none());
+                if *incomplete && no_shape {
+                    continue;
+                }
+                let span = blame_span(bound, v.arg, v.dim_index).unwrap_or(call.name.span());
                 cx.error(span, v.message);
             }
             return None;

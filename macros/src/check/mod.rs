@@ -18,7 +18,7 @@ use crate::ast::{Body, Call, ModelItem, Term, Value};
 use crate::ctxt::Ctxt;
 use args::{bind, Bound, Kind, Param};
 pub use input::CheckedInput;
-use input::{check_input, implicit_input, FirstLayerShape};
+use input::{bind_input, check_input, implicit_input, FirstLayerShape};
 
 /// A model whose every rule holds.
 pub struct CheckedModel {
@@ -106,12 +106,13 @@ const ACTIVATION_PARAMS: &[Param] = &[Param {
 pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     let terms = sequential_terms(cx, &item.body)?;
     let mut namer = Namer::default();
-    // Bind every layer first, so argument errors of all layers are reported even when an
-    // earlier layer breaks shape inference.
+    // Bind every layer first, so argument errors of all layers are reported (in source order)
+    // even when an earlier layer breaks shape inference.
     let (head, rest): (Option<&Call>, &[Term]) = match terms.first() {
         Some(Term::Call(c)) if c.name == "input" => (Some(c), &terms[1..]),
         _ => (None, terms),
     };
+    let head = head.map(|c| bind_input(cx, c));
     let mut calls = Vec::new();
     for term in rest {
         match term {
@@ -122,21 +123,20 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
                 );
             }
             Term::Call(c) => match LAYERS.iter().find(|(n, _)| c.name == n) {
-                Some((name, params)) => calls.push((c, *name, bind(cx, c, name, params))),
+                Some((kind, params)) => {
+                    let bound = bind(cx, c, kind, params);
+                    let name = namer.name(cx, kind, &bound);
+                    calls.push((c, *kind, bound, name));
+                }
                 None => unknown_layer(cx, &c.name),
             },
-            Term::Name(id) => {
-                cx.error(
-                    id.span(),
-                    format!("`{id}` is not a layer: a layer is called with its arguments, e.g. `dense(8)`; named tensors (`let`) come with functional graphs, which are not supported yet"),
-                );
-            }
+            Term::Name(id) => not_a_layer(cx, id),
             Term::Invalid => {}
         }
     }
     let first_shape = first_layer_shape(cx, &calls);
-    let input = match (head, &first_shape) {
-        (Some(call), first) => check_input(cx, call, first.as_ref()),
+    let input = match (&head, &first_shape) {
+        (Some(bound), first) => check_input(cx, bound, first.as_ref()),
         (None, Some(first)) => implicit_input(cx, first),
         (None, None) => {
             let span = terms.first().map_or(item.body.span, term_span);
@@ -149,16 +149,16 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     };
     let mut spec = input.as_ref().map(|i| i.spec.clone());
     let mut layers = Vec::new();
-    for (call, kind, bound) in &calls {
-        let name = namer.name(cx, kind, bound);
+    for (call, kind, bound, name) in &calls {
         let layer_spec = spec.take();
-        let checked = layer_spec.and_then(|s| check_layer(cx, call, kind, bound, &name, s));
+        let checked = layer_spec.and_then(|s| check_layer(cx, call, kind, bound, name, s));
         if let Some(l) = checked {
             spec = Some(l.output.clone());
             layers.push(l);
         }
     }
-    if cx.has_errors() {
+    // A term that did not parse was reported by the parser; the model is not expanded.
+    if cx.has_errors() || terms.iter().any(|t| matches!(t, Term::Invalid)) {
         return None;
     }
     let (input, output) = (input?, spec?);
@@ -188,12 +188,14 @@ fn term_span(t: &Term) -> Span {
 }
 
 /// A sequential model is a body with no `let` and one chain as its outputs.
+/// With `let`s the tail names bound tensors, which would only add errors about those names.
 fn sequential_terms<'a>(cx: &Ctxt, body: &'a Body) -> Option<&'a [Term]> {
     if let Some(l) = body.lets.first() {
         cx.error(
             l.name.span(),
             "`let` bindings (functional graphs with several inputs, outputs or shared layers) are not supported yet: declare a chain `input(...) -> layer -> ...`",
         );
+        return None;
     }
     match &body.tail {
         Some(chain) => Some(&chain.terms),
@@ -206,6 +208,31 @@ fn sequential_terms<'a>(cx: &Ctxt, body: &'a Body) -> Option<&'a [Term]> {
             }
             None
         }
+    }
+}
+
+/// A bare name in a chain: with no `let` to bind it, it is a layer or activation written
+/// without its call.
+fn not_a_layer(cx: &Ctxt, id: &Ident) {
+    let s = id.to_string();
+    let msg = if Activation::from_name(&s).is_some() {
+        format!("`{s}` is an activation, not a layer: write `activation({s})`, or give it to the layer before as `activation = {s}`")
+    } else if LAYERS.iter().any(|(n, _)| *n == s) || s == "input" {
+        format!(
+            "`{s}` needs its arguments: a layer is called, e.g. `{}`",
+            example_call(&s)
+        )
+    } else {
+        format!("`{s}` is not a layer: a layer is called with its arguments, e.g. `dense(8)`; named tensors (`let`) come with functional graphs, which are not supported yet")
+    };
+    cx.error(id.span(), msg);
+}
+
+fn example_call(layer: &str) -> &'static str {
+    match layer {
+        "input" => "input(shape = [4])",
+        "activation" => "activation(relu)",
+        _ => "dense(8)",
     }
 }
 
@@ -228,9 +255,12 @@ fn unknown_layer(cx: &Ctxt, name: &Ident) {
 
 /// Keras' shortcut: the first layer may carry `input_shape` (or `batch_input_shape`). On any
 /// later layer it means nothing, so it is an error there.
-fn first_layer_shape(cx: &Ctxt, calls: &[(&Call, &str, Bound<'_>)]) -> Option<FirstLayerShape> {
+fn first_layer_shape(
+    cx: &Ctxt,
+    calls: &[(&Call, &str, Bound<'_>, String)],
+) -> Option<FirstLayerShape> {
     let mut found = None;
-    for (i, (_, _, bound)) in calls.iter().enumerate() {
+    for (i, (_, _, bound, _)) in calls.iter().enumerate() {
         for (param, arg) in [
             ("input_shape", InputArg::InputShape),
             ("batch_input_shape", InputArg::BatchInputShape),
@@ -284,16 +314,23 @@ struct Namer {
 
 impl Namer {
     fn name(&mut self, cx: &Ctxt, kind: &'static str, bound: &Bound<'_>) -> String {
-        if let (Some(name), Some(span)) = (bound.str("name"), bound.span_of("name")) {
+        if let (Some(name), Some(value)) = (bound.str("name"), bound.value("name")) {
+            let span = value.span();
             if syn::parse_str::<Ident>(&name).is_err() {
                 cx.error(
                     span,
-                    format!("layer name {name:?} must be a valid Rust identifier (it names the layer's field), e.g. \"dense_out\""),
+                    format!(
+                        "layer name {name:?} is not a Rust identifier, and it names the layer's field in the struct: use letters, digits and `_`, e.g. {:?}",
+                        identifier_like(&name)
+                    ),
                 );
             } else if self.used.contains_key(&name) {
                 cx.error(
                     span,
-                    format!("duplicate layer name {name:?}: every layer's name must be unique"),
+                    format!(
+                        "duplicate layer name {name:?}: another layer of this model is already named so, and names must be unique; rename one, e.g. {:?}",
+                        format!("{name}_1")
+                    ),
                 );
             }
             self.used.insert(name.clone(), span);
@@ -313,6 +350,28 @@ impl Namer {
             }
         }
     }
+}
+
+/// `name` turned into a plausible identifier, for the suggestion in an error.
+fn identifier_like(name: &str) -> String {
+    let mut s: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_ascii_digit())
+        || syn::parse_str::<Ident>(&s).is_err()
+    {
+        s.insert_str(0, "layer_");
+    }
+    s
 }
 
 /// Applies a layer's shape rule; on failure the error points at the layer's name.

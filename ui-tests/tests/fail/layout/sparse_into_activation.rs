@@ -1,0 +1,9 @@
+use stratic::prelude::*;
+
+model! {
+    struct M {
+        input(shape = [20], sparse = true) -> activation(relu)
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use stratic::prelude::*;
+
+model! {
+    struct M {}
+}
+
+fn main() {}

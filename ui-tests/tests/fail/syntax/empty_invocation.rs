@@ -1,0 +1,7 @@
+use stratic::prelude::*;
+
+model! {
+
+}
+
+fn main() {}
