@@ -47,7 +47,11 @@ pub fn as_rows<'a, D: Dimension>(x: ArrayView<'a, f32, D>) -> CowArray<'a, f32, 
 /// # Panics
 ///
 /// If an index is out of bounds; callers pass permutations of `0..n` they built.
-pub fn gather_rows<D: Dimension>(x: ArrayView<'_, f32, D>, rows: &[usize], out: &mut Array<f32, D>) {
+pub fn gather_rows<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    rows: &[usize],
+    out: &mut Array<f32, D>,
+) {
     if x.ndim() == 0 {
         return;
     }

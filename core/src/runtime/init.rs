@@ -113,7 +113,10 @@ mod tests {
             assert!(max as f64 > 0.99 * limit, "{init:?}");
             assert!(mean.abs() < 0.01 * limit, "{init:?} mean {mean}");
             let want = limit / 3f64.sqrt();
-            assert!((std - want).abs() < 0.02 * want, "{init:?} std {std} vs {want}");
+            assert!(
+                (std - want).abs() < 0.02 * want,
+                "{init:?} std {std} vs {want}"
+            );
         }
     }
 

@@ -206,7 +206,11 @@ impl Loss {
         target: ArrayView2<'_, f32>,
     ) -> Result<(), Error> {
         let (rows, k) = pred.dim();
-        let expected = if self.is_sparse() { (rows, 1) } else { (rows, k) };
+        let expected = if self.is_sparse() {
+            (rows, 1)
+        } else {
+            (rows, k)
+        };
         if target.dim() == expected {
             return Ok(());
         }
@@ -293,7 +297,9 @@ fn cce_logits_row(
         .sum();
     g.assign(&x);
     softmax_row(g.view_mut());
-    Zip::from(&mut g).and(&t).for_each(|g, &t| *g = (*g - t) * scale);
+    Zip::from(&mut g)
+        .and(&t)
+        .for_each(|g, &t| *g = (*g - t) * scale);
     loss
 }
 
@@ -383,11 +389,27 @@ mod tests {
             (Loss::mse(), &pred_logits, &dense_t),
             (Loss::mae(), &pred_logits, &dense_t),
             (Loss::binary_crossentropy(), &pred_probs, &dense_t),
-            (Loss::BinaryCrossentropy { from_logits: true }, &pred_logits, &dense_t),
+            (
+                Loss::BinaryCrossentropy { from_logits: true },
+                &pred_logits,
+                &dense_t,
+            ),
             (Loss::categorical_crossentropy(), &pred_probs, &dense_t),
-            (Loss::CategoricalCrossentropy { from_logits: true }, &pred_logits, &dense_t),
-            (Loss::sparse_categorical_crossentropy(), &pred_probs, &sparse_t),
-            (Loss::SparseCategoricalCrossentropy { from_logits: true }, &pred_logits, &sparse_t),
+            (
+                Loss::CategoricalCrossentropy { from_logits: true },
+                &pred_logits,
+                &dense_t,
+            ),
+            (
+                Loss::sparse_categorical_crossentropy(),
+                &pred_probs,
+                &sparse_t,
+            ),
+            (
+                Loss::SparseCategoricalCrossentropy { from_logits: true },
+                &pred_logits,
+                &sparse_t,
+            ),
         ];
         for (loss, pred, target) in cases {
             let mut grad = Array2::zeros((0, 0));

@@ -50,7 +50,7 @@ fn check_learning_rate(lr: f32) -> Result<(), Error> {
     }
 }
 
-fn check_range(name: &'static str, v: f32, lo: f32, hi: f32) -> Result<(), Error> {
+fn check_range(name: &'static str, v: f64, lo: f64, hi: f64) -> Result<(), Error> {
     if v.is_finite() && v >= lo && v <= hi {
         Ok(())
     } else {
@@ -84,7 +84,7 @@ impl Slots {
 #[derive(Clone, Debug)]
 pub struct SGD {
     learning_rate: f32,
-    momentum: f32,
+    momentum: f64,
     nesterov: bool,
     velocities: Slots,
     iterations: u64,
@@ -103,7 +103,7 @@ impl SGD {
     }
 
     /// Sets the momentum (Keras: a float in [0, 1], default 0).
-    pub fn momentum(mut self, momentum: f32) -> Self {
+    pub fn momentum(mut self, momentum: f64) -> Self {
         self.momentum = momentum;
         self
     }
@@ -136,7 +136,7 @@ impl Optimizer for SGD {
             }
             return;
         }
-        let mu = self.momentum;
+        let mu = self.momentum as f32;
         let m = self.velocities.get(index, p.value.len());
         for ((w, g), m) in p.value.iter_mut().zip(p.grad).zip(m.iter_mut()) {
             // m <- mu m - lr g; then w += m, or w += mu m - lr g with Nesterov.
@@ -167,13 +167,20 @@ impl Optimizer for SGD {
     }
 }
 
+// Hyperparameters are kept as f64, like Keras' Python floats: `1 - rho` is computed in double
+// precision and only then rounded to f32, as Keras does when it mixes a Python float into a
+// float32 tensor op. Computing it from an f32 `rho` would differ in the last bits.
+fn one_minus(v: f64) -> f32 {
+    (1.0 - v) as f32
+}
+
 /// RMSprop as Keras 3 implements it: epsilon is added to the velocity inside the square root.
 #[derive(Clone, Debug)]
 pub struct RMSprop {
     learning_rate: f32,
-    rho: f32,
-    momentum: f32,
-    epsilon: f32,
+    rho: f64,
+    momentum: f64,
+    epsilon: f64,
     centered: bool,
     velocities: Slots,
     momenta: Slots,
@@ -199,19 +206,19 @@ impl RMSprop {
     }
 
     /// Discount factor of the squared-gradient average.
-    pub fn rho(mut self, rho: f32) -> Self {
+    pub fn rho(mut self, rho: f64) -> Self {
         self.rho = rho;
         self
     }
 
     /// Momentum applied to the increments.
-    pub fn momentum(mut self, momentum: f32) -> Self {
+    pub fn momentum(mut self, momentum: f64) -> Self {
         self.momentum = momentum;
         self
     }
 
     /// The small constant added to the velocity for numerical stability.
-    pub fn epsilon(mut self, epsilon: f32) -> Self {
+    pub fn epsilon(mut self, epsilon: f64) -> Self {
         self.epsilon = epsilon;
         self
     }
@@ -238,17 +245,23 @@ impl Default for RMSprop {
 
 impl Optimizer for RMSprop {
     fn update(&mut self, index: usize, p: ParamMut<'_>) {
-        let (lr, rho, eps) = (self.learning_rate, self.rho, self.epsilon);
+        let (lr, rho, one_minus_rho, eps) = (
+            self.learning_rate,
+            self.rho as f32,
+            one_minus(self.rho),
+            self.epsilon as f32,
+        );
+        let momentum = self.momentum as f32;
         let n = p.value.len();
         let v = self.velocities.get(index, n);
         let mut avg = self.centered.then(|| self.average_gradients.get(index, n));
         let mut mom = (self.momentum > 0.0).then(|| self.momenta.get(index, n));
         for i in 0..n {
             let g = p.grad[i];
-            v[i] = rho * v[i] + (1.0 - rho) * g * g;
+            v[i] = rho * v[i] + one_minus_rho * (g * g);
             let denom = match avg.as_deref_mut() {
                 Some(a) => {
-                    a[i] = rho * a[i] + (1.0 - rho) * g;
+                    a[i] = rho * a[i] + one_minus_rho * g;
                     v[i] - a[i] * a[i] + eps
                 }
                 None => v[i] + eps,
@@ -256,7 +269,7 @@ impl Optimizer for RMSprop {
             let increment = lr * g / denom.sqrt();
             match mom.as_deref_mut() {
                 Some(m) => {
-                    m[i] = self.momentum * m[i] + increment;
+                    m[i] = momentum * m[i] + increment;
                     p.value[i] -= m[i];
                 }
                 None => p.value[i] -= increment,
@@ -280,7 +293,7 @@ impl Optimizer for RMSprop {
         check_learning_rate(self.learning_rate)?;
         check_range("rho", self.rho, 0.0, 1.0)?;
         check_range("momentum", self.momentum, 0.0, 1.0)?;
-        check_range("epsilon", self.epsilon, 0.0, f32::MAX)
+        check_range("epsilon", self.epsilon, 0.0, f64::MAX)
     }
 }
 
@@ -288,9 +301,9 @@ impl Optimizer for RMSprop {
 #[derive(Clone, Debug)]
 struct AdamCore {
     learning_rate: f32,
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
     amsgrad: bool,
     momenta: Slots,
     velocities: Slots,
@@ -320,25 +333,30 @@ impl AdamCore {
         if let Some(a) = self.alpha {
             return a;
         }
+        // As Keras: the betas cast to float32, their powers and the rest in float32 too.
         let t = (self.iterations + 1) as f64;
-        let b1 = (self.beta_1 as f64).powf(t);
-        let b2 = (self.beta_2 as f64).powf(t);
-        let a = (self.learning_rate as f64 * (1.0 - b2).sqrt() / (1.0 - b1)) as f32;
+        let b1p = (self.beta_1 as f32 as f64).powf(t) as f32;
+        let b2p = (self.beta_2 as f32 as f64).powf(t) as f32;
+        let a = self.learning_rate * (1.0 - b2p).sqrt() / (1.0 - b1p);
         self.alpha = Some(a);
         a
     }
 
     fn update(&mut self, index: usize, p: ParamMut<'_>) {
         let alpha = self.alpha();
-        let (b1, b2, eps) = (self.beta_1, self.beta_2, self.epsilon);
+        let (one_minus_b1, one_minus_b2, eps) = (
+            one_minus(self.beta_1),
+            one_minus(self.beta_2),
+            self.epsilon as f32,
+        );
         let n = p.value.len();
         let m = self.momenta.get(index, n);
         let v = self.velocities.get(index, n);
         let mut v_hat = self.amsgrad.then(|| self.velocity_hats.get(index, n));
         for i in 0..n {
             let g = p.grad[i];
-            m[i] += (g - m[i]) * (1.0 - b1);
-            v[i] += (g * g - v[i]) * (1.0 - b2);
+            m[i] += (g - m[i]) * one_minus_b1;
+            v[i] += (g * g - v[i]) * one_minus_b2;
             let v_used = match v_hat.as_deref_mut() {
                 Some(h) => {
                     h[i] = h[i].max(v[i]);
@@ -359,26 +377,26 @@ impl AdamCore {
         check_learning_rate(self.learning_rate)?;
         check_range("beta_1", self.beta_1, 0.0, 1.0)?;
         check_range("beta_2", self.beta_2, 0.0, 1.0)?;
-        check_range("epsilon", self.epsilon, 0.0, f32::MAX)
+        check_range("epsilon", self.epsilon, 0.0, f64::MAX)
     }
 }
 
 macro_rules! adam_builders {
     () => {
         /// Decay rate of the first-moment estimate (default 0.9).
-        pub fn beta_1(mut self, beta_1: f32) -> Self {
+        pub fn beta_1(mut self, beta_1: f64) -> Self {
             self.core.beta_1 = beta_1;
             self
         }
 
         /// Decay rate of the second-moment estimate (default 0.999).
-        pub fn beta_2(mut self, beta_2: f32) -> Self {
+        pub fn beta_2(mut self, beta_2: f64) -> Self {
             self.core.beta_2 = beta_2;
             self
         }
 
         /// The constant added to the root of the second moment (default 1e-7).
-        pub fn epsilon(mut self, epsilon: f32) -> Self {
+        pub fn epsilon(mut self, epsilon: f64) -> Self {
             self.core.epsilon = epsilon;
             self
         }
@@ -449,7 +467,7 @@ impl Optimizer for Adam {
 #[derive(Clone, Debug)]
 pub struct AdamW {
     core: AdamCore,
-    weight_decay: f32,
+    weight_decay: f64,
 }
 
 impl AdamW {
@@ -462,7 +480,7 @@ impl AdamW {
     }
 
     /// The weight decay (default 0.004).
-    pub fn weight_decay(mut self, weight_decay: f32) -> Self {
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
     }
@@ -479,9 +497,10 @@ impl Default for AdamW {
 
 impl Optimizer for AdamW {
     fn update(&mut self, index: usize, param: ParamMut<'_>) {
-        let decay = self.weight_decay * self.core.learning_rate;
+        // Keras: w - w * wd * lr, evaluated left to right in float32.
+        let (wd, lr) = (self.weight_decay as f32, self.core.learning_rate);
         for w in param.value.iter_mut() {
-            *w -= *w * decay;
+            *w -= *w * wd * lr;
         }
         self.core.update(index, param);
     }
@@ -501,7 +520,7 @@ impl Optimizer for AdamW {
 
     fn validate(&self) -> Result<(), Error> {
         self.core.validate()?;
-        check_range("weight_decay", self.weight_decay, 0.0, f32::MAX)
+        check_range("weight_decay", self.weight_decay, 0.0, f64::MAX)
     }
 }
 
@@ -546,7 +565,10 @@ mod tests {
         let mut w = [0.0f32, 0.0];
         let mut o = Adam::new(0.01);
         run(&mut o, &mut w, &[[3.0, -0.5]]);
-        assert!((w[0] + 0.01).abs() < 1e-6 && (w[1] - 0.01).abs() < 1e-6, "{w:?}");
+        assert!(
+            (w[0] + 0.01).abs() < 1e-6 && (w[1] - 0.01).abs() < 1e-6,
+            "{w:?}"
+        );
         let mut w = [0.0f32, 0.0];
         let mut o = Adam::new(0.01).amsgrad(true);
         run(&mut o, &mut w, &[[3.0, -0.5], [0.1, 0.1]]);

@@ -265,7 +265,11 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
                 }
                 total += loss as f64 * idx.len() as f64;
             }
-            let epoch_loss = if n == 0 { 0.0 } else { (total / n as f64) as f32 };
+            let epoch_loss = if n == 0 {
+                0.0
+            } else {
+                (total / n as f64) as f32
+            };
             history.epoch.push(epoch);
             losses.push(epoch_loss);
             if options.verbose > 0 {
@@ -298,7 +302,9 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         let xb = M::batch_view(&self.batch);
         let pred = self.model.forward_train(xb);
         let target_rows = as_rows(self.target_batch.view());
-        let loss = self.loss.compute(pred, target_rows.view(), &mut self.grad)?;
+        let loss = self
+            .loss
+            .compute(pred, target_rows.view(), &mut self.grad)?;
         if !loss.is_finite() {
             return Ok(loss);
         }
@@ -335,7 +341,11 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             total += loss as f64 * (end - start) as f64;
             start = end;
         }
-        Ok(if n == 0 { 0.0 } else { (total / n as f64) as f32 })
+        Ok(if n == 0 {
+            0.0
+        } else {
+            (total / n as f64) as f32
+        })
     }
 }
 
@@ -373,7 +383,8 @@ fn prepare_targets<T: TargetElement, D: Dimension>(
     }
     let mut expected: Vec<String> = vec![n.to_string()];
     expected.extend(want.iter().map(Dim::to_string));
-    let mismatch = |extra: &str| Error::TargetShape {
+    let mismatch = |extra: &str| {
+        Error::TargetShape {
         expected: shape_string(&expected),
         actual: ys.to_vec(),
         message: format!(
@@ -383,6 +394,7 @@ fn prepare_targets<T: TargetElement, D: Dimension>(
             shape_string(&expected),
             ys
         ),
+    }
     };
     let sparse_hint = if loss.is_sparse() {
         " (class ids, optionally with a trailing axis of 1)"
@@ -517,11 +529,7 @@ pub(crate) fn set_weight<M: Model>(
             } else {
                 Err(Error::Weight {
                     key: key.to_string(),
-                    message: format!(
-                        "expected shape {:?}, received {:?}",
-                        p.shape,
-                        value.shape()
-                    ),
+                    message: format!("expected shape {:?}, received {:?}", p.shape, value.shape()),
                 })
             });
         }

@@ -226,10 +226,8 @@ impl Layer for Dense {
 
     fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
         // Both arrays are built in standard layout and never reshaped, so the slices exist.
-        if let (Some(value), Some(grad)) = (
-            self.kernel.as_slice_mut(),
-            self.grad_kernel.as_slice(),
-        ) {
+        if let (Some(value), Some(grad)) = (self.kernel.as_slice_mut(), self.grad_kernel.as_slice())
+        {
             f(ParamMut {
                 layer,
                 variable: "kernel",
@@ -239,8 +237,7 @@ impl Layer for Dense {
             });
         }
         if self.config.use_bias {
-            if let (Some(value), Some(grad)) =
-                (self.bias.as_slice_mut(), self.grad_bias.as_slice())
+            if let (Some(value), Some(grad)) = (self.bias.as_slice_mut(), self.grad_bias.as_slice())
             {
                 f(ParamMut {
                     layer,
@@ -283,7 +280,12 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         let mut rng = Rng::new(5);
-        for act in [Activation::Linear, Activation::Tanh, Activation::Gelu, Activation::Softmax] {
+        for act in [
+            Activation::Linear,
+            Activation::Tanh,
+            Activation::Gelu,
+            Activation::Softmax,
+        ] {
             let mut cfg = DenseConfig::new(3);
             cfg.activation = act;
             cfg.bias_initializer = crate::shape::Initializer::RandomNormal;

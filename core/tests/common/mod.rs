@@ -1,0 +1,216 @@
+//! Shared by the integration tests: two models written by hand exactly as `model!` generates
+//! them, and fixture helpers.
+#![allow(dead_code)]
+
+use std::cell::Cell;
+
+use ndarray::{Array, Array2, ArrayD, ArrayView, ArrayView2, Ix2, IxDyn};
+use serde_json::Value;
+use stratic_core::shape::{Activation, DenseConfig, Dim, TensorSpec};
+use stratic_core::{
+    as_rows, check_dense_input, gather_rows, rows_to_output, Dense, Error, Layer, Model, ParamMut,
+    ParamRef, Rng,
+};
+
+fn input_spec() -> TensorSpec {
+    TensorSpec::dense(vec![Dim::Known(4)])
+}
+
+/// `input(shape=[4]) -> dense(5, activation=tanh) -> dense(2)`.
+pub struct Mlp {
+    pub dense: Dense,
+    pub dense_1: Dense,
+}
+
+impl Mlp {
+    pub fn with_seed(seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let mut c0 = DenseConfig::new(5);
+        c0.activation = Activation::Tanh;
+        let dense = Dense::build(c0, 4, &mut rng);
+        let dense_1 = Dense::build(DenseConfig::new(2), 5, &mut rng);
+        Mlp { dense, dense_1 }
+    }
+}
+
+impl Model for Mlp {
+    type Input<'a> = ArrayView<'a, f32, Ix2>;
+    type Batch = Array<f32, Ix2>;
+    type Output = Array<f32, Ix2>;
+
+    fn output_spec() -> TensorSpec {
+        TensorSpec::dense(vec![Dim::Known(2)])
+    }
+    fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
+        check_dense_input("input", &input_spec(), &x)
+    }
+    fn gather(x: Self::Input<'_>, rows: &[usize], out: &mut Self::Batch) {
+        gather_rows(x, rows, out)
+    }
+    fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
+        batch.view()
+    }
+    fn call(&self, x: Self::Input<'_>) -> Array2<f32> {
+        let h0 = as_rows(x);
+        let h1 = Layer::call(&self.dense, h0.view());
+        Layer::call(&self.dense_1, h1.view())
+    }
+    fn to_output(out: Array2<f32>, n: usize) -> Self::Output {
+        rows_to_output(out, &[n, 2])
+    }
+    fn forward_train(&mut self, x: Self::Input<'_>) -> ArrayView2<'_, f32> {
+        let h0 = as_rows(x);
+        Layer::forward_train(&mut self.dense, h0.view());
+        Layer::forward_train(&mut self.dense_1, Layer::output(&self.dense));
+        Layer::output(&self.dense_1)
+    }
+    fn backward(&mut self, x: Self::Input<'_>, grad_output: ArrayView2<'_, f32>) {
+        let h0 = as_rows(x);
+        Layer::backward(
+            &mut self.dense_1,
+            Layer::output(&self.dense),
+            grad_output,
+            true,
+        );
+        Layer::backward(
+            &mut self.dense,
+            h0.view(),
+            Layer::grad_input(&self.dense_1),
+            false,
+        );
+    }
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        Layer::visit_params(&mut self.dense, "dense", f);
+        Layer::visit_params(&mut self.dense_1, "dense_1", f);
+    }
+    fn visit_weights(&self, f: &mut dyn FnMut(ParamRef<'_>)) {
+        Layer::visit_weights(&self.dense, "dense", f);
+        Layer::visit_weights(&self.dense_1, "dense_1", f);
+    }
+}
+
+/// `input(shape=[4]) -> dense(8)`, the seed example.
+pub struct Regressor {
+    pub dense: Dense,
+}
+
+impl Regressor {
+    pub fn with_seed(seed: u64) -> Self {
+        Regressor {
+            dense: Dense::build(DenseConfig::new(8), 4, &mut Rng::new(seed)),
+        }
+    }
+}
+
+impl Model for Regressor {
+    type Input<'a> = ArrayView<'a, f32, Ix2>;
+    type Batch = Array<f32, Ix2>;
+    type Output = Array<f32, Ix2>;
+
+    fn output_spec() -> TensorSpec {
+        TensorSpec::dense(vec![Dim::Known(8)])
+    }
+    fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
+        check_dense_input("input", &input_spec(), &x)
+    }
+    fn gather(x: Self::Input<'_>, rows: &[usize], out: &mut Self::Batch) {
+        gather_rows(x, rows, out)
+    }
+    fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
+        batch.view()
+    }
+    fn call(&self, x: Self::Input<'_>) -> Array2<f32> {
+        let h0 = as_rows(x);
+        Layer::call(&self.dense, h0.view())
+    }
+    fn to_output(out: Array2<f32>, n: usize) -> Self::Output {
+        rows_to_output(out, &[n, 8])
+    }
+    fn forward_train(&mut self, x: Self::Input<'_>) -> ArrayView2<'_, f32> {
+        let h0 = as_rows(x);
+        Layer::forward_train(&mut self.dense, h0.view());
+        Layer::output(&self.dense)
+    }
+    fn backward(&mut self, x: Self::Input<'_>, grad_output: ArrayView2<'_, f32>) {
+        let h0 = as_rows(x);
+        Layer::backward(&mut self.dense, h0.view(), grad_output, false);
+    }
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        Layer::visit_params(&mut self.dense, "dense", f);
+    }
+    fn visit_weights(&self, f: &mut dyn FnMut(ParamRef<'_>)) {
+        Layer::visit_weights(&self.dense, "dense", f);
+    }
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A JSON number or (nested) list of numbers as an f32 array of the same shape.
+pub fn array(v: &Value) -> ArrayD<f32> {
+    fn shape(v: &Value, out: &mut Vec<usize>) {
+        if let Value::Array(items) = v {
+            out.push(items.len());
+            if let Some(first) = items.first() {
+                shape(first, out);
+            }
+        }
+    }
+    fn flat(v: &Value, out: &mut Vec<f32>) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| flat(i, out)),
+            Value::Number(n) => out.push(n.as_f64().expect("number") as f32),
+            other => panic!("not a number: {other}"),
+        }
+    }
+    let mut s = Vec::new();
+    shape(v, &mut s);
+    let mut values = Vec::new();
+    flat(v, &mut values);
+    ArrayD::from_shape_vec(IxDyn(&s), values).expect("rectangular")
+}
+
+pub fn array2(v: &Value) -> Array2<f32> {
+    array(v).into_dimensionality().expect("2-D")
+}
+
+thread_local! {
+    /// The largest relative error seen by `close` in this test thread (values of magnitude
+    /// 1e-2 and up, where the relative tolerance governs), and the largest error as a fraction
+    /// of its tolerance.
+    pub static MAX_REL: Cell<(f64, f64)> = const { Cell::new((0.0, 0.0)) };
+}
+
+/// Asserts `got` is within max(1e-5 |expected|, 1e-6) of `expected`, element by element.
+pub fn close(what: &str, got: &ArrayD<f32>, expected: &ArrayD<f32>) {
+    assert_eq!(got.shape(), expected.shape(), "{what}: shape");
+    for (i, (g, e)) in got.iter().zip(expected.iter()).enumerate() {
+        let (g, e) = (*g as f64, *e as f64);
+        let tol = (1e-5 * e.abs()).max(1e-6);
+        let err = (g - e).abs();
+        MAX_REL.with(|m| {
+            let (rel, used) = m.get();
+            let rel = if e.abs() >= 1e-2 {
+                rel.max(err / e.abs())
+            } else {
+                rel
+            };
+            m.set((rel, used.max(err / tol)));
+        });
+        assert!(
+            err <= tol,
+            "{what}[{i}]: got {g}, expected {e} (error {err:e}, tolerance {tol:e})"
+        );
+    }
+}
+
+pub fn close_scalar(what: &str, got: f32, expected: f64) {
+    close(
+        what,
+        &ArrayD::from_elem(IxDyn(&[]), got),
+        &ArrayD::from_elem(IxDyn(&[]), expected as f32),
+    );
+}
