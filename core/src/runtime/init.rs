@@ -7,7 +7,7 @@ use crate::shape::Initializer;
 
 /// Keras divides the stddev of its truncated normals by the stddev of a standard normal
 /// truncated at ±2, so that the samples keep the intended variance.
-const TRUNCATED_STDDEV_CORRECTION: f64 = 0.879_625_661_034_239_78;
+const TRUNCATED_STDDEV_CORRECTION: f64 = 0.879_625_661_034_239_8;
 
 /// Keras' `compute_fans`: `(fan_in, fan_out)` of a variable of this shape. A kernel
 /// `[in, units]` gives `(in, units)`; convolution kernels multiply by the receptive field.

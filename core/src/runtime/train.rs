@@ -546,6 +546,48 @@ pub(crate) fn set_weight<M: Model>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::{Array1, Array2, Array3};
+
+    fn spec(dims: &[Option<usize>]) -> TensorSpec {
+        TensorSpec::dense(
+            dims.iter()
+                .map(|d| d.map_or(Dim::Unknown, Dim::Known))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn targets_are_normalised_to_rows_with_a_last_axis() {
+        // (n,) against a (None, 1) output is expanded, as Keras does.
+        let y = Array1::<i32>::from(vec![1, 2, 3]);
+        let t = prepare_targets(y.view(), 3, &spec(&[Some(1)]), Loss::mse()).unwrap();
+        assert_eq!(t.shape(), &[3, 1]);
+        assert_eq!(t.iter().copied().collect::<Vec<_>>(), vec![1.0, 2.0, 3.0]);
+        // Sparse ids over a sequence output (None, 5, 8): (n, 5) or (n, 5, 1).
+        let sp = Loss::sparse_categorical_crossentropy();
+        let y = Array2::<u8>::zeros((2, 5));
+        let t = prepare_targets(y.view(), 2, &spec(&[Some(5), Some(8)]), sp).unwrap();
+        assert_eq!(t.shape(), &[2, 5, 1]);
+        let y = Array3::<u8>::zeros((2, 5, 1));
+        let t = prepare_targets(y.view(), 2, &spec(&[Some(5), Some(8)]), sp).unwrap();
+        assert_eq!(t.shape(), &[2, 5, 1]);
+        let y = Array3::<u8>::zeros((2, 4, 1));
+        let e = prepare_targets(y.view(), 2, &spec(&[Some(5), Some(8)]), sp).unwrap_err();
+        match e {
+            Error::TargetShape { expected, .. } => assert_eq!(expected, "(2, 5)"),
+            other => panic!("{other:?}"),
+        }
+        // Unknown output dims accept any size.
+        let y = Array3::<f32>::zeros((2, 7, 3));
+        let t = prepare_targets(y.view(), 2, &spec(&[None, Some(3)]), Loss::mae()).unwrap();
+        assert_eq!(t.shape(), &[2, 7, 3]);
+        // A 0-d target has no batch axis.
+        let y = ndarray::arr0(1.0f32);
+        assert!(matches!(
+            prepare_targets(y.view(), 1, &spec(&[Some(1)]), Loss::mse()),
+            Err(Error::TargetShape { .. })
+        ));
+    }
 
     #[test]
     fn metric_format_is_keras() {
