@@ -177,7 +177,7 @@ impl Loss {
                     .zip(grad.axis_iter_mut(Axis(0)))
                     .enumerate()
                 {
-                    let label = class_id(t[0], k, r)?;
+                    let label = class_id(t[0], k, r, target.shape())?;
                     sum += if from_logits {
                         scce_logits_row(p, label, g, per_row)
                     } else {
@@ -234,13 +234,13 @@ impl Loss {
 }
 
 // A sparse target must be an integer class id in 0..k.
-fn class_id(v: f32, k: usize, row: usize) -> Result<usize, Error> {
+fn class_id(v: f32, k: usize, row: usize, shape: &[usize]) -> Result<usize, Error> {
     if v.is_finite() && v.fract() == 0.0 && v >= 0.0 && (v as usize) < k {
         Ok(v as usize)
     } else {
         Err(Error::TargetShape {
             expected: format!("class ids in [0, {k})"),
-            actual: vec![row],
+            actual: shape.to_vec(),
             message: format!(
                 "sparse_categorical_crossentropy needs integer class ids in [0, {k}); the target of row {row} is {v}"
             ),
