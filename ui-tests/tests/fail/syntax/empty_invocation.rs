@@ -1,7 +1,5 @@
 use stratic::prelude::*;
 
-model! {
-
-}
+model! {}
 
 fn main() {}
