@@ -372,6 +372,23 @@ fn value_inner(input: ParseStream, cx: &Ctxt) -> syn::Result<Value> {
             Some(id) => Value::Ident(id.clone()),
             None => Value::Path(path),
         }
+    } else if input.peek(syn::token::Paren) {
+        // A Python tuple, as Keras code writes shapes: `(4,)`.
+        let content;
+        let paren = syn::parenthesized!(content in input);
+        let inner: TokenStream = content.parse()?;
+        let items: Vec<String> = split_top_level(inner, ',')
+            .into_iter()
+            .map(|(toks, _)| toks.into_iter().collect::<TokenStream>().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        return Err(syn::Error::new(
+            paren.span.join(),
+            format!(
+                "a list is written in brackets, not as a tuple: write `[{}]`",
+                items.join(", ")
+            ),
+        ));
     } else {
         return Err(input.error(
             "expected a value: an integer, `None`, `true`/`false`, a string, a list `[...]`, or a name",

@@ -290,8 +290,12 @@ fn dims_positive(arg: InputArg, dims: &[Option<i64>], errors: &mut Vec<InputRule
                     arg,
                     dim_index: Some(i),
                     message: format!(
-                        "dimension {i} of `{}` is {n}: every dimension must be a positive integer, or `None` if unknown",
-                        arg.name()
+                        "dimension {i} of {} is {n}: every dimension must be a positive integer, or `None` if unknown",
+                        if arg == InputArg::TypeSpec {
+                            "the `type_spec` shape (batch axis first)".to_string()
+                        } else {
+                            format!("`{}`", arg.name())
+                        }
                     ),
                 });
             }
@@ -314,15 +318,30 @@ fn ragged_needs_unknown_dim(args: &InputArgs, errors: &mut Vec<InputRuleViolatio
     if args.ragged != Some(true) || args.type_spec.is_some() {
         return;
     }
-    let non_batch: Vec<Option<i64>> = match (&args.shape.first(), &args.batch_shape) {
-        (Some((_, dims)), _) => dims.clone(),
-        (None, Some((_, dims))) => dims.iter().skip(1).copied().collect(),
-        (None, None) => return,
-    };
+    let (arg, non_batch): (InputArg, Vec<Option<i64>>) =
+        match (&args.shape.first(), &args.batch_shape) {
+            (Some((arg, dims)), _) => (*arg, dims.clone()),
+            (None, Some((arg, dims))) => (*arg, dims.iter().skip(1).copied().collect()),
+            (None, None) => return,
+        };
     if !non_batch.iter().any(Option::is_none) {
+        let example = match arg {
+            InputArg::BatchShape | InputArg::BatchInputShape => {
+                format!("{} = [None, None]", arg.name())
+            }
+            _ => format!("{} = [None]", arg.name()),
+        };
+        let after_batch = if matches!(arg, InputArg::BatchShape | InputArg::BatchInputShape) {
+            " after the batch axis"
+        } else {
+            ""
+        };
         errors.push(violation(
             InputArg::Ragged,
-            "`ragged = true` needs a `None` dimension in `shape` to be the ragged one, e.g. shape = [None]",
+            format!(
+                "`ragged = true` needs a `None` dimension{after_batch} in `{}` to be the ragged one, e.g. {example}",
+                arg.name()
+            ),
         ));
     }
 }
@@ -487,6 +506,40 @@ mod tests {
             ..Default::default()
         };
         assert!(check_input_layer(&shortcut).is_ok());
+    }
+
+    #[test]
+    fn ragged_message_names_the_shape_argument_used() {
+        let args = InputArgs {
+            batch_shape: Some((InputArg::BatchShape, vec![None, Some(3)])),
+            ragged: Some(true),
+            ..Default::default()
+        };
+        let errs = check_input_layer(&args).unwrap_err();
+        assert_eq!(errs[0].arg, InputArg::Ragged);
+        assert!(
+            errs[0]
+                .message
+                .contains("after the batch axis in `batch_shape`"),
+            "{}",
+            errs[0].message
+        );
+        let args = InputArgs {
+            type_spec: Some(TypeSpecArg {
+                kind: TypeSpecKind::Tensor,
+                shape: vec![None, Some(0)],
+                dtype: None,
+            }),
+            ..Default::default()
+        };
+        let errs = check_input_layer(&args).unwrap_err();
+        assert_eq!(
+            (errs[0].arg, errs[0].dim_index),
+            (InputArg::TypeSpec, Some(1))
+        );
+        assert!(errs[0]
+            .message
+            .contains("`type_spec` shape (batch axis first)"));
     }
 
     #[test]

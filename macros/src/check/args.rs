@@ -212,7 +212,7 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
         };
         if let Some((_, prev)) = given.iter().find(|(n, _)| *n == param.name) {
             let how = if prev.key.is_some() {
-                format!("`{} = {}`", param.name, value_text(&prev.value))
+                format!("as `{} = {}`", param.name, value_text(&prev.value))
             } else {
                 format!("by position (`{}`)", value_text(&prev.value))
             };
@@ -285,7 +285,12 @@ fn unknown_argument<'n>(
     valid: impl Iterator<Item = &'n str> + Clone,
 ) {
     let list: Vec<String> = valid.clone().map(|n| format!("`{n}`")).collect();
-    let hint = closest(name, valid).map_or(String::new(), |c| format!("did you mean `{c}`? "));
+    let hint = if name == "shape" && valid.clone().any(|n| n == "input_shape") {
+        // Keras' layers take the input's shape as `input_shape` (only the first one).
+        "did you mean `input_shape` (on the first layer)? ".to_string()
+    } else {
+        closest(name, valid).map_or(String::new(), |c| format!("did you mean `{c}`? "))
+    };
     cx.error(
         span,
         format!(
@@ -328,6 +333,14 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
         },
         Kind::Bool => match value {
             Value::Bool { .. } => true,
+            Value::Ident(id) if id == "True" || id == "False" => {
+                let fixed = id.to_string().to_lowercase();
+                cx.error(
+                    value.span(),
+                    format!("`{name}` of `{layer}` takes `true` or `false`: write `{name} = {fixed}` (Rust's spelling, not Python's)"),
+                );
+                false
+            }
             _ => wrong("`true` or `false`"),
         },
         Kind::Activation => named(

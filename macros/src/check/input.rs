@@ -111,6 +111,13 @@ pub fn bind_input<'a>(cx: &Ctxt, call: &'a Call) -> BoundInput<'a> {
     }
 }
 
+impl BoundInput<'_> {
+    /// `name = "..."`, with the span of the string.
+    pub fn name(&self) -> Option<(String, Span)> {
+        Some((self.bound.str("name")?, self.bound.value("name")?.span()))
+    }
+}
+
 /// Checks an explicit `input(...)`, merging the first layer's `input_shape` if the input has
 /// no shape of its own.
 pub fn check_input(

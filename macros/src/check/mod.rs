@@ -113,13 +113,17 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
         _ => (None, terms),
     };
     let head = head.map(|c| bind_input(cx, c));
+    // The input is a layer too (Keras' `InputLayer`): its name is taken.
+    if let Some((name, span)) = head.as_ref().and_then(|h| h.name()) {
+        namer.used.insert(name, span);
+    }
     let mut calls = Vec::new();
     for term in rest {
         match term {
             Term::Call(c) if c.name == "input" => {
                 cx.error(
                     c.name.span(),
-                    "`input(...)` starts a model; it cannot follow a layer",
+                    "`input(...)` can only start a model, and this one follows a layer: remove it, or start a new model",
                 );
             }
             Term::Call(c) => match LAYERS.iter().find(|(n, _)| c.name == n) {
@@ -138,6 +142,10 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     let input = match (&head, &first_shape) {
         (Some(bound), first) => check_input(cx, bound, first.as_ref()),
         (None, Some(first)) => implicit_input(cx, first),
+        // An unknown first layer (`InputLayer(...)`) or a first layer with an argument that
+        // did not bind (`shape = ...` for `input_shape`) may well have been the input: its
+        // error is already reported.
+        (None, None) if first_term_failed(terms, &calls) => None,
         (None, None) => {
             let span = terms.first().map_or(item.body.span, term_span);
             cx.error(
@@ -177,6 +185,16 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
         layers,
         output,
     })
+}
+
+fn first_term_failed(terms: &[Term], calls: &[(&Call, &str, Bound<'_>, String)]) -> bool {
+    match (terms.first(), calls.first()) {
+        (Some(Term::Call(c)), Some((first, _, bound, _))) if std::ptr::eq(c, *first) => {
+            bound.args.len() < c.args.len()
+        }
+        (Some(Term::Call(_)), _) => true,
+        _ => false,
+    }
 }
 
 fn term_span(t: &Term) -> Span {
@@ -240,8 +258,14 @@ fn unknown_layer(cx: &Ctxt, name: &Ident) {
     let s = name.to_string();
     let mut known: Vec<&str> = LAYERS.iter().map(|(n, _)| *n).collect();
     known.push("input");
-    let hint = closest(&s, known.iter().copied())
-        .map_or(String::new(), |c| format!("did you mean `{c}`? "));
+    // Keras' class names (`Dense`, `InputLayer`) are the most likely misspelling.
+    let snake = keras_class_to_snake(&s);
+    let hint = known
+        .iter()
+        .find(|k| **k == snake || format!("{k}_layer") == snake)
+        .map(|k| format!("Keras' `{s}` is written `{}` here; ", example_call(k)))
+        .or_else(|| closest(&s, known.iter().copied()).map(|c| format!("did you mean `{c}`? ")))
+        .unwrap_or_default();
     let list = known
         .iter()
         .map(|n| format!("`{n}`"))
@@ -251,6 +275,23 @@ fn unknown_layer(cx: &Ctxt, name: &Ident) {
         name.span(),
         format!("unknown layer `{s}`; {hint}the layers `model!` knows are {list}"),
     );
+}
+
+/// `InputLayer` -> `input_layer`, `GlobalAveragePooling1D` -> `global_average_pooling1_d`
+/// (close enough to compare with the DSL's names).
+fn keras_class_to_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Keras' shortcut: the first layer may carry `input_shape` (or `batch_input_shape`). On any

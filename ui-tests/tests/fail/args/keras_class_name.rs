@@ -1,0 +1,9 @@
+use stratic::prelude::*;
+
+model! {
+    struct M {
+        InputLayer(shape = [4]) -> Dense(8)
+    }
+}
+
+fn main() {}
