@@ -463,7 +463,12 @@ fn progress_line(
     } else {
         format!("{:.0}us/step", per_step * 1e6)
     };
-    let mut s = format!("Epoch {}/{}\n", epoch + 1, epochs);
+    // Keras' ProgbarLogger prints the epoch header only when there is more than one epoch.
+    let mut s = if epochs > 1 {
+        format!("Epoch {}/{}\n", epoch + 1, epochs)
+    } else {
+        String::new()
+    };
     let secs = seconds as u64;
     let loss = format_metric(loss);
     let _ = if verbose == 1 {
@@ -605,5 +610,7 @@ mod tests {
         );
         let l = progress_line(1, 3, 2, 2.5, 0.5, 2);
         assert_eq!(l, "Epoch 2/3\n2/2 - 2s - 1s/step - loss: 0.5000\n");
+        let l = progress_line(0, 1, 1, 0.002, 1.0, 2);
+        assert_eq!(l, "1/1 - 0s - 2ms/step - loss: 1.0000\n");
     }
 }
