@@ -164,3 +164,30 @@ fn fit_reduces_the_loss_and_validates_targets() {
         Err(Error::InvalidArgument { .. })
     ));
 }
+
+#[test]
+fn train_on_batch_is_one_fit_step() {
+    let x = Array2::from_shape_fn((10, 4), |(i, j)| (i as f32 - j as f32) / 7.0);
+    let y = Array2::from_shape_fn((10, 8), |(i, j)| ((i + j) % 3) as f32);
+    let mut stepped = Regressor::with_seed(5).compile(RMSprop::new(0.01), Loss::mse());
+    let mut fitted = Regressor::with_seed(5).compile(RMSprop::new(0.01), Loss::mse());
+    let first = stepped.train_on_batch(x.view(), y.view()).unwrap();
+    let history = fitted
+        .fit(
+            x.view(),
+            y.view(),
+            &FitOptions::default().batch_size(10).shuffle(false).verbose(0),
+        )
+        .unwrap();
+    assert_eq!(first, history.loss()[0]);
+    assert_eq!(stepped.model().weights(), fitted.model().weights());
+    let second = stepped.train_on_batch(x.view(), y.view()).unwrap();
+    assert!(second < first);
+    // Targets given as (rows, 8) of another element type take the same path.
+    let yi = y.mapv(|v| v as i32);
+    assert!(stepped.train_on_batch(x.view(), yi.view()).is_ok());
+    assert!(matches!(
+        stepped.train_on_batch(x.view(), Array2::<f32>::zeros((10, 3)).view()),
+        Err(Error::TargetShape { .. })
+    ));
+}

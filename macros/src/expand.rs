@@ -223,12 +223,15 @@ fn model_impl(model: &CheckedModel) -> TokenStream {
             type Batch = __s::ndarray::Array<f32, #in_dim>;
             type Output = __s::ndarray::Array<f32, #out_dim>;
 
-            fn output_spec() -> __s::shape::TensorSpec {
-                #output_spec
+            fn output_spec() -> &'static __s::shape::TensorSpec {
+                static SPEC: ::std::sync::OnceLock<__s::shape::TensorSpec> = ::std::sync::OnceLock::new();
+                SPEC.get_or_init(|| #output_spec)
             }
 
             fn check_input(x: Self::Input<'_>) -> ::core::result::Result<usize, __s::Error> {
-                __s::check_dense_input(#input_name, &#input_spec, &x)
+                // Built once: checking an input allocates nothing on the training path.
+                static SPEC: ::std::sync::OnceLock<__s::shape::TensorSpec> = ::std::sync::OnceLock::new();
+                __s::check_dense_input(#input_name, SPEC.get_or_init(|| #input_spec), &x)
             }
 
             fn gather(x: Self::Input<'_>, rows: &[usize], out: &mut Self::Batch) {

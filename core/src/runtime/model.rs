@@ -80,7 +80,7 @@ pub trait Model: Sized {
     type Output;
 
     /// The declared spec of the output (what shape inference computed).
-    fn output_spec() -> crate::shape::TensorSpec;
+    fn output_spec() -> &'static crate::shape::TensorSpec;
     /// Checks every input against its declared shape and returns the number of samples.
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error>;
     /// Copies the samples `rows` of `x` into `out`, resizing it as needed.

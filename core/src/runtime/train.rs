@@ -147,6 +147,7 @@ pub struct Compiled<M: Model, O> {
     loss: Loss,
     batch: M::Batch,
     target_batch: ArrayD<f32>,
+    target_rows: Array2<f32>,
     grad: Array2<f32>,
     order: Vec<usize>,
 }
@@ -160,6 +161,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             loss,
             batch: M::Batch::default(),
             target_batch: ArrayD::zeros(IxDyn(&[0])),
+            target_rows: Array2::zeros((0, 0)),
             grad: Array2::zeros((0, 0)),
             order: Vec::new(),
         }
@@ -227,7 +229,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         options.validate()?;
         self.optimizer.validate()?;
         let n = M::check_input(x)?;
-        let targets = prepare_targets(y, n, &M::output_spec(), self.loss)?;
+        let targets = prepare_targets(y, n, M::output_spec(), self.loss)?;
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(0..n);
@@ -313,6 +315,75 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         Ok(loss)
     }
 
+    /// One gradient step on `x` and `y` as a single batch (Keras' `train_on_batch`); returns
+    /// the batch loss before the update.
+    ///
+    /// Targets of exactly the output's shape take a fast path that reuses the step's buffers,
+    /// so repeated calls with the same batch size allocate nothing.
+    ///
+    /// # Errors
+    /// The input and target shape errors of [`fit`](Self::fit), and
+    /// [`Error::NonFiniteLoss`] if the loss is NaN or infinite (the weights are then left as
+    /// they were).
+    pub fn train_on_batch<T: TargetElement, D: Dimension>(
+        &mut self,
+        x: M::Input<'_>,
+        y: ArrayView<'_, T, D>,
+    ) -> Result<f32, Error> {
+        self.optimizer.validate()?;
+        let n = M::check_input(x)?;
+        let spec = M::output_spec();
+        if !self.load_exact_targets(&y, n, spec) {
+            let targets = prepare_targets(y, n, spec, self.loss)?;
+            let rows = as_rows(targets.view());
+            if self.target_rows.dim() != rows.dim() {
+                self.target_rows = Array2::zeros(rows.dim());
+            }
+            self.target_rows.assign(&rows);
+        }
+        let pred = self.model.forward_train(x);
+        let loss = self
+            .loss
+            .compute(pred, self.target_rows.view(), &mut self.grad)?;
+        if !loss.is_finite() {
+            return Err(Error::NonFiniteLoss { epoch: 0, batch: 0 });
+        }
+        self.model.backward(x, self.grad.view());
+        self.optimizer.step(&mut self.model);
+        Ok(loss)
+    }
+
+    // Copies `y` into `target_rows` if it has exactly the output's shape (the common case for
+    // every loss but the sparse one); returns false to take the general path.
+    fn load_exact_targets<T: TargetElement, D: Dimension>(
+        &mut self,
+        y: &ArrayView<'_, T, D>,
+        n: usize,
+        spec: &TensorSpec,
+    ) -> bool {
+        let shape = y.shape();
+        let exact = !self.loss.is_sparse()
+            && shape.len() == spec.dims.len() + 1
+            && shape[0] == n
+            && spec
+                .dims
+                .iter()
+                .zip(&shape[1..])
+                .all(|(d, s)| d.known() == Some(*s));
+        if !exact {
+            return false;
+        }
+        let cols = shape[1..].iter().product::<usize>();
+        if self.target_rows.dim() != (n * cols / cols.max(1), cols) {
+            self.target_rows = Array2::zeros((n, cols));
+        }
+        // Logical (row-major) order, whatever the memory layout of `y`.
+        for (dst, src) in self.target_rows.iter_mut().zip(y.iter()) {
+            *dst = src.to_f32();
+        }
+        true
+    }
+
     /// The loss on `x` and `y` (Keras' `evaluate`), in batches of `batch_size`, averaged over
     /// samples.
     pub fn evaluate<T: TargetElement, D: Dimension>(
@@ -323,7 +394,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     ) -> Result<f32, Error> {
         FitOptions::default().batch_size(batch_size).validate()?;
         let n = M::check_input(x)?;
-        let targets = prepare_targets(y, n, &M::output_spec(), self.loss)?;
+        let targets = prepare_targets(y, n, M::output_spec(), self.loss)?;
         let mut total = 0.0f64;
         let mut start = 0;
         while start < n {

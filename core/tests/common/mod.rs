@@ -38,8 +38,9 @@ impl Model for Mlp {
     type Batch = Array<f32, Ix2>;
     type Output = Array<f32, Ix2>;
 
-    fn output_spec() -> TensorSpec {
-        TensorSpec::dense(vec![Dim::Known(2)])
+    fn output_spec() -> &'static TensorSpec {
+        static SPEC: std::sync::OnceLock<TensorSpec> = std::sync::OnceLock::new();
+        SPEC.get_or_init(|| TensorSpec::dense(vec![Dim::Known(2)]))
     }
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
         check_dense_input("input", &input_spec(), &x)
@@ -107,8 +108,9 @@ impl Model for Regressor {
     type Batch = Array<f32, Ix2>;
     type Output = Array<f32, Ix2>;
 
-    fn output_spec() -> TensorSpec {
-        TensorSpec::dense(vec![Dim::Known(8)])
+    fn output_spec() -> &'static TensorSpec {
+        static SPEC: std::sync::OnceLock<TensorSpec> = std::sync::OnceLock::new();
+        SPEC.get_or_init(|| TensorSpec::dense(vec![Dim::Known(8)]))
     }
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
         check_dense_input("input", &input_spec(), &x)
