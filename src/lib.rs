@@ -31,7 +31,8 @@ pub mod prelude {
     pub use crate::model;
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2, Axis};
     pub use stratic_core::{
-        Adam, AdamW, Compiled, Error, FitOptions, History, Loss, Model, Optimizer, RMSprop, SGD,
+        Adam, AdamW, CompileFirst, Compiled, Error, FitOptions, History, Loss, Model, Optimizer,
+        RMSprop, SGD,
     };
 }
 

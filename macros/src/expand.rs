@@ -351,6 +351,8 @@ fn input_tensor_checks(model: &CheckedModel) -> TokenStream {
             #message
         );
     };
+    // Spanned at the path, like the dtype check: a wrong dtype then reports once, there.
+    let tensor_values = quote_spanned!(span=> __s::const_tensor::<#elem, _>(&#path));
     let ident = &model.ident;
     let ndim = ndarray_dim(spec.ndim());
     let nd = spec.ndim();
@@ -359,7 +361,7 @@ fn input_tensor_checks(model: &CheckedModel) -> TokenStream {
             impl #ident {
                 /// The constant input given by `input_tensor`, as an array (batch axis first).
                 pub fn input_tensor() -> __s::ndarray::Array<#elem, #ndim> {
-                    let (dims, flat) = __s::const_tensor(&#path);
+                    let (dims, flat) = #tensor_values;
                     let mut shape = [0usize; #nd];
                     shape.copy_from_slice(&dims);
                     match __s::ndarray::Array::from_shape_vec(shape, flat) {
@@ -379,6 +381,13 @@ fn input_tensor_checks(model: &CheckedModel) -> TokenStream {
                 }
             }
         }
+    } else {
+        TokenStream::new()
+    };
+    // With the accessor, its `const_tensor` call already checks the dtype at the same token; a
+    // second check would repeat the error.
+    let dtype_check = if accessor.is_empty() {
+        dtype_check
     } else {
         TokenStream::new()
     };

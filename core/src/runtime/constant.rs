@@ -20,29 +20,31 @@ pub trait ConstTensor: sealed::Sealed {
     const RANK: usize;
     /// The sizes of the axes, outermost first, padded with zeros.
     const DIMS: [usize; MAX_CONST_RANK];
-    /// Appends the values in row-major order to `out`.
-    fn extend_flat(&self, out: &mut Vec<Self::Elem>);
 }
 
 /// `T: ElementsAre<E>` holds when every scalar of the array `T` is an `E`.
 #[diagnostic::on_unimplemented(
     message = "`input_tensor` has elements of another type than the input's dtype `{E}`",
     label = "this array's elements are not `{E}`",
-    note = "the array's type is `{Self}`; declare `dtype = ...` to match it, or change the array"
+    note = "the array holds `{Self}` elements; declare `dtype = ...` to match them, or change the array"
 )]
-pub trait ElementsAre<E> {}
+pub trait ElementsAre<E> {
+    /// Appends the values in row-major order to `out`.
+    fn extend_as(&self, out: &mut Vec<E>);
+}
 
 macro_rules! scalar {
     ($($t:ty),*) => {$(
         impl sealed::Sealed for $t {}
-        impl ElementsAre<$t> for $t {}
+        impl ElementsAre<$t> for $t {
+            fn extend_as(&self, out: &mut Vec<$t>) {
+                out.push(*self);
+            }
+        }
         impl ConstTensor for $t {
             type Elem = $t;
             const RANK: usize = 0;
             const DIMS: [usize; MAX_CONST_RANK] = [0; MAX_CONST_RANK];
-            fn extend_flat(&self, out: &mut Vec<$t>) {
-                out.push(*self);
-            }
         }
     )*};
 }
@@ -60,16 +62,17 @@ const fn prepend(n: usize, inner: [usize; MAX_CONST_RANK]) -> [usize; MAX_CONST_
 }
 
 impl<T: ConstTensor, const N: usize> sealed::Sealed for [T; N] {}
-impl<E, T: ElementsAre<E>, const N: usize> ElementsAre<E> for [T; N] {}
+impl<E, T: ElementsAre<E>, const N: usize> ElementsAre<E> for [T; N] {
+    fn extend_as(&self, out: &mut Vec<E>) {
+        for item in self {
+            item.extend_as(out);
+        }
+    }
+}
 impl<T: ConstTensor, const N: usize> ConstTensor for [T; N] {
     type Elem = T::Elem;
     const RANK: usize = T::RANK + 1;
     const DIMS: [usize; MAX_CONST_RANK] = prepend(N, T::DIMS);
-    fn extend_flat(&self, out: &mut Vec<Self::Elem>) {
-        for item in self {
-            item.extend_flat(out);
-        }
-    }
 }
 
 /// Used by generated code: compile-time check that the dtype of `_value` is `E`.
@@ -96,9 +99,10 @@ pub const fn const_shape_matches<T: ConstTensor>(_value: &T, expected: &[Option<
 }
 
 /// The values of a constant array with its shape, for generated code to wrap as an input.
-pub fn const_tensor<T: ConstTensor>(value: &T) -> (Vec<usize>, Vec<T::Elem>) {
+/// Bounded on [`ElementsAre`] like the dtype check, so a wrong dtype gives one error, not two.
+pub fn const_tensor<E, T: ConstTensor + ElementsAre<E>>(value: &T) -> (Vec<usize>, Vec<E>) {
     let mut flat = Vec::new();
-    value.extend_flat(&mut flat);
+    value.extend_as(&mut flat);
     let rank = T::RANK.min(MAX_CONST_RANK);
     (T::DIMS[..rank].to_vec(), flat)
 }
@@ -115,7 +119,7 @@ mod tests {
         const { assert!(OK) };
         assert!(!const_shape_matches(&DATA, &[None, Some(5)]));
         assert!(!const_shape_matches(&DATA, &[Some(3)]));
-        let (dims, flat) = const_tensor(&DATA);
+        let (dims, flat) = const_tensor::<f32, _>(&DATA);
         assert_eq!(dims, vec![3, 4]);
         assert_eq!(flat.len(), 12);
         assert_eq!(flat[5], 2.0);

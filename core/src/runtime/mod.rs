@@ -11,6 +11,7 @@ mod model;
 mod optimizers;
 mod rng;
 mod train;
+mod uncompiled;
 
 pub use constant::{
     assert_elements_are, const_shape_matches, const_tensor, ConstTensor, ElementsAre,
@@ -24,3 +25,4 @@ pub use model::{Layer, Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
 pub use rng::Rng;
 pub use train::{Compiled, FitOptions, History, TargetElement};
+pub use uncompiled::{CompileFirst, IsCompiled};
