@@ -176,7 +176,10 @@ fn train_on_batch_is_one_fit_step() {
         .fit(
             x.view(),
             y.view(),
-            &FitOptions::default().batch_size(10).shuffle(false).verbose(0),
+            &FitOptions::default()
+                .batch_size(10)
+                .shuffle(false)
+                .verbose(0),
         )
         .unwrap();
     assert_eq!(first, history.loss()[0]);
