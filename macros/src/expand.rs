@@ -216,6 +216,7 @@ fn model_impl(model: &CheckedModel) -> TokenStream {
         back_chain.push(quote!(__s::Layer::backward(&mut self.#f, #input, #grad, #need);));
     }
     let names: Vec<&String> = model.layers.iter().map(|l| &l.name).collect();
+    let last_name = &model.layers[model.layers.len() - 1].name;
 
     quote! {
         impl __s::Model for #ident {
@@ -223,9 +224,13 @@ fn model_impl(model: &CheckedModel) -> TokenStream {
             type Batch = __s::ndarray::Array<f32, #in_dim>;
             type Output = __s::ndarray::Array<f32, #out_dim>;
 
-            fn output_spec() -> &'static __s::shape::TensorSpec {
-                static SPEC: ::std::sync::OnceLock<__s::shape::TensorSpec> = ::std::sync::OnceLock::new();
-                SPEC.get_or_init(|| #output_spec)
+            fn output_specs() -> &'static [__s::shape::TensorSpec] {
+                static SPECS: ::std::sync::OnceLock<[__s::shape::TensorSpec; 1]> = ::std::sync::OnceLock::new();
+                SPECS.get_or_init(|| [#output_spec])
+            }
+
+            fn output_names() -> &'static [&'static str] {
+                &[#last_name]
             }
 
             fn check_input(x: Self::Input<'_>) -> ::core::result::Result<usize, __s::Error> {
@@ -242,24 +247,29 @@ fn model_impl(model: &CheckedModel) -> TokenStream {
                 batch.view()
             }
 
-            fn call(&self, x: Self::Input<'_>) -> __s::ndarray::Array2<f32> {
+            fn call(&self, x: Self::Input<'_>) -> ::std::vec::Vec<__s::ndarray::Array2<f32>> {
                 let __h0 = __s::as_rows(x);
                 #(#call_chain)*
-                #last_h
+                ::std::vec![#last_h]
             }
 
-            fn to_output(out: __s::ndarray::Array2<f32>, n: usize) -> Self::Output {
+            fn to_output(outputs: ::std::vec::Vec<__s::ndarray::Array2<f32>>, n: usize) -> Self::Output {
+                let out = outputs.into_iter().next().unwrap_or_default();
                 __s::rows_to_output(out, &[n, #(#out_tail),*])
             }
 
-            fn forward_train(&mut self, x: Self::Input<'_>) -> __s::ndarray::ArrayView2<'_, f32> {
+            fn forward_train(&mut self, x: Self::Input<'_>) {
                 let __h0 = __s::as_rows(x);
                 #(#train_chain)*
+            }
+
+            fn train_output(&mut self, _index: usize) -> __s::ndarray::ArrayView2<'_, f32> {
                 __s::Layer::output(&self.#last)
             }
 
-            fn backward(&mut self, x: Self::Input<'_>, __grad_output: __s::ndarray::ArrayView2<'_, f32>) {
+            fn backward(&mut self, x: Self::Input<'_>, __grad_outputs: &[__s::ndarray::Array2<f32>]) {
                 let __h0 = __s::as_rows(x);
+                let __grad_output = __grad_outputs[0].view();
                 #(#back_chain)*
             }
 

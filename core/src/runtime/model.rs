@@ -66,6 +66,41 @@ pub trait Layer {
     fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>));
     /// Visits every weight, read-only, in Keras' order.
     fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>));
+
+    /// Prepares `uses` independent sets of training buffers, for a layer applied `uses` times
+    /// (a shared layer). Layers that can be shared override this with [`select_use`] and
+    /// [`set_accumulate`]; the macro shares no other kind.
+    ///
+    /// [`select_use`]: Layer::select_use
+    /// [`set_accumulate`]: Layer::set_accumulate
+    fn set_uses(&mut self, uses: usize) {
+        let _ = uses;
+    }
+    /// Makes buffer set `index` the one `forward_train`, `output`, `backward` and
+    /// `grad_input` work on. Switching swaps buffers, it copies nothing.
+    fn select_use(&mut self, index: usize) {
+        let _ = index;
+    }
+    /// Whether `backward` adds to the weight gradients (the second and later uses of a shared
+    /// layer, whose gradient is the sum over its uses) or overwrites them.
+    fn set_accumulate(&mut self, accumulate: bool) {
+        let _ = accumulate;
+    }
+}
+
+/// A layer merging several tensors (Keras' merge layers: `concatenate`, `add`, ...). No
+/// weights; like [`Layer`], training keeps its output and input gradients in reused buffers.
+pub trait MergeLayer {
+    /// Inference: the merged output of `xs`.
+    fn call(&self, xs: &[ArrayView2<'_, f32>]) -> Array2<f32>;
+    /// Training forward into the layer's buffer.
+    fn forward_train(&mut self, xs: &[ArrayView2<'_, f32>]);
+    /// The output of the last `forward_train`.
+    fn output(&self) -> ArrayView2<'_, f32>;
+    /// Gradients with respect to every input, given the inputs of the last `forward_train`.
+    fn backward(&mut self, xs: &[ArrayView2<'_, f32>], grad_output: ArrayView2<'_, f32>);
+    /// The gradient with respect to input `index`, from the last `backward`.
+    fn grad_input(&self, index: usize) -> ArrayView2<'_, f32>;
 }
 
 /// A model declared with `model!`. The macro implements the required items; the provided
@@ -76,11 +111,13 @@ pub trait Model: Sized {
     type Input<'a>: Copy;
     /// An owned batch of inputs, which `fit` fills by gathering rows and reuses.
     type Batch: Default;
-    /// What `predict` returns, e.g. `Array2<f32>`.
+    /// What `predict` returns: an `Array` for one output, a tuple for several.
     type Output;
 
-    /// The declared spec of the output (what shape inference computed).
-    fn output_spec() -> &'static crate::shape::TensorSpec;
+    /// The declared spec of every output, in order (what shape inference computed).
+    fn output_specs() -> &'static [crate::shape::TensorSpec];
+    /// The name of every output's layer, in order (Keras keys per-output losses by them).
+    fn output_names() -> &'static [&'static str];
     /// Checks every input against its declared shape and returns the number of samples.
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error>;
     /// Copies the samples `rows` of `x` into `out`, resizing it as needed.
@@ -88,15 +125,17 @@ pub trait Model: Sized {
     /// Views an owned batch as inputs.
     fn batch_view(batch: &Self::Batch) -> Self::Input<'_>;
 
-    /// Inference on inputs already checked, as 2-D `(rows, features)` output.
-    fn call(&self, x: Self::Input<'_>) -> Array2<f32>;
-    /// Restores the logical output shape of `n` samples from the 2-D output.
-    fn to_output(out: Array2<f32>, n: usize) -> Self::Output;
-    /// Training forward on checked inputs; returns the output, kept for `backward`.
-    fn forward_train(&mut self, x: Self::Input<'_>) -> ArrayView2<'_, f32>;
-    /// Backward through every layer in reverse order, from the gradient of the loss with
-    /// respect to the output.
-    fn backward(&mut self, x: Self::Input<'_>, grad_output: ArrayView2<'_, f32>);
+    /// Inference on inputs already checked: every output as 2-D `(rows, features)`.
+    fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>>;
+    /// Restores the logical output shapes of `n` samples from the 2-D outputs.
+    fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output;
+    /// Training forward on checked inputs, keeping in the layers what `backward` needs.
+    fn forward_train(&mut self, x: Self::Input<'_>);
+    /// Output `index` of the last `forward_train`.
+    fn train_output(&mut self, index: usize) -> ArrayView2<'_, f32>;
+    /// Backward through the graph in reverse order, from the gradient of the loss with
+    /// respect to each output (`grad_outputs[i]` for output `i`).
+    fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]);
     /// Visits every trainable weight and its gradient.
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// Visits every weight, read-only.
@@ -109,9 +148,24 @@ pub trait Model: Sized {
         Ok(Self::to_output(self.call(x), n))
     }
 
-    /// Pairs the model with an optimizer and a loss for training (Keras' `model.compile`).
+    /// Pairs the model with an optimizer and a loss for training (Keras' `model.compile`);
+    /// with several outputs, the loss applies to each.
     fn compile<O: Optimizer>(self, optimizer: O, loss: Loss) -> Compiled<Self, O> {
         Compiled::new(self, optimizer, loss)
+    }
+
+    /// Like [`compile`](Model::compile) with one loss per output (or one for all) and
+    /// optional per-output loss weights, as Keras' `compile(loss=[...], loss_weights=[...])`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the counts do not match the outputs.
+    fn compile_with<O: Optimizer>(
+        self,
+        optimizer: O,
+        losses: &[Loss],
+        loss_weights: Option<&[f32]>,
+    ) -> Result<Compiled<Self, O>, Error> {
+        Compiled::with_losses(self, optimizer, losses, loss_weights)
     }
 
     /// Every weight, keyed `"layer/variable"` as Keras names them (`dense/kernel`), in order.

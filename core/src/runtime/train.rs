@@ -137,32 +137,188 @@ impl History {
     }
 }
 
-/// A model with its optimizer and loss, ready to train (what Keras' `compile` sets up).
+/// Targets for `fit`, `evaluate` and `train_on_batch`: an array for a model with one output,
+/// a tuple of arrays (one per output, in order) for several.
 ///
-/// It owns the buffers a step needs (the gathered batch, its targets, the loss gradient), so
+/// Each array has its output's shape with the number of samples as batch axis (for sparse
+/// categorical cross-entropy: class ids, the output shape without its last axis, optionally
+/// with a trailing 1), in any numeric type.
+pub trait Targets {
+    /// How many outputs these targets are for.
+    const COUNT: usize;
+    /// Checks target `index` against its output and loss and converts it to `f32` in the
+    /// shape `[n, middle..., k]`.
+    fn prepare(
+        &self,
+        index: usize,
+        n: usize,
+        spec: &TensorSpec,
+        loss: Loss,
+    ) -> Result<ArrayD<f32>, Error>;
+    /// Copies target `index` into `rows` if it has exactly its output's shape (the common
+    /// case); returns false to take the general path of [`prepare`](Targets::prepare).
+    fn load_exact(
+        &self,
+        index: usize,
+        n: usize,
+        spec: &TensorSpec,
+        loss: Loss,
+        rows: &mut Array2<f32>,
+    ) -> bool;
+}
+
+impl<T: TargetElement, D: Dimension> Targets for ArrayView<'_, T, D> {
+    const COUNT: usize = 1;
+
+    fn prepare(
+        &self,
+        _: usize,
+        n: usize,
+        spec: &TensorSpec,
+        loss: Loss,
+    ) -> Result<ArrayD<f32>, Error> {
+        prepare_targets(self.view(), n, spec, loss)
+    }
+
+    fn load_exact(
+        &self,
+        _: usize,
+        n: usize,
+        spec: &TensorSpec,
+        loss: Loss,
+        rows: &mut Array2<f32>,
+    ) -> bool {
+        load_exact_targets(self, n, spec, loss, rows)
+    }
+}
+
+macro_rules! tuple_targets {
+    ($count:expr; $($name:ident $idx:tt),+) => {
+        impl<'a, $($name: Targets),+> Targets for ($($name,)+) {
+            const COUNT: usize = $count;
+
+            fn prepare(&self, index: usize, n: usize, spec: &TensorSpec, loss: Loss) -> Result<ArrayD<f32>, Error> {
+                match index {
+                    $($idx => self.$idx.prepare(0, n, spec, loss),)+
+                    _ => Err(target_count_error(Self::COUNT, index + 1)),
+                }
+            }
+
+            fn load_exact(&self, index: usize, n: usize, spec: &TensorSpec, loss: Loss, rows: &mut Array2<f32>) -> bool {
+                match index {
+                    $($idx => self.$idx.load_exact(0, n, spec, loss, rows),)+
+                    _ => false,
+                }
+            }
+        }
+    };
+}
+tuple_targets!(2; A 0, B 1);
+tuple_targets!(3; A 0, B 1, C 2);
+tuple_targets!(4; A 0, B 1, C 2, D 3);
+
+fn target_count_error(given: usize, outputs: usize) -> Error {
+    Error::TargetShape {
+        expected: format!("{outputs} target arrays"),
+        actual: vec![given],
+        message: format!(
+            "the model has {outputs} output(s), so it needs {outputs} target array(s) (a tuple, in output order); received {given}"
+        ),
+    }
+}
+
+/// A model with its optimizer and losses, ready to train (what Keras' `compile` sets up).
+///
+/// It owns the buffers a step needs (the gathered batch, its targets, the loss gradients), so
 /// training allocates nothing per step once the batch size is settled.
 pub struct Compiled<M: Model, O> {
     model: M,
     optimizer: O,
-    loss: Loss,
+    losses: Vec<Loss>,
+    loss_weights: Vec<f32>,
     batch: M::Batch,
-    target_batch: ArrayD<f32>,
-    target_rows: Array2<f32>,
-    grad: Array2<f32>,
+    target_batches: Vec<ArrayD<f32>>,
+    target_rows: Vec<Array2<f32>>,
+    grads: Vec<Array2<f32>>,
+    // The unweighted loss of each output in the last step.
+    step_losses: Vec<f32>,
     order: Vec<usize>,
 }
 
 impl<M: Model, O: Optimizer> Compiled<M, O> {
-    /// Pairs `model` with `optimizer` and `loss`; `Model::compile` calls this.
+    /// Pairs `model` with `optimizer` and one `loss` for every output; `Model::compile` calls
+    /// this.
     pub fn new(model: M, optimizer: O, loss: Loss) -> Self {
+        let k = M::output_specs().len();
+        Self::build(model, optimizer, vec![loss; k], vec![1.0; k])
+    }
+
+    /// Pairs `model` with `optimizer`, one loss per output (or one for all) and optional
+    /// per-output loss weights (Keras' `loss` list and `loss_weights`); the total loss is the
+    /// weighted sum.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the number of losses or weights does not match the
+    /// number of outputs, or a weight is negative or not finite.
+    pub fn with_losses(
+        model: M,
+        optimizer: O,
+        losses: &[Loss],
+        loss_weights: Option<&[f32]>,
+    ) -> Result<Self, Error> {
+        let k = M::output_specs().len();
+        let losses = match losses {
+            [one] => vec![*one; k],
+            many if many.len() == k => many.to_vec(),
+            many => {
+                return Err(Error::InvalidArgument {
+                    name: "loss",
+                    message: format!(
+                        "the model has {k} output(s) ({}); give one loss for all or one per output, received {}",
+                        M::output_names().join(", "),
+                        many.len()
+                    ),
+                })
+            }
+        };
+        let weights = match loss_weights {
+            None => vec![1.0; k],
+            Some(w) if w.len() != k => {
+                return Err(Error::InvalidArgument {
+                    name: "loss_weights",
+                    message: format!(
+                        "the model has {k} output(s); received {} loss weights",
+                        w.len()
+                    ),
+                })
+            }
+            Some(w) => {
+                if let Some(bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
+                    return Err(Error::InvalidArgument {
+                        name: "loss_weights",
+                        message: format!(
+                            "a loss weight must be finite and non-negative; received {bad}"
+                        ),
+                    });
+                }
+                w.to_vec()
+            }
+        };
+        Ok(Self::build(model, optimizer, losses, weights))
+    }
+
+    fn build(model: M, optimizer: O, losses: Vec<Loss>, loss_weights: Vec<f32>) -> Self {
+        let k = losses.len();
         Compiled {
             model,
             optimizer,
-            loss,
+            losses,
+            loss_weights,
             batch: M::Batch::default(),
-            target_batch: ArrayD::zeros(IxDyn(&[0])),
-            target_rows: Array2::zeros((0, 0)),
-            grad: Array2::zeros((0, 0)),
+            target_batches: (0..k).map(|_| ArrayD::zeros(IxDyn(&[0]))).collect(),
+            target_rows: (0..k).map(|_| Array2::zeros((0, 0))).collect(),
+            grads: (0..k).map(|_| Array2::zeros((0, 0))).collect(),
+            step_losses: vec![0.0; k],
             order: Vec::new(),
         }
     }
@@ -172,7 +328,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         &self.model
     }
 
-    /// The model, mutably (e.g. to set weights between fits).
+    /// The model, mutably (e.g. to set weights).
     pub fn model_mut(&mut self) -> &mut M {
         &mut self.model
     }
@@ -187,14 +343,19 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         &self.optimizer
     }
 
-    /// The optimizer, mutably (e.g. to change the learning rate).
+    /// The optimizer, mutably (e.g. to change its learning rate).
     pub fn optimizer_mut(&mut self) -> &mut O {
         &mut self.optimizer
     }
 
-    /// The loss.
+    /// The loss of the first output (of every output, after `Model::compile`).
     pub fn loss(&self) -> Loss {
-        self.loss
+        self.losses[0]
+    }
+
+    /// The loss of each output.
+    pub fn losses(&self) -> &[Loss] {
+        &self.losses
     }
 
     /// Inference, as [`Model::predict`].
@@ -204,13 +365,13 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
 
     /// Trains the model on `x` and targets `y` (Keras' `fit`), printing progress to stdout.
     ///
-    /// Targets have the model's output shape with the number of samples as batch axis (for
-    /// sparse categorical cross-entropy: class ids, the output shape without its last axis,
-    /// optionally with a trailing 1), in any numeric type.
-    pub fn fit<T: TargetElement, D: Dimension>(
+    /// `y` is an array for a model with one output and a tuple of arrays for several; see
+    /// [`Targets`]. With several outputs the history also records each output's loss, as
+    /// `<output layer>_loss`.
+    pub fn fit<Y: Targets>(
         &mut self,
         x: M::Input<'_>,
-        y: ArrayView<'_, T, D>,
+        y: Y,
         options: &FitOptions,
     ) -> Result<History, Error> {
         let stdout = std::io::stdout();
@@ -219,17 +380,17 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     }
 
     /// [`fit`](Self::fit), writing the progress lines to `out`.
-    pub fn fit_with_output<T: TargetElement, D: Dimension>(
+    pub fn fit_with_output<Y: Targets>(
         &mut self,
         x: M::Input<'_>,
-        y: ArrayView<'_, T, D>,
+        y: Y,
         options: &FitOptions,
         out: &mut dyn Write,
     ) -> Result<History, Error> {
         options.validate()?;
         self.optimizer.validate()?;
         let n = M::check_input(x)?;
-        let targets = prepare_targets(y, n, M::output_spec(), self.loss)?;
+        let targets = self.prepare_all(&y, n)?;
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(0..n);
@@ -239,20 +400,35 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         result
     }
 
+    fn prepare_all<Y: Targets>(&self, y: &Y, n: usize) -> Result<Vec<ArrayD<f32>>, Error> {
+        let specs = M::output_specs();
+        if Y::COUNT != specs.len() {
+            return Err(target_count_error(Y::COUNT, specs.len()));
+        }
+        specs
+            .iter()
+            .zip(&self.losses)
+            .enumerate()
+            .map(|(i, (spec, loss))| y.prepare(i, n, spec, *loss))
+            .collect()
+    }
+
     fn run_epochs(
         &mut self,
         x: M::Input<'_>,
-        targets: &ArrayD<f32>,
+        targets: &[ArrayD<f32>],
         order: &mut [usize],
         options: &FitOptions,
         out: &mut dyn Write,
     ) -> Result<History, Error> {
         let n = order.len();
+        let k = self.losses.len();
         let mut rng = options.seed.map_or_else(Rng::from_entropy, Rng::new);
         let bs = options.batch_size;
         let steps = n.div_ceil(bs);
         let mut history = History::default();
         let mut losses = Vec::with_capacity(options.epochs);
+        let mut output_losses: Vec<Vec<f32>> = vec![Vec::with_capacity(options.epochs); k];
         for epoch in 0..options.epochs {
             let start = Instant::now();
             if options.shuffle {
@@ -260,20 +436,24 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             }
             // Keras' loss tracker: the mean of batch losses weighted by batch size.
             let mut total = 0.0f64;
+            let mut per_output = vec![0.0f64; k];
             for (step, idx) in order.chunks(bs).enumerate() {
                 let loss = self.train_step(x, targets, idx)?;
                 if !loss.is_finite() {
                     return Err(Error::NonFiniteLoss { epoch, batch: step });
                 }
                 total += loss as f64 * idx.len() as f64;
+                for (acc, l) in per_output.iter_mut().zip(&self.step_losses) {
+                    *acc += *l as f64 * idx.len() as f64;
+                }
             }
-            let epoch_loss = if n == 0 {
-                0.0
-            } else {
-                (total / n as f64) as f32
-            };
+            let mean = |sum: f64| if n == 0 { 0.0 } else { (sum / n as f64) as f32 };
+            let epoch_loss = mean(total);
             history.epoch.push(epoch);
             losses.push(epoch_loss);
+            for (record, sum) in output_losses.iter_mut().zip(per_output) {
+                record.push(mean(sum));
+            }
             if options.verbose > 0 {
                 let line = progress_line(
                     epoch,
@@ -289,6 +469,11 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             }
         }
         history.history.insert("loss".into(), losses);
+        if k > 1 {
+            for (name, record) in M::output_names().iter().zip(output_losses) {
+                history.history.insert(format!("{name}_loss"), record);
+            }
+        }
         Ok(history)
     }
 
@@ -296,105 +481,99 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     fn train_step(
         &mut self,
         x: M::Input<'_>,
-        targets: &ArrayD<f32>,
+        targets: &[ArrayD<f32>],
         idx: &[usize],
     ) -> Result<f32, Error> {
         M::gather(x, idx, &mut self.batch);
-        gather_rows(targets.view(), idx, &mut self.target_batch);
-        let xb = M::batch_view(&self.batch);
-        let pred = self.model.forward_train(xb);
-        let target_rows = as_rows(self.target_batch.view());
-        let loss = self
-            .loss
-            .compute(pred, target_rows.view(), &mut self.grad)?;
-        if !loss.is_finite() {
-            return Ok(loss);
+        for ((target, batch), rows) in targets
+            .iter()
+            .zip(&mut self.target_batches)
+            .zip(&mut self.target_rows)
+        {
+            gather_rows(target.view(), idx, batch);
+            let view = as_rows(batch.view());
+            if rows.dim() != view.dim() {
+                *rows = Array2::zeros(view.dim());
+            }
+            rows.assign(&view);
         }
-        self.model.backward(xb, self.grad.view());
+        // The batch is moved out while the step borrows the rest of `self` (no copy, no
+        // allocation: `Default` is an empty buffer).
+        let batch = std::mem::take(&mut self.batch);
+        let result = self.step(M::batch_view(&batch));
+        self.batch = batch;
+        result
+    }
+
+    // Forward, losses, backward and update on a batch whose targets are in `target_rows`.
+    // Returns the total (weighted) loss; a non-finite loss leaves the weights untouched.
+    fn step(&mut self, xb: M::Input<'_>) -> Result<f32, Error> {
+        self.model.forward_train(xb);
+        let mut total = 0.0f32;
+        for i in 0..self.losses.len() {
+            let pred = self.model.train_output(i);
+            let loss =
+                self.losses[i].compute(pred, self.target_rows[i].view(), &mut self.grads[i])?;
+            let weight = self.loss_weights[i];
+            if weight != 1.0 {
+                self.grads[i].mapv_inplace(|g| g * weight);
+            }
+            self.step_losses[i] = loss;
+            total += weight * loss;
+        }
+        if !total.is_finite() {
+            return Ok(total);
+        }
+        self.model.backward(xb, &self.grads);
         self.optimizer.step(&mut self.model);
-        Ok(loss)
+        Ok(total)
     }
 
     /// One gradient step on `x` and `y` as a single batch (Keras' `train_on_batch`); returns
     /// the batch loss before the update.
     ///
-    /// Targets of exactly the output's shape take a fast path that reuses the step's buffers,
-    /// so repeated calls with the same batch size allocate nothing.
+    /// Targets of exactly the outputs' shapes take a fast path that reuses the step's
+    /// buffers, so repeated calls with the same batch size allocate nothing.
     ///
     /// # Errors
-    /// The input and target shape errors of [`fit`](Self::fit), and
-    /// [`Error::NonFiniteLoss`] if the loss is NaN or infinite (the weights are then left as
-    /// they were).
-    pub fn train_on_batch<T: TargetElement, D: Dimension>(
-        &mut self,
-        x: M::Input<'_>,
-        y: ArrayView<'_, T, D>,
-    ) -> Result<f32, Error> {
+    /// The input and target errors of [`fit`](Self::fit), and [`Error::NonFiniteLoss`] if the
+    /// loss is NaN or infinite (the weights are then left as they were).
+    pub fn train_on_batch<Y: Targets>(&mut self, x: M::Input<'_>, y: Y) -> Result<f32, Error> {
         self.optimizer.validate()?;
         let n = M::check_input(x)?;
-        let spec = M::output_spec();
-        if !self.load_exact_targets(&y, n, spec) {
-            let targets = prepare_targets(y, n, spec, self.loss)?;
-            let rows = as_rows(targets.view());
-            if self.target_rows.dim() != rows.dim() {
-                self.target_rows = Array2::zeros(rows.dim());
-            }
-            self.target_rows.assign(&rows);
+        let specs = M::output_specs();
+        if Y::COUNT != specs.len() {
+            return Err(target_count_error(Y::COUNT, specs.len()));
         }
-        let pred = self.model.forward_train(x);
-        let loss = self
-            .loss
-            .compute(pred, self.target_rows.view(), &mut self.grad)?;
+        for (i, spec) in specs.iter().enumerate() {
+            let loss = self.losses[i];
+            if !y.load_exact(i, n, spec, loss, &mut self.target_rows[i]) {
+                let targets = y.prepare(i, n, spec, loss)?;
+                let rows = as_rows(targets.view());
+                if self.target_rows[i].dim() != rows.dim() {
+                    self.target_rows[i] = Array2::zeros(rows.dim());
+                }
+                self.target_rows[i].assign(&rows);
+            }
+        }
+        let loss = self.step(x)?;
         if !loss.is_finite() {
             return Err(Error::NonFiniteLoss { epoch: 0, batch: 0 });
         }
-        self.model.backward(x, self.grad.view());
-        self.optimizer.step(&mut self.model);
         Ok(loss)
     }
 
-    // Copies `y` into `target_rows` if it has exactly the output's shape (the common case for
-    // every loss but the sparse one); returns false to take the general path.
-    fn load_exact_targets<T: TargetElement, D: Dimension>(
-        &mut self,
-        y: &ArrayView<'_, T, D>,
-        n: usize,
-        spec: &TensorSpec,
-    ) -> bool {
-        let shape = y.shape();
-        let exact = !self.loss.is_sparse()
-            && shape.len() == spec.dims.len() + 1
-            && shape[0] == n
-            && spec
-                .dims
-                .iter()
-                .zip(&shape[1..])
-                .all(|(d, s)| d.known() == Some(*s));
-        if !exact {
-            return false;
-        }
-        let cols = shape[1..].iter().product::<usize>();
-        if self.target_rows.dim() != (n * cols / cols.max(1), cols) {
-            self.target_rows = Array2::zeros((n, cols));
-        }
-        // Logical (row-major) order, whatever the memory layout of `y`.
-        for (dst, src) in self.target_rows.iter_mut().zip(y.iter()) {
-            *dst = src.to_f32();
-        }
-        true
-    }
-
     /// The loss on `x` and `y` (Keras' `evaluate`), in batches of `batch_size`, averaged over
-    /// samples.
-    pub fn evaluate<T: TargetElement, D: Dimension>(
+    /// samples; with several outputs, the weighted sum of their losses.
+    pub fn evaluate<Y: Targets>(
         &mut self,
         x: M::Input<'_>,
-        y: ArrayView<'_, T, D>,
+        y: Y,
         batch_size: usize,
     ) -> Result<f32, Error> {
         FitOptions::default().batch_size(batch_size).validate()?;
         let n = M::check_input(x)?;
-        let targets = prepare_targets(y, n, M::output_spec(), self.loss)?;
+        let targets = self.prepare_all(&y, n)?;
         let mut total = 0.0f64;
         let mut start = 0;
         while start < n {
@@ -403,13 +582,14 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             self.order.clear();
             self.order.extend(start..end);
             M::gather(x, &self.order, &mut self.batch);
-            gather_rows(targets.view(), &self.order, &mut self.target_batch);
-            let pred = self.model.call(M::batch_view(&self.batch));
-            let target_rows = as_rows(self.target_batch.view());
-            let loss = self
-                .loss
-                .compute(pred.view(), target_rows.view(), &mut self.grad)?;
-            total += loss as f64 * (end - start) as f64;
+            let preds = self.model.call(M::batch_view(&self.batch));
+            for (i, pred) in preds.iter().enumerate() {
+                gather_rows(targets[i].view(), &self.order, &mut self.target_batches[i]);
+                let target_rows = as_rows(self.target_batches[i].view());
+                let loss =
+                    self.losses[i].compute(pred.view(), target_rows.view(), &mut self.grads[i])?;
+                total += (self.loss_weights[i] * loss) as f64 * (end - start) as f64;
+            }
             start = end;
         }
         Ok(if n == 0 {
@@ -425,9 +605,44 @@ impl<M: Model + std::fmt::Debug, O: std::fmt::Debug> std::fmt::Debug for Compile
         f.debug_struct("Compiled")
             .field("model", &self.model)
             .field("optimizer", &self.optimizer)
-            .field("loss", &self.loss)
+            .field("losses", &self.losses)
+            .field("loss_weights", &self.loss_weights)
             .finish_non_exhaustive()
     }
+}
+
+// Copies `y` into `rows` if it has exactly the output's shape (every loss but the sparse one);
+// returns false to take the general path.
+fn load_exact_targets<T: TargetElement, D: Dimension>(
+    y: &ArrayView<'_, T, D>,
+    n: usize,
+    spec: &TensorSpec,
+    loss: Loss,
+    rows: &mut Array2<f32>,
+) -> bool {
+    let shape = y.shape();
+    let exact = !loss.is_sparse()
+        && shape.len() == spec.dims.len() + 1
+        && shape[0] == n
+        && spec
+            .dims
+            .iter()
+            .zip(&shape[1..])
+            .all(|(d, s)| d.known() == Some(*s));
+    if !exact {
+        return false;
+    }
+    let cols = spec.dims.last().and_then(|d| d.known()).unwrap_or(1);
+    let total: usize = shape.iter().product();
+    let dim = (total / cols.max(1), cols);
+    if rows.dim() != dim {
+        *rows = Array2::zeros(dim);
+    }
+    // Logical (row-major) order, whatever the memory layout of `y`.
+    for (dst, src) in rows.iter_mut().zip(y.iter()) {
+        *dst = src.to_f32();
+    }
+    true
 }
 
 fn shape_string(dims: &[String]) -> String {

@@ -38,9 +38,12 @@ impl Model for Mlp {
     type Batch = Array<f32, Ix2>;
     type Output = Array<f32, Ix2>;
 
-    fn output_spec() -> &'static TensorSpec {
-        static SPEC: std::sync::OnceLock<TensorSpec> = std::sync::OnceLock::new();
-        SPEC.get_or_init(|| TensorSpec::dense(vec![Dim::Known(2)]))
+    fn output_specs() -> &'static [TensorSpec] {
+        static SPEC: std::sync::OnceLock<[TensorSpec; 1]> = std::sync::OnceLock::new();
+        SPEC.get_or_init(|| [TensorSpec::dense(vec![Dim::Known(2)])])
+    }
+    fn output_names() -> &'static [&'static str] {
+        &["dense_1"]
     }
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
         check_dense_input("input", &input_spec(), &x)
@@ -51,21 +54,25 @@ impl Model for Mlp {
     fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
         batch.view()
     }
-    fn call(&self, x: Self::Input<'_>) -> Array2<f32> {
+    fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let h0 = as_rows(x);
         let h1 = Layer::call(&self.dense, h0.view());
-        Layer::call(&self.dense_1, h1.view())
+        vec![Layer::call(&self.dense_1, h1.view())]
     }
-    fn to_output(out: Array2<f32>, n: usize) -> Self::Output {
+    fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
+        let out = outputs.into_iter().next().unwrap_or_default();
         rows_to_output(out, &[n, 2])
     }
-    fn forward_train(&mut self, x: Self::Input<'_>) -> ArrayView2<'_, f32> {
+    fn forward_train(&mut self, x: Self::Input<'_>) {
         let h0 = as_rows(x);
         Layer::forward_train(&mut self.dense, h0.view());
         Layer::forward_train(&mut self.dense_1, Layer::output(&self.dense));
+    }
+    fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
         Layer::output(&self.dense_1)
     }
-    fn backward(&mut self, x: Self::Input<'_>, grad_output: ArrayView2<'_, f32>) {
+    fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]) {
+        let grad_output = grad_outputs[0].view();
         let h0 = as_rows(x);
         Layer::backward(
             &mut self.dense_1,
@@ -108,9 +115,12 @@ impl Model for Regressor {
     type Batch = Array<f32, Ix2>;
     type Output = Array<f32, Ix2>;
 
-    fn output_spec() -> &'static TensorSpec {
-        static SPEC: std::sync::OnceLock<TensorSpec> = std::sync::OnceLock::new();
-        SPEC.get_or_init(|| TensorSpec::dense(vec![Dim::Known(8)]))
+    fn output_specs() -> &'static [TensorSpec] {
+        static SPEC: std::sync::OnceLock<[TensorSpec; 1]> = std::sync::OnceLock::new();
+        SPEC.get_or_init(|| [TensorSpec::dense(vec![Dim::Known(8)])])
+    }
+    fn output_names() -> &'static [&'static str] {
+        &["dense"]
     }
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
         check_dense_input("input", &input_spec(), &x)
@@ -121,19 +131,23 @@ impl Model for Regressor {
     fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
         batch.view()
     }
-    fn call(&self, x: Self::Input<'_>) -> Array2<f32> {
+    fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let h0 = as_rows(x);
-        Layer::call(&self.dense, h0.view())
+        vec![Layer::call(&self.dense, h0.view())]
     }
-    fn to_output(out: Array2<f32>, n: usize) -> Self::Output {
+    fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
+        let out = outputs.into_iter().next().unwrap_or_default();
         rows_to_output(out, &[n, 8])
     }
-    fn forward_train(&mut self, x: Self::Input<'_>) -> ArrayView2<'_, f32> {
+    fn forward_train(&mut self, x: Self::Input<'_>) {
         let h0 = as_rows(x);
         Layer::forward_train(&mut self.dense, h0.view());
+    }
+    fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
         Layer::output(&self.dense)
     }
-    fn backward(&mut self, x: Self::Input<'_>, grad_output: ArrayView2<'_, f32>) {
+    fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]) {
+        let grad_output = grad_outputs[0].view();
         let h0 = as_rows(x);
         Layer::backward(&mut self.dense, h0.view(), grad_output, false);
     }

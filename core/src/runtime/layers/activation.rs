@@ -13,6 +13,9 @@ pub struct ActivationLayer {
     activation: Activation,
     out: Array2<f32>,
     grad_input: Array2<f32>,
+    /// Buffer sets (`out`, `grad_input`) of the other uses of a shared layer.
+    uses: Vec<[Array2<f32>; 2]>,
+    active_use: usize,
 }
 
 impl ActivationLayer {
@@ -22,6 +25,8 @@ impl ActivationLayer {
             activation,
             out: Array2::zeros((0, 0)),
             grad_input: Array2::zeros((0, 0)),
+            uses: Vec::new(),
+            active_use: 0,
         }
     }
 
@@ -72,6 +77,24 @@ impl Layer for ActivationLayer {
 
     fn grad_input(&self) -> ArrayView2<'_, f32> {
         self.grad_input.view()
+    }
+
+    fn set_uses(&mut self, uses: usize) {
+        self.select_use(0);
+        self.uses = (0..uses.max(1)).map(|_| Default::default()).collect();
+        self.active_use = 0;
+    }
+
+    fn select_use(&mut self, index: usize) {
+        if index == self.active_use || index >= self.uses.len() {
+            return;
+        }
+        for slot in [self.active_use, index] {
+            let [out, grad_input] = &mut self.uses[slot];
+            std::mem::swap(out, &mut self.out);
+            std::mem::swap(grad_input, &mut self.grad_input);
+        }
+        self.active_use = index;
     }
 
     fn visit_params(&mut self, _layer: &str, _f: &mut dyn FnMut(ParamMut<'_>)) {}

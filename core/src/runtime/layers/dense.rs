@@ -25,6 +25,12 @@ pub struct Dense {
     grad_kernel: Array2<f32>,
     grad_bias: Array1<f32>,
     grad_input: Array2<f32>,
+    /// Buffer sets of the other uses of a shared layer (`z`, `out`, `dz`, `grad_input`); the
+    /// active use's set lives in the fields above and its slot holds empty arrays.
+    uses: Vec<[Array2<f32>; 4]>,
+    active_use: usize,
+    /// Whether `backward` adds to the weight gradients (later uses of a shared layer).
+    accumulate: bool,
 }
 
 impl Dense {
@@ -55,6 +61,9 @@ impl Dense {
             grad_kernel: Array2::zeros((input_dim, units)),
             grad_bias: Array1::zeros(bias_len),
             grad_input: Array2::zeros((0, input_dim)),
+            uses: Vec::new(),
+            active_use: 0,
+            accumulate: false,
         }
     }
 
@@ -206,9 +215,13 @@ impl Layer for Dense {
         } else {
             self.dz.view()
         };
-        general_mat_mul(1.0, &x.t(), &dz, 0.0, &mut self.grad_kernel);
+        // A shared layer's gradient is the sum over its uses.
+        let beta = if self.accumulate { 1.0 } else { 0.0 };
+        general_mat_mul(1.0, &x.t(), &dz, beta, &mut self.grad_kernel);
         if self.config.use_bias {
-            self.grad_bias.fill(0.0);
+            if !self.accumulate {
+                self.grad_bias.fill(0.0);
+            }
             for row in dz.rows() {
                 Zip::from(&mut self.grad_bias)
                     .and(&row)
@@ -222,6 +235,30 @@ impl Layer for Dense {
 
     fn grad_input(&self) -> ArrayView2<'_, f32> {
         self.grad_input.view()
+    }
+
+    fn set_uses(&mut self, uses: usize) {
+        self.select_use(0);
+        self.uses = (0..uses.max(1)).map(|_| Default::default()).collect();
+        self.active_use = 0;
+    }
+
+    fn select_use(&mut self, index: usize) {
+        if index == self.active_use || index >= self.uses.len() {
+            return;
+        }
+        for slot in [self.active_use, index] {
+            let [z, out, dz, grad_input] = &mut self.uses[slot];
+            std::mem::swap(z, &mut self.z);
+            std::mem::swap(out, &mut self.out);
+            std::mem::swap(dz, &mut self.dz);
+            std::mem::swap(grad_input, &mut self.grad_input);
+        }
+        self.active_use = index;
+    }
+
+    fn set_accumulate(&mut self, accumulate: bool) {
+        self.accumulate = accumulate;
     }
 
     fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
@@ -276,6 +313,49 @@ impl Layer for Dense {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn shared_uses_keep_their_buffers_and_sum_gradients() {
+        let mut config = DenseConfig::new(3);
+        config.activation = Activation::Tanh;
+        let mut shared = Dense::build(config, 2, &mut Rng::new(1));
+        let (mut alone_a, mut alone_b) = (shared.clone(), shared.clone());
+        let a = array![[0.5f32, -1.0], [2.0, 0.25]];
+        let b = array![[-0.3f32, 0.7]];
+        let (ga, gb) = (
+            array![[1.0f32, 0.0, -1.0], [0.5, 0.5, 0.5]],
+            array![[2.0f32, -1.0, 0.0]],
+        );
+
+        shared.set_uses(2);
+        shared.forward_train(a.view());
+        shared.select_use(1);
+        shared.forward_train(b.view());
+        shared.select_use(0);
+        assert_eq!(shared.output(), alone_a.call(a.view()));
+        shared.select_use(1);
+        shared.set_accumulate(false);
+        shared.backward(b.view(), gb.view(), true);
+        shared.select_use(0);
+        shared.set_accumulate(true);
+        shared.backward(a.view(), ga.view(), true);
+
+        alone_a.forward_train(a.view());
+        alone_a.backward(a.view(), ga.view(), true);
+        alone_b.forward_train(b.view());
+        alone_b.backward(b.view(), gb.view(), true);
+        let sum = &alone_a.grad_kernel() + &alone_b.grad_kernel();
+        for (x, y) in shared.grad_kernel().iter().zip(sum.iter()) {
+            assert!((x - y).abs() < 1e-6);
+        }
+        let bias_sum = &alone_a.grad_bias() + &alone_b.grad_bias();
+        for (x, y) in shared.grad_bias().iter().zip(bias_sum.iter()) {
+            assert!((x - y).abs() < 1e-6);
+        }
+        assert_eq!(shared.grad_input(), alone_a.grad_input());
+        shared.select_use(1);
+        assert_eq!(shared.grad_input(), alone_b.grad_input());
+    }
 
     #[test]
     fn gradients_match_finite_differences() {
