@@ -7,6 +7,7 @@
 
 mod input;
 mod layers;
+mod merge;
 
 pub use input::{
     check_input_layer, InputArg, InputArgs, InputRuleViolation, TypeSpecArg, TypeSpecKind,
@@ -15,6 +16,7 @@ pub use layers::{
     activation_output, check_runtime_shape, dense_output, dense_params, Activation, DenseConfig,
     Initializer, ACTIVATIONS, INITIALIZERS,
 };
+pub use merge::{merge_output, MergeConfig, MergeOp, MERGES};
 
 use std::fmt;
 
