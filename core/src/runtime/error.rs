@@ -55,6 +55,181 @@ pub enum Error {
         /// The batch (0-based) it happened in.
         batch: usize,
     },
+
+    // === weights files ===
+    /// A file could not be read or written.
+    Io {
+        /// The file.
+        path: String,
+        /// What the operating system reported.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A weights file is not what its format says it is, or uses something this reader refuses.
+    WeightFile {
+        /// The format being read.
+        format: FileFormat,
+        /// What kind of problem it is.
+        problem: FileProblem,
+        /// Where in the file, and what was found.
+        message: String,
+    },
+    /// The weights in a file do not match the model's: every mismatch found, at once.
+    WeightMismatch(Box<WeightMismatch>),
+    /// The architecture saved with a Keras model differs from the declared one.
+    Architecture {
+        /// Every difference, in layer order.
+        differences: Vec<ArchitectureDifference>,
+    },
+}
+
+/// A file format the runtime reads or writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileFormat {
+    /// safetensors (`save_weights` / `load_weights`).
+    Safetensors,
+    /// HDF5, as in Keras' `.weights.h5`.
+    Hdf5,
+    /// The zip container of a `.keras` file.
+    Zip,
+    /// The `config.json` inside a `.keras` file.
+    KerasConfig,
+}
+
+impl fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileFormat::Safetensors => "safetensors",
+            FileFormat::Hdf5 => "HDF5",
+            FileFormat::Zip => "zip",
+            FileFormat::KerasConfig => "Keras config.json",
+        })
+    }
+}
+
+/// What is wrong with a weights file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileProblem {
+    /// The file ends before a structure it announces.
+    Truncated,
+    /// A header or an entry is larger than the reader accepts (a guard against memory
+    /// exhaustion).
+    TooLarge,
+    /// An offset or address points outside the file (or outside the data it should be in).
+    OutOfBounds,
+    /// A structure does not parse (bad signature, inconsistent sizes, invalid JSON, ...).
+    Malformed,
+    /// A valid feature of the format that this reader does not implement.
+    Unsupported,
+    /// A feature Keras' own loader refuses for safety: soft or external links, external or
+    /// virtual datasets, archive entries that expand beyond the bound.
+    Unsafe,
+}
+
+impl fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileProblem::Truncated => "truncated",
+            FileProblem::TooLarge => "too large",
+            FileProblem::OutOfBounds => "out of bounds",
+            FileProblem::Malformed => "malformed",
+            FileProblem::Unsupported => "unsupported",
+            FileProblem::Unsafe => "refused as unsafe",
+        })
+    }
+}
+
+/// Every way the weights of a file differ from the model's, collected in one pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WeightMismatch {
+    /// Weights the model has and the file lacks.
+    pub missing: Vec<String>,
+    /// Weights in the file the model does not have.
+    pub unexpected: Vec<String>,
+    /// Weights present in both with different shapes.
+    pub shapes: Vec<ShapeMismatch>,
+    /// Weights present in both whose element type is not the model's (`float32`).
+    pub dtypes: Vec<DTypeMismatch>,
+}
+
+impl WeightMismatch {
+    /// Whether nothing differs.
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty()
+            && self.unexpected.is_empty()
+            && self.shapes.is_empty()
+            && self.dtypes.is_empty()
+    }
+}
+
+/// A weight whose shape in the file differs from the model's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShapeMismatch {
+    /// The weight (`dense/kernel`, or the file's own path for a Keras file).
+    pub key: String,
+    /// The model's shape.
+    pub expected: Vec<usize>,
+    /// The file's shape.
+    pub found: Vec<usize>,
+}
+
+/// A weight whose element type in the file differs from the model's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DTypeMismatch {
+    /// The weight.
+    pub key: String,
+    /// The model's element type (`F32`, as safetensors names it).
+    pub expected: String,
+    /// The file's element type.
+    pub found: String,
+}
+
+impl fmt::Display for WeightMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.missing.len() + self.unexpected.len() + self.shapes.len() + self.dtypes.len();
+        write!(f, "the file's weights do not match the model ({n} mismatch")?;
+        if n != 1 {
+            f.write_str("es")?;
+        }
+        f.write_str(")")?;
+        if !self.missing.is_empty() {
+            write!(f, "\n  missing from the file: {}", self.missing.join(", "))?;
+        }
+        if !self.unexpected.is_empty() {
+            write!(f, "\n  not in the model: {}", self.unexpected.join(", "))?;
+        }
+        for s in &self.shapes {
+            write!(
+                f,
+                "\n  '{}': expected shape {:?}, found {:?}",
+                s.key, s.expected, s.found
+            )?;
+        }
+        for d in &self.dtypes {
+            write!(
+                f,
+                "\n  '{}': expected dtype {}, found {}",
+                d.key, d.expected, d.found
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// One difference between a saved Keras architecture and the declared model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchitectureDifference {
+    /// Where: `input`, `layer 1 (dense)`, `layers`, ...
+    pub location: String,
+    /// What differs: `class`, `units`, `activation`, `use_bias`, `shape`, `count`, `metadata`.
+    pub field: String,
+    /// The value in the saved file.
+    pub saved: String,
+    /// The value in the declared model.
+    pub declared: String,
 }
 
 impl fmt::Display for Error {
@@ -76,8 +251,55 @@ impl fmt::Display for Error {
                 epoch + 1,
                 batch
             ),
+            Error::Io { path, message, .. } => write!(f, "{path}: {message}"),
+            Error::WeightFile {
+                format,
+                problem,
+                message,
+            } => write!(f, "{format} file {problem}: {message}"),
+            Error::WeightMismatch(m) => m.fmt(f),
+            Error::Architecture { differences } => {
+                f.write_str(
+                    "the saved architecture differs from the declared model (saved | declared):",
+                )?;
+                let w = differences
+                    .iter()
+                    .map(|d| d.location.len() + d.field.len() + 1)
+                    .max()
+                    .unwrap_or(0);
+                let ws = differences.iter().map(|d| d.saved.len()).max().unwrap_or(0);
+                for d in differences {
+                    let what = format!("{} {}", d.location, d.field);
+                    write!(f, "\n  {what:<w$}  {:<ws$} | {}", d.saved, d.declared)?;
+                }
+                Ok(())
+            }
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub(crate) fn io(path: &std::path::Path, e: &std::io::Error) -> Error {
+        Error::Io {
+            path: path.display().to_string(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+
+    /// A problem in a weights file.
+    pub(crate) fn file(
+        format: FileFormat,
+        problem: FileProblem,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::WeightFile {
+            format,
+            problem,
+            message: message.into(),
+        }
+    }
+}

@@ -12,13 +12,17 @@ mod optimizers;
 mod rng;
 mod train;
 mod uncompiled;
+mod weights;
 
 pub use constant::{
     assert_elements_are, const_shape_matches, const_tensor, ConstTensor, ElementsAre,
     MAX_CONST_RANK,
 };
 pub use data::{as_rows, check_dense_input, gather_rows, rows_to_output};
-pub use error::Error;
+pub use error::{
+    ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, ShapeMismatch,
+    WeightMismatch,
+};
 pub use layers::{ActivationLayer, Dense};
 pub use losses::{Loss, EPSILON};
 pub use model::{Layer, MergeLayer, Model, ParamMut, ParamRef};
@@ -26,3 +30,10 @@ pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
 pub use rng::Rng;
 pub use train::{Compiled, FitOptions, History, TargetElement, Targets};
 pub use uncompiled::{CompileFirst, IsCompiled};
+#[cfg(feature = "keras")]
+pub use weights::{
+    compare_architecture, keras_weight_paths, load_keras, load_keras_bytes, load_keras_weights,
+    load_keras_weights_bytes, read_keras_archive, Hdf5Dataset, Hdf5File, KerasArchive,
+    MAX_KERAS_ENTRY_BYTES,
+};
+pub use weights::{from_safetensors, load_weights, save_weights, to_safetensors, MAX_HEADER_BYTES};

@@ -141,6 +141,13 @@ pub trait Model: Sized {
     /// Visits every weight, read-only.
     fn visit_weights(&self, f: &mut dyn FnMut(ParamRef<'_>));
 
+    /// The declared layers in creation order, with their class, configuration and specs.
+    /// `model!` generates it; the default, for models written without it, is empty, and then
+    /// `load_keras` reports that the model has no layer metadata to compare.
+    fn layers() -> &'static [crate::shape::LayerInfo] {
+        &[]
+    }
+
     /// Inference: checks `x` against the declared inputs and returns the model's output in its
     /// logical shape (Keras' `model.predict`, in one batch).
     fn predict(&self, x: Self::Input<'_>) -> Result<Self::Output, Error> {
@@ -177,5 +184,34 @@ pub trait Model: Sized {
     /// weight's shape; otherwise `Error::Weight` says what was expected.
     fn set_weight(&mut self, key: &str, value: ArrayViewD<'_, f32>) -> Result<(), Error> {
         train::set_weight(self, key, value)
+    }
+
+    /// Saves every weight to `path` in safetensors, keyed `"layer/variable"` (Keras' names).
+    fn save_weights(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        super::weights::save_weights(self, path.as_ref())
+    }
+
+    /// Loads every weight from the safetensors file `path`. Names, shapes and dtypes are all
+    /// checked first and every mismatch is reported in one [`Error::WeightMismatch`]; the
+    /// model changes only when everything matches.
+    fn load_weights(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        super::weights::load_weights(self, path.as_ref())
+    }
+
+    /// Loads the weights of a file Keras saved with `model.save_weights("x.weights.h5")` (or
+    /// the weights inside a `.keras` file, without comparing its architecture). Keras names
+    /// the layers in the file by class and creation order (`dense`, `dense_1`, ...), whatever
+    /// their names in the model; they are matched to this model's layers in the same order.
+    #[cfg(feature = "keras")]
+    fn load_keras_weights(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        super::weights::load_keras_weights(self, path.as_ref())
+    }
+
+    /// Loads a model Keras saved with `model.save("x.keras")`: compares the saved
+    /// architecture (layer classes, units, activations, `use_bias`, input shape) with this
+    /// model's and reports every difference in [`Error::Architecture`], then loads the weights.
+    #[cfg(feature = "keras")]
+    fn load_keras(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        super::weights::load_keras(self, path.as_ref())
     }
 }

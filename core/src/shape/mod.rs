@@ -5,10 +5,12 @@
 //! therefore cannot disagree. Shapes follow Keras: the batch axis first, `None` for an unknown
 //! dimension, displayed as `(None, 4)`.
 
+mod info;
 mod input;
 mod layers;
 mod merge;
 
+pub use info::LayerInfo;
 pub use input::{
     check_input_layer, InputArg, InputArgs, InputRuleViolation, TypeSpecArg, TypeSpecKind,
 };

@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use ndarray::{Array, Array2, ArrayD, ArrayView, ArrayView2, Ix2, IxDyn};
 use serde_json::Value;
-use stratic_core::shape::{Activation, DenseConfig, Dim, TensorSpec};
+use stratic_core::shape::{Activation, DenseConfig, Dim, LayerInfo, TensorSpec};
 use stratic_core::{
     as_rows, check_dense_input, gather_rows, rows_to_output, Dense, Error, Layer, Model, ParamMut,
     ParamRef, Rng,
@@ -95,6 +95,15 @@ impl Model for Mlp {
         Layer::visit_weights(&self.dense, "dense", f);
         Layer::visit_weights(&self.dense_1, "dense_1", f);
     }
+    fn layers() -> &'static [LayerInfo] {
+        static LAYERS: std::sync::OnceLock<Vec<LayerInfo>> = std::sync::OnceLock::new();
+        LAYERS.get_or_init(|| {
+            vec![
+                dense_info("dense", 4, 5, Activation::Tanh),
+                dense_info("dense_1", 5, 2, Activation::Linear),
+            ]
+        })
+    }
 }
 
 /// `input(shape=[4]) -> dense(8)`, the seed example.
@@ -157,6 +166,111 @@ impl Model for Regressor {
     fn visit_weights(&self, f: &mut dyn FnMut(ParamRef<'_>)) {
         Layer::visit_weights(&self.dense, "dense", f);
     }
+    fn layers() -> &'static [LayerInfo] {
+        static LAYERS: std::sync::OnceLock<Vec<LayerInfo>> = std::sync::OnceLock::new();
+        LAYERS.get_or_init(|| vec![dense_info("dense", 4, 8, Activation::Linear)])
+    }
+}
+
+/// The metadata `model!` generates for a `dense(units, activation)` layer on `input` features.
+pub fn dense_info(
+    name: &'static str,
+    input: usize,
+    units: usize,
+    activation: Activation,
+) -> LayerInfo {
+    LayerInfo {
+        class_name: "Dense",
+        name,
+        units: Some(units),
+        activation: Some(activation),
+        use_bias: Some(true),
+        input: TensorSpec::dense(vec![Dim::Known(input)]),
+        output: TensorSpec::dense(vec![Dim::Known(units)]),
+    }
+}
+
+/// A sequential model of `Dense` layers on a `[$input]` input, written out as `model!`
+/// generates it (one field per layer, wired in order, layer metadata included).
+#[macro_export]
+macro_rules! dense_stack {
+    ($(#[$m:meta])* $name:ident, $input:expr, [$(($field:ident, $units:expr, $act:ident)),+ $(,)?]) => {
+        $(#[$m])*
+        pub struct $name {
+            $(pub $field: stratic_core::Dense,)+
+        }
+
+        impl $name {
+            pub fn with_seed(seed: u64) -> Self {
+                let mut rng = stratic_core::Rng::new(seed);
+                let mut _in = $input;
+                $(
+                    let mut c = stratic_core::shape::DenseConfig::new($units);
+                    c.activation = stratic_core::shape::Activation::$act;
+                    let $field = stratic_core::Dense::build(c, _in, &mut rng);
+                    _in = $units;
+                )+
+                $name { $($field,)+ }
+            }
+        }
+
+        impl stratic_core::Model for $name {
+            type Input<'a> = ndarray::ArrayView<'a, f32, ndarray::Ix2>;
+            type Batch = ndarray::Array<f32, ndarray::Ix2>;
+            type Output = ndarray::Array<f32, ndarray::Ix2>;
+
+            fn output_spec() -> &'static stratic_core::shape::TensorSpec {
+                static SPEC: std::sync::OnceLock<stratic_core::shape::TensorSpec> = std::sync::OnceLock::new();
+                SPEC.get_or_init(|| {
+                    let units = [$($units),+];
+                    stratic_core::shape::TensorSpec::dense(vec![stratic_core::shape::Dim::Known(units[units.len() - 1])])
+                })
+            }
+            fn check_input(x: Self::Input<'_>) -> Result<usize, stratic_core::Error> {
+                let spec = stratic_core::shape::TensorSpec::dense(vec![stratic_core::shape::Dim::Known($input)]);
+                stratic_core::check_dense_input("input", &spec, &x)
+            }
+            fn gather(x: Self::Input<'_>, rows: &[usize], out: &mut Self::Batch) {
+                stratic_core::gather_rows(x, rows, out)
+            }
+            fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
+                batch.view()
+            }
+            fn call(&self, x: Self::Input<'_>) -> ndarray::Array2<f32> {
+                let h = stratic_core::as_rows(x).to_owned();
+                $(let h = stratic_core::Layer::call(&self.$field, h.view());)+
+                h
+            }
+            fn to_output(out: ndarray::Array2<f32>, n: usize) -> Self::Output {
+                let cols = out.ncols();
+                stratic_core::rows_to_output(out, &[n, cols])
+            }
+            fn forward_train(&mut self, _x: Self::Input<'_>) -> ndarray::ArrayView2<'_, f32> {
+                unimplemented!("inference-only test model")
+            }
+            fn backward(&mut self, _x: Self::Input<'_>, _g: ndarray::ArrayView2<'_, f32>) {
+                unimplemented!("inference-only test model")
+            }
+            fn visit_params(&mut self, f: &mut dyn FnMut(stratic_core::ParamMut<'_>)) {
+                $(stratic_core::Layer::visit_params(&mut self.$field, stringify!($field), f);)+
+            }
+            fn visit_weights(&self, f: &mut dyn FnMut(stratic_core::ParamRef<'_>)) {
+                $(stratic_core::Layer::visit_weights(&self.$field, stringify!($field), f);)+
+            }
+            fn layers() -> &'static [stratic_core::shape::LayerInfo] {
+                static LAYERS: std::sync::OnceLock<Vec<stratic_core::shape::LayerInfo>> = std::sync::OnceLock::new();
+                LAYERS.get_or_init(|| {
+                    let mut v = Vec::new();
+                    let mut _in = $input;
+                    $(
+                        v.push($crate::common::dense_info(stringify!($field), _in, $units, stratic_core::shape::Activation::$act));
+                        _in = $units;
+                    )+
+                    v
+                })
+            }
+        }
+    };
 }
 
 pub fn fixture(name: &str) -> Value {

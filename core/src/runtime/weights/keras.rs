@@ -1,0 +1,409 @@
+//! Keras files: `.weights.h5` (`model.save_weights`) and `.keras` (`model.save`, a zip of
+//! `config.json`, `metadata.json` and `model.weights.h5`).
+//!
+//! In `.weights.h5` a layer's variables are `layers/<name>/vars/<i>` in the order Keras
+//! creates them (kernel 0, bias 1), where `<name>` is the layer's class in snake case,
+//! numbered by creation order among layers of that class (`dense`, `dense_1`, ...), whatever
+//! the user named the layer.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::hdf5::Hdf5File;
+use super::{apply, read_file, FoundWeight};
+use crate::runtime::error::{ArchitectureDifference, FileFormat, FileProblem};
+use crate::runtime::{Error, Model};
+use crate::shape::{Dim, LayerInfo};
+
+/// The most bytes one entry of a `.keras` archive may expand to (1 GiB): an entry whose
+/// stated or actual size is larger is refused as a zip bomb.
+pub const MAX_KERAS_ENTRY_BYTES: u64 = 1 << 30;
+
+const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
+
+/// The parts of a `.keras` archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KerasArchive {
+    /// `config.json`: the architecture.
+    pub config: String,
+    /// `metadata.json` (Keras version, date), if present.
+    pub metadata: Option<String>,
+    /// `model.weights.h5`.
+    pub weights: Vec<u8>,
+}
+
+fn zip_err(problem: FileProblem, message: impl Into<String>) -> Error {
+    Error::file(FileFormat::Zip, problem, message)
+}
+
+/// Splits a `.keras` archive into its parts; each entry may expand to at most
+/// [`MAX_KERAS_ENTRY_BYTES`].
+pub fn read_keras_archive(bytes: &[u8]) -> Result<KerasArchive, Error> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| zip_err(FileProblem::Malformed, e.to_string()))?;
+    let mut entry = |name: &str| -> Result<Option<Vec<u8>>, Error> {
+        let file = match zip.by_name(name) {
+            Ok(f) => f,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(zip_err(FileProblem::Malformed, format!("{name}: {e}"))),
+        };
+        if file.size() > MAX_KERAS_ENTRY_BYTES {
+            return Err(zip_err(
+                FileProblem::Unsafe,
+                format!(
+                    "{name} expands to {} bytes, above the bound of {MAX_KERAS_ENTRY_BYTES}",
+                    file.size()
+                ),
+            ));
+        }
+        // The stated size may lie: never read more than the bound, whatever it says.
+        let mut out = Vec::new();
+        file.take(MAX_KERAS_ENTRY_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| zip_err(FileProblem::Malformed, format!("{name}: {e}")))?;
+        if out.len() as u64 > MAX_KERAS_ENTRY_BYTES {
+            return Err(zip_err(
+                FileProblem::Unsafe,
+                format!("{name} expands beyond the bound of {MAX_KERAS_ENTRY_BYTES} bytes"),
+            ));
+        }
+        Ok(Some(out))
+    };
+    let missing = |name: &str| {
+        zip_err(FileProblem::Malformed, format!("the archive has no {name}; a .keras file holds config.json, metadata.json and model.weights.h5"))
+    };
+    let config = entry("config.json")?.ok_or_else(|| missing("config.json"))?;
+    let metadata = entry("metadata.json")?;
+    let weights = entry("model.weights.h5")?.ok_or_else(|| missing("model.weights.h5"))?;
+    let text = |name: &str, b: Vec<u8>| {
+        String::from_utf8(b)
+            .map_err(|_| zip_err(FileProblem::Malformed, format!("{name} is not UTF-8")))
+    };
+    Ok(KerasArchive {
+        config: text("config.json", config)?,
+        metadata: metadata.map(|m| text("metadata.json", m)).transpose()?,
+        weights,
+    })
+}
+
+/// For each weight of `model` (`dense/kernel`), its path in a Keras weights file
+/// (`layers/dense/vars/0`), in the model's order.
+///
+/// Layers are numbered by class in the order of [`Model::layers`]; a model without layer
+/// metadata is taken to consist of `Dense` layers, the only layer with weights so far.
+pub fn keras_weight_paths<M: Model>(model: &M) -> Vec<(String, String)> {
+    let mut file_names: HashMap<&str, String> = HashMap::new();
+    let mut per_class: HashMap<String, usize> = HashMap::new();
+    let mut next = |class: &str| {
+        let snake = LayerInfo::snake_case(class);
+        let n = per_class.entry(snake.clone()).or_insert(0);
+        let name = if *n == 0 {
+            snake
+        } else {
+            format!("{snake}_{n}")
+        };
+        *n += 1;
+        name
+    };
+    for l in M::layers() {
+        file_names.insert(l.name, next(l.class_name));
+    }
+    let mut out = Vec::new();
+    let mut last_layer = String::new();
+    let mut index = 0;
+    let mut fallback: HashMap<String, String> = HashMap::new();
+    model.visit_weights(&mut |p| {
+        if p.layer != last_layer {
+            last_layer = p.layer.to_string();
+            index = 0;
+        }
+        let file_layer = match file_names.get(p.layer) {
+            Some(n) => n.clone(),
+            None => fallback
+                .entry(p.layer.to_string())
+                .or_insert_with(|| next("Dense"))
+                .clone(),
+        };
+        out.push((
+            format!("{}/{}", p.layer, p.variable),
+            format!("layers/{file_layer}/vars/{index}"),
+        ));
+        index += 1;
+    });
+    out
+}
+
+/// Loads a Keras weights file (`.weights.h5`, or a `.keras` archive whose architecture is
+/// not compared) from bytes; see [`Model::load_keras_weights`].
+pub fn load_keras_weights_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), Error> {
+    if bytes.starts_with(ZIP_MAGIC) {
+        let archive = read_keras_archive(bytes)?;
+        return load_h5(model, &archive.weights);
+    }
+    load_h5(model, bytes)
+}
+
+/// Loads a `.keras` archive from bytes; see [`Model::load_keras`].
+pub fn load_keras_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), Error> {
+    let archive = read_keras_archive(bytes)?;
+    compare_architecture::<M>(&archive.config)?;
+    load_h5(model, &archive.weights)
+}
+
+/// Loads the Keras weights file at `path`; see [`Model::load_keras_weights`].
+pub fn load_keras_weights<M: Model>(model: &mut M, path: &Path) -> Result<(), Error> {
+    load_keras_weights_bytes(model, &read_file(path)?)
+}
+
+/// Loads the `.keras` file at `path`; see [`Model::load_keras`].
+pub fn load_keras<M: Model>(model: &mut M, path: &Path) -> Result<(), Error> {
+    load_keras_bytes(model, &read_file(path)?)
+}
+
+fn load_h5<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), Error> {
+    let datasets = Hdf5File::parse(bytes)?.datasets()?;
+    let paths = keras_weight_paths(model);
+    let key_of: HashMap<&str, &str> = paths
+        .iter()
+        .map(|(k, p)| (p.as_str(), k.as_str()))
+        .collect();
+    let path_of: HashMap<&str, &str> = paths
+        .iter()
+        .map(|(k, p)| (k.as_str(), p.as_str()))
+        .collect();
+    let mut found = Vec::new();
+    for d in &datasets {
+        // The model's own variables live under `layers/` (and `vars/` for a model's direct
+        // variables); `optimizer/` and metric states are training state this load ignores.
+        if !(d.path.starts_with("layers/") || d.path.starts_with("vars/")) {
+            continue;
+        }
+        let key = key_of
+            .get(d.path.as_str())
+            .map_or_else(|| d.path.clone(), |k| k.to_string());
+        let file_name = match key_of.get(d.path.as_str()) {
+            Some(k) => format!("{} ({k})", d.path),
+            None => d.path.clone(),
+        };
+        found.push(FoundWeight {
+            key,
+            file_name,
+            shape: d.shape.clone(),
+            foreign_dtype: (d.dtype != "float32").then(|| d.dtype.clone()),
+            data: &d.data,
+        });
+    }
+    apply(model, found, "float32", &|k| match path_of.get(k) {
+        Some(p) => format!("{p} ({k})"),
+        None => k.to_string(),
+    })
+}
+
+fn config_err(message: impl Into<String>) -> Error {
+    Error::file(FileFormat::KerasConfig, FileProblem::Malformed, message)
+}
+
+/// A layer as `config.json` describes it.
+struct SavedLayer {
+    class_name: String,
+    name: String,
+    units: Option<usize>,
+    activation: Option<String>,
+    use_bias: Option<bool>,
+}
+
+/// Compares the architecture in a `.keras` file's `config.json` with `M`'s declared layers
+/// (class, units, activation, use_bias, in order, and the input shape). Every difference is
+/// listed in [`Error::Architecture`], saved beside declared.
+pub fn compare_architecture<M: Model>(config_json: &str) -> Result<(), Error> {
+    let root: Value = serde_json::from_str(config_json).map_err(|e| config_err(e.to_string()))?;
+    let layers = root
+        .pointer("/config/layers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| config_err("no `config.layers` list"))?;
+    let mut inputs: Vec<Vec<Option<u64>>> = Vec::new();
+    let mut saved = Vec::new();
+    for l in layers {
+        let class_name = l
+            .get("class_name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| config_err("a layer without `class_name`"))?;
+        let c = l.get("config").unwrap_or(&Value::Null);
+        if class_name == "InputLayer" {
+            let shape = c
+                .get("batch_shape")
+                .or_else(|| c.get("batch_input_shape"))
+                .and_then(Value::as_array)
+                .ok_or_else(|| config_err("an InputLayer without `batch_shape`"))?;
+            inputs.push(shape.iter().map(Value::as_u64).collect());
+            continue;
+        }
+        if saved.is_empty() && inputs.is_empty() {
+            // A Sequential model saved without an InputLayer: the first layer's build shape.
+            if let Some(s) = l
+                .pointer("/build_config/input_shape")
+                .and_then(Value::as_array)
+            {
+                inputs.push(s.iter().map(Value::as_u64).collect());
+            }
+        }
+        saved.push(SavedLayer {
+            class_name: class_name.to_string(),
+            name: c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            units: c.get("units").and_then(Value::as_u64).map(|u| u as usize),
+            activation: c.get("activation").map(|a| match a.as_str() {
+                Some(s) => s.to_string(),
+                None => a.to_string(),
+            }),
+            use_bias: c.get("use_bias").and_then(Value::as_bool),
+        });
+    }
+    let declared = M::layers();
+    let mut diffs = Vec::new();
+    let diff =
+        |location: String, field: &str, saved: String, declared: String| ArchitectureDifference {
+            location,
+            field: field.to_string(),
+            saved,
+            declared,
+        };
+    if declared.is_empty() {
+        diffs.push(diff(
+            "model".into(),
+            "metadata",
+            format!("{} layers", saved.len()),
+            "no layer metadata (`Model::layers()` is empty)".into(),
+        ));
+        return Err(Error::Architecture { differences: diffs });
+    }
+    // The input shape: compared with the first layer's input spec.
+    let declared_input = &declared[0].input;
+    let declared_shape = declared_input.shape_string();
+    match inputs.as_slice() {
+        [one] => {
+            let saved_shape = keras_shape(one);
+            let same = one.len() == declared_input.ndim()
+                && one
+                    .iter()
+                    .skip(1)
+                    .zip(&declared_input.dims)
+                    .all(|(s, d)| match d {
+                        Dim::Known(n) => *s == Some(*n as u64),
+                        Dim::Unknown => s.is_none(),
+                    });
+            if !same {
+                diffs.push(diff("input".into(), "shape", saved_shape, declared_shape));
+            }
+        }
+        many => diffs.push(diff(
+            "input".into(),
+            "count",
+            format!("{} inputs", many.len()),
+            "1 input".into(),
+        )),
+    }
+    for i in 0..saved.len().max(declared.len()) {
+        let location = |name: &str| format!("layer {} ({name})", i + 1);
+        match (saved.get(i), declared.get(i)) {
+            (Some(s), Some(d)) => {
+                let loc = location(d.name);
+                if s.class_name != d.class_name {
+                    diffs.push(diff(
+                        loc.clone(),
+                        "class",
+                        s.class_name.clone(),
+                        d.class_name.into(),
+                    ));
+                    continue;
+                }
+                let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                if s.units != d.units {
+                    diffs.push(diff(
+                        loc.clone(),
+                        "units",
+                        show(s.units.map(|u| u.to_string())),
+                        show(d.units.map(|u| u.to_string())),
+                    ));
+                }
+                let declared_act = d.activation.map(|a| a.name().to_string());
+                if s.activation != declared_act {
+                    diffs.push(diff(
+                        loc.clone(),
+                        "activation",
+                        show(s.activation.clone()),
+                        show(declared_act),
+                    ));
+                }
+                if s.use_bias != d.use_bias {
+                    diffs.push(diff(
+                        loc,
+                        "use_bias",
+                        show(s.use_bias.map(|b| b.to_string())),
+                        show(d.use_bias.map(|b| b.to_string())),
+                    ));
+                }
+            }
+            (Some(s), None) => diffs.push(diff(
+                location(&s.name),
+                "layer",
+                describe_saved(s),
+                "(none)".into(),
+            )),
+            (None, Some(d)) => diffs.push(diff(
+                location(d.name),
+                "layer",
+                "(none)".into(),
+                describe_declared(d),
+            )),
+            (None, None) => {}
+        }
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Architecture { differences: diffs })
+    }
+}
+
+fn keras_shape(dims: &[Option<u64>]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| d.map_or_else(|| "None".to_string(), |n| n.to_string()))
+        .collect();
+    if parts.len() == 1 {
+        format!("({},)", parts[0])
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+fn describe_saved(s: &SavedLayer) -> String {
+    let mut out = s.class_name.clone();
+    if let Some(u) = s.units {
+        out.push_str(&format!("({u}"));
+        if let Some(a) = &s.activation {
+            out.push_str(&format!(", activation={a}"));
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn describe_declared(d: &LayerInfo) -> String {
+    let mut out = d.class_name.to_string();
+    if let Some(u) = d.units {
+        out.push_str(&format!("({u}"));
+        if let Some(a) = d.activation {
+            out.push_str(&format!(", activation={}", a.name()));
+        }
+        out.push(')');
+    }
+    out
+}
