@@ -262,6 +262,15 @@ fn keras_archive_reproduces_keras_predictions() {
 }
 
 #[test]
+fn a_deflated_archive_loads_the_same() {
+    let mut model = KerasMlp::with_seed(0);
+    model
+        .load_keras(keras_file("mlp_deflated.keras"))
+        .expect("load");
+    check_mlp_outputs(&model);
+}
+
+#[test]
 fn layers_map_by_class_and_order_not_by_name() {
     // Other layer names, same classes: the file's `dense`, `dense_1`, `dense_2` still map.
     let mut model = RenamedMlp::with_seed(0);
@@ -537,4 +546,16 @@ fn corrupt_archives_are_typed_errors() {
         let e = stratic_core::load_keras_bytes(&mut model, &bytes[..n]).expect_err("prefix");
         assert!(matches!(e, Error::WeightFile { .. }), "prefix {n}: {e:?}");
     }
+}
+
+#[test]
+fn an_entry_claiming_to_expand_beyond_the_bound_is_refused() {
+    let bytes = std::fs::read(keras_file("bomb.keras")).expect("read");
+    let e = read_keras_archive(&bytes).expect_err("bomb");
+    assert_eq!(
+        file_problem(&e),
+        (FileFormat::Zip, FileProblem::Unsafe),
+        "{e}"
+    );
+    assert!(e.to_string().contains("model.weights.h5"), "{e}");
 }

@@ -559,12 +559,14 @@ impl<'a> Hdf5File<'a> {
                     ))
                 }
                 0x08 => layout = Some(m.body),
-                0x0B => return Err(err(
-                    FileProblem::Unsupported,
-                    format!(
+                0x0B => {
+                    return Err(err(
+                        FileProblem::Unsupported,
+                        format!(
                         "dataset '{path}' is filtered (compressed); Keras writes plain datasets"
                     ),
-                )),
+                    ))
+                }
                 _ => {}
             }
         }
