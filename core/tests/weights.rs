@@ -357,8 +357,11 @@ impl Model for NoMetaModel {
     type Input<'a> = <KerasMlp as Model>::Input<'a>;
     type Batch = <KerasMlp as Model>::Batch;
     type Output = <KerasMlp as Model>::Output;
-    fn output_spec() -> &'static stratic_core::shape::TensorSpec {
-        KerasMlp::output_spec()
+    fn output_specs() -> &'static [stratic_core::shape::TensorSpec] {
+        KerasMlp::output_specs()
+    }
+    fn output_names() -> &'static [&'static str] {
+        KerasMlp::output_names()
     }
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
         KerasMlp::check_input(x)
@@ -369,16 +372,19 @@ impl Model for NoMetaModel {
     fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
         batch.view()
     }
-    fn call(&self, x: Self::Input<'_>) -> ndarray::Array2<f32> {
+    fn call(&self, x: Self::Input<'_>) -> Vec<ndarray::Array2<f32>> {
         self.0.call(x)
     }
-    fn to_output(out: ndarray::Array2<f32>, n: usize) -> Self::Output {
-        KerasMlp::to_output(out, n)
+    fn to_output(outputs: Vec<ndarray::Array2<f32>>, n: usize) -> Self::Output {
+        KerasMlp::to_output(outputs, n)
     }
-    fn forward_train(&mut self, x: Self::Input<'_>) -> ndarray::ArrayView2<'_, f32> {
+    fn forward_train(&mut self, x: Self::Input<'_>) {
         self.0.forward_train(x)
     }
-    fn backward(&mut self, x: Self::Input<'_>, g: ndarray::ArrayView2<'_, f32>) {
+    fn train_output(&mut self, index: usize) -> ndarray::ArrayView2<'_, f32> {
+        self.0.train_output(index)
+    }
+    fn backward(&mut self, x: Self::Input<'_>, g: &[ndarray::Array2<f32>]) {
         self.0.backward(x, g)
     }
     fn visit_params(&mut self, f: &mut dyn FnMut(stratic_core::ParamMut<'_>)) {

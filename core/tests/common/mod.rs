@@ -219,12 +219,16 @@ macro_rules! dense_stack {
             type Batch = ndarray::Array<f32, ndarray::Ix2>;
             type Output = ndarray::Array<f32, ndarray::Ix2>;
 
-            fn output_spec() -> &'static stratic_core::shape::TensorSpec {
-                static SPEC: std::sync::OnceLock<stratic_core::shape::TensorSpec> = std::sync::OnceLock::new();
+            fn output_specs() -> &'static [stratic_core::shape::TensorSpec] {
+                static SPEC: std::sync::OnceLock<[stratic_core::shape::TensorSpec; 1]> = std::sync::OnceLock::new();
                 SPEC.get_or_init(|| {
                     let units = [$($units),+];
-                    stratic_core::shape::TensorSpec::dense(vec![stratic_core::shape::Dim::Known(units[units.len() - 1])])
+                    [stratic_core::shape::TensorSpec::dense(vec![stratic_core::shape::Dim::Known(units[units.len() - 1])])]
                 })
+            }
+            fn output_names() -> &'static [&'static str] {
+                const NAMES: &[&str] = &[$(stringify!($field)),+];
+                &NAMES[NAMES.len() - 1..]
             }
             fn check_input(x: Self::Input<'_>) -> Result<usize, stratic_core::Error> {
                 let spec = stratic_core::shape::TensorSpec::dense(vec![stratic_core::shape::Dim::Known($input)]);
@@ -236,19 +240,23 @@ macro_rules! dense_stack {
             fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
                 batch.view()
             }
-            fn call(&self, x: Self::Input<'_>) -> ndarray::Array2<f32> {
+            fn call(&self, x: Self::Input<'_>) -> Vec<ndarray::Array2<f32>> {
                 let h = stratic_core::as_rows(x).to_owned();
                 $(let h = stratic_core::Layer::call(&self.$field, h.view());)+
-                h
+                vec![h]
             }
-            fn to_output(out: ndarray::Array2<f32>, n: usize) -> Self::Output {
+            fn to_output(outputs: Vec<ndarray::Array2<f32>>, n: usize) -> Self::Output {
+                let out = outputs.into_iter().next().unwrap_or_default();
                 let cols = out.ncols();
                 stratic_core::rows_to_output(out, &[n, cols])
             }
-            fn forward_train(&mut self, _x: Self::Input<'_>) -> ndarray::ArrayView2<'_, f32> {
+            fn forward_train(&mut self, _x: Self::Input<'_>) {
                 unimplemented!("inference-only test model")
             }
-            fn backward(&mut self, _x: Self::Input<'_>, _g: ndarray::ArrayView2<'_, f32>) {
+            fn train_output(&mut self, _index: usize) -> ndarray::ArrayView2<'_, f32> {
+                unimplemented!("inference-only test model")
+            }
+            fn backward(&mut self, _x: Self::Input<'_>, _g: &[ndarray::Array2<f32>]) {
                 unimplemented!("inference-only test model")
             }
             fn visit_params(&mut self, f: &mut dyn FnMut(stratic_core::ParamMut<'_>)) {
