@@ -55,6 +55,16 @@ pub enum Error {
         /// The batch (0-based) it happened in.
         batch: usize,
     },
+    /// The inputs of a merge layer do not fit together at run time (dims declared `None`
+    /// that disagree, e.g. two inputs of shape `(None, None)` added with different widths).
+    MergeShape {
+        /// The merge layer's name.
+        layer: String,
+        /// Every input's `(rows, features)`.
+        shapes: Vec<[usize; 2]>,
+        /// What does not fit.
+        message: String,
+    },
 
     // === weights files ===
     /// A file could not be read or written.
@@ -251,6 +261,21 @@ impl fmt::Display for Error {
                 epoch + 1,
                 batch
             ),
+            Error::MergeShape {
+                layer,
+                shapes,
+                message,
+            } => {
+                let shapes: Vec<String> = shapes
+                    .iter()
+                    .map(|[r, c]| format!("({r}, {c})"))
+                    .collect();
+                write!(
+                    f,
+                    "layer '{layer}' cannot merge its inputs: {message}; received shapes {}",
+                    shapes.join(", ")
+                )
+            }
             Error::Io { path, message, .. } => write!(f, "{path}: {message}"),
             Error::WeightFile {
                 format,

@@ -23,7 +23,7 @@ pub use error::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, ShapeMismatch,
     WeightMismatch,
 };
-pub use layers::{ActivationLayer, Dense};
+pub use layers::{ActivationLayer, Dense, Merge};
 pub use losses::{Loss, EPSILON};
 pub use model::{Layer, MergeLayer, Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};

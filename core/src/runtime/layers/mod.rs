@@ -2,9 +2,11 @@
 
 mod activation;
 mod dense;
+mod merge;
 
 pub use activation::ActivationLayer;
 pub use dense::Dense;
+pub use merge::Merge;
 
 use ndarray::Array2;
 
