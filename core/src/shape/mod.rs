@@ -9,6 +9,7 @@ mod info;
 mod input;
 mod layers;
 mod merge;
+mod summary;
 
 pub use info::LayerInfo;
 pub use input::{
@@ -19,6 +20,7 @@ pub use layers::{
     Initializer, ACTIVATIONS, INITIALIZERS,
 };
 pub use merge::{merge_output, MergeConfig, MergeOp, MERGES};
+pub use summary::{Summary, SummaryRow, SUMMARY_LINE_LENGTH};
 
 use std::fmt;
 
