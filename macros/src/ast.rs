@@ -20,15 +20,17 @@ pub struct ModelItem {
 pub struct Body {
     pub lets: Vec<Let>,
     pub tail: Option<Chain>,
+    /// `(a, b, ...)` as the last expression: several outputs, with the parentheses' span.
+    pub outputs: Option<(Vec<Chain>, Span)>,
     /// The span of the braces, for errors about the body as a whole.
     pub span: Span,
+    /// Whether parsing reported errors (the model is then checked but not expanded).
+    pub had_errors: bool,
 }
 
 /// `let $name = $chain;`
 pub struct Let {
     pub name: Ident,
-    // Read once functional graphs land; a sequential model rejects every `let`.
-    #[allow(dead_code)]
     pub chain: Chain,
 }
 

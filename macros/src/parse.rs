@@ -25,6 +25,7 @@ pub fn parse_items(input: TokenStream, cx: &Ctxt) -> syn::Result<Vec<ModelItem>>
                 if let Some(tail) = &mut body.tail {
                     tail.terms.push(Term::Invalid);
                 }
+                body.had_errors = true;
             }
             ModelItem {
                 body,
@@ -95,6 +96,7 @@ fn split_top_level(tokens: TokenStream, sep: char) -> Vec<(Vec<TokenTree>, Optio
 fn parse_body(tokens: TokenStream, span: Span, cx: &Ctxt) -> Body {
     let mut lets = Vec::new();
     let mut tail = None;
+    let mut outputs = None;
     let pieces = split_top_level(tokens, ';');
     let count = pieces.len();
     for (i, (toks, semi)) in pieces.into_iter().enumerate() {
@@ -114,6 +116,24 @@ fn parse_body(tokens: TokenStream, span: Span, cx: &Ctxt) -> Body {
             continue;
         }
         let first_span = toks[0].span();
+        // `(a, b)` as the last expression: several outputs.
+        if let [TokenTree::Group(g)] = toks.as_slice() {
+            if g.delimiter() == Delimiter::Parenthesis && i + 1 == count {
+                let chains = split_top_level(g.stream(), ',')
+                    .into_iter()
+                    .filter(|(t, _)| !t.is_empty())
+                    .map(|(t, _)| parse_chain(t.into_iter().collect(), cx))
+                    .collect();
+                if let Some(s) = semi {
+                    cx.error(
+                        s,
+                        "the outputs are the body's last expression and take no `;` (as in a Rust block): remove it",
+                    );
+                }
+                outputs = Some((chains, g.span()));
+                continue;
+            }
+        }
         let chain = parse_chain(toks.into_iter().collect(), cx);
         if i + 1 == count && semi.is_none() {
             tail = Some(chain);
@@ -130,7 +150,13 @@ fn parse_body(tokens: TokenStream, span: Span, cx: &Ctxt) -> Body {
             );
         }
     }
-    Body { lets, tail, span }
+    Body {
+        lets,
+        tail,
+        outputs,
+        span,
+        had_errors: false,
+    }
 }
 
 fn parse_let(toks: Vec<TokenTree>, missing_semi: bool, cx: &Ctxt) -> Option<Let> {

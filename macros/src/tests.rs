@@ -40,8 +40,8 @@ fn seed_forms_agree() {
     let a = checked(quote!(struct A { input(shape = [4]) -> dense(8) }));
     let b = checked(quote!(struct B { dense(8, input_shape = [4]) }));
     for m in [&a, &b] {
-        assert_eq!(m.input.spec.shape_string(), "(None, 4)");
-        assert_eq!(m.output.shape_string(), "(None, 8)");
+        assert_eq!(m.inputs[0].spec.shape_string(), "(None, 4)");
+        assert_eq!(m.nodes[m.outputs[0]].spec.shape_string(), "(None, 8)");
         assert_eq!(m.layers.len(), 1);
         assert_eq!(m.layers[0].name, "dense");
         assert!(matches!(
@@ -62,7 +62,7 @@ fn layers_are_named_per_class_as_keras_does() {
         names,
         ["dense", "activation", "head", "dense_1", "activation_1"]
     );
-    assert_eq!(m.output.shape_string(), "(None, 2)");
+    assert_eq!(m.nodes[m.outputs[0]].spec.shape_string(), "(None, 2)");
 }
 
 #[test]
@@ -133,4 +133,77 @@ fn input_shape_only_on_first_layer() {
     assert!(errs[0].contains("only means something on the first layer"));
     let errs = errors(quote!(struct A { input(shape = [4]) -> dense(2, input_shape = [4]) }));
     assert!(errs[0].contains("already given"), "{errs:?}");
+}
+
+#[test]
+fn functional_graph_with_shared_layer_and_merge() {
+    let m = checked(quote!(struct Ranker {
+        let query = input(shape = [32], name = "query");
+        let doc = input(shape = [16], name = "doc");
+        let project = dense(16, activation = relu);
+        let tower = dense(8);
+        let q = query -> project -> tower;
+        let d = doc -> dense(16) -> tower;
+        let score = concatenate([q, d]) -> dense(1, activation = sigmoid, name = "score");
+        (score, q)
+    }));
+    assert!(!m.sequential);
+    assert_eq!(m.inputs.len(), 2);
+    assert_eq!(m.inputs[1].name, "doc");
+    let names: Vec<&str> = m.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["dense", "dense_1", "dense_2", "concatenate", "score"]
+    );
+    assert_eq!(m.layers[1].uses, 2, "tower is shared");
+    assert_eq!(m.outputs.len(), 2);
+    assert_eq!(m.nodes[m.outputs[0]].spec.shape_string(), "(None, 1)");
+    assert_eq!(m.nodes[m.outputs[1]].spec.shape_string(), "(None, 8)");
+}
+
+#[test]
+fn graph_rules() {
+    let errs = errors(quote!(struct A {
+        let x = input(shape = [4]);
+        let y = x -> dense(2);
+        (y, z)
+    }));
+    assert!(errs[0].contains("cannot find `z`"), "{errs:?}");
+    let errs = errors(quote!(struct A {
+        let x = input(shape = [4]);
+        let x = x -> dense(2);
+        x
+    }));
+    assert!(errs[0].contains("already bound"), "{errs:?}");
+    let errs = errors(quote!(struct A {
+        let x = input(shape = [4]);
+        let unused = input(shape = [3]);
+        let tower = dense(2);
+        x -> dense(1)
+    }));
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert!(errs
+        .iter()
+        .any(|e| e.contains("layer value `tower` is never applied")));
+    assert!(errs
+        .iter()
+        .any(|e| e.contains("input `unused` does not reach any output")));
+    let errs = errors(quote!(struct A {
+        let a = input(shape = [4]);
+        let b = input(shape = [5]);
+        let tower = dense(2);
+        let x = a -> tower;
+        let y = b -> tower;
+        add([x, y])
+    }));
+    assert!(errs[0].contains("is shared"), "{errs:?}");
+    let errs = errors(quote!(struct A {
+        let a = input(shape = [4]);
+        let b = input(shape = [5]);
+        add([a, b]) -> dense(1)
+    }));
+    assert!(
+        errs[0].contains("(None, 4)") && errs[0].contains("(None, 5)"),
+        "{errs:?}"
+    );
 }

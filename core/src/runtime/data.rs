@@ -1,7 +1,7 @@
 //! Helpers the generated code calls at a model's boundary: checking dense inputs, folding them
 //! into `(rows, features)`, gathering samples into a batch, and restoring the output's shape.
 
-use ndarray::{Array, Array2, ArrayView, Axis, CowArray, Dimension, Ix2, IxDyn};
+use ndarray::{Array, Array2, ArrayView, ArrayView2, Axis, CowArray, Dimension, Ix2, IxDyn};
 
 use super::Error;
 use crate::shape::{check_runtime_shape, TensorSpec};
@@ -170,4 +170,55 @@ mod tests {
         gather_rows(xt, &[1], &mut o2);
         assert_eq!(o2, array![[2.0f32, 4.0, 6.0]]);
     }
+}
+
+/// Used by generated code for a model with several inputs: the common number of samples, or
+/// [`Error::InputSamples`] listing every input's count.
+pub fn same_samples(inputs: &[(&str, usize)]) -> Result<usize, Error> {
+    let first = inputs.first().map_or(0, |(_, n)| *n);
+    if inputs.iter().all(|(_, n)| *n == first) {
+        Ok(first)
+    } else {
+        Err(Error::InputSamples {
+            inputs: inputs
+                .iter()
+                .map(|(name, n)| (name.to_string(), *n))
+                .collect(),
+        })
+    }
+}
+
+/// Buffers a graph model keeps beside its layers for training: copies of the outputs of
+/// shared layers (a shared layer holds one output per use, and a consumer may need two at
+/// once) and the summed gradients of tensors consumed more than once. Sized on first use,
+/// reused after.
+#[derive(Clone, Debug, Default)]
+pub struct GraphBuffers {
+    /// Node values, by the index the generated code gives them.
+    pub values: Vec<Array2<f32>>,
+    /// Node gradients, by the index the generated code gives them.
+    pub grads: Vec<Array2<f32>>,
+}
+
+impl GraphBuffers {
+    /// Buffers for `values` node values and `grads` node gradients.
+    pub fn new(values: usize, grads: usize) -> Self {
+        GraphBuffers {
+            values: vec![Array2::zeros((0, 0)); values],
+            grads: vec![Array2::zeros((0, 0)); grads],
+        }
+    }
+}
+
+/// `dst = src`, resizing `dst` only when the shape changes.
+pub fn assign_rows(dst: &mut Array2<f32>, src: ArrayView2<'_, f32>) {
+    if dst.dim() != src.dim() {
+        *dst = Array2::zeros(src.dim());
+    }
+    dst.assign(&src);
+}
+
+/// `dst += src` (shapes agree: both are gradients of the same tensor).
+pub fn add_rows(dst: &mut Array2<f32>, src: ArrayView2<'_, f32>) {
+    *dst += &src;
 }

@@ -34,6 +34,11 @@ pub enum Error {
         /// Samples in the targets.
         targets: usize,
     },
+    /// The inputs of a model with several inputs hold different numbers of samples.
+    InputSamples {
+        /// Each input's name and number of samples, in declaration order.
+        inputs: Vec<(String, usize)>,
+    },
     /// A training argument is out of its range (e.g. `batch_size = 0`).
     InvalidArgument {
         /// The argument's name.
@@ -253,6 +258,14 @@ impl fmt::Display for Error {
                 f,
                 "inputs and targets must hold the same number of samples; received {inputs} input samples and {targets} target samples"
             ),
+            Error::InputSamples { inputs } => {
+                let list: Vec<String> = inputs.iter().map(|(name, n)| format!("'{name}': {n}")).collect();
+                write!(
+                    f,
+                    "every input must hold the same number of samples; received {}",
+                    list.join(", ")
+                )
+            }
             Error::InvalidArgument { name, message } => write!(f, "invalid `{name}`: {message}"),
             Error::Weight { key, message } => write!(f, "weight '{key}': {message}"),
             Error::NonFiniteLoss { epoch, batch } => write!(

@@ -18,7 +18,10 @@ pub use constant::{
     assert_elements_are, const_shape_matches, const_tensor, ConstTensor, ElementsAre,
     MAX_CONST_RANK,
 };
-pub use data::{as_rows, check_dense_input, gather_rows, rows_to_output};
+pub use data::{
+    add_rows, as_rows, assign_rows, check_dense_input, gather_rows, rows_to_output, same_samples,
+    GraphBuffers,
+};
 pub use error::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, ShapeMismatch,
     WeightMismatch,

@@ -31,6 +31,8 @@ pub enum Kind {
     Path,
     /// `TensorSpec(...)`, `SparseTensorSpec(...)` or `RaggedTensorSpec(...)`.
     TypeSpec,
+    /// A list of bound tensor names (`[q, d]`), a merge's inputs.
+    Tensors,
 }
 
 /// One parameter of a layer.
@@ -102,6 +104,14 @@ impl<'a> Bound<'a> {
         match self.value(name)? {
             Value::Str(s) => Some(s.value()),
             _ => None,
+        }
+    }
+
+    /// The items of a list value (`[q, d]`).
+    pub fn list(&self, name: &str) -> &'a [Value] {
+        match self.value(name) {
+            Some(Value::List { items, .. }) => items,
+            _ => &[],
         }
     }
 
@@ -408,6 +418,24 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
         Kind::Path => match value {
             Value::Ident(_) | Value::Path(_) => true,
             _ => wrong("the path of a Rust `const` or `static` array"),
+        },
+        Kind::Tensors => match value {
+            Value::List { items, .. } => {
+                let mut ok = true;
+                for item in items {
+                    if !matches!(item, Value::Ident(_) | Value::Call(_)) {
+                        if !matches!(item, Value::Invalid(_)) {
+                            cx.error(
+                                item.span(),
+                                format!("the inputs of `{layer}` are names of tensors bound with `let`, found {}", item.describe()),
+                            );
+                        }
+                        ok = false;
+                    }
+                }
+                ok
+            }
+            _ => wrong("a list of tensors such as `[q, d]`"),
         },
         Kind::TypeSpec => match value {
             Value::Call(_) => true,

@@ -3,14 +3,15 @@
 //! Its output, [`CheckedModel`], is all that expansion needs.
 
 mod args;
+mod graph;
 mod input;
 
 use std::collections::HashMap;
 
 use proc_macro2::Span;
 use stratic_core::shape::{
-    activation_output, closest, dense_output, Activation, DenseConfig, Dim, InputArg, Layout,
-    TensorSpec,
+    activation_output, closest, dense_output, dense_params, Activation, DenseConfig, Dim, InputArg,
+    Layout, MergeConfig, TensorSpec, MERGES,
 };
 use syn::{Attribute, Ident, Visibility};
 
@@ -20,17 +21,43 @@ use args::{bind, Bound, Kind, Param};
 pub use input::CheckedInput;
 use input::{bind_input, check_input, implicit_input, FirstLayerShape};
 
-/// A model whose every rule holds.
+/// A model whose every rule holds: its inputs, its layers (the struct's fields, in creation
+/// order) and the graph of their applications, in an order where every node comes after its
+/// inputs.
 pub struct CheckedModel {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub ident: Ident,
-    pub input: CheckedInput,
+    pub inputs: Vec<CheckedInput>,
     pub layers: Vec<CheckedLayer>,
-    pub output: TensorSpec,
+    pub nodes: Vec<Node>,
+    /// The output nodes, in order.
+    pub outputs: Vec<usize>,
+    /// Declared as one chain (Keras' `Sequential`), which `summary()` shows as Keras does.
+    pub sequential: bool,
 }
 
-/// One layer, with its field name, configuration and the specs around it.
+/// One tensor of the graph.
+pub struct Node {
+    pub kind: NodeKind,
+    pub spec: TensorSpec,
+}
+
+/// How a tensor is computed.
+pub enum NodeKind {
+    /// Input `i` of the model.
+    Input(usize),
+    /// Use `use_index` of layer `layer`, applied to node `input`.
+    Apply {
+        layer: usize,
+        use_index: usize,
+        input: usize,
+    },
+    /// The merge layer `layer` applied to nodes `inputs`.
+    Merge { layer: usize, inputs: Vec<usize> },
+}
+
+/// One layer, with its field name, configuration and the specs around its first use.
 pub struct CheckedLayer {
     /// The layer's name: `dense`, `dense_1`, or `name = ...`; also its field in the struct.
     pub name: String,
@@ -38,6 +65,8 @@ pub struct CheckedLayer {
     pub input: TensorSpec,
     pub output: TensorSpec,
     pub span: Span,
+    /// How many times it is applied (more than once: a shared layer).
+    pub uses: usize,
 }
 
 /// What a layer is, with its configuration.
@@ -47,6 +76,7 @@ pub enum LayerKind {
         input_dim: usize,
     },
     Activation(Activation),
+    Merge(MergeConfig),
 }
 
 impl LayerKind {
@@ -55,12 +85,24 @@ impl LayerKind {
         match self {
             LayerKind::Dense { .. } => "Dense",
             LayerKind::Activation(_) => "Activation",
+            LayerKind::Merge(m) => m.op.class_name(),
+        }
+    }
+
+    /// The number of weights.
+    pub fn params(&self) -> usize {
+        match self {
+            LayerKind::Dense { config, input_dim } => {
+                dense_params(*input_dim, config.units, config.use_bias)
+            }
+            LayerKind::Activation(_) | LayerKind::Merge(_) => 0,
         }
     }
 }
 
 /// The layers `model!` knows, with their parameters (Keras' names and order).
-const LAYERS: &[(&str, &[Param])] = &[("dense", DENSE_PARAMS), ("activation", ACTIVATION_PARAMS)];
+pub(super) const LAYERS: &[(&str, &[Param])] =
+    &[("dense", DENSE_PARAMS), ("activation", ACTIVATION_PARAMS)];
 
 const DENSE_PARAMS: &[Param] = &[
     Param {
@@ -104,6 +146,9 @@ const ACTIVATION_PARAMS: &[Param] = &[Param {
 
 /// Checks one model. Returns `None` if any rule failed (the errors are in `cx`).
 pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
+    if !item.body.lets.is_empty() || item.body.outputs.is_some() {
+        return graph::check_graph(cx, item);
+    }
     let terms = sequential_terms(cx, &item.body)?;
     let mut namer = Namer::default();
     // Bind every layer first, so argument errors of all layers are reported (in source order)
@@ -177,13 +222,30 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
         );
         return None;
     }
+    let _ = output;
+    let mut nodes = vec![Node {
+        kind: NodeKind::Input(0),
+        spec: input.spec.clone(),
+    }];
+    for (i, layer) in layers.iter().enumerate() {
+        nodes.push(Node {
+            kind: NodeKind::Apply {
+                layer: i,
+                use_index: 0,
+                input: i,
+            },
+            spec: layer.output.clone(),
+        });
+    }
     Some(CheckedModel {
         attrs: item.attrs.clone(),
         vis: item.vis.clone(),
         ident: item.ident.clone(),
-        input,
+        outputs: vec![layers.len()],
+        inputs: vec![input],
         layers,
-        output,
+        nodes,
+        sequential: true,
     })
 }
 
@@ -231,7 +293,7 @@ fn sequential_terms<'a>(cx: &Ctxt, body: &'a Body) -> Option<&'a [Term]> {
 
 /// A bare name in a chain: with no `let` to bind it, it is a layer or activation written
 /// without its call.
-fn not_a_layer(cx: &Ctxt, id: &Ident) {
+pub(super) fn not_a_layer(cx: &Ctxt, id: &Ident) {
     let s = id.to_string();
     let msg = if Activation::from_name(&s).is_some() {
         format!("`{s}` is an activation, not a layer: write `activation({s})`, or give it to the layer before as `activation = {s}`")
@@ -241,7 +303,7 @@ fn not_a_layer(cx: &Ctxt, id: &Ident) {
             example_call(&s)
         )
     } else {
-        format!("`{s}` is not a layer: a layer is called with its arguments, e.g. `dense(8)`; named tensors (`let`) come with functional graphs, which are not supported yet")
+        format!("`{s}` is not a layer or a bound name: a layer is called with its arguments, e.g. `dense(8)`, and a name is bound with `let {s} = ...;` first")
     };
     cx.error(id.span(), msg);
 }
@@ -254,10 +316,11 @@ fn example_call(layer: &str) -> &'static str {
     }
 }
 
-fn unknown_layer(cx: &Ctxt, name: &Ident) {
+pub(super) fn unknown_layer(cx: &Ctxt, name: &Ident) {
     let s = name.to_string();
     let mut known: Vec<&str> = LAYERS.iter().map(|(n, _)| *n).collect();
     known.push("input");
+    known.extend(MERGES.iter().map(|(_, n, _)| *n));
     // Keras' class names (`Dense`, `InputLayer`) are the most likely misspelling.
     let snake = keras_class_to_snake(&s);
     let hint = known
@@ -348,13 +411,13 @@ fn clone_dims_value(v: &Value) -> Value {
 /// Keras names layers by class, counting per class (`dense`, `dense_1`, ...); an explicit
 /// `name = ...` is used as is and must be unique.
 #[derive(Default)]
-struct Namer {
+pub(super) struct Namer {
     counters: HashMap<&'static str, usize>,
-    used: HashMap<String, Span>,
+    pub(super) used: HashMap<String, Span>,
 }
 
 impl Namer {
-    fn name(&mut self, cx: &Ctxt, kind: &'static str, bound: &Bound<'_>) -> String {
+    pub(super) fn name(&mut self, cx: &Ctxt, kind: &'static str, bound: &Bound<'_>) -> String {
         if let (Some(name), Some(value)) = (bound.str("name"), bound.value("name")) {
             let span = value.span();
             if syn::parse_str::<Ident>(&name).is_err() {
@@ -377,6 +440,11 @@ impl Namer {
             self.used.insert(name.clone(), span);
             return name;
         }
+        self.auto(kind)
+    }
+
+    /// The next free automatic name for `kind`: `dense`, `dense_1`, ...
+    pub(super) fn auto(&mut self, kind: &'static str) -> String {
         loop {
             let n = self.counters.entry(kind).or_insert(0);
             let name = if *n == 0 {
@@ -416,7 +484,7 @@ fn identifier_like(name: &str) -> String {
 }
 
 /// Applies a layer's shape rule; on failure the error points at the layer's name.
-fn check_layer(
+pub(super) fn check_layer(
     cx: &Ctxt,
     call: &Call,
     kind: &str,
@@ -459,6 +527,7 @@ fn check_layer(
             input,
             output,
             span: call.name.span(),
+            uses: 1,
         }),
         Err(e) => {
             cx.error(call.name.span(), e.message);
@@ -467,13 +536,18 @@ fn check_layer(
     }
 }
 
-/// Whether the runtime can run this model yet: one dense `f32` input of rank at most 6.
-/// Sparse and ragged inputs are checked at compile time but run in later versions.
+/// Whether the runtime can run this model yet: dense `f32` inputs whose dims after the batch
+/// axis are known, of rank at most 6, and outputs of known dims. Sparse and ragged inputs are
+/// checked at compile time but run in later versions.
 pub fn runtime_supported(model: &CheckedModel) -> bool {
-    let spec = &model.input.spec;
-    spec.layout == Layout::Dense
-        && spec.dtype == stratic_core::shape::DType::F32
-        && spec.ndim() <= 6
-        && model.output.ndim() <= 6
-        && !model.input.optional
+    let known =
+        |spec: &TensorSpec| spec.dims.iter().all(|d| d.known().is_some()) && spec.ndim() <= 6;
+    model.inputs.iter().all(|input| {
+        input.spec.layout == Layout::Dense
+            && input.spec.dtype == stratic_core::shape::DType::F32
+            && known(&input.spec)
+            && !input.optional
+    }) && model.outputs.iter().all(|&o| known(&model.nodes[o].spec))
+        && model.inputs.len() <= 8
+        && model.outputs.len() <= 4
 }

@@ -3,7 +3,9 @@ use stratic::prelude::*;
 model! {
     struct M {
         let x = input(shape = [4]);
-        x -> dense(8)
+        let h = x -> dense(8);
+        let h = h -> dense(2);
+        h
     }
 }
 

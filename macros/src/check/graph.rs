@@ -1,0 +1,583 @@
+//! Functional graphs: `let` bindings of tensors and of layer values, chains from any bound
+//! tensor, merges, several inputs and outputs, shared layers (a layer value applied more than
+//! once shares its weights).
+//!
+//! The body is evaluated in source order, so a name is always defined before it is used and
+//! the nodes come out in an order where every node follows its inputs.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use stratic_core::shape::{
+    activation_output, closest, dense_output, merge_output, Dim, MergeConfig, MergeOp, TensorSpec,
+    MERGES,
+};
+use syn::Ident;
+
+use super::args::{bind, Bound, Kind, Param};
+use super::input::{bind_input, check_input};
+use super::{
+    check_layer, not_a_layer, unknown_layer, CheckedInput, CheckedLayer, CheckedModel, LayerKind,
+    Namer, Node, NodeKind, LAYERS,
+};
+use crate::ast::{Call, Chain, ModelItem, Term, Value};
+use crate::ctxt::Ctxt;
+
+/// What a name is bound to.
+enum Binding {
+    /// A tensor: a node of the graph.
+    Tensor { node: usize },
+    /// A layer value: layers to apply in order (not yet applied, or shared).
+    Layers { layers: Vec<usize> },
+    /// Its definition failed (already reported): uses of it report nothing more.
+    Failed,
+}
+
+struct Bound_ {
+    binding: Binding,
+    span: Span,
+    used: bool,
+}
+
+/// A layer as the graph holds it: declared (arguments bound, name given) and built at its
+/// first application, when its input's shape is known.
+enum Slot<'a> {
+    Declared {
+        call: &'a Call,
+        kind: &'static str,
+        bound: Bound<'a>,
+        name: String,
+    },
+    Built(CheckedLayer),
+    /// Its declaration or first application failed (already reported).
+    Failed,
+}
+
+/// What a chain evaluates to.
+enum Eval {
+    Tensor(usize),
+    Layers(Vec<usize>),
+}
+
+struct Graph<'a> {
+    cx: &'a Ctxt,
+    namer: Namer,
+    env: HashMap<String, Bound_>,
+    inputs: Vec<CheckedInput>,
+    slots: Vec<Slot<'a>>,
+    nodes: Vec<Node>,
+    node_spans: Vec<Span>,
+    /// Set when something could not be evaluated; later checks that need the whole graph
+    /// (reachability) are skipped, since they would only repeat the first error.
+    broken: bool,
+}
+
+const fn param(name: &'static str, kind: Kind, required: bool, positional: bool) -> Param {
+    Param {
+        name,
+        kind,
+        required,
+        positional,
+    }
+}
+
+const CONCATENATE_PARAMS: &[Param] = &[
+    param("inputs", Kind::Tensors, true, true),
+    param("axis", Kind::Int, false, false),
+];
+const ELEMENTWISE_PARAMS: &[Param] = &[param("inputs", Kind::Tensors, true, true)];
+const DOT_PARAMS: &[Param] = &[
+    param("inputs", Kind::Tensors, true, true),
+    param("axes", Kind::Int, false, true),
+    param("normalize", Kind::Bool, false, false),
+];
+
+fn merge_params(op: MergeOp) -> &'static [Param] {
+    match op {
+        MergeOp::Concatenate => CONCATENATE_PARAMS,
+        MergeOp::Dot => DOT_PARAMS,
+        _ => ELEMENTWISE_PARAMS,
+    }
+}
+
+/// Checks a model declared as a graph.
+pub fn check_graph(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
+    let mut g = Graph {
+        cx,
+        namer: Namer::default(),
+        env: HashMap::new(),
+        inputs: Vec::new(),
+        slots: Vec::new(),
+        nodes: Vec::new(),
+        node_spans: Vec::new(),
+        broken: false,
+    };
+    for l in &item.body.lets {
+        let name = l.name.to_string();
+        let eval = g.eval_chain(&l.chain, true);
+        if let Some(prev) = g.env.get(&name) {
+            let _ = prev;
+            cx.error(
+                l.name.span(),
+                format!("`{name}` is already bound in this model: give this one another name"),
+            );
+            continue;
+        }
+        let Some(eval) = eval else {
+            g.broken = true;
+            g.env.insert(
+                name,
+                Bound_ {
+                    binding: Binding::Failed,
+                    span: l.name.span(),
+                    used: true,
+                },
+            );
+            continue;
+        };
+        let binding = match eval {
+            Eval::Tensor(node) => Binding::Tensor { node },
+            Eval::Layers(layers) => Binding::Layers { layers },
+        };
+        g.env.insert(
+            name,
+            Bound_ {
+                binding,
+                span: l.name.span(),
+                used: false,
+            },
+        );
+    }
+    let chains: Vec<&Chain> = match (&item.body.outputs, &item.body.tail) {
+        (Some((chains, _)), _) => chains.iter().collect(),
+        (None, Some(chain)) => vec![chain],
+        (None, None) => {
+            cx.error(
+                item.body.span,
+                "the model needs outputs: end the body with the output tensor, or a tuple `(a, b)` of them",
+            );
+            return None;
+        }
+    };
+    if chains.is_empty() {
+        if let Some((_, span)) = &item.body.outputs {
+            cx.error(*span, "the model needs at least one output: `(a, b)`");
+        }
+        return None;
+    }
+    let mut outputs = Vec::new();
+    for chain in chains {
+        match g.eval_chain(chain, false) {
+            Some(Eval::Tensor(node)) => outputs.push(node),
+            Some(Eval::Layers(_)) => {}
+            None => g.broken = true,
+        }
+    }
+    if !g.broken && !cx.has_errors() {
+        g.check_unused(&outputs);
+    }
+    if cx.has_errors() || g.broken || item.body.had_errors {
+        return None;
+    }
+    for &o in &outputs {
+        if matches!(g.nodes[o].kind, NodeKind::Input(_)) {
+            cx.error(
+                g.node_spans[o],
+                "an output must be computed by a layer; this one is an input",
+            );
+            return None;
+        }
+    }
+    let mut layers = Vec::new();
+    for slot in g.slots {
+        match slot {
+            Slot::Built(l) => layers.push(l),
+            _ => return None,
+        }
+    }
+    Some(CheckedModel {
+        attrs: item.attrs.clone(),
+        vis: item.vis.clone(),
+        ident: item.ident.clone(),
+        inputs: g.inputs,
+        layers,
+        nodes: g.nodes,
+        outputs,
+        sequential: false,
+    })
+}
+
+impl<'a> Graph<'a> {
+    /// Evaluates a chain: a tensor, or (where `allow_layers`, i.e. on the right of `let`) a
+    /// layer value when the chain starts with a layer rather than a tensor.
+    fn eval_chain(&mut self, chain: &'a Chain, allow_layers: bool) -> Option<Eval> {
+        let (head, rest) = chain.terms.split_first()?;
+        let mut current = match head {
+            Term::Invalid => return None,
+            Term::Call(c) if c.name == "input" => Eval::Tensor(self.input(c)?),
+            Term::Call(c) if MergeOp::from_name(&c.name.to_string()).is_some() => {
+                Eval::Tensor(self.merge(c)?)
+            }
+            Term::Call(c) => {
+                let layer = self.declare(c)?;
+                if !allow_layers {
+                    self.cx.error(
+                        c.name.span(),
+                        format!(
+                            "`{}(...)` has no input here: a chain starts with a tensor (an `input(...)`, a bound tensor, or a merge such as `concatenate([a, b])`), e.g. `x -> {}(...)`",
+                            c.name, c.name
+                        ),
+                    );
+                    return None;
+                }
+                Eval::Layers(vec![layer])
+            }
+            Term::Name(id) => match self.lookup(id)? {
+                Binding::Failed => return None,
+                Binding::Tensor { node } => Eval::Tensor(*node),
+                Binding::Layers { layers } => {
+                    if !allow_layers {
+                        self.cx.error(
+                            id.span(),
+                            format!("`{id}` is a layer, not a tensor: apply it to one, e.g. `x -> {id}`"),
+                        );
+                        return None;
+                    }
+                    Eval::Layers(layers.clone())
+                }
+            },
+        };
+        for term in rest {
+            current = match (current, term) {
+                (_, Term::Invalid) => return None,
+                (_, Term::Call(c)) if c.name == "input" => {
+                    self.cx.error(
+                        c.name.span(),
+                        "`input(...)` starts a chain; it cannot follow `->`",
+                    );
+                    return None;
+                }
+                (_, Term::Call(c)) if MergeOp::from_name(&c.name.to_string()).is_some() => {
+                    self.cx.error(
+                        c.name.span(),
+                        format!(
+                            "`{}(...)` takes its inputs as a list and starts a chain: write `let m = {}([a, b]);` and continue from `m`",
+                            c.name, c.name
+                        ),
+                    );
+                    return None;
+                }
+                (Eval::Tensor(node), Term::Call(c)) => {
+                    let layer = self.declare(c)?;
+                    Eval::Tensor(self.apply(layer, node, c.name.span())?)
+                }
+                (Eval::Layers(mut layers), Term::Call(c)) => {
+                    layers.push(self.declare(c)?);
+                    Eval::Layers(layers)
+                }
+                (current, Term::Name(id)) => {
+                    let layers = match self.lookup(id)? {
+                        Binding::Failed => return None,
+                        Binding::Layers { layers } => layers.clone(),
+                        Binding::Tensor { .. } => {
+                            self.cx.error(
+                                id.span(),
+                                format!("`{id}` is a tensor; only layers follow `->` (to combine tensors, use a merge such as `concatenate([a, {id}])`)"),
+                            );
+                            return None;
+                        }
+                    };
+                    match current {
+                        Eval::Tensor(mut node) => {
+                            for layer in layers {
+                                node = self.apply(layer, node, id.span())?;
+                            }
+                            Eval::Tensor(node)
+                        }
+                        Eval::Layers(mut chain) => {
+                            chain.extend(layers);
+                            Eval::Layers(chain)
+                        }
+                    }
+                }
+            };
+        }
+        Some(current)
+    }
+
+    /// Looks a name up and marks it used; an undefined name gets "did you mean".
+    fn lookup(&mut self, id: &Ident) -> Option<&Binding> {
+        let name = id.to_string();
+        if !self.env.contains_key(&name) {
+            if self.env.is_empty() {
+                not_a_layer(self.cx, id);
+            } else {
+                let message = match closest(&name, self.env.keys().map(String::as_str)) {
+                    Some(c) => format!("cannot find `{name}` in this model; did you mean `{c}`?"),
+                    None => format!("cannot find `{name}` in this model: bind it first with `let {name} = ...;`"),
+                };
+                self.cx.error(id.span(), message);
+            }
+            return None;
+        }
+        let entry = self.env.get_mut(&name)?;
+        entry.used = true;
+        Some(&entry.binding)
+    }
+
+    fn input(&mut self, call: &'a Call) -> Option<usize> {
+        let bound = bind_input(self.cx, call);
+        let explicit = bound.name();
+        let mut input = check_input(self.cx, &bound, None)?;
+        input.name = match explicit {
+            Some((name, span)) => {
+                if self.namer.used.contains_key(&name) {
+                    self.cx.error(
+                        span,
+                        format!("duplicate layer name {name:?}: every layer's name must be unique"),
+                    );
+                }
+                self.namer.used.insert(name.clone(), span);
+                name
+            }
+            None => self.namer.auto("input_layer"),
+        };
+        let index = self.inputs.len();
+        let spec = input.spec.clone();
+        self.inputs.push(input);
+        Some(self.push_node(NodeKind::Input(index), spec, call.name.span()))
+    }
+
+    fn push_node(&mut self, kind: NodeKind, spec: TensorSpec, span: Span) -> usize {
+        self.nodes.push(Node { kind, spec });
+        self.node_spans.push(span);
+        self.nodes.len() - 1
+    }
+
+    /// Binds a layer call's arguments and names it (Keras names a layer when it is created).
+    fn declare(&mut self, call: &'a Call) -> Option<usize> {
+        let name_str = call.name.to_string();
+        let Some((kind, params)) = LAYERS.iter().find(|(n, _)| *n == name_str) else {
+            unknown_layer(self.cx, &call.name);
+            self.slots.push(Slot::Failed);
+            return None;
+        };
+        let bound = bind(self.cx, call, kind, params);
+        for param in ["input_shape", "batch_input_shape"] {
+            if let Some(span) = bound.span_of(param) {
+                self.cx.error(
+                    span,
+                    format!("`{param}` is the sequential shortcut; in a graph, declare the input with `let x = input(shape = [...]);`"),
+                );
+            }
+        }
+        let name = self.namer.name(self.cx, kind, &bound);
+        self.slots.push(Slot::Declared {
+            call,
+            kind,
+            bound,
+            name,
+        });
+        Some(self.slots.len() - 1)
+    }
+
+    /// Applies layer `index` to node `input`: builds it on its first use, checks the shape
+    /// rule on every use, and for a shared layer checks that the new input fits its weights.
+    fn apply(&mut self, index: usize, input: usize, span: Span) -> Option<usize> {
+        let spec = self.nodes[input].spec.clone();
+        let slot = std::mem::replace(&mut self.slots[index], Slot::Failed);
+        let (layer, out) = match slot {
+            Slot::Failed => return None,
+            Slot::Declared {
+                call,
+                kind,
+                bound,
+                name,
+            } => {
+                let layer = check_layer(self.cx, call, kind, &bound, &name, spec)?;
+                let out = layer.output.clone();
+                (layer, out)
+            }
+            Slot::Built(mut layer) => {
+                let out = match reapply(&layer, &spec) {
+                    Ok(out) => out,
+                    Err(message) => {
+                        self.cx.error(span, message);
+                        self.slots[index] = Slot::Built(layer);
+                        return None;
+                    }
+                };
+                layer.uses += 1;
+                (layer, out)
+            }
+        };
+        let use_index = layer.uses - 1;
+        self.slots[index] = Slot::Built(layer);
+        Some(self.push_node(
+            NodeKind::Apply {
+                layer: index,
+                use_index,
+                input,
+            },
+            out,
+            span,
+        ))
+    }
+
+    /// `concatenate([a, b], ...)` and the other merges: a new layer applied to bound tensors.
+    fn merge(&mut self, call: &'a Call) -> Option<usize> {
+        let name_str = call.name.to_string();
+        let op = MergeOp::from_name(&name_str)?;
+        let kind: &'static str = MERGES
+            .iter()
+            .find(|(o, _, _)| *o == op)
+            .map_or("merge", |(_, n, _)| n);
+        let bound = bind(self.cx, call, kind, merge_params(op));
+        let name = self.namer.name(self.cx, kind, &bound);
+        let mut inputs = Vec::new();
+        for item in bound.list("inputs") {
+            match item {
+                // A merge written inline: `concatenate([a, multiply([a, b])])`.
+                Value::Call(nested) if MergeOp::from_name(&nested.name.to_string()).is_some() => {
+                    inputs.push(self.merge(nested)?);
+                }
+                Value::Call(other) => {
+                    self.cx.error(
+                        other.name.span(),
+                        format!("only a merge may be written inside a merge's list; bind the tensor first, e.g. `let h = x -> {}(...);`, and list `h`", other.name),
+                    );
+                    return None;
+                }
+                Value::Ident(id) => match self.lookup(id) {
+                    Some(Binding::Failed) => return None,
+                    Some(Binding::Tensor { node }) => inputs.push(*node),
+                    Some(Binding::Layers { .. }) => {
+                        self.cx.error(
+                            id.span(),
+                            format!("`{id}` is a layer, not a tensor: a merge takes tensors, e.g. `x -> {id}` bound with `let`"),
+                        );
+                        return None;
+                    }
+                    None => return None,
+                },
+                _ => return None,
+            }
+        }
+        // Missing inputs were reported by the binder.
+        bound.get("inputs")?;
+        let mut config = MergeConfig::new(op);
+        if let Some(axis) = bound.int("axis") {
+            config.axis = axis;
+        }
+        if let Some(axes) = bound.int("axes") {
+            config.axes = axes;
+        }
+        if let Some(normalize) = bound.bool("normalize") {
+            config.normalize = normalize;
+        }
+        let specs: Vec<TensorSpec> = inputs.iter().map(|&n| self.nodes[n].spec.clone()).collect();
+        let out = match merge_output(&name, &config, &specs) {
+            Ok(out) => out,
+            Err(e) => {
+                self.cx.error(call.name.span(), e.message);
+                return None;
+            }
+        };
+        self.slots.push(Slot::Built(CheckedLayer {
+            name,
+            kind: LayerKind::Merge(config),
+            input: specs.first().cloned().unwrap_or_else(|| out.clone()),
+            output: out.clone(),
+            span: call.name.span(),
+            uses: 1,
+        }));
+        let layer = self.slots.len() - 1;
+        Some(self.push_node(NodeKind::Merge { layer, inputs }, out, call.name.span()))
+    }
+
+    /// Every layer value is applied, and every input and bound tensor reaches an output.
+    fn check_unused(&self, outputs: &[usize]) {
+        let mut live = vec![false; self.nodes.len()];
+        let mut stack: Vec<usize> = outputs.to_vec();
+        while let Some(n) = stack.pop() {
+            if std::mem::replace(&mut live[n], true) {
+                continue;
+            }
+            match &self.nodes[n].kind {
+                NodeKind::Input(_) => {}
+                NodeKind::Apply { input, .. } => stack.push(*input),
+                NodeKind::Merge { inputs, .. } => stack.extend(inputs.iter().copied()),
+            }
+        }
+        let mut names: Vec<(&String, &Bound_)> = self.env.iter().collect();
+        names.sort_by_key(|(name, _)| name.as_str());
+        for (name, entry) in names {
+            match &entry.binding {
+                Binding::Layers { layers } if !entry.used => {
+                    let _ = layers;
+                    self.cx.error(
+                        entry.span,
+                        format!("layer value `{name}` is never applied: apply it to a tensor (`x -> {name}`), or remove it"),
+                    );
+                }
+                Binding::Tensor { node } if !live[*node] => {
+                    let what = if matches!(self.nodes[*node].kind, NodeKind::Input(_)) {
+                        "input"
+                    } else {
+                        "tensor"
+                    };
+                    self.cx.error(
+                        entry.span,
+                        format!("{what} `{name}` does not reach any output: use it on the way to an output, or remove it"),
+                    );
+                }
+                _ => {}
+            }
+        }
+        for (n, node) in self.nodes.iter().enumerate() {
+            // Unnamed inputs and layer applications that lead nowhere (an output's chain
+            // always leads somewhere, so these come from `let` chains already reported, or
+            // from inputs used inline).
+            if !live[n] && matches!(node.kind, NodeKind::Input(_)) {
+                let bound_by_name = self
+                    .env
+                    .values()
+                    .any(|e| matches!(e.binding, Binding::Tensor { node } if node == n));
+                if !bound_by_name {
+                    self.cx.error(
+                        self.node_spans[n],
+                        "this input does not reach any output: use it on the way to an output, or remove it",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The shape rule of a layer applied again (a shared layer): the output for `input`, or why
+/// its weights cannot take it.
+fn reapply(layer: &CheckedLayer, input: &TensorSpec) -> Result<TensorSpec, String> {
+    match &layer.kind {
+        LayerKind::Dense { config, input_dim } => {
+            let out = dense_output(&layer.name, input, config.units).map_err(|e| e.message)?;
+            if input.last() != Dim::Known(*input_dim) {
+                return Err(format!(
+                    "layer '{}' is shared: its first use gave it a kernel of shape ({input_dim}, {}) for inputs {}, but here it is applied to {}, whose last axis is {}; a shared layer needs inputs of one last dimension",
+                    layer.name,
+                    config.units,
+                    layer.input.shape_string(),
+                    input.shape_string(),
+                    input.last()
+                ));
+            }
+            Ok(out)
+        }
+        LayerKind::Activation(a) => {
+            activation_output(&layer.name, input, *a).map_err(|e| e.message)
+        }
+        LayerKind::Merge(_) => Err(format!(
+            "merge layer '{}' cannot be applied again",
+            layer.name
+        )),
+    }
+}

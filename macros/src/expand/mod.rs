@@ -1,0 +1,659 @@
+//! Expansion: a checked model to Rust. Runs only when every check passed; `stub` covers the
+//! other case. Generated code names the runtime only through `::stratic::__private`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use stratic_core::shape::{Activation, DType, Dim, Initializer, TensorSpec};
+use syn::Ident;
+
+use crate::ast::ModelItem;
+use crate::check::{runtime_supported, CheckedModel, LayerKind, NodeKind};
+
+mod wiring;
+use wiring::Wiring;
+
+/// The whole expansion of one checked model.
+pub fn expand(model: &CheckedModel) -> TokenStream {
+    let CheckedModel {
+        attrs, vis, ident, ..
+    } = model;
+    let wiring = Wiring::new(model);
+    let fields = model.layers.iter().map(|l| {
+        let field = format_ident!("{}", l.name, span = l.span);
+        let ty = layer_type(&l.kind);
+        let shared = if l.uses > 1 {
+            format!(" Shared: applied {} times.", l.uses)
+        } else {
+            String::new()
+        };
+        let doc = format!(
+            "Layer `{}` ({}): {} -> {}.{shared}",
+            l.name,
+            l.kind.class_name(),
+            l.input.shape_string(),
+            l.output.shape_string()
+        );
+        quote!(#[doc = #doc] pub #field: #ty)
+    });
+    let builds = model.layers.iter().enumerate().map(|(i, l)| {
+        let field = format_ident!("{}", l.name);
+        let init = layer_build(&l.kind, merge_inputs(model, i));
+        if l.uses > 1 {
+            let uses = l.uses;
+            quote!(#field: {
+                let mut layer = #init;
+                __s::Layer::set_uses(&mut layer, #uses);
+                layer
+            })
+        } else {
+            quote!(#field: #init)
+        }
+    });
+    let (graph_field, graph_build) = if wiring.needs_buffers() {
+        let (nv, ng) = (wiring.n_values, wiring.n_grads);
+        (
+            quote!(#[doc(hidden)] pub __graph: ::stratic::__private::GraphBuffers,),
+            quote!(__graph: __s::GraphBuffers::new(#nv, #ng),),
+        )
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
+    let model_impl = if runtime_supported(model) {
+        model_impl(model, &wiring)
+    } else {
+        TokenStream::new()
+    };
+    let const_checks = input_tensor_checks(model);
+    let array_predict = array_predict(model);
+    let summary = summary(model);
+    quote! {
+        #(#attrs)*
+        #vis struct #ident {
+            #(#fields,)*
+            #graph_field
+        }
+
+        const _: () = {
+            use ::stratic::__private as __s;
+
+            impl #ident {
+                /// Builds the model with Keras' default initializers, seeded from the system's
+                /// entropy (see `with_seed` for reproducible weights).
+                pub fn new() -> Self {
+                    Self::__build(&mut __s::Rng::from_entropy())
+                }
+
+                /// Builds the model with weights drawn from a generator seeded with `seed`:
+                /// the same seed gives the same weights.
+                pub fn with_seed(seed: u64) -> Self {
+                    Self::__build(&mut __s::Rng::new(seed))
+                }
+
+                fn __build(rng: &mut __s::Rng) -> Self {
+                    #ident { #(#builds,)* #graph_build }
+                }
+
+                #array_predict
+                #summary
+            }
+
+            impl ::core::default::Default for #ident {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+
+            #const_checks
+            #model_impl
+        };
+    }
+}
+
+/// The number of inputs of merge layer `layer` (0 for other layers).
+fn merge_inputs(model: &CheckedModel, layer: usize) -> usize {
+    model
+        .nodes
+        .iter()
+        .find_map(|n| match &n.kind {
+            NodeKind::Merge { layer: l, inputs } if *l == layer => Some(inputs.len()),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+fn layer_type(kind: &LayerKind) -> TokenStream {
+    match kind {
+        LayerKind::Dense { .. } => quote!(::stratic::__private::Dense),
+        LayerKind::Activation(_) => quote!(::stratic::__private::ActivationLayer),
+        LayerKind::Merge(_) => quote!(::stratic::__private::Merge),
+    }
+}
+
+fn layer_build(kind: &LayerKind, merge_inputs: usize) -> TokenStream {
+    match kind {
+        LayerKind::Merge(config) => {
+            let op = format_ident!("{}", format!("{:?}", config.op));
+            let (axis, axes, normalize) = (config.axis, config.axes, config.normalize);
+            quote! {
+                __s::Merge::new(
+                    __s::shape::MergeConfig {
+                        op: __s::shape::MergeOp::#op,
+                        axis: #axis,
+                        axes: #axes,
+                        normalize: #normalize,
+                    },
+                    #merge_inputs,
+                )
+            }
+        }
+        LayerKind::Dense { config, input_dim } => {
+            let units = config.units;
+            let activation = activation_tokens(config.activation);
+            let use_bias = config.use_bias;
+            let k = initializer_tokens(config.kernel_initializer);
+            let b = initializer_tokens(config.bias_initializer);
+            quote! {
+                __s::Dense::build(
+                    __s::shape::DenseConfig {
+                        units: #units,
+                        activation: #activation,
+                        use_bias: #use_bias,
+                        kernel_initializer: #k,
+                        bias_initializer: #b,
+                    },
+                    #input_dim,
+                    rng,
+                )
+            }
+        }
+        LayerKind::Activation(a) => {
+            let a = activation_tokens(*a);
+            quote!(__s::ActivationLayer::new(#a))
+        }
+    }
+}
+
+fn activation_tokens(a: Activation) -> TokenStream {
+    let v = format_ident!("{}", format!("{a:?}"));
+    quote!(__s::shape::Activation::#v)
+}
+
+fn initializer_tokens(i: Initializer) -> TokenStream {
+    let v = format_ident!("{}", format!("{i:?}"));
+    quote!(__s::shape::Initializer::#v)
+}
+
+fn dim_tokens(d: Dim) -> TokenStream {
+    match d {
+        Dim::Known(n) => quote!(__s::shape::Dim::Known(#n)),
+        Dim::Unknown => quote!(__s::shape::Dim::Unknown),
+    }
+}
+
+fn spec_tokens(spec: &TensorSpec) -> TokenStream {
+    let batch = dim_tokens(spec.batch);
+    let dims = spec.dims.iter().map(|d| dim_tokens(*d));
+    let dtype = format_ident!("{}", format!("{:?}", spec.dtype));
+    let layout = format_ident!("{}", format!("{:?}", spec.layout));
+    quote! {
+        __s::shape::TensorSpec {
+            batch: #batch,
+            dims: ::std::vec![#(#dims),*],
+            dtype: __s::shape::DType::#dtype,
+            layout: __s::shape::Layout::#layout,
+        }
+    }
+}
+
+fn ndarray_dim(ndim: usize) -> TokenStream {
+    quote!(__s::ndarray::Dim<[usize; #ndim]>)
+}
+
+fn elem_type(dtype: DType) -> TokenStream {
+    let t = format_ident!("{}", dtype.rust_name());
+    quote!(#t)
+}
+
+/// The `Model` impl: input checking, batching, and the forward and backward passes, wired
+/// statically in graph order (see `wiring`).
+fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
+    let ident = &model.ident;
+    let single_in = model.inputs.len() == 1;
+    let single_out = model.outputs.len() == 1;
+    let in_dims: Vec<TokenStream> = model
+        .inputs
+        .iter()
+        .map(|i| ndarray_dim(i.spec.ndim()))
+        .collect();
+    let out_dims: Vec<TokenStream> = model
+        .outputs
+        .iter()
+        .map(|&o| ndarray_dim(model.nodes[o].spec.ndim()))
+        .collect();
+    let tuple = |items: Vec<TokenStream>, single: bool| {
+        if single {
+            items.into_iter().next().unwrap_or_default()
+        } else {
+            quote!((#(#items,)*))
+        }
+    };
+    let input_ty = tuple(
+        in_dims
+            .iter()
+            .map(|d| quote!(__s::ndarray::ArrayView<'a, f32, #d>))
+            .collect(),
+        single_in,
+    );
+    let batch_ty = tuple(
+        in_dims
+            .iter()
+            .map(|d| quote!(__s::ndarray::Array<f32, #d>))
+            .collect(),
+        single_in,
+    );
+    let output_ty = tuple(
+        out_dims
+            .iter()
+            .map(|d| quote!(__s::ndarray::Array<f32, #d>))
+            .collect(),
+        single_out,
+    );
+    // `x` itself for one input, `x.0`, `x.1`, ... for several.
+    let access = |base: TokenStream, i: usize| {
+        if single_in {
+            base
+        } else {
+            let idx = syn::Index::from(i);
+            quote!(#base.#idx)
+        }
+    };
+    let n_in = model.inputs.len();
+    let input_specs = model.inputs.iter().map(|i| spec_tokens(&i.spec));
+    let checks = model.inputs.iter().enumerate().map(|(i, input)| {
+        let name = &input.name;
+        let xi = access(quote!(x), i);
+        let n = format_ident!("__n{}", i);
+        quote!(let #n = __s::check_dense_input(#name, &specs[#i], &#xi)?;)
+    });
+    let counts = model.inputs.iter().enumerate().map(|(i, input)| {
+        let name = &input.name;
+        let n = format_ident!("__n{}", i);
+        quote!((#name, #n))
+    });
+    let gathers = (0..n_in).map(|i| {
+        let xi = access(quote!(x), i);
+        // `out` is already `&mut` for one input; a field of it for several.
+        let oi = if single_in {
+            quote!(out)
+        } else {
+            let idx = syn::Index::from(i);
+            quote!(&mut out.#idx)
+        };
+        quote!(__s::gather_rows(#xi, rows, #oi);)
+    });
+    let batch_views = tuple(
+        (0..n_in)
+            .map(|i| {
+                let bi = access(quote!(batch), i);
+                quote!(#bi.view())
+            })
+            .collect(),
+        single_in,
+    );
+    let rows_of_inputs: Vec<TokenStream> = (0..n_in)
+        .map(|i| {
+            let xi = access(quote!(x), i);
+            let v = format_ident!("__x{}", i);
+            quote!(let #v = __s::as_rows(#xi);)
+        })
+        .collect();
+    let n_out = model.outputs.len();
+    let output_specs = model
+        .outputs
+        .iter()
+        .map(|&o| spec_tokens(&model.nodes[o].spec));
+    let output_names = model.outputs.iter().map(|&o| w.node_name(model, o));
+    let to_outputs: Vec<TokenStream> = model
+        .outputs
+        .iter()
+        .map(|&o| {
+            let tail = model.nodes[o]
+                .spec
+                .dims
+                .iter()
+                .map(|d| d.known().unwrap_or(0));
+            quote!(__s::rows_to_output(__it.next().unwrap_or_default(), &[n, #(#tail),*]))
+        })
+        .collect();
+    let to_output = tuple(to_outputs, single_out);
+    let call_body = w.call_body(model);
+    let forward = w.forward_train(model);
+    let train_outputs = model.outputs.iter().enumerate().map(|(i, &o)| {
+        let view = w.view(model, o);
+        quote!(#i => #view,)
+    });
+    let last_output = w.view(model, model.outputs[model.outputs.len() - 1]);
+    let backward = w.backward(model);
+    let param_layers: Vec<(Ident, &String)> = model
+        .layers
+        .iter()
+        .filter(|l| !matches!(l.kind, LayerKind::Merge(_)))
+        .map(|l| (format_ident!("{}", l.name), &l.name))
+        .collect();
+    let (pf, pn): (Vec<&Ident>, Vec<&String>) = param_layers.iter().map(|(f, n)| (f, *n)).unzip();
+    quote! {
+        impl __s::Model for #ident {
+            type Input<'a> = #input_ty;
+            type Batch = #batch_ty;
+            type Output = #output_ty;
+
+            fn output_specs() -> &'static [__s::shape::TensorSpec] {
+                static SPECS: ::std::sync::OnceLock<[__s::shape::TensorSpec; #n_out]> = ::std::sync::OnceLock::new();
+                SPECS.get_or_init(|| [#(#output_specs),*])
+            }
+
+            fn output_names() -> &'static [&'static str] {
+                &[#(#output_names),*]
+            }
+
+            fn check_input(x: Self::Input<'_>) -> ::core::result::Result<usize, __s::Error> {
+                // Built once: checking inputs allocates nothing on the training path.
+                static SPECS: ::std::sync::OnceLock<[__s::shape::TensorSpec; #n_in]> = ::std::sync::OnceLock::new();
+                let specs = SPECS.get_or_init(|| [#(#input_specs),*]);
+                #(#checks)*
+                __s::same_samples(&[#(#counts),*])
+            }
+
+            fn gather(x: Self::Input<'_>, rows: &[usize], out: &mut Self::Batch) {
+                #(#gathers)*
+            }
+
+            fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
+                #batch_views
+            }
+
+            fn call(&self, x: Self::Input<'_>) -> ::std::vec::Vec<__s::ndarray::Array2<f32>> {
+                #(#rows_of_inputs)*
+                #call_body
+            }
+
+            fn to_output(outputs: ::std::vec::Vec<__s::ndarray::Array2<f32>>, n: usize) -> Self::Output {
+                let mut __it = outputs.into_iter();
+                #to_output
+            }
+
+            fn forward_train(&mut self, x: Self::Input<'_>) {
+                #(#rows_of_inputs)*
+                #forward
+            }
+
+            fn train_output(&mut self, index: usize) -> __s::ndarray::ArrayView2<'_, f32> {
+                match index {
+                    #(#train_outputs)*
+                    _ => #last_output,
+                }
+            }
+
+            #[allow(unused_variables)]
+            fn backward(&mut self, x: Self::Input<'_>, __grad_outputs: &[__s::ndarray::Array2<f32>]) {
+                #(#rows_of_inputs)*
+                #backward
+            }
+
+            fn visit_params(&mut self, f: &mut dyn FnMut(__s::ParamMut<'_>)) {
+                #(__s::Layer::visit_params(&mut self.#pf, #pn, f);)*
+            }
+
+            fn visit_weights(&self, f: &mut dyn FnMut(__s::ParamRef<'_>)) {
+                #(__s::Layer::visit_weights(&self.#pf, #pn, f);)*
+            }
+        }
+    }
+}
+
+/// `summary()` and `to_dot()`: Keras' table and a Graphviz picture, from data the macro knows.
+fn summary(model: &CheckedModel) -> TokenStream {
+    let mut rows = Vec::new();
+    let mut seen = vec![false; model.layers.len()];
+    let producer = |node: usize| -> String {
+        match &model.nodes[node].kind {
+            NodeKind::Input(i) => format!("{}[0][0]", model.inputs[*i].name),
+            NodeKind::Apply {
+                layer, use_index, ..
+            } => {
+                format!("{}[{use_index}][0]", model.layers[*layer].name)
+            }
+            NodeKind::Merge { layer, .. } => format!("{}[0][0]", model.layers[*layer].name),
+        }
+    };
+    for node in &model.nodes {
+        let (name, class, shape, params, connected) = match &node.kind {
+            NodeKind::Input(i) => {
+                if model.sequential {
+                    continue;
+                }
+                let input = &model.inputs[*i];
+                (
+                    input.name.clone(),
+                    "InputLayer",
+                    input.spec.shape_string(),
+                    0usize,
+                    Vec::new(),
+                )
+            }
+            NodeKind::Apply { layer, .. } | NodeKind::Merge { layer, .. } => {
+                if std::mem::replace(&mut seen[*layer], true) {
+                    continue;
+                }
+                let l = &model.layers[*layer];
+                // Every use's inputs, in graph order.
+                let mut connected = Vec::new();
+                for n in &model.nodes {
+                    match &n.kind {
+                        NodeKind::Apply {
+                            layer: x, input, ..
+                        } if x == layer => connected.push(producer(*input)),
+                        NodeKind::Merge { layer: x, inputs } if x == layer => {
+                            connected.extend(inputs.iter().map(|&i| producer(i)));
+                        }
+                        _ => {}
+                    }
+                }
+                if model.sequential {
+                    connected.clear();
+                }
+                (
+                    l.name.clone(),
+                    l.kind.class_name(),
+                    l.output.shape_string(),
+                    l.kind.params(),
+                    connected,
+                )
+            }
+        };
+        rows.push(quote! {
+            __s::shape::SummaryRow {
+                name: ::std::string::String::from(#name),
+                class_name: ::std::string::String::from(#class),
+                output_shape: ::std::string::String::from(#shape),
+                params: #params,
+                trainable: true,
+                connected_to: ::std::vec![#(::std::string::String::from(#connected)),*],
+            }
+        });
+    }
+    let name = model.ident.to_string();
+    let sequential = model.sequential;
+    quote! {
+        /// The model's summary, as Keras' `model.summary()` prints it (`Display` it).
+        pub fn summary(&self) -> __s::shape::Summary {
+            __s::shape::Summary {
+                model_name: ::std::string::String::from(#name),
+                sequential: #sequential,
+                rows: ::std::vec![#(#rows),*],
+            }
+        }
+
+        /// The model's graph in Graphviz DOT (the counterpart of Keras' `plot_model`): layers
+        /// with their types, edges with the shapes that flow along them.
+        pub fn to_dot(&self) -> ::std::string::String {
+            self.summary().to_dot()
+        }
+    }
+}
+
+/// `predict_array(&[[f32; 4]])`: rows as fixed-size Rust arrays, so a row of the wrong length
+/// is a type error. Only for a dense `f32` input whose dims are all known.
+fn array_predict(model: &CheckedModel) -> TokenStream {
+    let ([input], [output]) = (model.inputs.as_slice(), model.outputs.as_slice()) else {
+        return TokenStream::new();
+    };
+    let spec = &input.spec;
+    if !runtime_supported(model) {
+        return TokenStream::new();
+    }
+    let Some(dims) = spec
+        .dims
+        .iter()
+        .map(|d| d.known())
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return TokenStream::new();
+    };
+    let mut row = quote!(f32);
+    for d in dims.iter().rev() {
+        row = quote!([#row; #d]);
+    }
+    let flatten = (1..dims.len()).map(|_| quote!(.as_flattened()));
+    let in_dim = ndarray_dim(spec.ndim());
+    let out_dim = ndarray_dim(model.nodes[*output].spec.ndim());
+    let doc = format!(
+        "Predicts from rows given as Rust arrays of the declared shape {}: a row of another shape does not compile.",
+        spec.shape_string()
+    );
+    quote! {
+        #[doc = #doc]
+        ///
+        /// # Errors
+        /// As `predict`.
+        pub fn predict_array(
+            &self,
+            x: &[#row],
+        ) -> ::core::result::Result<__s::ndarray::Array<f32, #out_dim>, __s::Error> {
+            let flat: &[f32] = x #(#flatten)* .as_flattened();
+            let view = __s::ndarray::ArrayView::<f32, #in_dim>::from_shape(
+                [x.len(), #(#dims),*],
+                flat,
+            )
+            .map_err(|e| __s::Error::InvalidArgument { name: "x", message: e.to_string() })?;
+            <Self as __s::Model>::predict(self, view)
+        }
+    }
+}
+
+/// For `input_tensor = DATA`: type-level checks of `DATA`'s dtype and shape, spanned at the
+/// path, and `input_tensor()` returning its values.
+fn input_tensor_checks(model: &CheckedModel) -> TokenStream {
+    model
+        .inputs
+        .iter()
+        .filter(|i| i.input_tensor.is_some())
+        .map(|i| input_tensor_check(model, i))
+        .collect()
+}
+
+fn input_tensor_check(model: &CheckedModel, input: &crate::check::CheckedInput) -> TokenStream {
+    let Some(path) = &input.input_tensor else {
+        return TokenStream::new();
+    };
+    let span: Span = syn::spanned::Spanned::span(path);
+    let spec = &input.spec;
+    let elem = elem_type(spec.dtype);
+    let expected = std::iter::once(spec.batch)
+        .chain(spec.dims.iter().copied())
+        .map(|d| match d.known() {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        });
+    let message = format!(
+        "`input_tensor` does not have the input's declared shape {} (batch axis first): make the array's type agree with `shape`",
+        spec.shape_string()
+    );
+    let dtype_check = quote_spanned! {span=>
+        #[allow(dead_code)]
+        fn __input_tensor_dtype() {
+            __s::assert_elements_are::<#elem, _>(&#path);
+        }
+    };
+    let shape_check = quote_spanned! {span=>
+        const _: () = ::core::assert!(
+            __s::const_shape_matches(&#path, &[#(#expected),*]),
+            #message
+        );
+    };
+    // Spanned at the path, like the dtype check: a wrong dtype then reports once, there.
+    let tensor_values = quote_spanned!(span=> __s::const_tensor::<#elem, _>(&#path));
+    let ident = &model.ident;
+    let ndim = ndarray_dim(spec.ndim());
+    let nd = spec.ndim();
+    let accessor = if runtime_supported(model) && model.inputs.len() == 1 {
+        quote! {
+            impl #ident {
+                /// The constant input given by `input_tensor`, as an array (batch axis first).
+                pub fn input_tensor() -> __s::ndarray::Array<#elem, #ndim> {
+                    let (dims, flat) = #tensor_values;
+                    let mut shape = [0usize; #nd];
+                    shape.copy_from_slice(&dims);
+                    match __s::ndarray::Array::from_shape_vec(shape, flat) {
+                        ::core::result::Result::Ok(a) => a,
+                        // The const assertion above proved the shape at compile time.
+                        ::core::result::Result::Err(_) => ::core::unreachable!("input_tensor shape checked at compile time"),
+                    }
+                }
+
+                /// Predicts on the constant input given by `input_tensor`.
+                ///
+                /// # Errors
+                /// As `predict`.
+                pub fn predict_input_tensor(&self) -> ::core::result::Result<<Self as __s::Model>::Output, __s::Error> {
+                    let x = Self::input_tensor();
+                    <Self as __s::Model>::predict(self, x.view())
+                }
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
+    // With the accessor, its `const_tensor` call already checks the dtype at the same token; a
+    // second check would repeat the error.
+    let dtype_check = if accessor.is_empty() {
+        dtype_check
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        #dtype_check
+        #shape_check
+        #accessor
+    }
+}
+
+/// When checking failed: the model type with the same name, so code that uses it does not add
+/// a cascade of secondary errors to the real ones.
+pub fn stub(item: &ModelItem) -> TokenStream {
+    let ModelItem {
+        attrs, vis, ident, ..
+    } = item;
+    quote! {
+        #(#attrs)*
+        #vis struct #ident {}
+
+        #[allow(unused_variables, dead_code)]
+        impl #ident {
+            /// Not built: the declaration has errors.
+            pub fn new() -> Self { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn with_seed(seed: u64) -> Self { ::core::unreachable!() }
+        }
+    }
+}

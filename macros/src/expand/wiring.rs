@@ -1,0 +1,276 @@
+//! How a graph's tensors and gradients flow in the generated code.
+//!
+//! Every layer keeps its own output and input gradient, so most tensors are read straight from
+//! the layer that made them. Two cases need a buffer of the model's own (`__graph`):
+//! - a shared layer holds one buffer set per use and shows one at a time, so the output of
+//!   each of its uses is copied out (a merge may need two of them at once);
+//! - a tensor consumed more than once (or by a shared layer, or both consumed and an output)
+//!   gets the sum of its consumers' gradients, built one addition at a time.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::check::{CheckedModel, NodeKind};
+
+/// Where a tensor's gradient comes from.
+enum Source {
+    /// The loss gradient of output `i`.
+    Output(usize),
+    /// The input gradient of use `use_index` of a layer.
+    Apply { layer: usize, use_index: usize },
+    /// The gradient of a merge layer's input `slot`.
+    Merge { layer: usize, slot: usize },
+}
+
+pub struct Wiring {
+    pub n_values: usize,
+    pub n_grads: usize,
+    value_slot: Vec<Option<usize>>,
+    grad_slot: Vec<Option<usize>>,
+    sources: Vec<Vec<Source>>,
+}
+
+fn field(model: &CheckedModel, layer: usize) -> proc_macro2::Ident {
+    format_ident!("{}", model.layers[layer].name)
+}
+
+impl Wiring {
+    pub fn new(model: &CheckedModel) -> Self {
+        let n = model.nodes.len();
+        let shared = |layer: usize| model.layers[layer].uses > 1;
+        let mut sources: Vec<Vec<Source>> = (0..n).map(|_| Vec::new()).collect();
+        let mut value_slot = vec![None; n];
+        let mut n_values = 0;
+        for (i, node) in model.nodes.iter().enumerate() {
+            match &node.kind {
+                NodeKind::Input(_) => {}
+                NodeKind::Apply {
+                    layer,
+                    use_index,
+                    input,
+                } => {
+                    sources[*input].push(Source::Apply {
+                        layer: *layer,
+                        use_index: *use_index,
+                    });
+                    if shared(*layer) {
+                        value_slot[i] = Some(n_values);
+                        n_values += 1;
+                    }
+                }
+                NodeKind::Merge { layer, inputs } => {
+                    for (slot, input) in inputs.iter().enumerate() {
+                        sources[*input].push(Source::Merge {
+                            layer: *layer,
+                            slot,
+                        });
+                    }
+                }
+            }
+        }
+        for (i, &o) in model.outputs.iter().enumerate() {
+            sources[o].push(Source::Output(i));
+        }
+        let mut grad_slot = vec![None; n];
+        let mut n_grads = 0;
+        for (i, node) in model.nodes.iter().enumerate() {
+            if matches!(node.kind, NodeKind::Input(_)) {
+                continue;
+            }
+            let from_shared = sources[i]
+                .iter()
+                .any(|s| matches!(s, Source::Apply { layer, .. } if shared(*layer)));
+            if sources[i].len() > 1 || from_shared {
+                grad_slot[i] = Some(n_grads);
+                n_grads += 1;
+            }
+        }
+        Wiring {
+            n_values,
+            n_grads,
+            value_slot,
+            grad_slot,
+            sources,
+        }
+    }
+
+    pub fn needs_buffers(&self) -> bool {
+        self.n_values + self.n_grads > 0
+    }
+
+    /// The name of the layer (or input) that makes `node`.
+    pub fn node_name(&self, model: &CheckedModel, node: usize) -> String {
+        match &model.nodes[node].kind {
+            NodeKind::Input(i) => model.inputs[*i].name.clone(),
+            NodeKind::Apply { layer, .. } | NodeKind::Merge { layer, .. } => {
+                model.layers[*layer].name.clone()
+            }
+        }
+    }
+
+    fn shared(model: &CheckedModel, layer: usize) -> bool {
+        model.layers[layer].uses > 1
+    }
+
+    /// Inference: every node as a local, then the outputs (moved out on their last mention).
+    pub fn call_body(&self, model: &CheckedModel) -> TokenStream {
+        let mut stmts = Vec::new();
+        for (n, node) in model.nodes.iter().enumerate() {
+            let v = format_ident!("__v{}", n);
+            stmts.push(match &node.kind {
+                NodeKind::Input(i) => {
+                    let x = format_ident!("__x{}", i);
+                    quote!(let #v = #x.view();)
+                }
+                NodeKind::Apply { layer, input, .. } => {
+                    let f = field(model, *layer);
+                    let p = format_ident!("__v{}", input);
+                    quote!(let #v = __s::Layer::call(&self.#f, #p.view());)
+                }
+                NodeKind::Merge { layer, inputs } => {
+                    let f = field(model, *layer);
+                    let ps = inputs.iter().map(|p| format_ident!("__v{}", p));
+                    quote!(let #v = __s::MergeLayer::call(&self.#f, &[#(#ps.view()),*]);)
+                }
+            });
+        }
+        let outs = model.outputs.iter().enumerate().map(|(i, &o)| {
+            let v = format_ident!("__v{}", o);
+            if model.outputs[i + 1..].contains(&o) {
+                quote!(#v.clone())
+            } else {
+                quote!(#v)
+            }
+        });
+        quote! {
+            #(#stmts)*
+            ::std::vec![#(#outs),*]
+        }
+    }
+
+    /// The value of `node` during training, as a view.
+    pub fn view(&self, model: &CheckedModel, node: usize) -> TokenStream {
+        match &model.nodes[node].kind {
+            NodeKind::Input(i) => {
+                let x = format_ident!("__x{}", i);
+                quote!(#x.view())
+            }
+            NodeKind::Apply { layer, .. } => match self.value_slot[node] {
+                Some(k) => quote!(self.__graph.values[#k].view()),
+                None => {
+                    let f = field(model, *layer);
+                    quote!(__s::Layer::output(&self.#f))
+                }
+            },
+            NodeKind::Merge { layer, .. } => {
+                let f = field(model, *layer);
+                quote!(__s::MergeLayer::output(&self.#f))
+            }
+        }
+    }
+
+    pub fn forward_train(&self, model: &CheckedModel) -> TokenStream {
+        let mut stmts = Vec::new();
+        for (n, node) in model.nodes.iter().enumerate() {
+            match &node.kind {
+                NodeKind::Input(_) => {}
+                NodeKind::Apply {
+                    layer,
+                    use_index,
+                    input,
+                } => {
+                    let f = field(model, *layer);
+                    let x = self.view(model, *input);
+                    if Self::shared(model, *layer) {
+                        stmts.push(quote!(__s::Layer::select_use(&mut self.#f, #use_index);));
+                    }
+                    stmts.push(quote!(__s::Layer::forward_train(&mut self.#f, #x);));
+                    if let Some(k) = self.value_slot[n] {
+                        stmts.push(quote!(__s::assign_rows(&mut self.__graph.values[#k], __s::Layer::output(&self.#f));));
+                    }
+                }
+                NodeKind::Merge { layer, inputs } => {
+                    let f = field(model, *layer);
+                    let xs = inputs.iter().map(|&p| self.view(model, p));
+                    stmts.push(quote!(__s::MergeLayer::forward_train(&mut self.#f, &[#(#xs),*]);));
+                }
+            }
+        }
+        quote!(#(#stmts)*)
+    }
+
+    fn source(&self, model: &CheckedModel, source: &Source) -> TokenStream {
+        match source {
+            Source::Output(i) => quote!(__grad_outputs[#i].view()),
+            Source::Apply { layer, use_index } => {
+                let f = field(model, *layer);
+                if Self::shared(model, *layer) {
+                    quote!({
+                        __s::Layer::select_use(&mut self.#f, #use_index);
+                        __s::Layer::grad_input(&self.#f)
+                    })
+                } else {
+                    quote!(__s::Layer::grad_input(&self.#f))
+                }
+            }
+            Source::Merge { layer, slot } => {
+                let f = field(model, *layer);
+                quote!(__s::MergeLayer::grad_input(&self.#f, #slot))
+            }
+        }
+    }
+
+    /// Backward in reverse graph order: each tensor's gradient is complete once every
+    /// consumer (which comes later in the order) has run.
+    pub fn backward(&self, model: &CheckedModel) -> TokenStream {
+        let mut stmts = Vec::new();
+        let mut visited = vec![false; model.layers.len()];
+        for (n, node) in model.nodes.iter().enumerate().rev() {
+            if matches!(node.kind, NodeKind::Input(_)) || self.sources[n].is_empty() {
+                continue;
+            }
+            let grad = match self.grad_slot[n] {
+                Some(k) => {
+                    for (i, s) in self.sources[n].iter().enumerate() {
+                        let e = self.source(model, s);
+                        stmts.push(if i == 0 {
+                            quote!(__s::assign_rows(&mut self.__graph.grads[#k], #e);)
+                        } else {
+                            quote!(__s::add_rows(&mut self.__graph.grads[#k], #e);)
+                        });
+                    }
+                    quote!(self.__graph.grads[#k].view())
+                }
+                None => self.source(model, &self.sources[n][0]),
+            };
+            match &node.kind {
+                NodeKind::Input(_) => {}
+                NodeKind::Apply {
+                    layer,
+                    use_index,
+                    input,
+                } => {
+                    let f = field(model, *layer);
+                    let x = self.view(model, *input);
+                    let need = !matches!(model.nodes[*input].kind, NodeKind::Input(_));
+                    if Self::shared(model, *layer) {
+                        let accumulate = visited[*layer];
+                        stmts.push(quote! {
+                            __s::Layer::select_use(&mut self.#f, #use_index);
+                            __s::Layer::set_accumulate(&mut self.#f, #accumulate);
+                        });
+                    }
+                    visited[*layer] = true;
+                    stmts.push(quote!(__s::Layer::backward(&mut self.#f, #x, #grad, #need);));
+                }
+                NodeKind::Merge { layer, inputs } => {
+                    let f = field(model, *layer);
+                    let xs = inputs.iter().map(|&p| self.view(model, p));
+                    stmts
+                        .push(quote!(__s::MergeLayer::backward(&mut self.#f, &[#(#xs),*], #grad);));
+                }
+            }
+        }
+        quote!(#(#stmts)*)
+    }
+}
