@@ -341,6 +341,44 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         .map(|l| (format_ident!("{}", l.name), &l.name))
         .collect();
     let (pf, pn): (Vec<&Ident>, Vec<&String>) = param_layers.iter().map(|(f, n)| (f, *n)).unzip();
+    let n_layers = model.layers.len();
+    let layer_infos = model.layers.iter().map(|l| {
+        let (units, activation, use_bias) = match &l.kind {
+            LayerKind::Dense { config, .. } => {
+                let units = config.units;
+                let a = activation_tokens(config.activation);
+                let b = config.use_bias;
+                (
+                    quote!(::core::option::Option::Some(#units)),
+                    quote!(::core::option::Option::Some(#a)),
+                    quote!(::core::option::Option::Some(#b)),
+                )
+            }
+            LayerKind::Activation(a) => {
+                let a = activation_tokens(*a);
+                let none = quote!(::core::option::Option::None);
+                (none.clone(), quote!(::core::option::Option::Some(#a)), none)
+            }
+            LayerKind::Merge(_) => {
+                let none = quote!(::core::option::Option::None);
+                (none.clone(), none.clone(), none)
+            }
+        };
+        let class = l.kind.class_name();
+        let name = &l.name;
+        let (input, output) = (spec_tokens(&l.input), spec_tokens(&l.output));
+        quote! {
+            __s::shape::LayerInfo {
+                class_name: #class,
+                name: #name,
+                units: #units,
+                activation: #activation,
+                use_bias: #use_bias,
+                input: #input,
+                output: #output,
+            }
+        }
+    });
     quote! {
         impl __s::Model for #ident {
             type Input<'a> = #input_ty;
@@ -402,6 +440,11 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
 
             fn visit_params(&mut self, f: &mut dyn FnMut(__s::ParamMut<'_>)) {
                 #(__s::Layer::visit_params(&mut self.#pf, #pn, f);)*
+            }
+
+            fn layers() -> &'static [__s::shape::LayerInfo] {
+                static LAYERS: ::std::sync::OnceLock<[__s::shape::LayerInfo; #n_layers]> = ::std::sync::OnceLock::new();
+                LAYERS.get_or_init(|| [#(#layer_infos),*])
             }
 
             fn visit_weights(&self, f: &mut dyn FnMut(__s::ParamRef<'_>)) {
