@@ -23,7 +23,9 @@
 
 pub use ndarray;
 pub use stratic_core::shape;
-pub use stratic_core::{Error, Layer, Model, ParamMut, ParamRef};
+pub use stratic_core::{
+    Error, Layer, Model, ParamMut, ParamRef, SparseError, SparseOptions, SparseTensor,
+};
 pub use stratic_macros::model;
 
 /// Everything a program declaring and training a model needs, in one import.
@@ -32,7 +34,7 @@ pub mod prelude {
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2, Axis};
     pub use stratic_core::{
         Adam, AdamW, CompileFirst, Compiled, Error, FitOptions, History, Loss, Model, Optimizer,
-        RMSprop, SGD,
+        RMSprop, SparseOptions, SparseTensor, SGD,
     };
 }
 

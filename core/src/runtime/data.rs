@@ -1,9 +1,10 @@
-//! Helpers the generated code calls at a model's boundary: checking dense inputs, folding them
-//! into `(rows, features)`, gathering samples into a batch, and restoring the output's shape.
+//! Helpers the generated code calls at a model's boundary: checking dense and sparse inputs,
+//! folding dense ones into `(rows, features)`, gathering samples into a batch, and restoring
+//! the output's shape.
 
 use ndarray::{Array, Array2, ArrayView, ArrayView2, Axis, CowArray, Dimension, Ix2, IxDyn};
 
-use super::Error;
+use super::{Error, SparseTensor};
 use crate::shape::{check_runtime_shape, TensorSpec};
 
 /// Checks a dense `f32` input against its declared spec and returns the number of samples
@@ -20,6 +21,24 @@ pub fn check_dense_input<D: Dimension>(
         message,
     })?;
     Ok(x.shape().first().copied().unwrap_or(1))
+}
+
+/// Checks a sparse `f32` input against its declared spec (its `dense_shape` against the
+/// declared shape, batch axis first) and returns the number of samples (rows).
+///
+/// The tensor's own parts were validated when it was built, so this is the shape check alone.
+pub fn check_sparse_input(
+    name: &str,
+    spec: &TensorSpec,
+    x: &SparseTensor<f32>,
+) -> Result<usize, Error> {
+    check_runtime_shape(spec, x.dense_shape()).map_err(|message| Error::InputShape {
+        input: name.to_string(),
+        expected: spec.shape_string(),
+        actual: x.dense_shape().to_vec(),
+        message,
+    })?;
+    Ok(x.n_rows())
 }
 
 /// Views `x` as `(rows, features)`: every axis but the last folded into rows. Borrows when `x`
@@ -133,6 +152,28 @@ mod tests {
                 assert_eq!(input, "features");
                 assert_eq!(expected, "(None, 4)");
                 assert_eq!(actual, vec![3, 5]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn sparse_check_names_input_and_shapes() {
+        let mut spec = TensorSpec::dense(vec![Dim::Known(6)]);
+        spec.layout = crate::shape::Layout::Sparse;
+        let x = SparseTensor::from_dense(Array2::<f32>::eye(6).view()).unwrap();
+        assert_eq!(check_sparse_input("words", &spec, &x), Ok(6));
+        let x = SparseTensor::from_dense(Array2::<f32>::zeros((2, 5)).view()).unwrap();
+        match check_sparse_input("words", &spec, &x) {
+            Err(Error::InputShape {
+                input,
+                expected,
+                actual,
+                ..
+            }) => {
+                assert_eq!(input, "words");
+                assert_eq!(expected, "(None, 6)");
+                assert_eq!(actual, vec![2, 5]);
             }
             other => panic!("{other:?}"),
         }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::SparseError;
+
 /// Everything that can go wrong at run time. Messages name the input or layer, what was
 /// expected and what was received.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,6 +99,9 @@ pub enum Error {
         /// Every difference, in layer order.
         differences: Vec<ArchitectureDifference>,
     },
+    /// Sparse tensor parts were refused (see [`SparseError`] for each case, which names the
+    /// offending entry, axis and value).
+    Sparse(SparseError),
 }
 
 /// A file format the runtime reads or writes.
@@ -289,6 +294,7 @@ impl fmt::Display for Error {
                     shapes.join(", ")
                 )
             }
+            Error::Sparse(e) => write!(f, "invalid sparse tensor: {e}"),
             Error::Io { path, message, .. } => write!(f, "{path}: {message}"),
             Error::WeightFile {
                 format,
@@ -316,7 +322,14 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Sparse(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl Error {
     /// An I/O error on `path`.

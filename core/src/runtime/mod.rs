@@ -10,6 +10,7 @@ mod losses;
 mod model;
 mod optimizers;
 mod rng;
+mod sparse;
 mod train;
 mod uncompiled;
 mod weights;
@@ -19,8 +20,8 @@ pub use constant::{
     MAX_CONST_RANK,
 };
 pub use data::{
-    add_rows, as_rows, assign_rows, check_dense_input, gather_rows, rows_to_output, same_samples,
-    GraphBuffers,
+    add_rows, as_rows, assign_rows, check_dense_input, check_sparse_input, gather_rows,
+    rows_to_output, same_samples, GraphBuffers,
 };
 pub use error::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, ShapeMismatch,
@@ -31,6 +32,7 @@ pub use losses::{Loss, EPSILON};
 pub use model::{Layer, MergeLayer, Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
 pub use rng::Rng;
+pub use sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};
 pub use train::{Compiled, FitOptions, History, TargetElement, Targets};
 pub use uncompiled::{CompileFirst, IsCompiled};
 #[cfg(feature = "keras")]

@@ -1,11 +1,12 @@
-//! Keras' `Dense`: `activation(x · kernel + bias)`.
+//! Keras' `Dense`: `activation(x · kernel + bias)`, on a dense input or, as a sparse x dense
+//! product that never densifies it, on a [`SparseTensor`].
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 use super::ensure_shape;
 use crate::runtime::activations::{self, needs_pre_activation, scalar, softmax_row};
-use crate::runtime::{init, Error, Layer, ParamMut, ParamRef, Rng};
+use crate::runtime::{init, Error, Layer, ParamMut, ParamRef, Rng, SparseTensor};
 use crate::shape::{Activation, DenseConfig};
 
 /// A built `Dense` layer: kernel `[in, units]`, bias `[units]` (empty without `use_bias`), and
@@ -159,6 +160,180 @@ impl Dense {
             }
         }
     }
+
+    // Completes a training forward pass from `out` = x · kernel: bias, activation, and the
+    // pre-activation kept when backward needs it.
+    fn finish_forward_train(&mut self, mut out: Array2<f32>) {
+        if needs_pre_activation(self.config.activation) {
+            let (rows, units) = out.dim();
+            ensure_shape(&mut self.z, rows, units);
+            let mut z = std::mem::take(&mut self.z);
+            self.bias_and_activate(&mut out, Some(&mut z));
+            self.z = z;
+        } else {
+            self.bias_and_activate(&mut out, None);
+        }
+        self.out = out;
+    }
+
+    // dL/dz into `self.dz`, through the activation; for `linear` it is `grad_output` itself,
+    // so nothing is written.
+    fn pre_activation_grad(&mut self, grad_output: ArrayView2<'_, f32>) {
+        let act = self.config.activation;
+        if act == Activation::Linear {
+            return;
+        }
+        let (rows, units) = grad_output.dim();
+        ensure_shape(&mut self.dz, rows, units);
+        let z = if needs_pre_activation(act) {
+            self.z.view()
+        } else {
+            self.out.view()
+        };
+        activations::backward(act, z, self.out.view(), grad_output, self.dz.view_mut());
+    }
+
+    /// Inference on a sparse input, rows = its first axis: `activation(x · kernel + bias)`
+    /// as [`Layer::call`], with `x · kernel` a sparse x dense product that touches only the
+    /// stored entries (no densification).
+    ///
+    /// **Panics** if `x.n_cols()` is not [`input_dim`](Self::input_dim);
+    /// [`check_sparse_input`](crate::check_sparse_input) against the declared shape rules
+    /// that out.
+    pub fn call_sparse(&self, x: &SparseTensor<f32>) -> Array2<f32> {
+        let mut out = Array2::zeros((x.n_rows(), self.units()));
+        sparse_dot(x, self.kernel.view(), out.view_mut());
+        self.bias_and_activate(&mut out, None);
+        out
+    }
+
+    /// Training forward on a sparse input: as [`Layer::forward_train`] (the output in the
+    /// layer's reused buffer, read with [`Layer::output`]), computed by the sparse product of
+    /// [`call_sparse`](Self::call_sparse).
+    ///
+    /// **Panics** if `x.n_cols()` is not [`input_dim`](Self::input_dim).
+    pub fn forward_train_sparse(&mut self, x: &SparseTensor<f32>) {
+        let units = self.units();
+        ensure_shape(&mut self.out, x.n_rows(), units);
+        let mut out = std::mem::take(&mut self.out);
+        sparse_dot(x, self.kernel.view(), out.view_mut());
+        self.finish_forward_train(out);
+    }
+
+    /// Backward on a sparse input `x` (the one given to the last
+    /// [`forward_train_sparse`](Self::forward_train_sparse)): the kernel gradient as the
+    /// scattered product xᵀ · dz over the stored entries only, and the bias gradient. No
+    /// gradient with respect to `x` is computed: a sparse tensor is a model input, with
+    /// nothing upstream to receive it.
+    ///
+    /// **Panics** if `x` and `grad_output` disagree with the last forward pass.
+    pub fn backward_sparse(&mut self, x: &SparseTensor<f32>, grad_output: ArrayView2<'_, f32>) {
+        self.pre_activation_grad(grad_output);
+        let dz = if self.config.activation == Activation::Linear {
+            grad_output.reborrow()
+        } else {
+            self.dz.view()
+        };
+        // A shared layer's gradient is the sum over its uses.
+        sparse_transpose_dot(x, dz, self.grad_kernel.view_mut(), self.accumulate);
+        if self.config.use_bias {
+            sum_rows(dz, &mut self.grad_bias, self.accumulate);
+        }
+    }
+}
+
+// grad_bias = the sum of the rows of `dz` (added to it when `accumulate`).
+fn sum_rows(dz: ArrayView2<'_, f32>, grad_bias: &mut Array1<f32>, accumulate: bool) {
+    if !accumulate {
+        grad_bias.fill(0.0);
+    }
+    for row in dz.rows() {
+        Zip::from(&mut *grad_bias)
+            .and(&row)
+            .for_each(|g, &d| *g += d);
+    }
+}
+
+// out = x · kernel for a sparse `x` (rows, in) and a dense `kernel` (in, units): each stored
+// entry (r, c, v) adds v · kernel[c, :] to out[r, :], so the cost is nnz · units.
+fn sparse_dot(x: &SparseTensor<f32>, kernel: ArrayView2<'_, f32>, mut out: ArrayViewMut2<'_, f32>) {
+    let units = kernel.ncols();
+    assert_eq!(
+        (x.n_cols(), x.n_rows()),
+        (kernel.nrows(), out.nrows()),
+        "sparse input of {} features for a kernel of {} rows",
+        x.n_cols(),
+        kernel.nrows()
+    );
+    if units == 0 {
+        return;
+    }
+    // Both sides are contiguous in practice (layer buffers); slices let the inner loop
+    // vectorise. The ndarray fallback covers any other layout.
+    if let (Some(k), Some(o)) = (kernel.as_slice(), out.as_slice_mut()) {
+        for (r, orow) in o.chunks_exact_mut(units).enumerate() {
+            orow.fill(0.0);
+            let (cols, vals) = x.row(r);
+            for (&c, &v) in cols.iter().zip(vals) {
+                let krow = &k[c * units..(c + 1) * units];
+                for (o, &w) in orow.iter_mut().zip(krow) {
+                    *o += v * w;
+                }
+            }
+        }
+        return;
+    }
+    for (r, mut orow) in out.axis_iter_mut(Axis(0)).enumerate() {
+        orow.fill(0.0);
+        let (cols, vals) = x.row(r);
+        for (&c, &v) in cols.iter().zip(vals) {
+            orow.scaled_add(v, &kernel.row(c));
+        }
+    }
+}
+
+// grad = xᵀ · dz (grad += xᵀ · dz when `accumulate`) for a sparse `x` (rows, in) and dense
+// `dz` (rows, units): each stored entry (r, c, v) adds v · dz[r, :] to grad[c, :].
+fn sparse_transpose_dot(
+    x: &SparseTensor<f32>,
+    dz: ArrayView2<'_, f32>,
+    mut grad: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    let units = dz.ncols();
+    assert_eq!(
+        (x.n_cols(), x.n_rows()),
+        (grad.nrows(), dz.nrows()),
+        "sparse input of {} features and {} rows for a kernel gradient of {} rows and {} gradient rows",
+        x.n_cols(),
+        x.n_rows(),
+        grad.nrows(),
+        dz.nrows()
+    );
+    if !accumulate {
+        grad.fill(0.0);
+    }
+    if units == 0 {
+        return;
+    }
+    if let (Some(d), Some(g)) = (dz.as_slice(), grad.as_slice_mut()) {
+        for (r, drow) in d.chunks_exact(units).enumerate() {
+            let (cols, vals) = x.row(r);
+            for (&c, &v) in cols.iter().zip(vals) {
+                let grow = &mut g[c * units..(c + 1) * units];
+                for (g, &d) in grow.iter_mut().zip(drow) {
+                    *g += v * d;
+                }
+            }
+        }
+        return;
+    }
+    for (r, drow) in dz.axis_iter(Axis(0)).enumerate() {
+        let (cols, vals) = x.row(r);
+        for (&c, &v) in cols.iter().zip(vals) {
+            grad.row_mut(c).scaled_add(v, &drow);
+        }
+    }
 }
 
 impl Layer for Dense {
@@ -174,15 +349,7 @@ impl Layer for Dense {
         ensure_shape(&mut self.out, rows, units);
         let mut out = std::mem::take(&mut self.out);
         general_mat_mul(1.0, &x, &self.kernel, 0.0, &mut out);
-        if needs_pre_activation(self.config.activation) {
-            ensure_shape(&mut self.z, rows, units);
-            let mut z = std::mem::take(&mut self.z);
-            self.bias_and_activate(&mut out, Some(&mut z));
-            self.z = z;
-        } else {
-            self.bias_and_activate(&mut out, None);
-        }
-        self.out = out;
+        self.finish_forward_train(out);
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {
@@ -195,22 +362,12 @@ impl Layer for Dense {
         grad_output: ArrayView2<'_, f32>,
         need_grad_input: bool,
     ) {
-        let act = self.config.activation;
-        let (rows, units) = grad_output.dim();
+        let rows = grad_output.nrows();
         if need_grad_input {
             ensure_shape(&mut self.grad_input, rows, self.kernel_shape[0]);
         }
-        // dL/dz: the upstream gradient itself for `linear`, else through the activation.
-        if act != Activation::Linear {
-            ensure_shape(&mut self.dz, rows, units);
-            let z = if needs_pre_activation(act) {
-                self.z.view()
-            } else {
-                self.out.view()
-            };
-            activations::backward(act, z, self.out.view(), grad_output, self.dz.view_mut());
-        }
-        let dz = if act == Activation::Linear {
+        self.pre_activation_grad(grad_output);
+        let dz = if self.config.activation == Activation::Linear {
             grad_output.reborrow()
         } else {
             self.dz.view()
@@ -219,14 +376,7 @@ impl Layer for Dense {
         let beta = if self.accumulate { 1.0 } else { 0.0 };
         general_mat_mul(1.0, &x.t(), &dz, beta, &mut self.grad_kernel);
         if self.config.use_bias {
-            if !self.accumulate {
-                self.grad_bias.fill(0.0);
-            }
-            for row in dz.rows() {
-                Zip::from(&mut self.grad_bias)
-                    .and(&row)
-                    .for_each(|g, &d| *g += d);
-            }
+            sum_rows(dz, &mut self.grad_bias, self.accumulate);
         }
         if need_grad_input {
             general_mat_mul(1.0, &dz, &self.kernel.t(), 0.0, &mut self.grad_input);
@@ -418,6 +568,49 @@ mod tests {
                     assert!((fd - an).abs() < 2e-3 * (1.0 + an.abs()), "{act:?} input");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn sparse_input_matches_dense_input() {
+        let x = array![
+            [0.0f32, 1.5, 0.0, -2.0],
+            [0.0, 0.0, 0.0, 0.0],
+            [0.7, 0.0, 0.3, 0.0]
+        ];
+        let sx = SparseTensor::from_dense(x.view()).unwrap();
+        let g = array![[0.2f32, -0.5, 1.0], [0.7, 0.1, -0.3], [-1.0, 0.4, 0.6]];
+        for act in [Activation::Linear, Activation::Relu, Activation::Gelu] {
+            let mut cfg = DenseConfig::new(3);
+            cfg.activation = act;
+            cfg.bias_initializer = crate::shape::Initializer::RandomNormal;
+            let mut dense = Dense::build(cfg, 4, &mut Rng::new(3));
+            let mut sparse = dense.clone();
+            let close = |a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>| {
+                assert_eq!(a.dim(), b.dim());
+                for (p, q) in a.iter().zip(b.iter()) {
+                    assert!((p - q).abs() < 1e-6, "{act:?}: {a} vs {b}");
+                }
+            };
+            close(sparse.call_sparse(&sx).view(), dense.call(x.view()).view());
+            dense.forward_train(x.view());
+            sparse.forward_train_sparse(&sx);
+            close(sparse.output(), dense.output());
+            dense.backward(x.view(), g.view(), false);
+            sparse.backward_sparse(&sx, g.view());
+            close(sparse.grad_kernel(), dense.grad_kernel());
+            close(
+                sparse.grad_bias().insert_axis(Axis(0)),
+                dense.grad_bias().insert_axis(Axis(0)),
+            );
+            // A shared layer's second use adds its gradient to the first's.
+            sparse.set_accumulate(true);
+            sparse.backward_sparse(&sx, g.view());
+            close(sparse.grad_kernel(), (&dense.grad_kernel() * 2.0).view());
+            close(
+                sparse.grad_bias().insert_axis(Axis(0)),
+                (&dense.grad_bias() * 2.0).insert_axis(Axis(0)).view(),
+            );
         }
     }
 
