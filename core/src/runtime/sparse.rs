@@ -362,6 +362,13 @@ fn try_vec<U>(n: usize, what: &'static str) -> Result<Vec<U>, SparseError> {
     Ok(v)
 }
 
+// The row holding entry `entry` of valid row pointers (the last row whose start is <= it).
+fn row_of(indptr: &[i64], entry: usize) -> usize {
+    indptr
+        .partition_point(|&p| p <= entry as i64)
+        .saturating_sub(1)
+}
+
 // The multi-index of `(row, col)` in a tensor of shape `shape`.
 fn unravel(shape: &[usize], row: usize, col: usize) -> Vec<i64> {
     let mut index = vec![0i64; shape.len()];
@@ -440,12 +447,23 @@ impl<T: SparseElement> SparseTensor<T> {
                 rank: shape.len(),
             });
         }
-        // Pass 1: bounds, and each entry's (row, column) key; order is checked as we go so
-        // the first problem reported is the earliest entry's.
-        let mut keys: Vec<(usize, usize)> = try_vec(nnz, "sparse indices")?;
+        // The (row, column) key of an entry whose indices are in bounds; in bounds, the
+        // running position stays below the element count, so it cannot overflow.
+        let dims = shape.clone();
+        let key = |entry: usize| {
+            let index = indices.row(entry);
+            let col = index
+                .iter()
+                .zip(&dims)
+                .skip(1)
+                .fold(0usize, |col, (&v, &dim)| col * dim + v as usize);
+            (index[0] as usize, col)
+        };
+        // Pass 1: bounds and order, entry by entry, so the problem reported is the earliest
+        // entry's. Nothing is stored: canonical input (the common case) needs no copy.
         let mut sorted = true;
+        let mut prev: Option<(usize, usize)> = None;
         for (entry, index) in indices.outer_iter().enumerate() {
-            let mut col = 0usize;
             for (axis, (&value, &dim)) in index.iter().zip(&shape).enumerate() {
                 if value < 0 || value as u64 >= dim as u64 {
                     return Err(SparseError::IndexOutOfBounds {
@@ -455,15 +473,11 @@ impl<T: SparseElement> SparseTensor<T> {
                         bound: dim as i64,
                     });
                 }
-                // In bounds, so the running position stays below the element count.
-                if axis > 0 {
-                    col = col * dim + value as usize;
-                }
             }
-            let key = (index[0] as usize, col);
-            if let Some(&prev) = keys.last() {
-                if sorted && key <= prev {
-                    let repeat = key == prev;
+            let k = key(entry);
+            if let Some(p) = prev {
+                if sorted && k <= p {
+                    let repeat = k == p;
                     if repeat && !options.sum_duplicates {
                         return Err(SparseError::Duplicate {
                             entry,
@@ -482,18 +496,20 @@ impl<T: SparseElement> SparseTensor<T> {
                     }
                 }
             }
-            keys.push(key);
+            prev = Some(k);
         }
-        // Pass 2: the entries in canonical order (a stable sort keeps repeats in input order,
-        // so the later one is reported).
-        let mut order: Vec<usize> = try_vec(nnz, "sparse entry order")?;
-        order.extend(0..nnz);
-        if !sorted {
-            order.sort_by_key(|&e| keys[e]);
+        let in_order = (0..nnz).map(|e| (e, key(e), values[e]));
+        if sorted {
+            return Self::assemble(shape, in_order, nnz, options);
         }
+        // Pass 2, for unordered input only: sort the keys. A stable sort keeps repeats in
+        // input order, so the later one is reported.
+        let mut keyed: Vec<((usize, usize), usize)> = try_vec(nnz, "sparse entry order")?;
+        keyed.extend((0..nnz).map(|e| (key(e), e)));
+        keyed.sort_by_key(|&(k, _)| k);
         Self::assemble(
             shape,
-            order.iter().map(|&e| (e, keys[e], values[e])),
+            keyed.iter().map(|&(k, e)| (e, k, values[e])),
             nnz,
             options,
         )
@@ -627,62 +643,68 @@ impl<T: SparseElement> SparseTensor<T> {
             return Err(SparseError::RowPointerEnd { value: end, nnz });
         }
         // Pointers are now 0 <= p <= nnz and non-decreasing, so they are valid slice bounds.
-        let mut keys: Vec<(usize, usize)> = try_vec(nnz, "sparse indices")?;
+        let rows = || {
+            indptr
+                .windows(2)
+                .enumerate()
+                .flat_map(|(row, pair)| (pair[0] as usize..pair[1] as usize).map(move |e| (row, e)))
+        };
         let mut sorted = true;
-        for (row, pair) in indptr.windows(2).enumerate() {
-            let (start, stop) = (pair[0] as usize, pair[1] as usize);
-            for entry in start..stop {
-                let value = col_indices[entry];
-                if value < 0 || value as u64 >= n_cols as u64 {
-                    return Err(SparseError::IndexOutOfBounds {
+        for (row, entry) in rows() {
+            let value = col_indices[entry];
+            if value < 0 || value as u64 >= n_cols as u64 {
+                return Err(SparseError::IndexOutOfBounds {
+                    entry,
+                    axis: 1,
+                    value,
+                    bound: n_cols as i64,
+                });
+            }
+            if entry > indptr[row] as usize && sorted {
+                let prev = col_indices[entry - 1];
+                if value == prev && !options.sum_duplicates {
+                    return Err(SparseError::Duplicate {
                         entry,
-                        axis: 1,
-                        value,
-                        bound: n_cols as i64,
+                        index: vec![row as i64, value],
                     });
                 }
-                let col = value as usize;
-                if entry > start {
-                    let prev = col_indices[entry - 1] as usize;
-                    if sorted && col <= prev {
-                        if col == prev && !options.sum_duplicates {
-                            return Err(SparseError::Duplicate {
-                                entry,
-                                index: vec![row as i64, value],
-                            });
-                        }
-                        if col != prev {
-                            if !options.reorder {
-                                return Err(SparseError::OutOfOrder {
-                                    entry,
-                                    index: vec![row as i64, value],
-                                    previous: vec![row as i64, prev as i64],
-                                });
-                            }
-                            sorted = false;
-                        }
+                if value < prev {
+                    if !options.reorder {
+                        return Err(SparseError::OutOfOrder {
+                            entry,
+                            index: vec![row as i64, value],
+                            previous: vec![row as i64, prev],
+                        });
                     }
+                    sorted = false;
                 }
-                keys.push((row, col));
             }
         }
-        let mut order: Vec<usize> = try_vec(nnz, "sparse entry order")?;
-        order.extend(0..nnz);
-        if !sorted {
-            // Rows are already in order; this sorts columns within each row.
-            order.sort_by_key(|&e| keys[e]);
-        }
-        let tensor = Self::assemble(
-            shape,
-            order.iter().map(|&e| (e, keys[e], values[e])),
-            nnz,
-            options,
-        );
-        // CSR keys name the flattened column; report repeats the way they were given.
+        let tensor = if sorted {
+            Self::assemble(
+                shape,
+                rows().map(|(row, e)| (e, (row, col_indices[e] as usize), values[e])),
+                nnz,
+                options,
+            )
+        } else {
+            // Rows are already in order; this sorts columns within each row, stably so the
+            // later of two repeats is reported.
+            let mut keyed: Vec<((usize, usize), usize)> = try_vec(nnz, "sparse entry order")?;
+            keyed.extend(rows().map(|(row, e)| ((row, col_indices[e] as usize), e)));
+            keyed.sort_by_key(|&(k, _)| k);
+            Self::assemble(
+                shape,
+                keyed.iter().map(|&(k, e)| (e, k, values[e])),
+                nnz,
+                options,
+            )
+        };
+        // CSR columns are flattened; report a repeat as [row, column], as it was given.
         tensor.map_err(|e| match e {
             SparseError::Duplicate { entry, .. } => SparseError::Duplicate {
                 entry,
-                index: vec![keys[entry].0 as i64, keys[entry].1 as i64],
+                index: vec![row_of(indptr, entry) as i64, col_indices[entry]],
             },
             other => other,
         })
