@@ -45,7 +45,7 @@ impl Bytes<'_> {
 // request (reported as an error only when the allocator refuses it); keep the harness under
 // libFuzzer's memory limit.
 fn affordable(shape: &[i64]) -> bool {
-    shape.first().is_none_or(|&rows| rows < 1 << 20)
+    shape.first().is_none_or(|&rows| rows < 1 << 16)
 }
 
 fn check(x: &SparseTensor<f32>) {
