@@ -53,6 +53,8 @@ pub struct Merge {
     /// `dot` with `normalize`: per row and input, the inverse norm and whether the `1 / ε`
     /// clip was active, kept from `forward_train` for `backward`.
     norms: DotNorms,
+    /// `maximum` / `minimum`: the part of the output gradient not yet assigned to an input.
+    scratch: Array2<f32>,
     /// What `grad_input` returns for an index past the inputs.
     empty: Array2<f32>,
 }
@@ -98,6 +100,7 @@ impl Merge {
             out: Array2::zeros((0, 0)),
             grads: (0..n_inputs).map(|_| Array2::zeros((0, 0))).collect(),
             norms: DotNorms::default(),
+            scratch: Array2::zeros((0, 0)),
             empty: Array2::zeros((0, 0)),
         }
     }
@@ -207,21 +210,17 @@ fn forward_into(
         MergeOp::Maximum => {
             out.assign(first);
             for x in rest {
-                Zip::from(&mut out).and(x).for_each(|o, &v| {
-                    if v > *o {
-                        *o = v;
-                    }
-                });
+                Zip::from(&mut out)
+                    .and(x)
+                    .for_each(|o, &v| *o = if v > *o { v } else { *o });
             }
         }
         MergeOp::Minimum => {
             out.assign(first);
             for x in rest {
-                Zip::from(&mut out).and(x).for_each(|o, &v| {
-                    if v < *o {
-                        *o = v;
-                    }
-                });
+                Zip::from(&mut out)
+                    .and(x)
+                    .for_each(|o, &v| *o = if v < *o { v } else { *o });
             }
         }
         MergeOp::Dot => {
@@ -305,21 +304,24 @@ impl MergeLayer for Merge {
                 }
             }
             MergeOp::Maximum | MergeOp::Minimum => {
-                let max = self.config.op == MergeOp::Maximum;
-                let (rows, cols) = g.dim();
-                for r in 0..rows {
-                    for c in 0..cols {
-                        let mut best = 0;
-                        for (i, x) in xs.iter().enumerate().skip(1) {
-                            let (v, b) = (x[[r, c]], xs[best][[r, c]]);
-                            if (max && v > b) || (!max && v < b) {
-                                best = i;
-                            }
-                        }
-                        for (i, d) in grads.iter_mut().enumerate() {
-                            d[[r, c]] = if i == best { g[[r, c]] } else { 0.0 };
-                        }
-                    }
+                // The output holds a copy of the first input with the extreme value (the
+                // forward pass replaces only on a strict comparison), so each element's
+                // gradient goes to the first input equal to it: `left` is what is not yet
+                // given away, in input order.
+                ensure_shape(&mut self.scratch, g.nrows(), g.ncols());
+                self.scratch.assign(&g);
+                for (d, x) in grads.iter_mut().zip(xs) {
+                    Zip::from(d)
+                        .and(x)
+                        .and(&self.out)
+                        .and(&mut self.scratch)
+                        .for_each(|d, &x, &o, left| {
+                            // Selects rather than branches: which input wins is data, and
+                            // mispredicted branches doubled the step's time.
+                            let take = x == o;
+                            *d = if take { *left } else { 0.0 };
+                            *left = if take { 0.0 } else { *left };
+                        });
                 }
             }
             MergeOp::Dot => {
