@@ -33,8 +33,10 @@ pub mod prelude {
     pub use crate::model;
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2, Axis};
     pub use stratic_core::{
-        Adam, AdamW, CompileFirst, Compiled, Error, FitOptions, History, Loss, Model, Optimizer,
-        RMSprop, SparseOptions, SparseTensor, SGD,
+        Adam, AdamW, Callback, CompileFirst, Compiled, EarlyStopping, Error, Evaluation,
+        ExponentialDecay, FitOptions, History, Logs, Loss, Metric, Mode, Model, ModelCheckpoint,
+        Optimizer, RMSprop, ReduceLROnPlateau, SparseOptions, SparseTensor, StopReason,
+        TerminateOnNaN, TrainContext, SGD,
     };
 }
 

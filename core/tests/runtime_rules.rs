@@ -213,7 +213,7 @@ fn epoch_loss_is_the_sample_weighted_mean_of_batch_losses() {
             "{l} vs {whole}"
         );
     }
-    let e = c.evaluate(x.view(), y.view(), 3).unwrap();
+    let e = c.evaluate(x.view(), y.view(), 3).unwrap().loss;
     assert!((e - whole).abs() <= 1e-6 * whole.abs().max(1.0));
 }
 

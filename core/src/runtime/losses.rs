@@ -95,77 +95,90 @@ impl Loss {
         target: ArrayView2<'_, f32>,
         grad: &mut Array2<f32>,
     ) -> Result<f32, Error> {
+        self.compute_weighted(pred, target, None, grad)
+    }
+
+    /// [`compute`](Loss::compute) with a weight per row (Keras' `sample_weight`, one per
+    /// sample, repeated over the rows a sample spans): the loss is `sum(w_r * l_r) / rows`,
+    /// Keras' `sum_over_batch_size` reduction, which divides by the number of rows and not by
+    /// the sum of the weights.
+    ///
+    /// # Errors
+    /// [`Error::TargetShape`] if the shapes disagree, or `weights` has not one value per row.
+    pub fn compute_weighted(
+        &self,
+        pred: ArrayView2<'_, f32>,
+        target: ArrayView2<'_, f32>,
+        weights: Option<ndarray::ArrayView1<'_, f32>>,
+        grad: &mut Array2<f32>,
+    ) -> Result<f32, Error> {
         self.check_shapes(pred, target)?;
         let (rows, k) = pred.dim();
+        if let Some(w) = weights {
+            if w.len() != rows {
+                return Err(Error::TargetShape {
+                    expected: format!("({rows},)"),
+                    actual: w.shape().to_vec(),
+                    message: format!(
+                        "sample weights need one value per row: {rows} rows, received {}",
+                        w.len()
+                    ),
+                });
+            }
+        }
         ensure_shape(grad, rows, k);
         if rows == 0 || k == 0 {
             grad.fill(0.0);
             return Ok(0.0);
         }
+        let weight = |r: usize| weights.map_or(1.0, |w| w[r]);
         // Per-element gradients are scaled by the reduction: 1/rows for the batch mean, and
-        // 1/k more for losses that average over the last axis.
+        // 1/k more for losses that average over the last axis; then by the row's weight.
         let per_row = 1.0 / rows as f32;
         let per_elem = per_row / k as f32;
+        let elementwise = |f: fn(f32, f32) -> (f32, f32), grad: &mut Array2<f32>| {
+            elementwise_sum(pred, target, grad, weights, per_elem, f) / k as f64
+        };
         let total: f64 = match *self {
-            Loss::MeanSquaredError => {
-                let mut sum = 0.0f64;
-                Zip::from(&mut *grad)
-                    .and(&pred)
-                    .and(&target)
-                    .for_each(|g, &p, &t| {
-                        let d = p - t;
-                        sum += (d * d) as f64;
-                        *g = 2.0 * d * per_elem;
-                    });
-                sum / k as f64
-            }
-            Loss::MeanAbsoluteError => {
-                let mut sum = 0.0f64;
-                Zip::from(&mut *grad)
-                    .and(&pred)
-                    .and(&target)
-                    .for_each(|g, &p, &t| {
-                        let d = p - t;
-                        sum += d.abs() as f64;
-                        // TF's gradient of |x| is sign(x), 0 at 0.
-                        *g = if d > 0.0 {
-                            per_elem
-                        } else if d < 0.0 {
-                            -per_elem
-                        } else {
-                            0.0
-                        };
-                    });
-                sum / k as f64
-            }
-            Loss::BinaryCrossentropy { from_logits } => {
-                let mut sum = 0.0f64;
-                Zip::from(&mut *grad)
-                    .and(&pred)
-                    .and(&target)
-                    .for_each(|g, &p, &t| {
-                        let (l, d) = if from_logits {
-                            bce_logits(p, t)
-                        } else {
-                            bce_probs(p, t)
-                        };
-                        sum += l as f64;
-                        *g = d * per_elem;
-                    });
-                sum / k as f64
-            }
+            Loss::MeanSquaredError => elementwise(
+                |p, t| {
+                    let d = p - t;
+                    (d * d, 2.0 * d)
+                },
+                grad,
+            ),
+            // TF's gradient of |x| is sign(x), 0 at 0.
+            Loss::MeanAbsoluteError => elementwise(
+                |p, t| {
+                    let d = p - t;
+                    let s = if d > 0.0 {
+                        1.0
+                    } else if d < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    };
+                    (d.abs(), s)
+                },
+                grad,
+            ),
+            Loss::BinaryCrossentropy { from_logits: true } => elementwise(bce_logits, grad),
+            Loss::BinaryCrossentropy { from_logits: false } => elementwise(bce_probs, grad),
             Loss::CategoricalCrossentropy { from_logits } => {
                 let mut sum = 0.0f64;
-                for ((p, t), g) in pred
+                for (r, ((p, t), g)) in pred
                     .axis_iter(Axis(0))
                     .zip(target.axis_iter(Axis(0)))
                     .zip(grad.axis_iter_mut(Axis(0)))
+                    .enumerate()
                 {
-                    sum += if from_logits {
-                        cce_logits_row(p, t, g, per_row)
+                    let w = weight(r);
+                    let l = if from_logits {
+                        cce_logits_row(p, t, g, per_row * w)
                     } else {
-                        cce_probs_row(p, t, g, per_row)
+                        cce_probs_row(p, t, g, per_row * w)
                     };
+                    sum += w as f64 * l;
                 }
                 sum
             }
@@ -178,11 +191,13 @@ impl Loss {
                     .enumerate()
                 {
                     let label = class_id(t[0], k, r, target.shape())?;
-                    sum += if from_logits {
-                        scce_logits_row(p, label, g, per_row)
+                    let w = weight(r);
+                    let l = if from_logits {
+                        scce_logits_row(p, label, g, per_row * w)
                     } else {
-                        scce_probs_row(p, label, g, per_row)
+                        scce_probs_row(p, label, g, per_row * w)
                     };
+                    sum += w as f64 * l;
                 }
                 sum
             }
@@ -231,6 +246,50 @@ impl Loss {
             ),
         })
     }
+}
+
+// The sum over rows of `w_r * sum_j l(p_rj, t_rj)` for an element-wise loss `f` returning the
+// loss and its derivative, writing each derivative scaled by `per_elem * w_r` into `grad`.
+#[inline]
+fn elementwise_sum(
+    pred: ArrayView2<'_, f32>,
+    target: ArrayView2<'_, f32>,
+    grad: &mut Array2<f32>,
+    weights: Option<ndarray::ArrayView1<'_, f32>>,
+    per_elem: f32,
+    f: impl Fn(f32, f32) -> (f32, f32),
+) -> f64 {
+    if weights.is_none() {
+        // One pass over the whole batch: the common, unweighted case.
+        let mut sum = 0.0f64;
+        Zip::from(&mut *grad)
+            .and(&pred)
+            .and(&target)
+            .for_each(|g, &p, &t| {
+                let (l, d) = f(p, t);
+                sum += l as f64;
+                *g = d * per_elem;
+            });
+        return sum;
+    }
+    let mut sum = 0.0f64;
+    for (r, ((p, t), g)) in pred
+        .axis_iter(Axis(0))
+        .zip(target.axis_iter(Axis(0)))
+        .zip(grad.axis_iter_mut(Axis(0)))
+        .enumerate()
+    {
+        let w = weights.map_or(1.0, |w| w[r]);
+        let scale = per_elem * w;
+        let mut row = 0.0f64;
+        Zip::from(g).and(&p).and(&t).for_each(|g, &p, &t| {
+            let (l, d) = f(p, t);
+            row += l as f64;
+            *g = d * scale;
+        });
+        sum += w as f64 * row;
+    }
+    sum
 }
 
 // A sparse target must be an integer class id in 0..k.

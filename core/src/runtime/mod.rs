@@ -33,7 +33,11 @@ pub use model::{Layer, MergeLayer, Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
 pub use rng::Rng;
 pub use sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};
-pub use train::{Compiled, FitOptions, History, TargetElement, Targets};
+pub use train::{
+    Callback, Compiled, EarlyStopping, Evaluation, ExponentialDecay, Fit, FitOptions, History,
+    LearningRateSchedule, Logs, Metric, Mode, ModelCheckpoint, ReduceLROnPlateau, StopReason,
+    TargetElement, Targets, TerminateOnNaN, TrainContext, AUC_THRESHOLDS,
+};
 pub use uncompiled::{CompileFirst, IsCompiled};
 #[cfg(feature = "keras")]
 pub use weights::{

@@ -2,7 +2,7 @@
 //! exist so that `fit` or `evaluate` on an uncompiled model fails to compile with a message that
 //! says what to do, rather than "no method named `fit`".
 
-use super::{Error, History, Model};
+use super::{Error, Evaluation, History, Model};
 
 /// Never implemented: the bound that `fit`/`evaluate` on an uncompiled model cannot meet.
 #[diagnostic::on_unimplemented(
@@ -24,7 +24,7 @@ pub trait CompileFirst: Model {
     }
 
     /// Not callable: compile the model first (`model.compile(optimizer, loss)`).
-    fn evaluate<X, Y, B>(&mut self, _x: X, _y: Y, _batch_size: B) -> Result<f32, Error>
+    fn evaluate<X, Y, B>(&mut self, _x: X, _y: Y, _batch_size: B) -> Result<Evaluation, Error>
     where
         Self: IsCompiled,
     {

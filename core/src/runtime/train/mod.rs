@@ -1,0 +1,967 @@
+//! Training: `compile`, `fit`, `evaluate`, metrics, callbacks and the history, with Keras 3's
+//! semantics.
+//!
+//! - [`options`]: `FitOptions`, the plain arguments of `fit`;
+//! - [`metrics`]: the metrics given at compile time;
+//! - [`callbacks`]: `Callback`, `EarlyStopping`, `ModelCheckpoint`, `TerminateOnNaN`,
+//!   `ReduceLROnPlateau` and learning-rate schedules;
+//! - [`history`]: `Logs`, `History` (and its plot) and `Evaluation`;
+//! - [`progress`]: the progress bar and lines;
+//! - [`targets`]: how targets are checked and converted.
+
+mod callbacks;
+mod history;
+mod metrics;
+mod options;
+mod progress;
+mod targets;
+
+use std::io::{IsTerminal, Write};
+
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
+
+use super::data::{as_rows, gather_rows};
+use super::{Error, Loss, Model, Optimizer, Rng};
+use callbacks::TrainInfo;
+pub use callbacks::{
+    Callback, EarlyStopping, ExponentialDecay, LearningRateSchedule, Mode, ModelCheckpoint,
+    ReduceLROnPlateau, TerminateOnNaN, TrainContext,
+};
+pub use history::{Evaluation, History, Logs, StopReason};
+use metrics::MetricState;
+pub use metrics::{Metric, AUC_THRESHOLDS};
+pub use options::FitOptions;
+use progress::Progress;
+use targets::target_count_error;
+pub use targets::{TargetElement, Targets};
+
+/// A model with its optimizer, losses and metrics, ready to train (what Keras' `compile` sets
+/// up).
+///
+/// It owns the buffers a step needs (the gathered batch, its targets, the loss gradients, the
+/// metrics' state), so training allocates nothing per step once the batch size is settled.
+pub struct Compiled<M: Model, O> {
+    model: M,
+    optimizer: O,
+    losses: Vec<Loss>,
+    loss_weights: Vec<f32>,
+    // `<output>_loss` for each output, logged with several outputs.
+    loss_names: Vec<String>,
+    metrics: Vec<Metric>,
+    // The metrics' state per output: one set for training, one for evaluation.
+    train_metrics: Vec<Vec<MetricState>>,
+    eval_metrics: Vec<Vec<MetricState>>,
+    schedule: Option<Box<dyn LearningRateSchedule>>,
+    // Updates applied so far (Keras' `optimizer.iterations`), the schedule's step.
+    steps_taken: u64,
+    batch: M::Batch,
+    target_batches: Vec<ArrayD<f32>>,
+    target_rows: Vec<Array2<f32>>,
+    // Per-row loss weights of the batch, per output (empty when unweighted).
+    row_weights: Vec<Array1<f32>>,
+    grads: Vec<Array2<f32>>,
+    // The unweighted loss of each output in the last step.
+    step_losses: Vec<f32>,
+    order: Vec<usize>,
+    logs: Logs,
+}
+
+/// Samples to evaluate: inputs, prepared targets, a range of samples and optional weights.
+struct EvalSet<'a, 'x, M: Model> {
+    x: M::Input<'x>,
+    targets: &'a [ArrayD<f32>],
+    range: std::ops::Range<usize>,
+    weights: Option<&'a [f32]>,
+}
+
+impl<M: Model, O: Optimizer> Compiled<M, O> {
+    /// Pairs `model` with `optimizer` and one `loss` for every output; `Model::compile` calls
+    /// this.
+    pub fn new(model: M, optimizer: O, loss: Loss) -> Self {
+        let k = M::output_specs().len();
+        Self::build(model, optimizer, vec![loss; k], vec![1.0; k])
+    }
+
+    /// Pairs `model` with `optimizer`, one loss per output (or one for all) and optional
+    /// per-output loss weights (Keras' `loss` list and `loss_weights`); the total loss is the
+    /// weighted sum.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the number of losses or weights does not match the
+    /// number of outputs, or a weight is negative or not finite.
+    pub fn with_losses(
+        model: M,
+        optimizer: O,
+        losses: &[Loss],
+        loss_weights: Option<&[f32]>,
+    ) -> Result<Self, Error> {
+        let k = M::output_specs().len();
+        let losses = match losses {
+            [one] => vec![*one; k],
+            many if many.len() == k => many.to_vec(),
+            many => {
+                return Err(Error::InvalidArgument {
+                    name: "loss",
+                    message: format!(
+                        "the model has {k} output(s) ({}); give one loss for all or one per output, received {}",
+                        M::output_names().join(", "),
+                        many.len()
+                    ),
+                })
+            }
+        };
+        let weights = match loss_weights {
+            None => vec![1.0; k],
+            Some(w) if w.len() != k => {
+                return Err(Error::InvalidArgument {
+                    name: "loss_weights",
+                    message: format!(
+                        "the model has {k} output(s); received {} loss weights",
+                        w.len()
+                    ),
+                })
+            }
+            Some(w) => {
+                if let Some(bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
+                    return Err(Error::InvalidArgument {
+                        name: "loss_weights",
+                        message: format!(
+                            "a loss weight must be finite and non-negative; received {bad}"
+                        ),
+                    });
+                }
+                w.to_vec()
+            }
+        };
+        Ok(Self::build(model, optimizer, losses, weights))
+    }
+
+    fn build(model: M, optimizer: O, losses: Vec<Loss>, loss_weights: Vec<f32>) -> Self {
+        let k = losses.len();
+        let loss_names = M::output_names()
+            .iter()
+            .map(|n| format!("{n}_loss"))
+            .collect();
+        Compiled {
+            model,
+            optimizer,
+            losses,
+            loss_weights,
+            loss_names,
+            metrics: Vec::new(),
+            train_metrics: vec![Vec::new(); k],
+            eval_metrics: vec![Vec::new(); k],
+            schedule: None,
+            steps_taken: 0,
+            batch: M::Batch::default(),
+            target_batches: (0..k).map(|_| ArrayD::zeros(IxDyn(&[0]))).collect(),
+            target_rows: (0..k).map(|_| Array2::zeros((0, 0))).collect(),
+            row_weights: (0..k).map(|_| Array1::zeros(0)).collect(),
+            grads: (0..k).map(|_| Array2::zeros((0, 0))).collect(),
+            step_losses: vec![0.0; k],
+            order: Vec::new(),
+            logs: Logs::default(),
+        }
+    }
+
+    /// Sets the metrics reported by `fit` and `evaluate` (Keras' `compile(metrics=[...])`),
+    /// for every output. With several outputs each is logged as `<output>_<metric>`.
+    ///
+    /// ```
+    /// # use stratic_core::{Metric, Model};
+    /// # fn f<M: Model>(model: M) {
+    /// # use stratic_core::{Adam, Loss};
+    /// let model = model
+    ///     .compile(Adam::new(0.01), Loss::sparse_categorical_crossentropy())
+    ///     .metrics(&[Metric::Accuracy]);
+    /// # let _ = model;
+    /// # }
+    /// ```
+    pub fn metrics(mut self, metrics: &[Metric]) -> Self {
+        self.metrics = metrics.to_vec();
+        let specs = M::output_specs();
+        let names = M::output_names();
+        let several = specs.len() > 1;
+        let states: Vec<Vec<MetricState>> = specs
+            .iter()
+            .zip(&self.losses)
+            .enumerate()
+            .map(|(i, (spec, loss))| {
+                let units = spec.dims.last().and_then(|d| d.known()).unwrap_or(0);
+                metrics
+                    .iter()
+                    .map(|m| {
+                        let name = match names.get(i) {
+                            Some(out) if several => format!("{out}_{}", m.name()),
+                            _ => m.name().to_string(),
+                        };
+                        MetricState::new(*m, units, *loss, name)
+                    })
+                    .collect()
+            })
+            .collect();
+        self.eval_metrics = states.clone();
+        self.train_metrics = states;
+        self
+    }
+
+    /// Drives the optimizer's learning rate by `schedule`, evaluated at every training step
+    /// (Keras' `optimizer = Adam(learning_rate=ExponentialDecay(...))`).
+    pub fn learning_rate_schedule(mut self, schedule: impl LearningRateSchedule + 'static) -> Self {
+        self.schedule = Some(Box::new(schedule));
+        self
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The model, mutably (e.g. to set weights).
+    pub fn model_mut(&mut self) -> &mut M {
+        &mut self.model
+    }
+
+    /// Gives the model back.
+    pub fn into_model(self) -> M {
+        self.model
+    }
+
+    /// The optimizer.
+    pub fn optimizer(&self) -> &O {
+        &self.optimizer
+    }
+
+    /// The optimizer, mutably (e.g. to change its learning rate).
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// The loss of the first output (of every output, after `Model::compile`).
+    pub fn loss(&self) -> Loss {
+        self.losses[0]
+    }
+
+    /// The loss of each output.
+    pub fn losses(&self) -> &[Loss] {
+        &self.losses
+    }
+
+    /// The metrics given to [`metrics`](Self::metrics).
+    pub fn metric_list(&self) -> &[Metric] {
+        &self.metrics
+    }
+
+    /// The names `fit` logs besides `loss` (per-output losses and metrics), without `val_`.
+    pub fn metric_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = if self.losses.len() > 1 {
+            self.loss_names.clone()
+        } else {
+            Vec::new()
+        };
+        names.extend(self.train_metrics.iter().flatten().map(|m| m.name.clone()));
+        names
+    }
+
+    /// Inference, as [`Model::predict`].
+    pub fn predict(&self, x: M::Input<'_>) -> Result<M::Output, Error> {
+        self.model.predict(x)
+    }
+
+    /// Trains the model on `x` and targets `y` (Keras' `fit`), printing progress to stdout.
+    ///
+    /// `y` is an array for a model with one output and a tuple of arrays for several; see
+    /// [`Targets`]. The history records `loss`, each metric, and with several outputs each
+    /// output's loss as `<output>_loss`. For validation data, sample weights and callbacks,
+    /// see [`fit_with`](Self::fit_with).
+    ///
+    /// # Errors
+    /// Input, target and option errors before training; [`Error::NonFiniteLoss`] if the loss
+    /// becomes NaN or infinite (unless a callback such as [`TerminateOnNaN`] stops training).
+    pub fn fit<Y: Targets>(
+        &mut self,
+        x: M::Input<'_>,
+        y: Y,
+        options: &FitOptions,
+    ) -> Result<History, Error> {
+        self.fit_with(x, y, options).run()
+    }
+
+    /// [`fit`](Self::fit), writing the progress lines to `out` (never a live bar).
+    pub fn fit_with_output<Y: Targets>(
+        &mut self,
+        x: M::Input<'_>,
+        y: Y,
+        options: &FitOptions,
+        out: &mut dyn Write,
+    ) -> Result<History, Error> {
+        self.fit_with(x, y, options).output(out).run()
+    }
+
+    /// `fit` with the arguments that carry data or state: validation data, sample weights,
+    /// callbacks, an output. Call [`Fit::run`] to train.
+    ///
+    /// ```
+    /// # use stratic_core::{EarlyStopping, FitOptions, Model, Compiled, Optimizer, Error};
+    /// # use ndarray::{ArrayView1, ArrayView2};
+    /// # fn f<'a, M, O>(model: &mut Compiled<M, O>, x: M::Input<'a>, y: ArrayView2<'_, f32>, xv: M::Input<'a>, yv: ArrayView2<'_, f32>) -> Result<(), Error>
+    /// # where M: Model, O: Optimizer {
+    /// let mut early = EarlyStopping::new("val_loss").patience(5).restore_best_weights(true);
+    /// let history = model
+    ///     .fit_with(x, y, &FitOptions::default().epochs(100))
+    ///     .validation_data(xv, yv)
+    ///     .callback(&mut early)
+    ///     .run()?;
+    /// # let _ = history; Ok(())
+    /// # }
+    /// ```
+    pub fn fit_with<'c, 'x, Y: Targets>(
+        &'c mut self,
+        x: M::Input<'x>,
+        y: Y,
+        options: &FitOptions,
+    ) -> Fit<'c, 'x, M, O, Y> {
+        Fit {
+            compiled: self,
+            x,
+            y,
+            options: options.clone(),
+            validation: None,
+            sample_weight: None,
+            callbacks: Vec::new(),
+            out: None,
+        }
+    }
+
+    fn prepare_all<Y: Targets>(&self, y: &Y, n: usize) -> Result<Vec<ArrayD<f32>>, Error> {
+        let specs = M::output_specs();
+        if Y::COUNT != specs.len() {
+            return Err(target_count_error(Y::COUNT, specs.len()));
+        }
+        specs
+            .iter()
+            .zip(&self.losses)
+            .enumerate()
+            .map(|(i, (spec, loss))| y.prepare(i, n, spec, *loss))
+            .collect()
+    }
+
+    // Per-sample weights from `class_weight` (Keras: the class of a sample is the arg-max of
+    // a one-hot target, the id of a sparse one, the rounded value of a single unit).
+    fn class_weights(
+        &self,
+        targets: &[ArrayD<f32>],
+        class_weight: &std::collections::BTreeMap<usize, f32>,
+    ) -> Result<Vec<f32>, Error> {
+        let invalid = |message: String| Error::InvalidArgument {
+            name: "class_weight",
+            message,
+        };
+        let [t] = targets else {
+            return Err(invalid(format!(
+                "is only supported for models with one output; this one has {}",
+                targets.len()
+            )));
+        };
+        if t.ndim() != 2 {
+            return Err(invalid(format!(
+                "is not supported for targets of rank 3 or more; received shape {:?}",
+                t.shape()
+            )));
+        }
+        let sparse = self.losses[0].is_sparse();
+        Ok(t.axis_iter(Axis(0))
+            .map(|row| {
+                let class = if sparse || row.len() == 1 {
+                    row[0].round().max(0.0) as usize
+                } else {
+                    let mut best = 0;
+                    for (j, v) in row.iter().enumerate() {
+                        if *v > row[best] {
+                            best = j;
+                        }
+                    }
+                    best
+                };
+                class_weight.get(&class).copied().unwrap_or(1.0)
+            })
+            .collect())
+    }
+
+    #[allow(clippy::too_many_arguments)] // The loop's inputs, each distinct.
+    fn train_loop(
+        &mut self,
+        x: M::Input<'_>,
+        targets: &[ArrayD<f32>],
+        weights: Option<&[f32]>,
+        order: &mut [usize],
+        validation: Option<EvalSet<'_, '_, M>>,
+        options: &FitOptions,
+        callbacks: &mut [&mut dyn Callback<M>],
+        progress: &mut Progress<'_>,
+    ) -> Result<History, Error> {
+        let n = order.len();
+        let k = self.losses.len();
+        let mut rng = options.seed.map_or_else(Rng::from_entropy, Rng::new);
+        let bs = options.batch_size;
+        let steps = n.div_ceil(bs);
+        let mut directions: Vec<(String, bool)> = self
+            .train_metrics
+            .iter()
+            .flatten()
+            .map(|m| (m.name.clone(), m.metric().higher_is_better()))
+            .collect();
+        // `accuracy` resolves to e.g. `binary_accuracy`, but is logged under the given name.
+        directions.dedup();
+        let info = TrainInfo {
+            epochs: options.epochs,
+            steps,
+            has_schedule: self.schedule.is_some(),
+            directions,
+        };
+        let mut stop = false;
+        let mut history = History::default();
+        macro_rules! ctx {
+            () => {
+                TrainContext {
+                    model: &mut self.model,
+                    optimizer: &mut self.optimizer,
+                    stop: &mut stop,
+                    info: &info,
+                }
+            };
+        }
+        for cb in callbacks.iter_mut() {
+            cb.on_train_begin(&mut ctx!())?;
+        }
+        let need_batch_logs = !callbacks.is_empty() || matches!(progress, Progress::Bar { .. });
+        let mut epoch_logs = Logs::default();
+        let mut sums = vec![0.0f64; k];
+        for epoch in options.initial_epoch..options.epochs {
+            for cb in callbacks.iter_mut() {
+                cb.on_epoch_begin(epoch, &mut ctx!())?;
+            }
+            let clock = progress.begin_epoch(epoch, options.epochs, steps);
+            if options.shuffle {
+                rng.shuffle(order);
+            }
+            self.train_metrics
+                .iter_mut()
+                .flatten()
+                .for_each(MetricState::reset);
+            // Keras' loss tracker: the mean of batch losses weighted by batch size.
+            let mut total = 0.0f64;
+            sums.fill(0.0);
+            let mut seen = 0usize;
+            let mut non_finite = None;
+            for (step, idx) in order.chunks(bs).enumerate() {
+                let loss = self.train_step(x, targets, weights, idx)?;
+                seen += idx.len();
+                total += loss as f64 * idx.len() as f64;
+                for (acc, l) in sums.iter_mut().zip(&self.step_losses) {
+                    *acc += *l as f64 * idx.len() as f64;
+                }
+                if !loss.is_finite() {
+                    non_finite = Some(step);
+                }
+                if need_batch_logs || non_finite.is_some() {
+                    let mut logs = std::mem::take(&mut self.logs);
+                    self.fill_logs(&mut logs, total, &sums, seen);
+                    for cb in callbacks.iter_mut() {
+                        cb.on_batch_end(step, &logs, &mut ctx!())?;
+                    }
+                    progress.batch_end(&clock, step, &logs);
+                    self.logs = logs;
+                }
+                if let Some(batch) = non_finite {
+                    if !stop {
+                        return Err(Error::NonFiniteLoss { epoch, batch });
+                    }
+                    history.stopped = Some(StopReason::NonFiniteLoss { epoch, batch });
+                }
+                if stop {
+                    break;
+                }
+            }
+            epoch_logs.clear();
+            self.fill_logs(&mut epoch_logs, total, &sums, seen);
+            if let Some(set) = &validation {
+                let mut val = Logs::default();
+                self.evaluate_set(set, bs, &mut val, "val_")?;
+                for (name, value) in val.iter() {
+                    epoch_logs.set(name, value);
+                }
+            }
+            for cb in callbacks.iter_mut() {
+                cb.on_epoch_end(epoch, &mut epoch_logs, &mut ctx!())?;
+            }
+            history.record(epoch, &epoch_logs);
+            progress.end_epoch(clock, &epoch_logs);
+            if stop {
+                if history.stopped.is_none() {
+                    history.stopped = Some(StopReason::Requested { epoch });
+                }
+                break;
+            }
+        }
+        for cb in callbacks.iter_mut() {
+            cb.on_train_end(&epoch_logs, &mut ctx!())?;
+        }
+        Ok(history)
+    }
+
+    // The running logs of an epoch: the mean loss over `seen` samples, each output's with
+    // several outputs, and every metric; sorted by name as Keras' logs are.
+    fn fill_logs(&self, logs: &mut Logs, total: f64, per_output: &[f64], seen: usize) {
+        let mean = |sum: f64| {
+            if seen == 0 {
+                0.0
+            } else {
+                (sum / seen as f64) as f32
+            }
+        };
+        let fresh = logs.is_empty();
+        logs.set("loss", mean(total));
+        if per_output.len() > 1 {
+            for (name, sum) in self.loss_names.iter().zip(per_output) {
+                logs.set(name, mean(*sum));
+            }
+        }
+        for m in self.train_metrics.iter().flatten() {
+            logs.set(&m.name, m.result());
+        }
+        if fresh {
+            logs.sort();
+        }
+    }
+
+    // One gradient step on the samples `idx`; returns the batch loss.
+    fn train_step(
+        &mut self,
+        x: M::Input<'_>,
+        targets: &[ArrayD<f32>],
+        weights: Option<&[f32]>,
+        idx: &[usize],
+    ) -> Result<f32, Error> {
+        M::gather(x, idx, &mut self.batch);
+        for (i, target) in targets.iter().enumerate() {
+            let batch = &mut self.target_batches[i];
+            gather_rows(target.view(), idx, batch);
+            let view = as_rows(batch.view());
+            let rows = &mut self.target_rows[i];
+            if rows.dim() != view.dim() {
+                *rows = Array2::zeros(view.dim());
+            }
+            rows.assign(&view);
+            if let Some(w) = weights {
+                fill_row_weights(&mut self.row_weights[i], w, idx, view.nrows());
+            }
+        }
+        // The batch is moved out while the step borrows the rest of `self` (no copy, no
+        // allocation: `Default` is an empty buffer).
+        let batch = std::mem::take(&mut self.batch);
+        let result = self.step(M::batch_view(&batch), weights.is_some(), true);
+        self.batch = batch;
+        result
+    }
+
+    // Forward, losses, metrics, backward and update on a batch whose targets are in
+    // `target_rows` (and row weights in `row_weights` when `weighted`). Returns the total
+    // (weighted) loss; a non-finite loss leaves the weights untouched.
+    fn step(&mut self, xb: M::Input<'_>, weighted: bool, metrics: bool) -> Result<f32, Error> {
+        if let Some(schedule) = &self.schedule {
+            self.optimizer
+                .set_learning_rate(schedule.learning_rate(self.steps_taken));
+        }
+        self.model.forward_train(xb);
+        let mut total = 0.0f32;
+        for i in 0..self.losses.len() {
+            let pred = self.model.train_output(i);
+            let target = self.target_rows[i].view();
+            let w = weighted.then(|| self.row_weights[i].view());
+            let loss = self.losses[i].compute_weighted(pred, target, w, &mut self.grads[i])?;
+            if metrics {
+                for m in &mut self.train_metrics[i] {
+                    m.update(pred, target);
+                }
+            }
+            let weight = self.loss_weights[i];
+            if weight != 1.0 {
+                self.grads[i].mapv_inplace(|g| g * weight);
+            }
+            self.step_losses[i] = loss;
+            total += weight * loss;
+        }
+        if !total.is_finite() {
+            return Ok(total);
+        }
+        self.model.backward(xb, &self.grads);
+        self.optimizer.step(&mut self.model);
+        self.steps_taken += 1;
+        Ok(total)
+    }
+
+    /// One gradient step on `x` and `y` as a single batch (Keras' `train_on_batch`); returns
+    /// the batch loss before the update. Metrics are not updated.
+    ///
+    /// Targets of exactly the outputs' shapes take a fast path that reuses the step's
+    /// buffers, so repeated calls with the same batch size allocate nothing.
+    ///
+    /// # Errors
+    /// The input and target errors of [`fit`](Self::fit), and [`Error::NonFiniteLoss`] if the
+    /// loss is NaN or infinite (the weights are then left as they were).
+    pub fn train_on_batch<Y: Targets>(&mut self, x: M::Input<'_>, y: Y) -> Result<f32, Error> {
+        self.optimizer.validate()?;
+        let n = M::check_input(x)?;
+        let specs = M::output_specs();
+        if Y::COUNT != specs.len() {
+            return Err(target_count_error(Y::COUNT, specs.len()));
+        }
+        for (i, spec) in specs.iter().enumerate() {
+            let loss = self.losses[i];
+            if !y.load_exact(i, n, spec, loss, &mut self.target_rows[i]) {
+                let targets = y.prepare(i, n, spec, loss)?;
+                let rows = as_rows(targets.view());
+                if self.target_rows[i].dim() != rows.dim() {
+                    self.target_rows[i] = Array2::zeros(rows.dim());
+                }
+                self.target_rows[i].assign(&rows);
+            }
+        }
+        let loss = self.step(x, false, false)?;
+        if !loss.is_finite() {
+            return Err(Error::NonFiniteLoss { epoch: 0, batch: 0 });
+        }
+        Ok(loss)
+    }
+
+    /// The loss and every metric on `x` and `y` (Keras' `evaluate`), in batches of
+    /// `batch_size`; the loss is averaged over samples, and with several outputs is the
+    /// weighted sum of their losses (each also reported as `<output>_loss`).
+    ///
+    /// # Errors
+    /// Input and target errors, and [`Error::InvalidArgument`] for a zero `batch_size`.
+    pub fn evaluate<Y: Targets>(
+        &mut self,
+        x: M::Input<'_>,
+        y: Y,
+        batch_size: usize,
+    ) -> Result<Evaluation, Error> {
+        FitOptions::default().batch_size(batch_size).validate()?;
+        let n = M::check_input(x)?;
+        let targets = self.prepare_all(&y, n)?;
+        let set = EvalSet {
+            x,
+            targets: &targets,
+            range: 0..n,
+            weights: None,
+        };
+        let mut logs = Logs::default();
+        self.evaluate_set(&set, batch_size, &mut logs, "")?;
+        Ok(Evaluation::from_logs(&logs))
+    }
+
+    // Evaluates `set` in order, in batches, writing `<prefix>loss` and the rest into `logs`.
+    fn evaluate_set(
+        &mut self,
+        set: &EvalSet<'_, '_, M>,
+        batch_size: usize,
+        logs: &mut Logs,
+        prefix: &str,
+    ) -> Result<(), Error> {
+        let k = self.losses.len();
+        self.eval_metrics
+            .iter_mut()
+            .flatten()
+            .for_each(MetricState::reset);
+        let mut total = 0.0f64;
+        let mut per_output = vec![0.0f64; k];
+        let mut idx: Vec<usize> = Vec::with_capacity(batch_size);
+        let mut start = set.range.start;
+        while start < set.range.end {
+            let end = (start + batch_size).min(set.range.end);
+            idx.clear();
+            idx.extend(start..end);
+            M::gather(set.x, &idx, &mut self.batch);
+            let preds = self.model.call(M::batch_view(&self.batch));
+            for (i, pred) in preds.iter().enumerate() {
+                gather_rows(set.targets[i].view(), &idx, &mut self.target_batches[i]);
+                let target_rows = as_rows(self.target_batches[i].view());
+                if let Some(w) = set.weights {
+                    fill_row_weights(&mut self.row_weights[i], w, &idx, target_rows.nrows());
+                }
+                let w = set.weights.map(|_| self.row_weights[i].view());
+                let loss = self.losses[i].compute_weighted(
+                    pred.view(),
+                    target_rows.view(),
+                    w,
+                    &mut self.grads[i],
+                )?;
+                for m in &mut self.eval_metrics[i] {
+                    m.update(pred.view(), target_rows.view());
+                }
+                per_output[i] += loss as f64 * (end - start) as f64;
+                total += (self.loss_weights[i] * loss) as f64 * (end - start) as f64;
+            }
+            start = end;
+        }
+        let n = set.range.len();
+        let mean = |sum: f64| if n == 0 { 0.0 } else { (sum / n as f64) as f32 };
+        let mut local = Logs::default();
+        local.set(&format!("{prefix}loss"), mean(total));
+        if k > 1 {
+            for (name, sum) in self.loss_names.iter().zip(&per_output) {
+                local.set(&format!("{prefix}{name}"), mean(*sum));
+            }
+        }
+        for m in self.eval_metrics.iter().flatten() {
+            local.set(&format!("{prefix}{}", m.name), m.result());
+        }
+        local.sort();
+        for (name, value) in local.iter() {
+            logs.set(name, value);
+        }
+        Ok(())
+    }
+}
+
+// Expands per-sample weights `w` (indexed by sample) of the batch `idx` to its `rows` rows
+// (a sample spans `rows / idx.len()` rows once middle axes are folded).
+fn fill_row_weights(out: &mut Array1<f32>, w: &[f32], idx: &[usize], rows: usize) {
+    if out.len() != rows {
+        *out = Array1::zeros(rows);
+    }
+    let per = rows / idx.len().max(1);
+    for (r, o) in out.iter_mut().enumerate() {
+        *o = idx
+            .get(r / per.max(1))
+            .and_then(|&s| w.get(s))
+            .copied()
+            .unwrap_or(1.0);
+    }
+}
+
+/// Validation inputs with their checked, converted targets.
+type Prepared<'x, M> = (<M as Model>::Input<'x>, Vec<ArrayD<f32>>);
+
+/// A `fit` call being set up (from [`Compiled::fit_with`]): add validation data, sample
+/// weights, callbacks or an output, then [`run`](Fit::run) it.
+#[must_use = "a `Fit` does nothing until `.run()` is called"]
+pub struct Fit<'c, 'x, M: Model, O, Y> {
+    compiled: &'c mut Compiled<M, O>,
+    x: M::Input<'x>,
+    y: Y,
+    options: FitOptions,
+    validation: Option<Result<Prepared<'x, M>, Error>>,
+    sample_weight: Option<ArrayView1<'x, f32>>,
+    callbacks: Vec<&'c mut dyn Callback<M>>,
+    out: Option<&'c mut dyn Write>,
+}
+
+impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
+    /// Data to evaluate at the end of each epoch (Keras' `validation_data`), logged as `val_`
+    /// values; it overrides `FitOptions::validation_split`. Its inputs and targets are checked
+    /// like the training data's.
+    pub fn validation_data<V: Targets>(mut self, x: M::Input<'x>, y: V) -> Self {
+        let prepared = M::check_input(x).and_then(|n| self.compiled.prepare_all(&y, n));
+        self.validation = Some(prepared.map(|t| (x, t)));
+        self
+    }
+
+    /// One weight per training sample for the loss (Keras' `sample_weight`): a batch's loss
+    /// is `sum(w_i * loss_i) / batch_size`. With `validation_split`, the held-out samples'
+    /// weights weigh the validation loss too.
+    pub fn sample_weight(mut self, weights: ArrayView1<'x, f32>) -> Self {
+        self.sample_weight = Some(weights);
+        self
+    }
+
+    /// Adds a callback; hooks run in the order callbacks were added.
+    pub fn callback(mut self, callback: &'c mut dyn Callback<M>) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// Writes the progress lines to `out` rather than stdout (never a live bar).
+    pub fn output(mut self, out: &'c mut dyn Write) -> Self {
+        self.out = Some(out);
+        self
+    }
+
+    /// Trains.
+    ///
+    /// # Errors
+    /// Option, input and target errors (training or validation) before training;
+    /// [`Error::NonFiniteLoss`] if the loss becomes NaN or infinite and no callback stops
+    /// training; any error a callback returns.
+    pub fn run(self) -> Result<History, Error> {
+        let Fit {
+            compiled,
+            x,
+            y,
+            options,
+            validation,
+            sample_weight,
+            mut callbacks,
+            out,
+        } = self;
+        options.validate()?;
+        compiled.optimizer.validate()?;
+        let n = M::check_input(x)?;
+        let targets = compiled.prepare_all(&y, n)?;
+        let validation = validation.transpose()?;
+        let mut weights: Option<Vec<f32>> = match sample_weight {
+            Some(w) if w.len() != n => {
+                return Err(Error::SampleCount {
+                    inputs: n,
+                    targets: w.len(),
+                })
+            }
+            Some(w) => {
+                if let Some(bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
+                    return Err(Error::InvalidArgument {
+                        name: "sample_weight",
+                        message: format!("weights must be finite and non-negative; received {bad}"),
+                    });
+                }
+                Some(w.to_vec())
+            }
+            None => None,
+        };
+        if let Some(cw) = &options.class_weight {
+            if weights.is_some() {
+                return Err(Error::InvalidArgument {
+                    name: "class_weight",
+                    message: "cannot be given together with sample_weight (as in Keras)".into(),
+                });
+            }
+            weights = Some(compiled.class_weights(&targets, cw)?);
+        }
+        // Keras takes the validation split from the end, before shuffling.
+        let split_at = if validation.is_none() && options.validation_split > 0.0 {
+            let at = (n as f64 * (1.0 - options.validation_split)).floor() as usize;
+            if at == 0 || at == n {
+                return Err(Error::InvalidArgument {
+                    name: "validation_split",
+                    message: format!(
+                        "{n} samples are not enough to hold out a fraction of {} for validation and keep some for training",
+                        options.validation_split
+                    ),
+                });
+            }
+            at
+        } else {
+            n
+        };
+        // Class weights apply to training only; sample weights also to a split validation.
+        let val_weights = if options.class_weight.is_some() {
+            None
+        } else {
+            weights.as_deref()
+        };
+        let eval_set = match &validation {
+            Some((xv, tv)) => Some(EvalSet {
+                x: *xv,
+                targets: tv,
+                range: 0..tv.first().map_or(0, |t| t.shape()[0]),
+                weights: None,
+            }),
+            None if split_at < n => Some(EvalSet {
+                x,
+                targets: &targets,
+                range: split_at..n,
+                weights: val_weights,
+            }),
+            None => None,
+        };
+        let stdout;
+        let mut lock;
+        let mut progress = match (out, options.verbose) {
+            (_, 0) => Progress::Silent,
+            (Some(out), verbose) => Progress::Lines { out, verbose },
+            (None, 1) if std::io::stdout().is_terminal() => Progress::Bar { bar: None },
+            (None, verbose) => {
+                stdout = std::io::stdout();
+                lock = stdout.lock();
+                Progress::Lines {
+                    out: &mut lock,
+                    verbose,
+                }
+            }
+        };
+        let mut order = std::mem::take(&mut compiled.order);
+        order.clear();
+        order.extend(0..split_at);
+        let result = compiled.train_loop(
+            x,
+            &targets,
+            weights.as_deref(),
+            &mut order,
+            eval_set,
+            &options,
+            &mut callbacks,
+            &mut progress,
+        );
+        // The index buffer is kept for the next call, whatever happened.
+        compiled.order = order;
+        result
+    }
+}
+
+impl<M: Model + std::fmt::Debug, O: std::fmt::Debug> std::fmt::Debug for Compiled<M, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("model", &self.model)
+            .field("optimizer", &self.optimizer)
+            .field("losses", &self.losses)
+            .field("loss_weights", &self.loss_weights)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every weight of `model`, keyed `layer/variable`.
+pub(crate) fn weights<M: Model>(model: &M) -> Vec<(String, ArrayD<f32>)> {
+    let mut out = Vec::new();
+    model.visit_weights(&mut |p| {
+        let mut a = ArrayD::zeros(IxDyn(p.shape));
+        for (dst, src) in a.iter_mut().zip(p.value) {
+            *dst = *src;
+        }
+        out.push((format!("{}/{}", p.layer, p.variable), a));
+    });
+    out
+}
+
+/// Replaces one weight of `model`, checking its key and shape.
+pub(crate) fn set_weight<M: Model>(
+    model: &mut M,
+    key: &str,
+    value: ArrayViewD<'_, f32>,
+) -> Result<(), Error> {
+    let mut result: Option<Result<(), Error>> = None;
+    let mut known = Vec::new();
+    model.visit_params(&mut |p| {
+        let name = format!("{}/{}", p.layer, p.variable);
+        if name == key {
+            result = Some(if value.shape() == p.shape {
+                for (dst, src) in p.value.iter_mut().zip(value.iter()) {
+                    *dst = *src;
+                }
+                Ok(())
+            } else {
+                Err(Error::Weight {
+                    key: key.to_string(),
+                    message: format!("expected shape {:?}, received {:?}", p.shape, value.shape()),
+                })
+            });
+        }
+        known.push(name);
+    });
+    result.unwrap_or_else(|| {
+        Err(Error::Weight {
+            key: key.to_string(),
+            message: format!("no such weight; the model has {}", known.join(", ")),
+        })
+    })
+}
