@@ -211,7 +211,8 @@ fn shared_layer_gradient_matches_finite_differences() {
                 probe.model_mut().set_weight(key, w.view()).unwrap();
                 let l = probe
                     .evaluate((a.view(), b.view()), (score.view(), emb.view()), 32)
-                    .unwrap();
+                    .unwrap()
+                    .loss;
                 probe.model_mut().set_weight(key, w0.view()).unwrap();
                 l
             };

@@ -290,7 +290,7 @@ fn fit_evaluate_predict_on_sparse_data_match_the_dense_path() {
     }
     let es = sparse.evaluate(&x, y.view(), 32).unwrap();
     let ed = dense.evaluate(xd.view(), y.view(), 32).unwrap();
-    assert_close("evaluate", &[es], &[ed], 1e-4);
+    assert_close("evaluate", &[es.loss], &[ed.loss], 1e-4);
     let ps = sparse.predict(&x).unwrap();
     let pd = dense.predict(xd.view()).unwrap();
     assert_eq!(ps.dim(), (200, 1));
