@@ -102,6 +102,22 @@ pub enum Error {
     /// Sparse tensor parts were refused (see [`SparseError`] for each case, which names the
     /// offending entry, axis and value).
     Sparse(SparseError),
+    // === ragged tensors ===
+    /// A ragged tensor's parts are inconsistent (bad row splits, lengths or row ids); the
+    /// inner error names the partition, position and value.
+    Ragged(crate::RaggedError),
+    /// An id handed to an `Embedding` is outside `[0, input_dim)`.
+    IdOutOfRange {
+        /// The embedding layer's name.
+        layer: String,
+        /// The id received.
+        id: i64,
+        /// Where it is in the input: `[row, index in row]` for a ragged tensor of ragged rank
+        /// 1 (one index per axis in general), the array index for a dense input.
+        position: Vec<usize>,
+        /// The vocabulary size: ids must be below it.
+        input_dim: usize,
+    },
 }
 
 /// A file format the runtime reads or writes.
@@ -318,6 +334,16 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Error::Ragged(e) => write!(f, "invalid ragged tensor: {e}"),
+            Error::IdOutOfRange {
+                layer,
+                id,
+                position,
+                input_dim,
+            } => write!(
+                f,
+                "layer '{layer}' (Embedding): id {id} at position {position:?} is outside the vocabulary [0, {input_dim})"
+            ),
         }
     }
 }
@@ -326,6 +352,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Sparse(e) => Some(e),
+            Error::Ragged(e) => Some(e),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ mod layers;
 mod losses;
 mod model;
 mod optimizers;
+mod ragged;
 mod rng;
 mod sparse;
 mod train;
@@ -31,6 +32,7 @@ pub use layers::{ActivationLayer, Dense, Merge};
 pub use losses::{Loss, EPSILON};
 pub use model::{Layer, MergeLayer, Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
+pub use ragged::{check_ragged_input, RaggedError, RaggedTensor, RaggedView, RowIndex};
 pub use rng::Rng;
 pub use sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};
 pub use train::{

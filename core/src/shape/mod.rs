@@ -9,6 +9,7 @@ mod info;
 mod input;
 mod layers;
 mod merge;
+mod ragged;
 mod summary;
 
 pub use info::LayerInfo;
@@ -20,6 +21,10 @@ pub use layers::{
     Initializer, ACTIVATIONS, INITIALIZERS,
 };
 pub use merge::{merge_output, MergeConfig, MergeOp, MERGES};
+pub use ragged::{
+    embedding_output, embedding_params, global_pooling_1d_output, ragged_rank, ragged_refused,
+    ragged_type_spec_rank, to_dense_output, EmbeddingConfig, PoolingMode, RAGGED_LAYERS,
+};
 pub use summary::{Summary, SummaryRow, SUMMARY_LINE_LENGTH};
 
 use std::fmt;
