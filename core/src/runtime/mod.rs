@@ -28,7 +28,10 @@ pub use error::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, ShapeMismatch,
     WeightMismatch,
 };
-pub use layers::{ActivationLayer, Dense, Merge};
+pub use layers::{
+    check_dense_ids, check_ragged_ids, ActivationLayer, Dense, Embedding, GlobalPooling, Merge,
+    ToDense,
+};
 pub use losses::{Loss, EPSILON};
 pub use model::{Layer, MergeLayer, Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};

@@ -617,7 +617,7 @@ fn empty_view<'a, T>() -> ArrayView2<'a, T> {
     }
 }
 
-pub(crate) fn position_in(splits: &[Vec<usize>], index: usize) -> Vec<usize> {
+fn position_in(splits: &[Vec<usize>], index: usize) -> Vec<usize> {
     let mut pos = vec![0; splits.len() + 1];
     let mut i = index;
     for (k, s) in splits.iter().enumerate().rev() {

@@ -2,11 +2,18 @@
 
 mod activation;
 mod dense;
+mod dense_ragged;
+mod embedding;
 mod merge;
+mod pooling;
+mod to_dense;
 
 pub use activation::ActivationLayer;
 pub use dense::Dense;
+pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use merge::Merge;
+pub use pooling::GlobalPooling;
+pub use to_dense::ToDense;
 
 use ndarray::Array2;
 

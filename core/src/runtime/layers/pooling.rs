@@ -1,0 +1,283 @@
+//! Global pooling over the steps axis: Keras' `GlobalAveragePooling1D`,
+//! `GlobalMaxPooling1D`, and the sum, on ragged tensors (segment reductions over each row's
+//! values, never over padding) and on dense `(batch, steps, features)` inputs.
+//!
+//! `out[i, f] = reduce(x[i, t, f] for t in row i)`, with `reduce` the mean, max or sum.
+//!
+//! # Shapes
+//!
+//! Ragged `(batch, None, features)` (ragged rank 1; for deeper nesting every value under a
+//! batch row is pooled) or dense `(batch, steps, features)` -> dense `(batch, features)`.
+//!
+//! An empty row pools to 0 in every mode. (TensorFlow's ragged `reduce_mean` gives NaN there
+//! and `reduce_max` the lowest float; 0 keeps a batch with an empty sequence trainable.)
+//!
+//! ```
+//! # use stratic_core::{shape::PoolingMode, GlobalPooling, RaggedTensor};
+//! let x = RaggedTensor::from_parts(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2], &[[0, 2, 3]])?;
+//! let mean = GlobalPooling::new(PoolingMode::Average).call_ragged(x.view());
+//! assert_eq!(mean, ndarray::arr2(&[[2.0, 3.0], [5.0, 6.0]]));
+//! # Ok::<(), stratic_core::Error>(())
+//! ```
+
+use ndarray::{Array2, ArrayView2};
+
+use super::ensure_shape;
+use crate::runtime::RaggedView;
+use crate::shape::PoolingMode;
+
+/// A global pooling layer (no weights) with its training buffers.
+#[derive(Clone, Debug)]
+pub struct GlobalPooling {
+    mode: PoolingMode,
+    out: Array2<f32>,
+    /// For max pooling: the input row holding each output's maximum (`usize::MAX` for an
+    /// empty row).
+    argmax: Vec<usize>,
+    ranges: Vec<(usize, usize)>,
+    grad_input: Array2<f32>,
+}
+
+fn pool(
+    mode: PoolingMode,
+    x: ArrayView2<'_, f32>,
+    ranges: &[(usize, usize)],
+    out: &mut Array2<f32>,
+    mut argmax: Option<&mut Vec<usize>>,
+) {
+    let f = x.ncols();
+    if let Some(am) = argmax.as_deref_mut() {
+        am.clear();
+        am.resize(ranges.len() * f, usize::MAX);
+    }
+    // Contiguous rows let the inner loop run over plain slices, which the compiler vectorises.
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().unwrap_or(&[]);
+    for (i, (&(a, b), mut o)) in ranges.iter().zip(out.rows_mut()).enumerate() {
+        let Some(o) = o.as_slice_mut() else { continue };
+        o.fill(0.0);
+        if a >= b {
+            continue;
+        }
+        match mode {
+            PoolingMode::Average | PoolingMode::Sum => {
+                for r in a..b {
+                    for (acc, v) in o.iter_mut().zip(&xs[r * f..(r + 1) * f]) {
+                        *acc += v;
+                    }
+                }
+                if mode == PoolingMode::Average {
+                    let inv = 1.0 / (b - a) as f32;
+                    o.iter_mut().for_each(|v| *v *= inv);
+                }
+            }
+            PoolingMode::Max => {
+                o.copy_from_slice(&xs[a * f..(a + 1) * f]);
+                let mut am = argmax.as_deref_mut().map(|am| &mut am[i * f..(i + 1) * f]);
+                if let Some(am) = am.as_deref_mut() {
+                    am.fill(a);
+                }
+                for r in a + 1..b {
+                    let row = &xs[r * f..(r + 1) * f];
+                    match am.as_deref_mut() {
+                        Some(am) => {
+                            for ((m, idx), v) in o.iter_mut().zip(am.iter_mut()).zip(row) {
+                                if *v > *m {
+                                    *m = *v;
+                                    *idx = r;
+                                }
+                            }
+                        }
+                        None => {
+                            for (m, v) in o.iter_mut().zip(row) {
+                                if *v > *m {
+                                    *m = *v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl GlobalPooling {
+    /// A pooling layer with this reduction.
+    pub fn new(mode: PoolingMode) -> Self {
+        GlobalPooling {
+            mode,
+            out: Array2::zeros((0, 0)),
+            argmax: Vec::new(),
+            ranges: Vec::new(),
+            grad_input: Array2::zeros((0, 0)),
+        }
+    }
+
+    /// The reduction.
+    pub fn mode(&self) -> PoolingMode {
+        self.mode
+    }
+
+    /// Inference on a ragged input: `(batch, features)`.
+    pub fn call_ragged(&self, x: RaggedView<'_, f32>) -> Array2<f32> {
+        let ranges: Vec<_> = x.row_ranges().collect();
+        let mut out = Array2::zeros((ranges.len(), x.values().ncols()));
+        pool(self.mode, x.values(), &ranges, &mut out, None);
+        out
+    }
+
+    /// Training forward on a ragged input, into the layer's buffer.
+    pub fn forward_train_ragged(&mut self, x: RaggedView<'_, f32>) {
+        self.ranges.clear();
+        self.ranges.extend(x.row_ranges());
+        self.forward_ranges(x.values());
+    }
+
+    /// Backward on a ragged input: the gradient with respect to its flat rows
+    /// ([`grad_input`](Self::grad_input), `(rows of x.values(), features)`), from the
+    /// gradient with respect to the output.
+    pub fn backward_ragged(&mut self, x: RaggedView<'_, f32>, grad_output: ArrayView2<'_, f32>) {
+        self.backward_ranges(x.values(), grad_output);
+    }
+
+    /// Inference on a dense `(batch, steps, features)` input given as rows
+    /// `(batch * steps, features)`.
+    pub fn call_dense(&self, x: ArrayView2<'_, f32>, steps: usize) -> Array2<f32> {
+        let ranges = uniform_ranges(x.nrows(), steps);
+        let mut out = Array2::zeros((ranges.len(), x.ncols()));
+        pool(self.mode, x, &ranges, &mut out, None);
+        out
+    }
+
+    /// Training forward on a dense input given as rows (see [`call_dense`](Self::call_dense)).
+    pub fn forward_train_dense(&mut self, x: ArrayView2<'_, f32>, steps: usize) {
+        self.ranges = uniform_ranges(x.nrows(), steps);
+        self.forward_ranges(x);
+    }
+
+    /// Backward on a dense input given as rows.
+    pub fn backward_dense(&mut self, x: ArrayView2<'_, f32>, grad_output: ArrayView2<'_, f32>) {
+        self.backward_ranges(x, grad_output);
+    }
+
+    fn forward_ranges(&mut self, x: ArrayView2<'_, f32>) {
+        ensure_shape(&mut self.out, self.ranges.len(), x.ncols());
+        let argmax = (self.mode == PoolingMode::Max).then_some(&mut self.argmax);
+        pool(self.mode, x, &self.ranges, &mut self.out, argmax);
+    }
+
+    fn backward_ranges(&mut self, x: ArrayView2<'_, f32>, grad_output: ArrayView2<'_, f32>) {
+        let f = x.ncols();
+        ensure_shape(&mut self.grad_input, x.nrows(), f);
+        if self.mode == PoolingMode::Max {
+            // Only each maximum receives the gradient.
+            self.grad_input.fill(0.0);
+            for (i, g) in grad_output.rows().into_iter().enumerate() {
+                for (j, gv) in g.iter().enumerate() {
+                    if let Some(&r) = self.argmax.get(i * f + j) {
+                        if let Some(dst) = self.grad_input.get_mut((r, j)) {
+                            *dst = *gv;
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        for (&(a, b), g) in self.ranges.iter().zip(grad_output.rows()) {
+            let scale = match self.mode {
+                PoolingMode::Average if b > a => 1.0 / (b - a) as f32,
+                _ => 1.0,
+            };
+            for r in a..b.min(x.nrows()) {
+                let mut dst = self.grad_input.row_mut(r);
+                dst.zip_mut_with(&g, |d, s| *d = s * scale);
+            }
+        }
+    }
+
+    /// The output of the last training forward, `(batch, features)`.
+    pub fn output(&self) -> ArrayView2<'_, f32> {
+        self.out.view()
+    }
+
+    /// The gradient with respect to the input's flat rows, from the last backward.
+    pub fn grad_input(&self) -> ArrayView2<'_, f32> {
+        self.grad_input.view()
+    }
+}
+
+fn uniform_ranges(rows: usize, steps: usize) -> Vec<(usize, usize)> {
+    if steps == 0 {
+        return Vec::new();
+    }
+    (0..rows / steps)
+        .map(|i| (i * steps, (i + 1) * steps))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RaggedTensor;
+    use ndarray::arr2;
+
+    fn x() -> RaggedTensor<f32> {
+        // Rows: [[1, -1], [3, 5]], [], [[2, 0]]
+        RaggedTensor::from_parts(vec![1.0, -1.0, 3.0, 5.0, 2.0, 0.0], &[2], &[[0, 2, 2, 3]])
+            .unwrap()
+    }
+
+    #[test]
+    fn reductions_and_empty_rows() {
+        let x = x();
+        let cases = [
+            (
+                PoolingMode::Average,
+                arr2(&[[2.0, 2.0], [0.0, 0.0], [2.0, 0.0]]),
+            ),
+            (
+                PoolingMode::Sum,
+                arr2(&[[4.0, 4.0], [0.0, 0.0], [2.0, 0.0]]),
+            ),
+            (
+                PoolingMode::Max,
+                arr2(&[[3.0, 5.0], [0.0, 0.0], [2.0, 0.0]]),
+            ),
+        ];
+        for (mode, want) in cases {
+            let mut p = GlobalPooling::new(mode);
+            assert_eq!(p.call_ragged(x.view()), want, "{mode:?}");
+            p.forward_train_ragged(x.view());
+            assert_eq!(p.output(), want, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn gradients_go_to_the_rows_of_each_segment() {
+        let x = x();
+        let g = arr2(&[[1.0f32, 2.0], [7.0, 7.0], [3.0, 4.0]]);
+        let mut p = GlobalPooling::new(PoolingMode::Average);
+        p.forward_train_ragged(x.view());
+        p.backward_ragged(x.view(), g.view());
+        assert_eq!(p.grad_input(), arr2(&[[0.5, 1.0], [0.5, 1.0], [3.0, 4.0]]));
+        let mut p = GlobalPooling::new(PoolingMode::Max);
+        p.forward_train_ragged(x.view());
+        p.backward_ragged(x.view(), g.view());
+        assert_eq!(p.grad_input(), arr2(&[[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]));
+        let mut p = GlobalPooling::new(PoolingMode::Sum);
+        p.forward_train_ragged(x.view());
+        p.backward_ragged(x.view(), g.view());
+        assert_eq!(p.grad_input(), arr2(&[[1.0, 2.0], [1.0, 2.0], [3.0, 4.0]]));
+    }
+
+    #[test]
+    fn dense_input_pools_uniform_steps() {
+        let rows = arr2(&[[1.0f32], [3.0], [5.0], [7.0]]);
+        let mut p = GlobalPooling::new(PoolingMode::Average);
+        assert_eq!(p.call_dense(rows.view(), 2), arr2(&[[2.0], [6.0]]));
+        p.forward_train_dense(rows.view(), 2);
+        p.backward_dense(rows.view(), arr2(&[[2.0f32], [4.0]]).view());
+        assert_eq!(p.grad_input(), arr2(&[[1.0], [1.0], [2.0], [2.0]]));
+    }
+}
