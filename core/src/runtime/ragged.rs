@@ -159,6 +159,14 @@ pub enum RaggedError {
         /// The shape of one value.
         inner_shape: Vec<usize>,
     },
+    /// An inner axis has size 0. Such values hold nothing, so a few bytes could claim any
+    /// number of them; declared shapes need positive dimensions anyway.
+    EmptyInnerAxis {
+        /// The axis of the inner shape.
+        axis: usize,
+        /// The inner shape received.
+        inner_shape: Vec<usize>,
+    },
     /// A size does not fit in memory (or overflows `usize`), e.g. a padded tensor or `nrows`.
     TooLarge {
         /// What was to be allocated.
@@ -223,6 +231,10 @@ impl fmt::Display for RaggedError {
             ValuesShape { n_elements, inner_shape } => write!(
                 f,
                 "{n_elements} elements are not a whole number of values of shape {inner_shape:?}"
+            ),
+            EmptyInnerAxis { axis, inner_shape } => write!(
+                f,
+                "axis {axis} of the values' inner shape {inner_shape:?} is 0; every inner axis must be positive"
             ),
             TooLarge { what, dims } => write!(f, "{what} of sizes {dims:?} is too large"),
         }
@@ -379,24 +391,22 @@ impl<T> RaggedTensor<T> {
         inner_shape: &[usize],
         splits: Vec<Vec<usize>>,
     ) -> Result<Self, Error> {
+        if let Some(axis) = inner_shape.iter().position(|&d| d == 0) {
+            return Err(RaggedError::EmptyInnerAxis {
+                axis,
+                inner_shape: inner_shape.to_vec(),
+            }
+            .into());
+        }
         let inner_size = product(inner_shape, "a value's inner shape")?;
-        let bad_shape = || RaggedError::ValuesShape {
-            n_elements: values.len(),
-            inner_shape: inner_shape.to_vec(),
-        };
-        let n_values = if inner_size == 0 {
-            // Zero-sized values: their count is not recoverable from the buffer, so it must be
-            // empty and the innermost partition says how many there are.
-            if !values.is_empty() {
-                return Err(bad_shape().into());
+        if values.len() % inner_size != 0 {
+            return Err(RaggedError::ValuesShape {
+                n_elements: values.len(),
+                inner_shape: inner_shape.to_vec(),
             }
-            splits.last().and_then(|s| s.last()).copied().unwrap_or(0)
-        } else {
-            if values.len() % inner_size != 0 {
-                return Err(bad_shape().into());
-            }
-            values.len() / inner_size
-        };
+            .into());
+        }
+        let n_values = values.len() / inner_size;
         for (k, pair) in splits.windows(2).enumerate() {
             let last = pair[0].last().copied().unwrap_or(0);
             let inner_rows = pair[1].len() - 1;
@@ -587,15 +597,13 @@ impl<T> RaggedTensor<T> {
     /// The tensor as flat rows: a 2-D view of the values with the last inner axis as columns
     /// (1 column for scalar values), plus the partitions. Layers take this view.
     pub fn view(&self) -> RaggedView<'_, T> {
-        let cols = self.inner_shape.last().copied().unwrap_or(1);
-        let rows = if cols == 0 {
-            self.n_values()
-                * product(&self.inner_shape[..self.inner_shape.len() - 1], "").unwrap_or(0)
-        } else {
-            self.values.len() / cols
+        // Inner axes are positive (checked on construction), so `cols` divides the buffer.
+        let cols = self.inner_shape.last().copied().unwrap_or(1).max(1);
+        let rows = self.values.len() / cols;
+        let values = match ArrayView2::from_shape((rows, cols), &self.values) {
+            Ok(v) => v,
+            Err(_) => empty_view(),
         };
-        let values = ArrayView2::from_shape((rows, cols), &self.values)
-            .unwrap_or_else(|_| ArrayView2::from_shape((0, cols), &[]).unwrap_or(empty_view()));
         RaggedView {
             splits: &self.splits,
             values,
@@ -1014,6 +1022,14 @@ mod tests {
                 &[] as &[Vec<usize>]
             )),
             RaggedError::NoPartitions
+        );
+        // Zero-sized values: a tiny input could claim billions of them.
+        assert_eq!(
+            err(RaggedTensor::from_parts(Vec::<u8>::new(), &[0], &[[0u32, u32::MAX]])),
+            RaggedError::EmptyInnerAxis {
+                axis: 0,
+                inner_shape: vec![0]
+            }
         );
         let e = err(RaggedTensor::from_parts(v(), &[2], &[[0, 1]]));
         assert!(matches!(e, RaggedError::ValuesShape { n_elements: 3, .. }));
