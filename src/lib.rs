@@ -24,7 +24,7 @@
 pub use ndarray;
 pub use stratic_core::shape;
 pub use stratic_core::{
-    Error, Layer, Model, ParamMut, ParamRef, SparseError, SparseOptions, SparseTensor,
+    Error, Layer, Model, ParamMut, ParamRef, RaggedTensor, SparseError, SparseOptions, SparseTensor,
 };
 pub use stratic_macros::model;
 
@@ -35,8 +35,8 @@ pub mod prelude {
     pub use stratic_core::{
         Adam, AdamW, Callback, CompileFirst, Compiled, EarlyStopping, Error, Evaluation,
         ExponentialDecay, FitOptions, History, Logs, Loss, Metric, Mode, Model, ModelCheckpoint,
-        Optimizer, RMSprop, ReduceLROnPlateau, SparseOptions, SparseTensor, StopReason,
-        TerminateOnNaN, TrainContext, SGD,
+        Optimizer, RMSprop, RaggedTensor, ReduceLROnPlateau, SparseOptions, SparseTensor,
+        StopReason, TerminateOnNaN, TrainContext, SGD,
     };
 }
 

@@ -352,19 +352,24 @@ impl AdamCore {
         let n = p.value.len();
         let m = self.momenta.get(index, n);
         let v = self.velocities.get(index, n);
-        let mut v_hat = self.amsgrad.then(|| self.velocity_hats.get(index, n));
-        for i in 0..n {
-            let g = p.grad[i];
-            m[i] += (g - m[i]) * one_minus_b1;
-            v[i] += (g * g - v[i]) * one_minus_b2;
-            let v_used = match v_hat.as_deref_mut() {
-                Some(h) => {
-                    h[i] = h[i].max(v[i]);
-                    h[i]
-                }
-                None => v[i],
-            };
-            p.value[i] -= m[i] * alpha / (v_used.sqrt() + eps);
+        // Zipped slices without a branch inside: the loop vectorises (sqrt and division are
+        // exact in SIMD too, so the values are those of the scalar loop). This matters for
+        // embedding tables, which Adam walks whole at every step.
+        let (value, grad) = (&mut p.value[..n], &p.grad[..n.min(p.grad.len())]);
+        if self.amsgrad {
+            let h = self.velocity_hats.get(index, n);
+            for ((((w, g), m), v), h) in value.iter_mut().zip(grad).zip(m).zip(v).zip(h) {
+                *m += (g - *m) * one_minus_b1;
+                *v += (g * g - *v) * one_minus_b2;
+                *h = h.max(*v);
+                *w -= *m * alpha / (h.sqrt() + eps);
+            }
+        } else {
+            for (((w, g), m), v) in value.iter_mut().zip(grad).zip(m).zip(v) {
+                *m += (g - *m) * one_minus_b1;
+                *v += (g * g - *v) * one_minus_b2;
+                *w -= *m * alpha / (v.sqrt() + eps);
+            }
         }
     }
 

@@ -700,8 +700,8 @@ impl<T: Clone> RaggedTensor<T> {
         for (k, s) in self.splits.iter().enumerate() {
             let mut next = vec![0usize; s.last().copied().unwrap_or(0)];
             for (j, w) in s.windows(2).enumerate() {
-                for c in w[0]..w[1] {
-                    next[c] = offsets[j] + (c - w[0]) * strides[k + 1];
+                for (c, slot) in next[w[0]..w[1]].iter_mut().enumerate() {
+                    *slot = offsets[j] + c * strides[k + 1];
                 }
             }
             offsets = next;
@@ -774,7 +774,7 @@ impl<T> Copy for RaggedView<'_, T> {}
 impl<'a, T> RaggedView<'a, T> {
     /// The flat values as rows.
     pub fn values(&self) -> ArrayView2<'a, T> {
-        self.values.clone()
+        self.values
     }
 
     /// The row partitions, outermost first.
@@ -1025,7 +1025,11 @@ mod tests {
         );
         // Zero-sized values: a tiny input could claim billions of them.
         assert_eq!(
-            err(RaggedTensor::from_parts(Vec::<u8>::new(), &[0], &[[0u32, u32::MAX]])),
+            err(RaggedTensor::from_parts(
+                Vec::<u8>::new(),
+                &[0],
+                &[[0u32, u32::MAX]]
+            )),
             RaggedError::EmptyInnerAxis {
                 axis: 0,
                 inner_shape: vec![0]
