@@ -39,7 +39,7 @@
 
 use ndarray::{Array2, ArrayView, ArrayView2, Dimension};
 
-use super::ensure_shape;
+use super::ensure_rows;
 use crate::runtime::{init, Error, ParamMut, ParamRef, RaggedTensor, RaggedView, Rng};
 use crate::shape::EmbeddingConfig;
 
@@ -194,9 +194,15 @@ impl Embedding {
     }
 
     fn lookup<'a>(&self, ids: impl Iterator<Item = &'a i32>, out: &mut Array2<f32>) {
-        for (mut row, &id) in out.rows_mut().into_iter().zip(ids) {
+        let d = self.config.output_dim;
+        // Both are standard layout (built here), so rows are plain slices.
+        let (Some(table), Some(out)) = (self.embeddings.as_slice(), out.as_slice_mut()) else {
+            return;
+        };
+        for (row, &id) in out.chunks_exact_mut(d).zip(ids) {
             if valid(id, self.config.input_dim) {
-                row.assign(&self.embeddings.row(id as usize));
+                let r = id as usize;
+                row.copy_from_slice(&table[r * d..(r + 1) * d]);
             } else {
                 row.fill(0.0);
             }
@@ -204,13 +210,19 @@ impl Embedding {
     }
 
     fn accumulate<'a>(&mut self, ids: impl Iterator<Item = &'a i32>, grad: ArrayView2<'_, f32>) {
+        let d = self.config.output_dim;
+        let Some(dst) = self.grad.as_slice_mut() else {
+            return;
+        };
         // Zero what the previous step wrote, then sum this step's rows.
         for &r in &self.touched {
-            self.grad.row_mut(r).fill(0.0);
+            dst[r * d..(r + 1) * d].fill(0.0);
             self.in_touched[r] = false;
         }
         self.touched.clear();
-        for (g, &id) in grad.rows().into_iter().zip(ids) {
+        let grad = grad.as_standard_layout();
+        let Some(g) = grad.as_slice() else { return };
+        for (g, &id) in g.chunks_exact(d.max(1)).zip(ids) {
             if !valid(id, self.config.input_dim) {
                 continue;
             }
@@ -219,8 +231,9 @@ impl Embedding {
                 self.in_touched[r] = true;
                 self.touched.push(r);
             }
-            let mut dst = self.grad.row_mut(r);
-            dst += &g;
+            for (a, b) in dst[r * d..(r + 1) * d].iter_mut().zip(g) {
+                *a += b;
+            }
         }
     }
 
@@ -237,7 +250,7 @@ impl Embedding {
     pub fn forward_train_ragged(&mut self, ids: RaggedView<'_, i32>) {
         let v = ids.values();
         let mut out = std::mem::take(&mut self.out);
-        ensure_shape(&mut out, v.len(), self.config.output_dim);
+        ensure_rows(&mut out, v.len(), self.config.output_dim);
         self.lookup(v.iter(), &mut out);
         self.out = out;
     }
@@ -260,7 +273,7 @@ impl Embedding {
     /// Training forward on dense ids, into the layer's buffer.
     pub fn forward_train_dense<D: Dimension>(&mut self, ids: ArrayView<'_, i32, D>) {
         let mut out = std::mem::take(&mut self.out);
-        ensure_shape(&mut out, ids.len(), self.config.output_dim);
+        ensure_rows(&mut out, ids.len(), self.config.output_dim);
         self.lookup(ids.iter(), &mut out);
         self.out = out;
     }

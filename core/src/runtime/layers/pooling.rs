@@ -22,7 +22,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::ensure_shape;
+use super::{ensure_rows, ensure_shape};
 use crate::runtime::RaggedView;
 use crate::shape::PoolingMode;
 
@@ -169,7 +169,7 @@ impl GlobalPooling {
 
     fn backward_ranges(&mut self, x: ArrayView2<'_, f32>, grad_output: ArrayView2<'_, f32>) {
         let f = x.ncols();
-        ensure_shape(&mut self.grad_input, x.nrows(), f);
+        ensure_rows(&mut self.grad_input, x.nrows(), f);
         if self.mode == PoolingMode::Max {
             // Only each maximum receives the gradient.
             self.grad_input.fill(0.0);
@@ -184,14 +184,19 @@ impl GlobalPooling {
             }
             return;
         }
-        for (&(a, b), g) in self.ranges.iter().zip(grad_output.rows()) {
+        let go = grad_output.as_standard_layout();
+        let (Some(dst), Some(gs)) = (self.grad_input.as_slice_mut(), go.as_slice()) else {
+            return;
+        };
+        for (&(a, b), g) in self.ranges.iter().zip(gs.chunks_exact(f.max(1))) {
             let scale = match self.mode {
                 PoolingMode::Average if b > a => 1.0 / (b - a) as f32,
                 _ => 1.0,
             };
-            for r in a..b.min(x.nrows()) {
-                let mut dst = self.grad_input.row_mut(r);
-                dst.zip_mut_with(&g, |d, s| *d = s * scale);
+            for row in dst[a * f..b.min(x.nrows()) * f].chunks_exact_mut(f.max(1)) {
+                for (d, s) in row.iter_mut().zip(g) {
+                    *d = s * scale;
+                }
             }
         }
     }

@@ -19,7 +19,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::ensure_shape;
+use super::ensure_rows;
 use crate::runtime::RaggedView;
 
 /// The `to_dense` layer: the padding value and the buffers of a training step.
@@ -75,9 +75,15 @@ fn plan(x: &RaggedView<'_, f32>, index: &mut Vec<usize>) -> Vec<usize> {
 
 fn fill(pad: f32, x: ArrayView2<'_, f32>, index: &[usize], out: &mut Array2<f32>) {
     out.fill(pad);
-    for (src, &dst) in x.rows().into_iter().zip(index) {
-        if let Some(mut row) = out.rows_mut().into_iter().nth(dst) {
-            row.assign(&src);
+    let f = out.ncols();
+    let Some(dst) = out.as_slice_mut() else {
+        return;
+    };
+    for (src, &r) in x.rows().into_iter().zip(index) {
+        if let Some(row) = dst.get_mut(r * f..(r + 1) * f) {
+            for (d, s) in row.iter_mut().zip(src.iter()) {
+                *d = *s;
+            }
         }
     }
 }
@@ -115,7 +121,7 @@ impl ToDense {
         let rows: usize = self.dense_shape[..self.dense_shape.len() - 1]
             .iter()
             .product();
-        ensure_shape(&mut self.out, rows, x.values().ncols());
+        ensure_rows(&mut self.out, rows, x.values().ncols());
         fill(self.pad, x.values(), &self.index, &mut self.out);
     }
 
@@ -133,7 +139,7 @@ impl ToDense {
     /// each value's padded position (padding gets none).
     pub fn backward_ragged(&mut self, x: RaggedView<'_, f32>, grad_output: ArrayView2<'_, f32>) {
         let v = x.values();
-        ensure_shape(&mut self.grad_input, v.nrows(), v.ncols());
+        ensure_rows(&mut self.grad_input, v.nrows(), v.ncols());
         for (mut dst, &src) in self.grad_input.rows_mut().into_iter().zip(&self.index) {
             if src < grad_output.nrows() {
                 dst.assign(&grad_output.row(src));
