@@ -543,7 +543,10 @@ pub fn runtime_supported(model: &CheckedModel) -> bool {
     let known =
         |spec: &TensorSpec| spec.dims.iter().all(|d| d.known().is_some()) && spec.ndim() <= 6;
     model.inputs.iter().all(|input| {
-        input.spec.layout == Layout::Dense
+        // Sparse inputs of rank 2 (what `dense` takes) run through the sparse x dense path.
+        let layout_ok = input.spec.layout == Layout::Dense
+            || (input.spec.layout == Layout::Sparse && input.spec.dims.len() == 1);
+        layout_ok
             && input.spec.dtype == stratic_core::shape::DType::F32
             && known(&input.spec)
             && !input.optional

@@ -3,7 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use stratic_core::shape::{Activation, DType, Dim, Initializer, TensorSpec};
+use stratic_core::shape::{Activation, DType, Dim, Initializer, Layout, TensorSpec};
 use syn::Ident;
 
 use crate::ast::ModelItem;
@@ -237,17 +237,37 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             quote!((#(#items,)*))
         }
     };
+    let sparse: Vec<bool> = model
+        .inputs
+        .iter()
+        .map(|i| i.spec.layout == Layout::Sparse)
+        .collect();
+    // A sparse input is a `&SparseTensor` (its batch a `SparseTensor`), a dense one an array.
     let input_ty = tuple(
         in_dims
             .iter()
-            .map(|d| quote!(__s::ndarray::ArrayView<'a, f32, #d>))
+            .zip(&sparse)
+            .map(|(d, sparse)| {
+                if *sparse {
+                    quote!(&'a __s::SparseTensor<f32>)
+                } else {
+                    quote!(__s::ndarray::ArrayView<'a, f32, #d>)
+                }
+            })
             .collect(),
         single_in,
     );
     let batch_ty = tuple(
         in_dims
             .iter()
-            .map(|d| quote!(__s::ndarray::Array<f32, #d>))
+            .zip(&sparse)
+            .map(|(d, sparse)| {
+                if *sparse {
+                    quote!(__s::SparseTensor<f32>)
+                } else {
+                    quote!(__s::ndarray::Array<f32, #d>)
+                }
+            })
             .collect(),
         single_in,
     );
@@ -273,7 +293,11 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         let name = &input.name;
         let xi = access(quote!(x), i);
         let n = format_ident!("__n{}", i);
-        quote!(let #n = __s::check_dense_input(#name, &specs[#i], &#xi)?;)
+        if sparse[i] {
+            quote!(let #n = __s::check_sparse_input(#name, &specs[#i], #xi)?;)
+        } else {
+            quote!(let #n = __s::check_dense_input(#name, &specs[#i], &#xi)?;)
+        }
     });
     let counts = model.inputs.iter().enumerate().map(|(i, input)| {
         let name = &input.name;
@@ -289,13 +313,21 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             let idx = syn::Index::from(i);
             quote!(&mut out.#idx)
         };
-        quote!(__s::gather_rows(#xi, rows, #oi);)
+        if sparse[i] {
+            quote!(#xi.gather_rows(rows, #oi);)
+        } else {
+            quote!(__s::gather_rows(#xi, rows, #oi);)
+        }
     });
     let batch_views = tuple(
         (0..n_in)
             .map(|i| {
                 let bi = access(quote!(batch), i);
-                quote!(#bi.view())
+                if sparse[i] {
+                    quote!(&#bi)
+                } else {
+                    quote!(#bi.view())
+                }
             })
             .collect(),
         single_in,
@@ -304,7 +336,11 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         .map(|i| {
             let xi = access(quote!(x), i);
             let v = format_ident!("__x{}", i);
-            quote!(let #v = __s::as_rows(#xi);)
+            if sparse[i] {
+                quote!(let #v = #xi;)
+            } else {
+                quote!(let #v = __s::as_rows(#xi);)
+            }
         })
         .collect();
     let n_out = model.outputs.len();
@@ -552,7 +588,7 @@ fn array_predict(model: &CheckedModel) -> TokenStream {
         return TokenStream::new();
     };
     let spec = &input.spec;
-    if !runtime_supported(model) {
+    if !runtime_supported(model) || spec.layout != Layout::Dense {
         return TokenStream::new();
     }
     let Some(dims) = spec

@@ -10,6 +10,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use stratic_core::shape::Layout;
+
 use crate::check::{CheckedModel, NodeKind};
 
 /// Where a tensor's gradient comes from.
@@ -28,6 +30,23 @@ pub struct Wiring {
     value_slot: Vec<Option<usize>>,
     grad_slot: Vec<Option<usize>>,
     sources: Vec<Vec<Source>>,
+}
+
+/// Whether node `node` is a sparse input (only `dense` consumes one: the shape rules say so).
+fn is_sparse(model: &CheckedModel, node: usize) -> bool {
+    matches!(model.nodes[node].kind, NodeKind::Input(_))
+        && model.nodes[node].spec.layout == Layout::Sparse
+}
+
+/// The `&SparseTensor` of sparse input node `node`.
+fn sparse_input(model: &CheckedModel, node: usize) -> TokenStream {
+    match model.nodes[node].kind {
+        NodeKind::Input(i) => {
+            let x = format_ident!("__x{}", i);
+            quote!(#x)
+        }
+        _ => TokenStream::new(),
+    }
 }
 
 fn field(model: &CheckedModel, layer: usize) -> proc_macro2::Ident {
@@ -118,9 +137,18 @@ impl Wiring {
         for (n, node) in model.nodes.iter().enumerate() {
             let v = format_ident!("__v{}", n);
             stmts.push(match &node.kind {
+                NodeKind::Input(i) if is_sparse(model, n) => {
+                    let x = format_ident!("__x{}", i);
+                    quote!(let #v = #x;)
+                }
                 NodeKind::Input(i) => {
                     let x = format_ident!("__x{}", i);
                     quote!(let #v = #x.view();)
+                }
+                NodeKind::Apply { layer, input, .. } if is_sparse(model, *input) => {
+                    let f = field(model, *layer);
+                    let p = format_ident!("__v{}", input);
+                    quote!(let #v = self.#f.call_sparse(#p);)
                 }
                 NodeKind::Apply { layer, input, .. } => {
                     let f = field(model, *layer);
@@ -180,11 +208,16 @@ impl Wiring {
                     input,
                 } => {
                     let f = field(model, *layer);
-                    let x = self.view(model, *input);
                     if Self::shared(model, *layer) {
                         stmts.push(quote!(__s::Layer::select_use(&mut self.#f, #use_index);));
                     }
-                    stmts.push(quote!(__s::Layer::forward_train(&mut self.#f, #x);));
+                    if is_sparse(model, *input) {
+                        let x = sparse_input(model, *input);
+                        stmts.push(quote!(self.#f.forward_train_sparse(#x);));
+                    } else {
+                        let x = self.view(model, *input);
+                        stmts.push(quote!(__s::Layer::forward_train(&mut self.#f, #x);));
+                    }
                     if let Some(k) = self.value_slot[n] {
                         stmts.push(quote!(__s::assign_rows(&mut self.__graph.values[#k], __s::Layer::output(&self.#f));));
                     }
@@ -251,7 +284,6 @@ impl Wiring {
                     input,
                 } => {
                     let f = field(model, *layer);
-                    let x = self.view(model, *input);
                     let need = !matches!(model.nodes[*input].kind, NodeKind::Input(_));
                     if Self::shared(model, *layer) {
                         let accumulate = visited[*layer];
@@ -261,7 +293,13 @@ impl Wiring {
                         });
                     }
                     visited[*layer] = true;
-                    stmts.push(quote!(__s::Layer::backward(&mut self.#f, #x, #grad, #need);));
+                    if is_sparse(model, *input) {
+                        let x = sparse_input(model, *input);
+                        stmts.push(quote!(self.#f.backward_sparse(#x, #grad);));
+                    } else {
+                        let x = self.view(model, *input);
+                        stmts.push(quote!(__s::Layer::backward(&mut self.#f, #x, #grad, #need);));
+                    }
                 }
                 NodeKind::Merge { layer, inputs } => {
                     let f = field(model, *layer);
