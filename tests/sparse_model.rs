@@ -153,6 +153,7 @@ fn a_sparse_and_a_dense_input_train_together() {
         model
             .evaluate((&words, extra.view()), labels.view(), 64)
             .unwrap()
+            .loss
             < loss[0]
     );
 }
