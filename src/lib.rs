@@ -24,9 +24,22 @@
 pub use ndarray;
 pub use stratic_core::shape;
 pub use stratic_core::{
-    Error, Layer, Model, ParamMut, ParamRef, RaggedTensor, SparseError, SparseOptions, SparseTensor,
+    ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, Layer, Model, ParamMut,
+    ParamRef, RaggedTensor, ShapeMismatch, SparseError, SparseOptions, SparseTensor,
+    WeightMismatch,
 };
 pub use stratic_macros::model;
+
+/// Weights from and to bytes, and the readers behind `Model::load_keras*`: for weights
+/// embedded in the program (`include_bytes!`) or received over the network.
+pub mod weights {
+    #[cfg(feature = "keras")]
+    pub use stratic_core::{
+        compare_architecture, keras_weight_paths, load_keras_bytes, load_keras_weights_bytes,
+        read_keras_archive, Hdf5Dataset, Hdf5File, KerasArchive, MAX_KERAS_ENTRY_BYTES,
+    };
+    pub use stratic_core::{from_safetensors, to_safetensors, MAX_HEADER_BYTES};
+}
 
 /// Everything a program declaring and training a model needs, in one import.
 pub mod prelude {

@@ -24,9 +24,11 @@ fn err(problem: FileProblem, message: impl Into<String>) -> Error {
     Error::file(FileFormat::Hdf5, problem, message)
 }
 
-/// A dataset of an HDF5 file, read whole.
+/// A dataset of an HDF5 file. Its data is borrowed from the file, never copied: many
+/// datasets pointing at one large block then cost nothing (a copy each would let a small
+/// crafted file demand any amount of memory).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Hdf5Dataset {
+pub struct Hdf5Dataset<'a> {
     /// Its path from the root, without a leading slash (`layers/dense/vars/0`).
     pub path: String,
     /// Its dimensions.
@@ -34,10 +36,10 @@ pub struct Hdf5Dataset {
     /// Its element type, by numpy's name (`float32`, `float64`, `int32`, ...).
     pub dtype: String,
     /// The raw values, little-endian, in row-major order.
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
 }
 
-impl Hdf5Dataset {
+impl Hdf5Dataset<'_> {
     /// The values as `f32`, if the dataset is `float32`.
     pub fn to_f32(&self) -> Option<Vec<f32>> {
         (self.dtype == "float32").then(|| {
@@ -211,7 +213,7 @@ impl<'a> Hdf5File<'a> {
     }
 
     /// Every dataset of the file, depth first, in the order the groups list them (by name).
-    pub fn datasets(&self) -> Result<Vec<Hdf5Dataset>, Error> {
+    pub fn datasets(&self) -> Result<Vec<Hdf5Dataset<'a>>, Error> {
         let mut out = Vec::new();
         let mut visited = HashSet::from([self.root]);
         let messages = self.object_header(self.root)?;
@@ -312,7 +314,7 @@ impl<'a> Hdf5File<'a> {
         path: &str,
         depth: usize,
         visited: &mut HashSet<u64>,
-        out: &mut Vec<Hdf5Dataset>,
+        out: &mut Vec<Hdf5Dataset<'a>>,
     ) -> Result<(), Error> {
         if depth > MAX_DEPTH {
             return Err(err(
@@ -493,6 +495,14 @@ impl<'a> Hdf5File<'a> {
             if level > 0 {
                 self.btree_group(child, heap, depth + 1, seen, path, out)?;
             } else {
+                // A leaf listed twice would list its members twice (and a crafted tree
+                // could multiply a node's entries by its fan-out).
+                if !seen.insert(child) {
+                    return Err(err(
+                        FileProblem::Malformed,
+                        format!("the B-tree of group '{path}' lists a node twice"),
+                    ));
+                }
                 self.symbol_node(child, heap, path, out)?;
             }
         }
@@ -538,7 +548,7 @@ impl<'a> Hdf5File<'a> {
         Ok(())
     }
 
-    fn dataset(&self, messages: &[Message<'a>], path: String) -> Result<Hdf5Dataset, Error> {
+    fn dataset(&self, messages: &[Message<'a>], path: String) -> Result<Hdf5Dataset<'a>, Error> {
         let mut shape = None;
         let mut dtype = None;
         let mut layout = None;
@@ -591,7 +601,7 @@ impl<'a> Hdf5File<'a> {
             path,
             shape,
             dtype,
-            data: data.to_vec(),
+            data,
         })
     }
 

@@ -193,7 +193,7 @@ fn load_h5<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), Error> {
             file_name,
             shape: d.shape.clone(),
             foreign_dtype: (d.dtype != "float32").then(|| d.dtype.clone()),
-            data: &d.data,
+            data: d.data,
         });
     }
     apply(model, found, "float32", &|k| match path_of.get(k) {
