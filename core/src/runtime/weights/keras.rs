@@ -16,7 +16,7 @@ use super::hdf5::Hdf5File;
 use super::{apply, read_file, FoundWeight};
 use crate::runtime::error::{ArchitectureDifference, FileFormat, FileProblem};
 use crate::runtime::{Error, Model};
-use crate::shape::{Dim, LayerInfo};
+use crate::shape::{Dim, LayerInfo, TensorSpec};
 
 /// The most bytes one entry of a `.keras` archive may expand to (1 GiB): an entry whose
 /// stated or actual size is larger is refused as a zip bomb.
@@ -213,6 +213,43 @@ struct SavedLayer {
     units: Option<usize>,
     activation: Option<String>,
     use_bias: Option<bool>,
+    /// The layers whose outputs it takes (Functional models), by name.
+    inbound: Vec<String>,
+}
+
+/// The layer names of every `keras_history` under a layer's `inbound_nodes`.
+fn history_layers(v: &Value, depth: usize, out: &mut Vec<String>) {
+    // serde_json already bounds nesting at 128; this walk follows the same tree.
+    if depth > 128 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            if let Some(name) = m
+                .get("keras_history")
+                .and_then(|h| h.get(0))
+                .and_then(Value::as_str)
+            {
+                out.push(name.to_string());
+            }
+            m.values().for_each(|x| history_layers(x, depth + 1, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| history_layers(x, depth + 1, out)),
+        _ => {}
+    }
+}
+
+/// Whether a saved batch shape (batch axis first) equals a declared spec.
+fn same_shape(saved: &[Option<u64>], declared: &TensorSpec) -> bool {
+    saved.len() == declared.ndim()
+        && saved
+            .iter()
+            .skip(1)
+            .zip(&declared.dims)
+            .all(|(s, d)| match d {
+                Dim::Known(n) => *s == Some(*n as u64),
+                Dim::Unknown => s.is_none(),
+            })
 }
 
 /// Compares the architecture in a `.keras` file's `config.json` with `M`'s declared layers
@@ -224,7 +261,7 @@ pub fn compare_architecture<M: Model>(config_json: &str) -> Result<(), Error> {
         .pointer("/config/layers")
         .and_then(Value::as_array)
         .ok_or_else(|| config_err("no `config.layers` list"))?;
-    let mut inputs: Vec<Vec<Option<u64>>> = Vec::new();
+    let mut inputs: Vec<(String, Vec<Option<u64>>)> = Vec::new();
     let mut saved = Vec::new();
     for l in layers {
         let class_name = l
@@ -238,7 +275,8 @@ pub fn compare_architecture<M: Model>(config_json: &str) -> Result<(), Error> {
                 .or_else(|| c.get("batch_input_shape"))
                 .and_then(Value::as_array)
                 .ok_or_else(|| config_err("an InputLayer without `batch_shape`"))?;
-            inputs.push(shape.iter().map(Value::as_u64).collect());
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("input");
+            inputs.push((name.to_string(), shape.iter().map(Value::as_u64).collect()));
             continue;
         }
         if saved.is_empty() && inputs.is_empty() {
@@ -247,7 +285,7 @@ pub fn compare_architecture<M: Model>(config_json: &str) -> Result<(), Error> {
                 .pointer("/build_config/input_shape")
                 .and_then(Value::as_array)
             {
-                inputs.push(s.iter().map(Value::as_u64).collect());
+                inputs.push(("input".into(), s.iter().map(Value::as_u64).collect()));
             }
         }
         saved.push(SavedLayer {
@@ -263,6 +301,13 @@ pub fn compare_architecture<M: Model>(config_json: &str) -> Result<(), Error> {
                 None => a.to_string(),
             }),
             use_bias: c.get("use_bias").and_then(Value::as_bool),
+            inbound: {
+                let mut names = Vec::new();
+                if let Some(nodes) = l.get("inbound_nodes") {
+                    history_layers(nodes, 0, &mut names);
+                }
+                names
+            },
         });
     }
     let declared = M::layers();
@@ -283,31 +328,32 @@ pub fn compare_architecture<M: Model>(config_json: &str) -> Result<(), Error> {
         ));
         return Err(Error::Architecture { differences: diffs });
     }
-    // The input shape: compared with the first layer's input spec.
-    let declared_input = &declared[0].input;
-    let declared_shape = declared_input.shape_string();
-    match inputs.as_slice() {
-        [one] => {
-            let saved_shape = keras_shape(one);
-            let same = one.len() == declared_input.ndim()
-                && one
-                    .iter()
-                    .skip(1)
-                    .zip(&declared_input.dims)
-                    .all(|(s, d)| match d {
-                        Dim::Known(n) => *s == Some(*n as u64),
-                        Dim::Unknown => s.is_none(),
-                    });
-            if !same {
-                diffs.push(diff("input".into(), "shape", saved_shape, declared_shape));
+    // Input shapes. One input (a Sequential model): the first layer's input spec. Several (a
+    // Functional one): each input is compared with the spec of the first layer it feeds when
+    // that layer takes it alone (merges see several tensors and carry one spec).
+    if let [(_, one)] = inputs.as_slice() {
+        if !same_shape(one, &declared[0].input) {
+            diffs.push(diff(
+                "input".into(),
+                "shape",
+                keras_shape(one),
+                declared[0].input.shape_string(),
+            ));
+        }
+    } else {
+        for (name, shape) in &inputs {
+            let consumer = saved.iter().position(|l| l.inbound == [name.clone()]);
+            if let Some(d) = consumer.and_then(|k| declared.get(k)) {
+                if !same_shape(shape, &d.input) {
+                    diffs.push(diff(
+                        format!("input '{name}'"),
+                        "shape",
+                        keras_shape(shape),
+                        d.input.shape_string(),
+                    ));
+                }
             }
         }
-        many => diffs.push(diff(
-            "input".into(),
-            "count",
-            format!("{} inputs", many.len()),
-            "1 input".into(),
-        )),
     }
     for i in 0..saved.len().max(declared.len()) {
         let location = |name: &str| format!("layer {} ({name})", i + 1);
