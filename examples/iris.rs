@@ -11,7 +11,8 @@
 //!           callbacks=[keras.callbacks.EarlyStopping(patience=20, restore_best_weights=True)])
 //! ```
 //!
-//! Run with `cargo run --example iris`. The data is `tests/fixtures/iris.csv` (public domain),
+//! Run with `cargo run --example iris` (`IRIS_VERBOSE=0`, `1` or `2` sets `fit`'s verbosity; 2 by
+//! default). The data is `tests/fixtures/iris.csv` (public domain),
 //! compiled into the program.
 
 use stratic::prelude::*;
@@ -91,7 +92,11 @@ pub fn train(seed: u64, verbose: u8) -> Result<(History, f32), Error> {
 }
 
 fn main() -> Result<(), Error> {
-    let (history, accuracy) = train(42, 2)?;
+    let verbose = std::env::var("IRIS_VERBOSE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let (history, accuracy) = train(42, verbose)?;
     println!(
         "trained {} epochs ({:?}); validation accuracy: {accuracy:.4}",
         history.epoch.len(),

@@ -206,8 +206,7 @@ impl History {
         let py = |v: f32| bottom - ((v - lo) as f64 / (hi - lo) as f64) * (bottom - top);
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="middle" font-size="13" font-weight="bold">{}</text>"#,
-            (left + right) / 2.0,
+            r#"<text x="{left}" y="{}" font-size="13" font-weight="bold">{}</text>"#,
             y0 + 18.0,
             escape(title)
         );
@@ -239,7 +238,9 @@ impl History {
             bottom + 28.0
         );
         let series = [("train", train, "#1f77b4"), ("validation", val, "#ff7f0e")];
-        let mut legend_y = top + 4.0;
+        // The legend sits on the title's row, right-aligned, clear of the curves.
+        let mut legend_x = right - 170.0;
+        let legend_y = y0 + 14.0;
         for (label, values, color) in series {
             let Some(values) = values else { continue };
             let mut d = String::new();
@@ -267,13 +268,12 @@ impl History {
             }
             let _ = writeln!(
                 s,
-                r#"<line x1="{}" y1="{legend_y}" x2="{}" y2="{legend_y}" stroke="{color}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#,
-                right - 80.0,
-                right - 64.0,
-                right - 60.0,
+                r#"<line x1="{legend_x}" y1="{legend_y}" x2="{}" y2="{legend_y}" stroke="{color}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#,
+                legend_x + 16.0,
+                legend_x + 20.0,
                 legend_y + 4.0
             );
-            legend_y += 14.0;
+            legend_x += 80.0;
         }
     }
 }

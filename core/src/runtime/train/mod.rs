@@ -435,6 +435,8 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             cb.on_train_begin(&mut ctx!())?;
         }
         let need_batch_logs = !callbacks.is_empty() || matches!(progress, Progress::Bar { .. });
+        // Names from an earlier run (with other metrics) must not linger in the batch logs.
+        self.logs.clear();
         let mut epoch_logs = Logs::default();
         let mut sums = vec![0.0f64; k];
         for epoch in options.initial_epoch..options.epochs {
