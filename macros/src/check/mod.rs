@@ -10,8 +10,9 @@ use std::collections::HashMap;
 
 use proc_macro2::Span;
 use stratic_core::shape::{
-    activation_output, closest, dense_output, dense_params, Activation, DenseConfig, Dim, InputArg,
-    Layout, MergeConfig, TensorSpec, MERGES,
+    activation_output, closest, dense_output, dense_params, embedding_output, embedding_params,
+    global_pooling_1d_output, to_dense_output, Activation, DType, DenseConfig, Dim,
+    EmbeddingConfig, InputArg, Layout, MergeConfig, PoolingMode, TensorSpec, MERGES,
 };
 use syn::{Attribute, Ident, Visibility};
 
@@ -77,6 +78,9 @@ pub enum LayerKind {
     },
     Activation(Activation),
     Merge(MergeConfig),
+    Embedding(EmbeddingConfig),
+    Pooling(PoolingMode),
+    ToDense,
 }
 
 impl LayerKind {
@@ -86,6 +90,9 @@ impl LayerKind {
             LayerKind::Dense { .. } => "Dense",
             LayerKind::Activation(_) => "Activation",
             LayerKind::Merge(m) => m.op.class_name(),
+            LayerKind::Embedding(_) => "Embedding",
+            LayerKind::Pooling(mode) => mode.class_name(),
+            LayerKind::ToDense => "ToDense",
         }
     }
 
@@ -95,14 +102,46 @@ impl LayerKind {
             LayerKind::Dense { config, input_dim } => {
                 dense_params(*input_dim, config.units, config.use_bias)
             }
-            LayerKind::Activation(_) | LayerKind::Merge(_) => 0,
+            LayerKind::Embedding(c) => embedding_params(c.input_dim, c.output_dim),
+            LayerKind::Activation(_)
+            | LayerKind::Merge(_)
+            | LayerKind::Pooling(_)
+            | LayerKind::ToDense => 0,
         }
     }
 }
 
 /// The layers `model!` knows, with their parameters (Keras' names and order).
-pub(super) const LAYERS: &[(&str, &[Param])] =
-    &[("dense", DENSE_PARAMS), ("activation", ACTIVATION_PARAMS)];
+pub(super) const LAYERS: &[(&str, &[Param])] = &[
+    ("dense", DENSE_PARAMS),
+    ("activation", ACTIVATION_PARAMS),
+    ("embedding", EMBEDDING_PARAMS),
+    ("global_average_pooling_1d", &[]),
+    ("global_max_pooling_1d", &[]),
+    ("global_sum_pooling_1d", &[]),
+    ("to_dense", &[]),
+];
+
+const EMBEDDING_PARAMS: &[Param] = &[
+    Param {
+        name: "input_dim",
+        kind: Kind::PositiveInt,
+        required: true,
+        positional: true,
+    },
+    Param {
+        name: "output_dim",
+        kind: Kind::PositiveInt,
+        required: true,
+        positional: true,
+    },
+    Param {
+        name: "embeddings_initializer",
+        kind: Kind::Initializer,
+        required: false,
+        positional: false,
+    },
+];
 
 const DENSE_PARAMS: &[Param] = &[
     Param {
@@ -518,6 +557,29 @@ pub(super) fn check_layer(
             let a = bound.activation("activation")?;
             (activation_output(name, &input, a), LayerKind::Activation(a))
         }
+        "embedding" => {
+            let input_dim = usize::try_from(bound.int("input_dim")?).ok()?;
+            let output_dim = usize::try_from(bound.int("output_dim")?).ok()?;
+            let mut config = EmbeddingConfig::new(input_dim, output_dim);
+            if let Some(i) = bound.initializer("embeddings_initializer") {
+                config.embeddings_initializer = i;
+            }
+            (
+                embedding_output(name, &input, input_dim, output_dim),
+                LayerKind::Embedding(config),
+            )
+        }
+        "to_dense" => (to_dense_output(name, &input), LayerKind::ToDense),
+        pooling if pooling.starts_with("global_") => {
+            let mode = PoolingMode::ALL
+                .iter()
+                .find(|(_, n)| *n == pooling)
+                .map(|(m, _)| *m)?;
+            (
+                global_pooling_1d_output(name, &input, mode),
+                LayerKind::Pooling(mode),
+            )
+        }
         _ => return None,
     };
     match result {
@@ -542,15 +604,31 @@ pub(super) fn check_layer(
 pub fn runtime_supported(model: &CheckedModel) -> bool {
     let known =
         |spec: &TensorSpec| spec.dims.iter().all(|d| d.known().is_some()) && spec.ndim() <= 6;
-    model.inputs.iter().all(|input| {
-        // Sparse inputs of rank 2 (what `dense` takes) run through the sparse x dense path.
-        let layout_ok = input.spec.layout == Layout::Dense
-            || (input.spec.layout == Layout::Sparse && input.spec.dims.len() == 1);
-        layout_ok
-            && input.spec.dtype == stratic_core::shape::DType::F32
-            && known(&input.spec)
-            && !input.optional
-    }) && model.outputs.iter().all(|&o| known(&model.nodes[o].spec))
+    let inputs_ok = model.inputs.iter().all(|input| {
+        let spec = &input.spec;
+        let ok = match spec.layout {
+            Layout::Dense => spec.dtype == DType::F32 && known(spec),
+            // Sparse inputs of rank 2 (what `dense` takes) run through the sparse x dense path.
+            Layout::Sparse => spec.dtype == DType::F32 && spec.dims.len() == 1 && known(spec),
+            // Ragged ids (into `embedding`) or ragged floats, ragged along the steps axis.
+            Layout::Ragged => {
+                matches!(spec.dtype, DType::I32 | DType::F32)
+                    && stratic_core::shape::ragged_rank(spec) == 1
+            }
+        };
+        ok && !input.optional
+    });
+    // Integer ids reach only `embedding`, as a ragged input (dense ids are not wired yet).
+    let layers_ok = model.layers.iter().all(|l| {
+        !matches!(l.kind, LayerKind::ToDense)
+            && (!matches!(l.kind, LayerKind::Embedding(_)) || l.input.layout == Layout::Ragged)
+    });
+    inputs_ok
+        && layers_ok
+        && model.outputs.iter().all(|&o| {
+            let spec = &model.nodes[o].spec;
+            spec.layout == Layout::Dense && known(spec)
+        })
         && model.inputs.len() <= 8
         && model.outputs.len() <= 4
 }

@@ -4,7 +4,6 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use stratic_core::shape::{Activation, DType, Dim, Initializer, Layout, TensorSpec};
-use syn::Ident;
 
 use crate::ast::ModelItem;
 use crate::check::{runtime_supported, CheckedModel, LayerKind, NodeKind};
@@ -17,6 +16,21 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     let CheckedModel {
         attrs, vis, ident, ..
     } = model;
+    // Checked like every layer, so its errors are right, but not run yet: say so rather than
+    // generate a model with no `predict`.
+    if let Some(l) = model
+        .layers
+        .iter()
+        .find(|l| matches!(l.kind, LayerKind::ToDense))
+    {
+        let err = syn::Error::new(
+            l.span,
+            "`to_dense()` passes the compile-time checks, but its run time is not implemented yet: pool over the ragged axis instead (`global_average_pooling_1d()`, `global_max_pooling_1d()`, `global_sum_pooling_1d()`)",
+        );
+        let mut out = err.to_compile_error();
+        out.extend(stub_of(attrs, vis, ident));
+        return out;
+    }
     let wiring = Wiring::new(model);
     let fields = model.layers.iter().map(|l| {
         let field = format_ident!("{}", l.name, span = l.span);
@@ -109,6 +123,32 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     }
 }
 
+/// The embeddings that input `input` feeds directly, with their `input_dim`.
+fn embeddings_fed_by(model: &CheckedModel, input: usize) -> Vec<(String, usize)> {
+    let Some(node) = model
+        .nodes
+        .iter()
+        .position(|n| matches!(n.kind, NodeKind::Input(i) if i == input))
+    else {
+        return Vec::new();
+    };
+    model
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NodeKind::Apply { layer, input, .. } if *input == node => {
+                match &model.layers[*layer].kind {
+                    LayerKind::Embedding(c) => {
+                        Some((model.layers[*layer].name.clone(), c.input_dim))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The number of inputs of merge layer `layer` (0 for other layers).
 fn merge_inputs(model: &CheckedModel, layer: usize) -> usize {
     model
@@ -126,11 +166,33 @@ fn layer_type(kind: &LayerKind) -> TokenStream {
         LayerKind::Dense { .. } => quote!(::stratic::__private::Dense),
         LayerKind::Activation(_) => quote!(::stratic::__private::ActivationLayer),
         LayerKind::Merge(_) => quote!(::stratic::__private::Merge),
+        LayerKind::Embedding(_) => quote!(::stratic::__private::Embedding),
+        LayerKind::Pooling(_) => quote!(::stratic::__private::GlobalPooling),
+        LayerKind::ToDense => quote!(::stratic::__private::ToDense),
     }
 }
 
 fn layer_build(kind: &LayerKind, merge_inputs: usize) -> TokenStream {
     match kind {
+        LayerKind::Embedding(config) => {
+            let (i, o) = (config.input_dim, config.output_dim);
+            let init = initializer_tokens(config.embeddings_initializer);
+            quote! {
+                __s::Embedding::build(
+                    __s::shape::EmbeddingConfig {
+                        input_dim: #i,
+                        output_dim: #o,
+                        embeddings_initializer: #init,
+                    },
+                    rng,
+                )
+            }
+        }
+        LayerKind::Pooling(mode) => {
+            let m = format_ident!("{}", format!("{mode:?}"));
+            quote!(__s::GlobalPooling::new(__s::shape::PoolingMode::#m))
+        }
+        LayerKind::ToDense => quote!(__s::ToDense::new(0.0)),
         LayerKind::Merge(config) => {
             let op = format_ident!("{}", format!("{:?}", config.op));
             let (axis, axes, normalize) = (config.axis, config.axes, config.normalize);
@@ -242,13 +304,21 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         .iter()
         .map(|i| i.spec.layout == Layout::Sparse)
         .collect();
+    let ragged: Vec<Option<TokenStream>> = model
+        .inputs
+        .iter()
+        .map(|i| (i.spec.layout == Layout::Ragged).then(|| elem_type(i.spec.dtype)))
+        .collect();
     // A sparse input is a `&SparseTensor` (its batch a `SparseTensor`), a dense one an array.
     let input_ty = tuple(
         in_dims
             .iter()
             .zip(&sparse)
-            .map(|(d, sparse)| {
-                if *sparse {
+            .zip(&ragged)
+            .map(|((d, sparse), ragged)| {
+                if let Some(t) = ragged {
+                    quote!(&'a __s::RaggedTensor<#t>)
+                } else if *sparse {
                     quote!(&'a __s::SparseTensor<f32>)
                 } else {
                     quote!(__s::ndarray::ArrayView<'a, f32, #d>)
@@ -261,8 +331,11 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         in_dims
             .iter()
             .zip(&sparse)
-            .map(|(d, sparse)| {
-                if *sparse {
+            .zip(&ragged)
+            .map(|((d, sparse), ragged)| {
+                if let Some(t) = ragged {
+                    quote!(__s::RaggedTensor<#t>)
+                } else if *sparse {
                     quote!(__s::SparseTensor<f32>)
                 } else {
                     quote!(__s::ndarray::Array<f32, #d>)
@@ -293,7 +366,16 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         let name = &input.name;
         let xi = access(quote!(x), i);
         let n = format_ident!("__n{}", i);
-        if sparse[i] {
+        if ragged[i].is_some() {
+            // Ids are checked against every embedding the input feeds, before any work.
+            let ids = embeddings_fed_by(model, i)
+                .into_iter()
+                .map(|(layer, dim)| quote!(__s::check_ragged_ids(#layer, #dim, #xi)?;));
+            quote! {
+                let #n = __s::check_ragged_input(#name, &specs[#i], #xi)?;
+                #(#ids)*
+            }
+        } else if sparse[i] {
             quote!(let #n = __s::check_sparse_input(#name, &specs[#i], #xi)?;)
         } else {
             quote!(let #n = __s::check_dense_input(#name, &specs[#i], &#xi)?;)
@@ -313,7 +395,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             let idx = syn::Index::from(i);
             quote!(&mut out.#idx)
         };
-        if sparse[i] {
+        if sparse[i] || ragged[i].is_some() {
             quote!(#xi.gather_rows(rows, #oi);)
         } else {
             quote!(__s::gather_rows(#xi, rows, #oi);)
@@ -323,7 +405,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         (0..n_in)
             .map(|i| {
                 let bi = access(quote!(batch), i);
-                if sparse[i] {
+                if sparse[i] || ragged[i].is_some() {
                     quote!(&#bi)
                 } else {
                     quote!(#bi.view())
@@ -336,7 +418,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         .map(|i| {
             let xi = access(quote!(x), i);
             let v = format_ident!("__x{}", i);
-            if sparse[i] {
+            if sparse[i] || ragged[i].is_some() {
                 quote!(let #v = #xi;)
             } else {
                 quote!(let #v = __s::as_rows(#xi);)
@@ -370,13 +452,22 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
     });
     let last_output = w.view(model, model.outputs[model.outputs.len() - 1]);
     let backward = w.backward(model);
-    let param_layers: Vec<(Ident, &String)> = model
-        .layers
-        .iter()
-        .filter(|l| !matches!(l.kind, LayerKind::Merge(_)))
-        .map(|l| (format_ident!("{}", l.name), &l.name))
-        .collect();
-    let (pf, pn): (Vec<&Ident>, Vec<&String>) = param_layers.iter().map(|(f, n)| (f, *n)).unzip();
+    let (mut visit_params, mut visit_weights) = (Vec::new(), Vec::new());
+    for l in &model.layers {
+        let f = format_ident!("{}", l.name);
+        let n = &l.name;
+        match l.kind {
+            LayerKind::Dense { .. } | LayerKind::Activation(_) => {
+                visit_params.push(quote!(__s::Layer::visit_params(&mut self.#f, #n, f);));
+                visit_weights.push(quote!(__s::Layer::visit_weights(&self.#f, #n, f);));
+            }
+            LayerKind::Embedding(_) => {
+                visit_params.push(quote!(self.#f.visit_params(#n, f);));
+                visit_weights.push(quote!(self.#f.visit_weights(#n, f);));
+            }
+            LayerKind::Merge(_) | LayerKind::Pooling(_) | LayerKind::ToDense => {}
+        }
+    }
     let n_layers = model.layers.len();
     let layer_infos = model.layers.iter().map(|l| {
         let (units, activation, use_bias) = match &l.kind {
@@ -395,7 +486,16 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                 let none = quote!(::core::option::Option::None);
                 (none.clone(), quote!(::core::option::Option::Some(#a)), none)
             }
-            LayerKind::Merge(_) => {
+            LayerKind::Embedding(c) => {
+                let units = c.output_dim;
+                let none = quote!(::core::option::Option::None);
+                (
+                    quote!(::core::option::Option::Some(#units)),
+                    none.clone(),
+                    none,
+                )
+            }
+            LayerKind::Merge(_) | LayerKind::Pooling(_) | LayerKind::ToDense => {
                 let none = quote!(::core::option::Option::None);
                 (none.clone(), none.clone(), none)
             }
@@ -474,8 +574,9 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                 #backward
             }
 
+            #[allow(unused_variables)]
             fn visit_params(&mut self, f: &mut dyn FnMut(__s::ParamMut<'_>)) {
-                #(__s::Layer::visit_params(&mut self.#pf, #pn, f);)*
+                #(#visit_params)*
             }
 
             fn layers() -> &'static [__s::shape::LayerInfo] {
@@ -483,8 +584,9 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                 LAYERS.get_or_init(|| [#(#layer_infos),*])
             }
 
+            #[allow(unused_variables)]
             fn visit_weights(&self, f: &mut dyn FnMut(__s::ParamRef<'_>)) {
-                #(__s::Layer::visit_weights(&self.#pf, #pn, f);)*
+                #(#visit_weights)*
             }
         }
     }
@@ -720,9 +822,14 @@ fn input_tensor_check(model: &CheckedModel, input: &crate::check::CheckedInput) 
 /// When checking failed: the model type with the same name, so code that uses it does not add
 /// a cascade of secondary errors to the real ones.
 pub fn stub(item: &ModelItem) -> TokenStream {
-    let ModelItem {
-        attrs, vis, ident, ..
-    } = item;
+    stub_of(&item.attrs, &item.vis, &item.ident)
+}
+
+fn stub_of(
+    attrs: &[syn::Attribute],
+    vis: &syn::Visibility,
+    ident: &proc_macro2::Ident,
+) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis struct #ident {}

@@ -12,7 +12,7 @@ use quote::{format_ident, quote};
 
 use stratic_core::shape::Layout;
 
-use crate::check::{CheckedModel, NodeKind};
+use crate::check::{CheckedModel, LayerKind, NodeKind};
 
 /// Where a tensor's gradient comes from.
 enum Source {
@@ -38,6 +38,37 @@ fn is_sparse(model: &CheckedModel, node: usize) -> bool {
         && model.nodes[node].spec.layout == Layout::Sparse
 }
 
+/// The model input index if `node` is a ragged input.
+fn ragged_input(model: &CheckedModel, node: usize) -> Option<usize> {
+    match model.nodes[node].kind {
+        NodeKind::Input(i) if model.nodes[node].spec.layout == Layout::Ragged => Some(i),
+        _ => None,
+    }
+}
+
+/// The ragged input whose row partitions a ragged tensor `node` carries (layers on ragged
+/// tensors keep the partitions and change only the flat values).
+fn ragged_root(model: &CheckedModel, node: usize) -> Option<usize> {
+    if model.nodes[node].spec.layout != Layout::Ragged {
+        return None;
+    }
+    match &model.nodes[node].kind {
+        NodeKind::Input(i) => Some(*i),
+        NodeKind::Apply { input, .. } => ragged_root(model, *input),
+        NodeKind::Merge { .. } => None,
+    }
+}
+
+/// Pooling's steps for a dense `(batch, steps, features)` input.
+fn steps(model: &CheckedModel, node: usize) -> usize {
+    model.nodes[node]
+        .spec
+        .dims
+        .first()
+        .and_then(|d| d.known())
+        .unwrap_or(1)
+}
+
 /// The `&SparseTensor` of sparse input node `node`.
 fn sparse_input(model: &CheckedModel, node: usize) -> TokenStream {
     match model.nodes[node].kind {
@@ -46,6 +77,15 @@ fn sparse_input(model: &CheckedModel, node: usize) -> TokenStream {
             quote!(#x)
         }
         _ => TokenStream::new(),
+    }
+}
+
+/// The training output of a layer (its active use), as a flat view.
+fn output_of(model: &CheckedModel, layer: usize) -> TokenStream {
+    let f = field(model, layer);
+    match model.layers[layer].kind {
+        LayerKind::Embedding(_) | LayerKind::Pooling(_) => quote!(self.#f.output()),
+        _ => quote!(__s::Layer::output(&self.#f)),
     }
 }
 
@@ -141,6 +181,40 @@ impl Wiring {
                     let x = format_ident!("__x{}", i);
                     quote!(let #v = #x;)
                 }
+                NodeKind::Input(i) if ragged_input(model, n).is_some() => {
+                    let x = format_ident!("__x{}", i);
+                    quote!(let #v = #x.view();)
+                }
+                NodeKind::Apply { layer, input, .. }
+                    if matches!(model.layers[*layer].kind, LayerKind::Embedding(_)) =>
+                {
+                    let f = field(model, *layer);
+                    let p = format_ident!("__v{}", input);
+                    quote!(let #v = self.#f.call_ragged(#p);)
+                }
+                NodeKind::Apply { layer, input, .. }
+                    if matches!(model.layers[*layer].kind, LayerKind::Pooling(_)) =>
+                {
+                    let f = field(model, *layer);
+                    match ragged_root(model, *input) {
+                        Some(root) => {
+                            let rv = if ragged_input(model, *input).is_some() {
+                                let p = format_ident!("__v{}", input);
+                                quote!(#p)
+                            } else {
+                                let x = format_ident!("__x{}", root);
+                                let flat = Self::flat_local(model, *input);
+                                quote!(#x.view().with_values(#flat))
+                            };
+                            quote!(let #v = self.#f.call_ragged(#rv);)
+                        }
+                        None => {
+                            let flat = Self::flat_local(model, *input);
+                            let steps = steps(model, *input);
+                            quote!(let #v = self.#f.call_dense(#flat, #steps);)
+                        }
+                    }
+                }
                 NodeKind::Input(i) => {
                     let x = format_ident!("__x{}", i);
                     quote!(let #v = #x.view();)
@@ -152,8 +226,8 @@ impl Wiring {
                 }
                 NodeKind::Apply { layer, input, .. } => {
                     let f = field(model, *layer);
-                    let p = format_ident!("__v{}", input);
-                    quote!(let #v = __s::Layer::call(&self.#f, #p.view());)
+                    let p = Self::flat_local(model, *input);
+                    quote!(let #v = __s::Layer::call(&self.#f, #p);)
                 }
                 NodeKind::Merge { layer, inputs } => {
                     let f = field(model, *layer);
@@ -179,16 +253,17 @@ impl Wiring {
     /// The value of `node` during training, as a view.
     pub fn view(&self, model: &CheckedModel, node: usize) -> TokenStream {
         match &model.nodes[node].kind {
+            NodeKind::Input(i) if ragged_input(model, node).is_some() => {
+                let x = format_ident!("__x{}", i);
+                quote!(#x.view().values())
+            }
             NodeKind::Input(i) => {
                 let x = format_ident!("__x{}", i);
                 quote!(#x.view())
             }
             NodeKind::Apply { layer, .. } => match self.value_slot[node] {
                 Some(k) => quote!(self.__graph.values[#k].view()),
-                None => {
-                    let f = field(model, *layer);
-                    quote!(__s::Layer::output(&self.#f))
-                }
+                None => output_of(model, *layer),
             },
             NodeKind::Merge { layer, .. } => {
                 let f = field(model, *layer);
@@ -211,15 +286,29 @@ impl Wiring {
                     if Self::shared(model, *layer) {
                         stmts.push(quote!(__s::Layer::select_use(&mut self.#f, #use_index);));
                     }
+                    let kind = &model.layers[*layer].kind;
                     if is_sparse(model, *input) {
                         let x = sparse_input(model, *input);
                         stmts.push(quote!(self.#f.forward_train_sparse(#x);));
+                    } else if matches!(kind, LayerKind::Embedding(_)) {
+                        let x = self.rview(model, *input);
+                        stmts.push(quote!(self.#f.forward_train_ragged(#x);));
+                    } else if matches!(kind, LayerKind::Pooling(_)) {
+                        if ragged_root(model, *input).is_some() {
+                            let x = self.rview(model, *input);
+                            stmts.push(quote!(self.#f.forward_train_ragged(#x);));
+                        } else {
+                            let x = self.view(model, *input);
+                            let steps = steps(model, *input);
+                            stmts.push(quote!(self.#f.forward_train_dense(#x, #steps);));
+                        }
                     } else {
                         let x = self.view(model, *input);
                         stmts.push(quote!(__s::Layer::forward_train(&mut self.#f, #x);));
                     }
                     if let Some(k) = self.value_slot[n] {
-                        stmts.push(quote!(__s::assign_rows(&mut self.__graph.values[#k], __s::Layer::output(&self.#f));));
+                        let out = output_of(model, *layer);
+                        stmts.push(quote!(__s::assign_rows(&mut self.__graph.values[#k], #out);));
                     }
                 }
                 NodeKind::Merge { layer, inputs } => {
@@ -232,11 +321,36 @@ impl Wiring {
         quote!(#(#stmts)*)
     }
 
+    /// A tensor's value in inference code, as a flat `(rows, features)` view.
+    fn flat_local(model: &CheckedModel, node: usize) -> TokenStream {
+        let v = format_ident!("__v{}", node);
+        if ragged_input(model, node).is_some() {
+            quote!(#v.values())
+        } else {
+            quote!(#v.view())
+        }
+    }
+
+    /// A ragged tensor's value during training, with its row partitions.
+    fn rview(&self, model: &CheckedModel, node: usize) -> TokenStream {
+        if let Some(i) = ragged_input(model, node) {
+            let x = format_ident!("__x{}", i);
+            return quote!(#x.view());
+        }
+        let root = ragged_root(model, node).unwrap_or(0);
+        let x = format_ident!("__x{}", root);
+        let flat = self.view(model, node);
+        quote!(#x.view().with_values(#flat))
+    }
+
     fn source(&self, model: &CheckedModel, source: &Source) -> TokenStream {
         match source {
             Source::Output(i) => quote!(__grad_outputs[#i].view()),
             Source::Apply { layer, use_index } => {
                 let f = field(model, *layer);
+                if matches!(model.layers[*layer].kind, LayerKind::Pooling(_)) {
+                    return quote!(self.#f.grad_input());
+                }
                 if Self::shared(model, *layer) {
                     quote!({
                         __s::Layer::select_use(&mut self.#f, #use_index);
@@ -293,9 +407,21 @@ impl Wiring {
                         });
                     }
                     visited[*layer] = true;
+                    let kind = &model.layers[*layer].kind;
                     if is_sparse(model, *input) {
                         let x = sparse_input(model, *input);
                         stmts.push(quote!(self.#f.backward_sparse(#x, #grad);));
+                    } else if matches!(kind, LayerKind::Embedding(_)) {
+                        let x = self.rview(model, *input);
+                        stmts.push(quote!(self.#f.backward_ragged(#x, #grad);));
+                    } else if matches!(kind, LayerKind::Pooling(_)) {
+                        if ragged_root(model, *input).is_some() {
+                            let x = self.rview(model, *input);
+                            stmts.push(quote!(self.#f.backward_ragged(#x, #grad);));
+                        } else {
+                            let x = self.view(model, *input);
+                            stmts.push(quote!(self.#f.backward_dense(#x, #grad);));
+                        }
                     } else {
                         let x = self.view(model, *input);
                         stmts.push(quote!(__s::Layer::backward(&mut self.#f, #x, #grad, #need);));
