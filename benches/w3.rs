@@ -164,22 +164,6 @@ struct DensifiedW3 {
     buf: Array2<f32>,
 }
 
-impl DensifiedW3 {
-    fn densify(buf: &mut Array2<f32>, x: &SparseTensor<f32>) {
-        if buf.dim() != (x.n_rows(), x.n_cols()) {
-            *buf = Array2::zeros((x.n_rows(), x.n_cols()));
-        } else {
-            buf.fill(0.0);
-        }
-        for (r, mut row) in buf.rows_mut().into_iter().enumerate() {
-            let (cols, vals) = x.row(r);
-            for (&c, &v) in cols.iter().zip(vals) {
-                row[c] = v;
-            }
-        }
-    }
-}
-
 impl Model for DensifiedW3 {
     type Input<'a> = &'a SparseTensor<f32>;
     type Batch = SparseTensor<f32>;
@@ -202,7 +186,7 @@ impl Model for DensifiedW3 {
     }
     fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let mut buf = Array2::zeros((0, 0));
-        Self::densify(&mut buf, x);
+        x.to_dense_rows(&mut buf);
         let h1 = rt::Layer::call(&self.dense, buf.view());
         vec![rt::Layer::call(&self.dense_1, h1.view())]
     }
@@ -214,7 +198,7 @@ impl Model for DensifiedW3 {
         rt::Layer::output(&self.dense_1)
     }
     fn forward_train(&mut self, x: Self::Input<'_>) {
-        Self::densify(&mut self.buf, x);
+        x.to_dense_rows(&mut self.buf);
         rt::Layer::forward_train(&mut self.dense, self.buf.view());
         rt::Layer::forward_train(&mut self.dense_1, rt::Layer::output(&self.dense));
     }

@@ -141,6 +141,10 @@ proptest! {
         let dense = coo.dense();
         let back = SparseTensor::from_dense(dense.view()).unwrap();
         prop_assert_eq!(back.to_dense().unwrap(), dense.clone());
+        // The in-model (rows, features) form is the dense array's.
+        let mut rows = Array2::zeros((0, 0));
+        x.to_dense_rows(&mut rows);
+        prop_assert_eq!(rows, stratic_core::as_rows(dense.view()).into_owned());
         // Batching: gathered rows are the dense rows.
         let rows = shuffled(x.n_rows(), seed ^ 1);
         let mut batch = SparseTensor::default();

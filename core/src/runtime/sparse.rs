@@ -771,6 +771,49 @@ impl<T: SparseElement> SparseTensor<T> {
         })
     }
 
+    /// Densifies into `out` in the `(rows, features)` form dense tensors take inside a model
+    /// (every axis but the last folded into rows, as [`as_rows`](crate::as_rows) of
+    /// [`to_dense`](Self::to_dense) gives), reusing `out`'s buffer when its shape already
+    /// fits: what a `to_dense()` layer does, or a baseline that densifies each batch.
+    ///
+    /// Unlike `to_dense`, this is meant for batches, whose dense form fits in memory; an
+    /// allocation that fails aborts as any `Vec` does.
+    pub fn to_dense_rows(&self, out: &mut Array2<T>) {
+        let (last, outer) = match self.dense_shape.split_last() {
+            Some((&last, outer)) => (last, outer),
+            None => (1, &[][..]),
+        };
+        // As `as_rows`: a rank-1 tensor is one row of all its elements.
+        let rows: usize = outer.iter().product();
+        if out.dim() != (rows, last) {
+            *out = Array2::from_elem((rows, last), T::default());
+        } else {
+            out.fill(T::default());
+        }
+        // Fresh or same-shaped arrays built here are standard layout; a caller's strided
+        // array takes the indexed path.
+        let width = self.n_cols;
+        match out.as_slice_mut() {
+            Some(data) => {
+                for row in 0..self.n_rows() {
+                    let (cols, vals) = self.row(row);
+                    for (&c, &v) in cols.iter().zip(vals) {
+                        data[row * width + c] = v;
+                    }
+                }
+            }
+            None => {
+                for row in 0..self.n_rows() {
+                    let (cols, vals) = self.row(row);
+                    for (&c, &v) in cols.iter().zip(vals) {
+                        let flat = row * width + c;
+                        out[[flat / last, flat % last]] = v;
+                    }
+                }
+            }
+        }
+    }
+
     /// The COO parts: `indices` `[nnz, rank]` in canonical order and `values` `[nnz]`, what
     /// [`from_coo`](Self::from_coo) takes back.
     pub fn to_coo(&self) -> (Array2<i64>, Array1<T>) {
@@ -1201,6 +1244,29 @@ mod tests {
             SparseTensor::from_dense(ndarray::arr0(1.0f32).view()),
             Err(Error::Sparse(SparseError::EmptyShape))
         ));
+        // The in-model rows form, reusing the buffer.
+        let mut rows = Array2::zeros((3, 3));
+        let ptr = rows.as_ptr();
+        x.to_dense_rows(&mut rows);
+        assert_eq!(rows, d);
+        assert_eq!(rows.as_ptr(), ptr);
+        let cube = coo(
+            array![[0, 1, 2], [1, 0, 0]],
+            vec![5.0, 6.0],
+            &[2, 2, 3],
+            strict(),
+        )
+        .unwrap();
+        cube.to_dense_rows(&mut rows);
+        assert_eq!(
+            rows,
+            array![
+                [0.0f32, 0.0, 0.0],
+                [0.0, 0.0, 5.0],
+                [6.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0]
+            ]
+        );
         // A transposed view is read in logical order.
         let t = SparseTensor::from_dense(d.t()).unwrap();
         assert_eq!(t.to_dense().unwrap(), d.t().to_owned().into_dyn());
