@@ -3,12 +3,12 @@
 //! cross-entropy, Adam(1e-3). The data is the peers' (../shared/peers): distinct sorted
 //! columns per row, values uniform in [0, 1), labels 0/1.
 //!
-//! `model!` does not generate sparse inputs yet, so the models are written by hand exactly as
-//! it will generate them. Three variants:
-//! - `sparse`: the input stays a `SparseTensor`; Dense runs sparse x dense products.
-//! - `densified_per_batch`: CSR data, each mini-batch densified into a reused 256 x 20 000
+//! Three variants:
+//! - `sparse`: declared with `model!` (`input(shape = [20_000], sparse = true)`); the input stays
+//!   a `SparseTensor` and Dense runs sparse x dense products.
+//! - `densified_per_batch` (written by hand): CSR data, each mini-batch densified into a reused 256 x 20 000
 //!   buffer and run through the dense path (what the Rust peers have to do).
-//! - `dense` (memory run only): the whole dataset densified up front, as naive code would.
+//! - `dense` (written by hand, memory run only): the whole dataset densified up front, as naive code would.
 //!
 //! Speed (one epoch of `fit`, 100 steps): `cargo bench --bench w3`
 //! Peak memory and samples/s of one process per variant:
@@ -93,66 +93,12 @@ fn layers(seed: u64) -> (rt::Dense, rt::Dense) {
     )
 }
 
-/// `input(shape = [20_000], sparse = true) -> dense(64, activation = relu)
-/// -> dense(1, activation = sigmoid)`, as `model!` will generate it.
-struct SparseW3 {
-    dense: rt::Dense,
-    dense_1: rt::Dense,
-}
-
-impl Model for SparseW3 {
-    type Input<'a> = &'a SparseTensor<f32>;
-    type Batch = SparseTensor<f32>;
-    type Output = Array2<f32>;
-
-    fn output_specs() -> &'static [TensorSpec] {
-        output_specs()
-    }
-    fn output_names() -> &'static [&'static str] {
-        &["dense_1"]
-    }
-    fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
-        rt::check_sparse_input("input", &input_spec(Layout::Sparse), x)
-    }
-    fn gather(x: Self::Input<'_>, rows: &[usize], out: &mut Self::Batch) {
-        x.gather_rows(rows, out)
-    }
-    fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
-        batch
-    }
-    fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
-        let h1 = self.dense.call_sparse(x);
-        vec![rt::Layer::call(&self.dense_1, h1.view())]
-    }
-    fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
-        let out = outputs.into_iter().next().unwrap_or_default();
-        rt::rows_to_output(out, &[n, 1])
-    }
-    fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
-        rt::Layer::output(&self.dense_1)
-    }
-    fn forward_train(&mut self, x: Self::Input<'_>) {
-        self.dense.forward_train_sparse(x);
-        rt::Layer::forward_train(&mut self.dense_1, rt::Layer::output(&self.dense));
-    }
-    fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]) {
-        let grad_output = grad_outputs[0].view();
-        rt::Layer::backward(
-            &mut self.dense_1,
-            rt::Layer::output(&self.dense),
-            grad_output,
-            true,
-        );
-        self.dense
-            .backward_sparse(x, rt::Layer::grad_input(&self.dense_1));
-    }
-    fn visit_params(&mut self, f: &mut dyn FnMut(rt::ParamMut<'_>)) {
-        rt::Layer::visit_params(&mut self.dense, "dense", f);
-        rt::Layer::visit_params(&mut self.dense_1, "dense_1", f);
-    }
-    fn visit_weights(&self, f: &mut dyn FnMut(rt::ParamRef<'_>)) {
-        rt::Layer::visit_weights(&self.dense, "dense", f);
-        rt::Layer::visit_weights(&self.dense_1, "dense_1", f);
+model! {
+    /// The W3 network on its sparse input, as users declare it.
+    struct SparseW3 {
+        input(shape = [20_000], sparse = true)
+            -> dense(64, activation = relu)
+            -> dense(1, activation = sigmoid)
     }
 }
 
@@ -305,8 +251,7 @@ fn adam() -> Adam {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn fit_epoch_sparse(bencher: divan::Bencher) {
     let (x, y) = data();
-    let (dense, dense_1) = layers(1);
-    let mut model = SparseW3 { dense, dense_1 }.compile(adam(), Loss::binary_crossentropy());
+    let mut model = SparseW3::with_seed(1).compile(adam(), Loss::binary_crossentropy());
     // A warm-up epoch sizes every buffer.
     model
         .fit(&x, y.view(), &options())
@@ -354,7 +299,6 @@ fn peak_rss_mib() -> Option<f64> {
 // memory of the whole process.
 fn run_once(mode: &str) {
     let (x, y) = data();
-    let (dense, dense_1) = layers(1);
     let loss = Loss::binary_crossentropy();
     let mut epochs = Vec::new();
     let mut time = |f: &mut dyn FnMut()| {
@@ -368,12 +312,13 @@ fn run_once(mode: &str) {
     };
     match mode {
         "sparse" => {
-            let mut m = SparseW3 { dense, dense_1 }.compile(adam(), loss);
+            let mut m = SparseW3::with_seed(1).compile(adam(), loss);
             time(&mut || {
                 m.fit(&x, y.view(), &options()).expect("shapes are right");
             });
         }
         "densified_per_batch" => {
+            let (dense, dense_1) = layers(1);
             let model = DensifiedW3 {
                 dense,
                 dense_1,
@@ -391,6 +336,7 @@ fn run_once(mode: &str) {
                 .into_dimensionality()
                 .expect("a matrix");
             drop(x);
+            let (dense, dense_1) = layers(1);
             let mut m = DenseW3 { dense, dense_1 }.compile(adam(), loss);
             time(&mut || {
                 m.fit(xd.view(), y.view(), &options())
