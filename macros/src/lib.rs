@@ -1,8 +1,8 @@
 //! Implementation detail of the `stratic` crate: the `model!` macro.
 //!
-//! Three phases with a typed tree between them: [`parse`] (tokens to [`ast`], recovering after
-//! errors), [`check`] (meaning, shape inference through core's rules, every error collected in
-//! a [`ctxt::Ctxt`]) and [`expand`] (Rust code, only for models that passed).
+//! Three phases with a typed tree between them: `parse` (tokens to `ast`, recovering after
+//! errors), `check` (meaning, shape inference through core's rules, every error collected in
+//! a `ctxt::Ctxt`) and `expand` (Rust code, only for models that passed).
 
 mod ast;
 mod check;
