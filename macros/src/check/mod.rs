@@ -598,37 +598,78 @@ pub(super) fn check_layer(
     }
 }
 
-/// Whether the runtime can run this model yet: dense `f32` inputs whose dims after the batch
-/// axis are known, of rank at most 6, and outputs of known dims. Sparse and ragged inputs are
-/// checked at compile time but run in later versions.
+/// Whether the runtime can run this model.
 pub fn runtime_supported(model: &CheckedModel) -> bool {
+    unsupported(model).is_none()
+}
+
+/// What of a model that passed every rule the runtime cannot run yet, with the token to point
+/// at: expansion reports it as an error rather than generating a model without `predict`.
+pub fn unsupported(model: &CheckedModel) -> Option<(Span, String)> {
     let known =
         |spec: &TensorSpec| spec.dims.iter().all(|d| d.known().is_some()) && spec.ndim() <= 6;
-    let inputs_ok = model.inputs.iter().all(|input| {
+    for input in &model.inputs {
         let spec = &input.spec;
-        let ok = match spec.layout {
-            Layout::Dense => spec.dtype == DType::F32 && known(spec),
-            // Sparse inputs of rank 2 (what `dense` takes) run through the sparse x dense path.
-            Layout::Sparse => spec.dtype == DType::F32 && spec.dims.len() == 1 && known(spec),
-            // Ragged ids (into `embedding`) or ragged floats, ragged along the steps axis.
-            Layout::Ragged => {
-                matches!(spec.dtype, DType::I32 | DType::F32)
-                    && stratic_core::shape::ragged_rank(spec) == 1
+        let name = &input.name;
+        let problem = if input.optional {
+            Some(format!("input '{name}': `optional = true` is checked, but optional inputs do not run yet; remove it"))
+        } else {
+            match spec.layout {
+                Layout::Dense if spec.dtype != DType::F32 => Some(format!(
+                    "input '{name}': dense inputs of dtype {} do not run yet; use f32, or for token ids a ragged input (`ragged = true, dtype = i32`)",
+                    spec.dtype
+                )),
+                Layout::Dense if !known(spec) => Some(format!(
+                    "input '{name}' {}: dense inputs run with every dimension after the batch axis known (at most 5 of them); for variable lengths declare `ragged = true`",
+                    spec.shape_string()
+                )),
+                Layout::Sparse if spec.dtype != DType::F32 || spec.dims.len() != 1 || !known(spec) => Some(format!(
+                    "input '{name}' {}: sparse inputs run as f32 of rank 2 (batch, features), into `dense`",
+                    spec.shape_string()
+                )),
+                Layout::Ragged if !matches!(spec.dtype, DType::I32 | DType::F32) => Some(format!(
+                    "input '{name}': ragged inputs run as i32 ids or f32 values, not {}",
+                    spec.dtype
+                )),
+                Layout::Ragged if stratic_core::shape::ragged_rank(spec) != 1 => Some(format!(
+                    "input '{name}' {}: ragged inputs run with one ragged axis (the steps) yet",
+                    spec.shape_string()
+                )),
+                _ => None,
             }
         };
-        ok && !input.optional
-    });
-    // Integer ids reach only `embedding`, as a ragged input (dense ids are not wired yet).
-    let layers_ok = model.layers.iter().all(|l| {
-        !matches!(l.kind, LayerKind::ToDense)
-            && (!matches!(l.kind, LayerKind::Embedding(_)) || l.input.layout == Layout::Ragged)
-    });
-    inputs_ok
-        && layers_ok
-        && model.outputs.iter().all(|&o| {
-            let spec = &model.nodes[o].spec;
-            spec.layout == Layout::Dense && known(spec)
-        })
-        && model.inputs.len() <= 8
-        && model.outputs.len() <= 4
+        if let Some(message) = problem {
+            return Some((input.span, message));
+        }
+    }
+    for l in &model.layers {
+        if matches!(l.kind, LayerKind::ToDense) {
+            return Some((l.span, "`to_dense()` passes the compile-time checks, but its run time is not implemented yet: pool over the ragged axis instead (`global_average_pooling_1d()`, `global_max_pooling_1d()`, `global_sum_pooling_1d()`)".to_string()));
+        }
+        if matches!(l.kind, LayerKind::Embedding(_)) && l.input.layout != Layout::Ragged {
+            return Some((l.span, format!("layer '{}': `embedding` runs on ragged ids yet; declare its input `ragged = true, dtype = i32`", l.name)));
+        }
+    }
+    for &o in &model.outputs {
+        let spec = &model.nodes[o].spec;
+        if spec.layout != Layout::Dense || !known(spec) {
+            let span = match &model.nodes[o].kind {
+                NodeKind::Apply { layer, .. } | NodeKind::Merge { layer, .. } => {
+                    model.layers[*layer].span
+                }
+                NodeKind::Input(i) => model.inputs[*i].span,
+            };
+            return Some((span, format!(
+                "an output of shape {} does not run yet: outputs are dense with every dimension known; pool a ragged tensor first (e.g. `global_average_pooling_1d()`)",
+                spec
+            )));
+        }
+    }
+    if model.inputs.len() > 8 || model.outputs.len() > 4 {
+        return Some((
+            model.ident.span(),
+            "models run with at most 8 inputs and 4 outputs yet".to_string(),
+        ));
+    }
+    None
 }

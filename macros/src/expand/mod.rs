@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use stratic_core::shape::{Activation, DType, Dim, Initializer, Layout, TensorSpec};
 
 use crate::ast::ModelItem;
-use crate::check::{runtime_supported, CheckedModel, LayerKind, NodeKind};
+use crate::check::{runtime_supported, unsupported, CheckedModel, LayerKind, NodeKind};
 
 mod wiring;
 use wiring::Wiring;
@@ -16,18 +16,10 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     let CheckedModel {
         attrs, vis, ident, ..
     } = model;
-    // Checked like every layer, so its errors are right, but not run yet: say so rather than
-    // generate a model with no `predict`.
-    if let Some(l) = model
-        .layers
-        .iter()
-        .find(|l| matches!(l.kind, LayerKind::ToDense))
-    {
-        let err = syn::Error::new(
-            l.span,
-            "`to_dense()` passes the compile-time checks, but its run time is not implemented yet: pool over the ragged axis instead (`global_average_pooling_1d()`, `global_max_pooling_1d()`, `global_sum_pooling_1d()`)",
-        );
-        let mut out = err.to_compile_error();
+    // Checked like everything else, so its errors are right, but not run yet: say so rather
+    // than generate a model without `predict`.
+    if let Some((span, message)) = unsupported(model) {
+        let mut out = syn::Error::new(span, message).to_compile_error();
         out.extend(stub_of(attrs, vis, ident));
         return out;
     }
