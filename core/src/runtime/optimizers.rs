@@ -359,15 +359,15 @@ impl AdamCore {
         if self.amsgrad {
             let h = self.velocity_hats.get(index, n);
             for ((((w, g), m), v), h) in value.iter_mut().zip(grad).zip(m).zip(v).zip(h) {
-                *m += (g - *m) * one_minus_b1;
-                *v += (g * g - *v) * one_minus_b2;
+                *m = flush_subnormal(*m + (g - *m) * one_minus_b1);
+                *v = flush_subnormal(*v + (g * g - *v) * one_minus_b2);
                 *h = h.max(*v);
                 *w -= *m * alpha / (h.sqrt() + eps);
             }
         } else {
             for (((w, g), m), v) in value.iter_mut().zip(grad).zip(m).zip(v) {
-                *m += (g - *m) * one_minus_b1;
-                *v += (g * g - *v) * one_minus_b2;
+                *m = flush_subnormal(*m + (g - *m) * one_minus_b1);
+                *v = flush_subnormal(*v + (g * g - *v) * one_minus_b2);
                 *w -= *m * alpha / (v.sqrt() + eps);
             }
         }
@@ -383,6 +383,21 @@ impl AdamCore {
         check_range("beta_1", self.beta_1, 0.0, 1.0)?;
         check_range("beta_2", self.beta_2, 0.0, 1.0)?;
         check_range("epsilon", self.epsilon, 0.0, f64::MAX)
+    }
+}
+
+// A moment below the smallest normal f32 becomes zero. Such values only arise from decaying
+// towards zero (a unit whose gradient is zero for a while: the first moment shrinks by beta_1
+// per step and is subnormal within a few hundred steps), they move no weight by a
+// representable amount, and arithmetic on subnormals is many times slower on x86: W2 training
+// ran 2-3x slower after a few hundred steps without this (BENCHMARKS.md). A select, so the
+// loop still vectorises.
+#[inline(always)]
+fn flush_subnormal(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
     }
 }
 
@@ -547,6 +562,27 @@ mod tests {
             );
             opt.finish_step();
         }
+    }
+
+    // A gradient that stops: the first moment decays by beta_1 per step and would pass
+    // through subnormal values (slow arithmetic); it must reach exactly zero instead, with
+    // every value on the way normal or zero, and the weight stay finite.
+    #[test]
+    fn adam_moments_never_go_subnormal() {
+        let mut w = [1.0f32, -1.0];
+        let mut o = Adam::new(0.001);
+        let mut grads = vec![[1e-3f32, 1e-30]];
+        grads.extend(std::iter::repeat_n([0.0f32, 0.0], 1_000));
+        for g in &grads {
+            run(&mut o, &mut w, std::slice::from_ref(g));
+            for slot in [&mut o.core.momenta, &mut o.core.velocities] {
+                for &x in slot.get(0, 2).iter() {
+                    assert!(x == 0.0 || x.is_normal(), "subnormal moment {x:e}");
+                }
+            }
+        }
+        assert_eq!(o.core.momenta.get(0, 2), &[0.0, 0.0]);
+        assert!(w.iter().all(|x| x.is_finite()), "{w:?}");
     }
 
     #[test]
