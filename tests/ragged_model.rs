@@ -144,3 +144,37 @@ fn ragged_floats_sum_per_row() {
     // passed through nothing: exactly 0.
     assert_eq!(y[[2, 0]], 0.0);
 }
+
+model! {
+    /// Embedded tokens padded to the longest row of the batch.
+    struct Padded {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(10, 3)
+            -> to_dense(pad = -1.0)
+            -> dense(2, use_bias = false)
+    }
+}
+
+#[test]
+fn to_dense_pads_to_the_longest_row() {
+    let x = RaggedTensor::from_rows(&[vec![1i32, 2, 3], vec![4]]).unwrap();
+    let model = Padded::with_seed(5);
+    let y: stratic::ndarray::Array3<f32> = model.predict(&x).unwrap();
+    assert_eq!(y.dim(), (2, 3, 2));
+    // Padding (-1 in every feature) goes through the kernel as -(sum of its rows).
+    let weights = model.weights();
+    let kernel = &weights.iter().find(|(k, _)| k == "dense/kernel").unwrap().1;
+    for j in 0..2 {
+        let expected: f32 = -(0..3).map(|i| kernel[[i, j]]).sum::<f32>();
+        assert!((y[[1, 1, j]] - expected).abs() < 1e-6);
+        assert!((y[[1, 2, j]] - expected).abs() < 1e-6);
+    }
+    // It trains: targets take the padded shape.
+    let target = stratic::ndarray::Array3::<f32>::zeros((2, 3, 2));
+    let mut model = model.compile(SGD::new(0.1), Loss::mse());
+    let first = model.train_on_batch(&x, target.view()).unwrap();
+    for _ in 0..20 {
+        model.train_on_batch(&x, target.view()).unwrap();
+    }
+    assert!(model.train_on_batch(&x, target.view()).unwrap() < first);
+}

@@ -33,6 +33,8 @@ pub enum Kind {
     TypeSpec,
     /// A list of bound tensor names (`[q, d]`), a merge's inputs.
     Tensors,
+    /// A number, integer or not (`pad = -1.0`).
+    Number,
 }
 
 /// One parameter of a layer.
@@ -84,6 +86,14 @@ impl<'a> Bound<'a> {
 
     pub fn span_of(&self, name: &str) -> Option<Span> {
         self.get(name).map(|a| a.span)
+    }
+
+    pub fn number(&self, name: &str) -> Option<f64> {
+        match self.value(name)? {
+            Value::Int { value, .. } => Some(*value as f64),
+            Value::Float { value, .. } => Some(*value),
+            _ => None,
+        }
     }
 
     pub fn int(&self, name: &str) -> Option<i64> {
@@ -326,6 +336,10 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
         false
     };
     match param.kind {
+        Kind::Number => match value {
+            Value::Int { .. } | Value::Float { .. } => true,
+            _ => wrong("a number"),
+        },
         Kind::PositiveInt => match value {
             Value::Int { value: n, .. } if *n > 0 => true,
             Value::Int { value: n, .. } => {

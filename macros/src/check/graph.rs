@@ -579,7 +579,7 @@ fn reapply(layer: &CheckedLayer, input: &TensorSpec) -> Result<TensorSpec, Strin
             "merge layer '{}' cannot be applied again",
             layer.name
         )),
-        LayerKind::Embedding(_) | LayerKind::Pooling(_) | LayerKind::ToDense => Err(format!(
+        LayerKind::Embedding(_) | LayerKind::Pooling(_) | LayerKind::ToDense { .. } => Err(format!(
             "layer '{}' ({}) cannot be shared yet: only `dense` and `activation` layers can be applied more than once; declare one per use",
             layer.name,
             layer.kind.class_name()

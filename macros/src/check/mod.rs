@@ -80,7 +80,9 @@ pub enum LayerKind {
     Merge(MergeConfig),
     Embedding(EmbeddingConfig),
     Pooling(PoolingMode),
-    ToDense,
+    ToDense {
+        pad: f64,
+    },
 }
 
 impl LayerKind {
@@ -92,7 +94,7 @@ impl LayerKind {
             LayerKind::Merge(m) => m.op.class_name(),
             LayerKind::Embedding(_) => "Embedding",
             LayerKind::Pooling(mode) => mode.class_name(),
-            LayerKind::ToDense => "ToDense",
+            LayerKind::ToDense { .. } => "ToDense",
         }
     }
 
@@ -106,7 +108,7 @@ impl LayerKind {
             LayerKind::Activation(_)
             | LayerKind::Merge(_)
             | LayerKind::Pooling(_)
-            | LayerKind::ToDense => 0,
+            | LayerKind::ToDense { .. } => 0,
         }
     }
 }
@@ -119,8 +121,15 @@ pub(super) const LAYERS: &[(&str, &[Param])] = &[
     ("global_average_pooling_1d", &[]),
     ("global_max_pooling_1d", &[]),
     ("global_sum_pooling_1d", &[]),
-    ("to_dense", &[]),
+    ("to_dense", TO_DENSE_PARAMS),
 ];
+
+const TO_DENSE_PARAMS: &[Param] = &[Param {
+    name: "pad",
+    kind: Kind::Number,
+    required: false,
+    positional: true,
+}];
 
 const EMBEDDING_PARAMS: &[Param] = &[
     Param {
@@ -569,7 +578,12 @@ pub(super) fn check_layer(
                 LayerKind::Embedding(config),
             )
         }
-        "to_dense" => (to_dense_output(name, &input), LayerKind::ToDense),
+        "to_dense" => (
+            to_dense_output(name, &input),
+            LayerKind::ToDense {
+                pad: bound.number("pad").unwrap_or(0.0),
+            },
+        ),
         pooling if pooling.starts_with("global_") => {
             let mode = PoolingMode::ALL
                 .iter()
@@ -643,8 +657,20 @@ pub fn unsupported(model: &CheckedModel) -> Option<(Span, String)> {
         }
     }
     for l in &model.layers {
-        if matches!(l.kind, LayerKind::ToDense) {
-            return Some((l.span, "`to_dense()` passes the compile-time checks, but its run time is not implemented yet: pool over the ragged axis instead (`global_average_pooling_1d()`, `global_max_pooling_1d()`, `global_sum_pooling_1d()`)".to_string()));
+        if matches!(l.kind, LayerKind::ToDense { .. })
+            && (l.input.layout != Layout::Ragged || stratic_core::shape::ragged_rank(&l.input) != 1)
+        {
+            return Some((l.span, format!("layer '{}': `to_dense()` runs on ragged tensors with one ragged axis yet, received {}", l.name, l.input)));
+        }
+        let unknown_steps =
+            l.input.layout == Layout::Dense && l.input.dims.iter().any(|d| d.known().is_none());
+        if unknown_steps && matches!(l.kind, LayerKind::Pooling(_) | LayerKind::Merge(_)) {
+            return Some((l.span, format!(
+                "layer '{}' ({}): its input {} has a length known only at run time (from `to_dense()`), which it does not take yet; pool the ragged tensor itself instead",
+                l.name,
+                l.kind.class_name(),
+                l.input.shape_string()
+            )));
         }
         if matches!(l.kind, LayerKind::Embedding(_)) && l.input.layout != Layout::Ragged {
             return Some((l.span, format!("layer '{}': `embedding` runs on ragged ids yet; declare its input `ragged = true, dtype = i32`", l.name)));
@@ -652,7 +678,11 @@ pub fn unsupported(model: &CheckedModel) -> Option<(Span, String)> {
     }
     for &o in &model.outputs {
         let spec = &model.nodes[o].spec;
-        if spec.layout != Layout::Dense || !known(spec) {
+        // One length known only at run time (a padded `to_dense()` axis) is inferred from the
+        // rows; the features (last axis) must be known.
+        let unknown = spec.dims.iter().filter(|d| d.known().is_none()).count();
+        let last_known = spec.dims.last().is_some_and(|d| d.known().is_some());
+        if spec.layout != Layout::Dense || unknown > 1 || !last_known || spec.ndim() > 6 {
             let span = match &model.nodes[o].kind {
                 NodeKind::Apply { layer, .. } | NodeKind::Merge { layer, .. } => {
                     model.layers[*layer].span

@@ -160,7 +160,7 @@ fn layer_type(kind: &LayerKind) -> TokenStream {
         LayerKind::Merge(_) => quote!(::stratic::__private::Merge),
         LayerKind::Embedding(_) => quote!(::stratic::__private::Embedding),
         LayerKind::Pooling(_) => quote!(::stratic::__private::GlobalPooling),
-        LayerKind::ToDense => quote!(::stratic::__private::ToDense),
+        LayerKind::ToDense { .. } => quote!(::stratic::__private::ToDense),
     }
 }
 
@@ -184,7 +184,10 @@ fn layer_build(kind: &LayerKind, merge_inputs: usize) -> TokenStream {
             let m = format_ident!("{}", format!("{mode:?}"));
             quote!(__s::GlobalPooling::new(__s::shape::PoolingMode::#m))
         }
-        LayerKind::ToDense => quote!(__s::ToDense::new(0.0)),
+        LayerKind::ToDense { pad } => {
+            let pad = *pad as f32;
+            quote!(__s::ToDense::new(#pad))
+        }
         LayerKind::Merge(config) => {
             let op = format_ident!("{}", format!("{:?}", config.op));
             let (axis, axes, normalize) = (config.axis, config.axes, config.normalize);
@@ -427,12 +430,19 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         .outputs
         .iter()
         .map(|&o| {
-            let tail = model.nodes[o]
-                .spec
-                .dims
-                .iter()
-                .map(|d| d.known().unwrap_or(0));
-            quote!(__s::rows_to_output(__it.next().unwrap_or_default(), &[n, #(#tail),*]))
+            let dims = &model.nodes[o].spec.dims;
+            // At most one dim is known only at run time (a padded `to_dense()` axis): it is
+            // what the rows hold beyond the known dims.
+            let known: usize = dims.iter().filter_map(|d| d.known()).product();
+            let tail = dims.iter().map(|d| match d.known() {
+                Some(k) => quote!(#k),
+                None => quote!(__unknown),
+            });
+            quote!({
+                let __o = __it.next().unwrap_or_default();
+                let __unknown = if n == 0 { 0 } else { __o.len() / (n * #known).max(1) };
+                __s::rows_to_output(__o, &[n, #(#tail),*])
+            })
         })
         .collect();
     let to_output = tuple(to_outputs, single_out);
@@ -457,7 +467,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                 visit_params.push(quote!(self.#f.visit_params(#n, f);));
                 visit_weights.push(quote!(self.#f.visit_weights(#n, f);));
             }
-            LayerKind::Merge(_) | LayerKind::Pooling(_) | LayerKind::ToDense => {}
+            LayerKind::Merge(_) | LayerKind::Pooling(_) | LayerKind::ToDense { .. } => {}
         }
     }
     let n_layers = model.layers.len();
@@ -487,7 +497,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                     none,
                 )
             }
-            LayerKind::Merge(_) | LayerKind::Pooling(_) | LayerKind::ToDense => {
+            LayerKind::Merge(_) | LayerKind::Pooling(_) | LayerKind::ToDense { .. } => {
                 let none = quote!(::core::option::Option::None);
                 (none.clone(), none.clone(), none)
             }

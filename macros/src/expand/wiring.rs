@@ -84,7 +84,9 @@ fn sparse_input(model: &CheckedModel, node: usize) -> TokenStream {
 fn output_of(model: &CheckedModel, layer: usize) -> TokenStream {
     let f = field(model, layer);
     match model.layers[layer].kind {
-        LayerKind::Embedding(_) | LayerKind::Pooling(_) => quote!(self.#f.output()),
+        LayerKind::Embedding(_) | LayerKind::Pooling(_) | LayerKind::ToDense { .. } => {
+            quote!(self.#f.output())
+        }
         _ => quote!(__s::Layer::output(&self.#f)),
     }
 }
@@ -193,6 +195,13 @@ impl Wiring {
                     quote!(let #v = self.#f.call_ragged(#p);)
                 }
                 NodeKind::Apply { layer, input, .. }
+                    if matches!(model.layers[*layer].kind, LayerKind::ToDense { .. }) =>
+                {
+                    let f = field(model, *layer);
+                    let rv = Self::rview_local(model, *input);
+                    quote!(let #v = self.#f.call_ragged(#rv).0;)
+                }
+                NodeKind::Apply { layer, input, .. }
                     if matches!(model.layers[*layer].kind, LayerKind::Pooling(_)) =>
                 {
                     let f = field(model, *layer);
@@ -290,7 +299,7 @@ impl Wiring {
                     if is_sparse(model, *input) {
                         let x = sparse_input(model, *input);
                         stmts.push(quote!(self.#f.forward_train_sparse(#x);));
-                    } else if matches!(kind, LayerKind::Embedding(_)) {
+                    } else if matches!(kind, LayerKind::Embedding(_) | LayerKind::ToDense { .. }) {
                         let x = self.rview(model, *input);
                         stmts.push(quote!(self.#f.forward_train_ragged(#x);));
                     } else if matches!(kind, LayerKind::Pooling(_)) {
@@ -331,6 +340,17 @@ impl Wiring {
         }
     }
 
+    /// A ragged tensor's value in inference code, with its row partitions.
+    fn rview_local(model: &CheckedModel, node: usize) -> TokenStream {
+        let v = format_ident!("__v{}", node);
+        if ragged_input(model, node).is_some() {
+            return quote!(#v);
+        }
+        let root = ragged_root(model, node).unwrap_or(0);
+        let x = format_ident!("__x{}", root);
+        quote!(#x.view().with_values(#v.view()))
+    }
+
     /// A ragged tensor's value during training, with its row partitions.
     fn rview(&self, model: &CheckedModel, node: usize) -> TokenStream {
         if let Some(i) = ragged_input(model, node) {
@@ -348,7 +368,10 @@ impl Wiring {
             Source::Output(i) => quote!(__grad_outputs[#i].view()),
             Source::Apply { layer, use_index } => {
                 let f = field(model, *layer);
-                if matches!(model.layers[*layer].kind, LayerKind::Pooling(_)) {
+                if matches!(
+                    model.layers[*layer].kind,
+                    LayerKind::Pooling(_) | LayerKind::ToDense { .. }
+                ) {
                     return quote!(self.#f.grad_input());
                 }
                 if Self::shared(model, *layer) {
@@ -411,7 +434,7 @@ impl Wiring {
                     if is_sparse(model, *input) {
                         let x = sparse_input(model, *input);
                         stmts.push(quote!(self.#f.backward_sparse(#x, #grad);));
-                    } else if matches!(kind, LayerKind::Embedding(_)) {
+                    } else if matches!(kind, LayerKind::Embedding(_) | LayerKind::ToDense { .. }) {
                         let x = self.rview(model, *input);
                         stmts.push(quote!(self.#f.backward_ragged(#x, #grad);));
                     } else if matches!(kind, LayerKind::Pooling(_)) {

@@ -1,9 +1,0 @@
-use stratic::prelude::*;
-
-model! {
-    struct M {
-        input(shape = [None], ragged = true, dtype = i32) -> embedding(100, 8) -> to_dense() -> dense(1)
-    }
-}
-
-fn main() {}
