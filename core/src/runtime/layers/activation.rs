@@ -2,7 +2,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::ensure_shape;
+use super::{ensure_shape, UseSlots};
 use crate::runtime::activations;
 use crate::runtime::{Layer, ParamMut, ParamRef};
 use crate::shape::Activation;
@@ -14,8 +14,7 @@ pub struct ActivationLayer {
     out: Array2<f32>,
     grad_input: Array2<f32>,
     /// Buffer sets (`out`, `grad_input`) of the other uses of a shared layer.
-    uses: Vec<[Array2<f32>; 2]>,
-    active_use: usize,
+    uses: UseSlots<2>,
 }
 
 impl ActivationLayer {
@@ -25,8 +24,7 @@ impl ActivationLayer {
             activation,
             out: Array2::zeros((0, 0)),
             grad_input: Array2::zeros((0, 0)),
-            uses: Vec::new(),
-            active_use: 0,
+            uses: UseSlots::default(),
         }
     }
 
@@ -80,21 +78,13 @@ impl Layer for ActivationLayer {
     }
 
     fn set_uses(&mut self, uses: usize) {
-        self.select_use(0);
-        self.uses = (0..uses.max(1)).map(|_| Default::default()).collect();
-        self.active_use = 0;
+        self.uses
+            .set_uses(uses, [&mut self.out, &mut self.grad_input]);
     }
 
     fn select_use(&mut self, index: usize) {
-        if index == self.active_use || index >= self.uses.len() {
-            return;
-        }
-        for slot in [self.active_use, index] {
-            let [out, grad_input] = &mut self.uses[slot];
-            std::mem::swap(out, &mut self.out);
-            std::mem::swap(grad_input, &mut self.grad_input);
-        }
-        self.active_use = index;
+        self.uses
+            .select(index, [&mut self.out, &mut self.grad_input]);
     }
 
     fn visit_params(&mut self, _layer: &str, _f: &mut dyn FnMut(ParamMut<'_>)) {}

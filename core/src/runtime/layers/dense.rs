@@ -4,7 +4,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
-use super::ensure_shape;
+use super::{ensure_shape, UseSlots};
 use crate::runtime::activations::{self, needs_pre_activation, scalar, softmax_row};
 use crate::runtime::{init, Error, Layer, ParamMut, ParamRef, Rng, SparseTensor};
 use crate::shape::{Activation, DenseConfig};
@@ -28,8 +28,7 @@ pub struct Dense {
     grad_input: Array2<f32>,
     /// Buffer sets of the other uses of a shared layer (`z`, `out`, `dz`, `grad_input`); the
     /// active use's set lives in the fields above and its slot holds empty arrays.
-    uses: Vec<[Array2<f32>; 4]>,
-    active_use: usize,
+    uses: UseSlots<4>,
     /// Whether `backward` adds to the weight gradients (later uses of a shared layer).
     accumulate: bool,
 }
@@ -62,8 +61,7 @@ impl Dense {
             grad_kernel: Array2::zeros((input_dim, units)),
             grad_bias: Array1::zeros(bias_len),
             grad_input: Array2::zeros((0, input_dim)),
-            uses: Vec::new(),
-            active_use: 0,
+            uses: UseSlots::default(),
             accumulate: false,
         }
     }
@@ -444,23 +442,23 @@ impl Layer for Dense {
     }
 
     fn set_uses(&mut self, uses: usize) {
-        self.select_use(0);
-        self.uses = (0..uses.max(1)).map(|_| Default::default()).collect();
-        self.active_use = 0;
+        let current = [
+            &mut self.z,
+            &mut self.out,
+            &mut self.dz,
+            &mut self.grad_input,
+        ];
+        self.uses.set_uses(uses, current);
     }
 
     fn select_use(&mut self, index: usize) {
-        if index == self.active_use || index >= self.uses.len() {
-            return;
-        }
-        for slot in [self.active_use, index] {
-            let [z, out, dz, grad_input] = &mut self.uses[slot];
-            std::mem::swap(z, &mut self.z);
-            std::mem::swap(out, &mut self.out);
-            std::mem::swap(dz, &mut self.dz);
-            std::mem::swap(grad_input, &mut self.grad_input);
-        }
-        self.active_use = index;
+        let current = [
+            &mut self.z,
+            &mut self.out,
+            &mut self.dz,
+            &mut self.grad_input,
+        ];
+        self.uses.select(index, current);
     }
 
     fn set_accumulate(&mut self, accumulate: bool) {

@@ -41,3 +41,38 @@ pub(crate) fn ensure_rows(buf: &mut Array2<f32>, rows: usize, cols: usize) {
     v.resize(rows * cols, 0.0);
     *buf = Array2::from_shape_vec((rows, cols), v).unwrap_or_else(|_| Array2::zeros((rows, cols)));
 }
+
+/// The buffer sets of a shared layer's uses. The active use's buffers live in the layer's own
+/// fields (so its methods need not know about sharing); the others wait here, and switching
+/// swaps them in and out without copying.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct UseSlots<const N: usize> {
+    slots: Vec<[Array2<f32>; N]>,
+    active: usize,
+}
+
+impl<const N: usize> UseSlots<N> {
+    /// Makes room for `uses` buffer sets; the current buffers become use 0's.
+    pub(crate) fn set_uses(&mut self, uses: usize, current: [&mut Array2<f32>; N]) {
+        self.select(0, current);
+        self.slots = (0..uses.max(1))
+            .map(|_| std::array::from_fn(|_| Array2::zeros((0, 0))))
+            .collect();
+        self.active = 0;
+    }
+
+    /// Swaps use `index`'s buffers into `current` (the layer's fields), parking the active
+    /// use's. An index past the uses set is ignored.
+    pub(crate) fn select(&mut self, index: usize, current: [&mut Array2<f32>; N]) {
+        if index == self.active || index >= self.slots.len() {
+            return;
+        }
+        let mut current = current;
+        for slot in [self.active, index] {
+            for (parked, field) in self.slots[slot].iter_mut().zip(current.iter_mut()) {
+                std::mem::swap(parked, *field);
+            }
+        }
+        self.active = index;
+    }
+}
