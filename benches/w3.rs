@@ -173,70 +173,12 @@ impl Model for DensifiedW3 {
     }
 }
 
-/// The same network on a dense input: `input(shape = [20_000]) -> ...`, what `model!`
-/// generates today.
-struct DenseW3 {
-    dense: rt::Dense,
-    dense_1: rt::Dense,
-}
-
-impl Model for DenseW3 {
-    type Input<'a> = ArrayView2<'a, f32>;
-    type Batch = Array2<f32>;
-    type Output = Array2<f32>;
-
-    fn output_specs() -> &'static [TensorSpec] {
-        output_specs()
-    }
-    fn output_names() -> &'static [&'static str] {
-        &["dense_1"]
-    }
-    fn check_input(x: Self::Input<'_>) -> Result<usize, Error> {
-        rt::check_dense_input("input", &input_spec(Layout::Dense), &x)
-    }
-    fn gather(x: Self::Input<'_>, rows: &[usize], out: &mut Self::Batch) {
-        rt::gather_rows(x, rows, out)
-    }
-    fn batch_view(batch: &Self::Batch) -> Self::Input<'_> {
-        batch.view()
-    }
-    fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
-        let h1 = rt::Layer::call(&self.dense, x);
-        vec![rt::Layer::call(&self.dense_1, h1.view())]
-    }
-    fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
-        let out = outputs.into_iter().next().unwrap_or_default();
-        rt::rows_to_output(out, &[n, 1])
-    }
-    fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
-        rt::Layer::output(&self.dense_1)
-    }
-    fn forward_train(&mut self, x: Self::Input<'_>) {
-        rt::Layer::forward_train(&mut self.dense, x);
-        rt::Layer::forward_train(&mut self.dense_1, rt::Layer::output(&self.dense));
-    }
-    fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]) {
-        let grad_output = grad_outputs[0].view();
-        rt::Layer::backward(
-            &mut self.dense_1,
-            rt::Layer::output(&self.dense),
-            grad_output,
-            true,
-        );
-        rt::Layer::backward(
-            &mut self.dense,
-            x,
-            rt::Layer::grad_input(&self.dense_1),
-            false,
-        );
-    }
-    fn visit_params(&mut self, f: &mut dyn FnMut(rt::ParamMut<'_>)) {
-        rt::Layer::visit_params(&mut self.dense, "dense", f);
-        rt::Layer::visit_params(&mut self.dense_1, "dense_1", f);
-    }
-    fn visit_weights(&self, f: &mut dyn FnMut(rt::ParamRef<'_>)) {
-        rt::Layer::visit_weights(&self.dense, "dense", f);
-        rt::Layer::visit_weights(&self.dense_1, "dense_1", f);
+model! {
+    /// The same network on a dense input (the whole dataset densified up front).
+    struct DenseW3 {
+        input(shape = [20_000])
+            -> dense(64, activation = relu)
+            -> dense(1, activation = sigmoid)
     }
 }
 
@@ -336,8 +278,7 @@ fn run_once(mode: &str) {
                 .into_dimensionality()
                 .expect("a matrix");
             drop(x);
-            let (dense, dense_1) = layers(1);
-            let mut m = DenseW3 { dense, dense_1 }.compile(adam(), loss);
+            let mut m = DenseW3::with_seed(1).compile(adam(), loss);
             time(&mut || {
                 m.fit(xd.view(), y.view(), &options())
                     .expect("shapes are right");
