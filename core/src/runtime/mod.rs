@@ -9,6 +9,7 @@ mod layers;
 mod losses;
 mod model;
 mod optimizers;
+mod parallel;
 mod ragged;
 mod rng;
 mod sparse;
@@ -35,6 +36,7 @@ pub use layers::{
 pub use losses::{Loss, EPSILON};
 pub use model::{Layer, MergeLayer, Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
+pub use parallel::threads as num_threads;
 pub use ragged::{check_ragged_input, RaggedError, RaggedTensor, RaggedView, RowIndex};
 pub use rng::Rng;
 pub use sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};

@@ -3,6 +3,7 @@
 //! An optimizer walks the model's parameters with [`Model::visit_params`]; it keeps its state
 //! (momenta, velocities) per parameter in visit order and allocates it on the first step.
 
+use super::parallel::split;
 use super::{Error, Model, ParamMut};
 
 /// An optimizer: updates every parameter from its gradient, once per training step.
@@ -352,30 +353,35 @@ impl AdamCore {
         let n = p.value.len();
         let m = self.momenta.get(index, n);
         let v = self.velocities.get(index, n);
-        // Zipped slices without a branch inside: the loop vectorises (sqrt and division are
-        // exact in SIMD too, so the values are those of the scalar loop). This matters for
-        // embedding tables, which Adam walks whole at every step.
-        // `m * (alpha / (sqrt(v) + eps))` rather than Keras' `(m * alpha) / ...`: a small but
-        // normal moment times alpha (1e-3) is often subnormal, which is slow on x86, while a
-        // small moment comes with a small v, so alpha / (sqrt(v) + eps) is large (up to
-        // alpha / eps) and the product stays normal. Same value up to rounding; W2's third
-        // epoch 1.8 s -> 1.3 s (BENCHMARKS.md).
-        let (value, grad) = (&mut p.value[..n], &p.grad[..n.min(p.grad.len())]);
-        if self.amsgrad {
-            let h = self.velocity_hats.get(index, n);
-            for ((((w, g), m), v), h) in value.iter_mut().zip(grad).zip(m).zip(v).zip(h) {
-                *m = flush_subnormal(*m + (g - *m) * one_minus_b1);
-                *v = flush_subnormal(*v + (g * g - *v) * one_minus_b2);
-                *h = h.max(*v);
-                *w -= *m * (alpha / (h.sqrt() + eps));
-            }
+        let n = n.min(p.grad.len());
+        let (value, grad) = (&mut p.value[..n], &p.grad[..n]);
+        let (m, v) = (&mut m[..n], &mut v[..n]);
+        let rule = AdamRule {
+            alpha,
+            one_minus_b1,
+            one_minus_b2,
+            eps,
+        };
+        let h = if self.amsgrad {
+            &mut self.velocity_hats.get(index, n)[..n]
         } else {
-            for (((w, g), m), v) in value.iter_mut().zip(grad).zip(m).zip(v) {
-                *m = flush_subnormal(*m + (g - *m) * one_minus_b1);
-                *v = flush_subnormal(*v + (g * g - *v) * one_minus_b2);
-                *w -= *m * (alpha / (v.sqrt() + eps));
-            }
-        }
+            &mut [][..]
+        };
+        split(
+            (value, grad, m, v, h),
+            n,
+            ADAM_MIN_SPLIT,
+            16,
+            |(w, g, m, v, h), at| {
+                let (w0, w1) = w.split_at_mut(at);
+                let (g0, g1) = g.split_at(at);
+                let (m0, m1) = m.split_at_mut(at);
+                let (v0, v1) = v.split_at_mut(at);
+                let (h0, h1) = h.split_at_mut(at.min(h.len()));
+                ((w0, g0, m0, v0, h0), (w1, g1, m1, v1, h1))
+            },
+            |(w, g, m, v, h)| rule.apply(w, g, m, v, h),
+        );
     }
 
     fn finish_step(&mut self) {
@@ -403,6 +409,73 @@ fn flush_subnormal(x: f32) -> f32 {
         0.0
     } else {
         x
+    }
+}
+
+// Parameters with fewer weights are updated on the calling thread: a fork costs a few
+// microseconds, the update of 64k weights about 20.
+const ADAM_MIN_SPLIT: usize = 1 << 16;
+
+/// One Adam step's constants.
+#[derive(Clone, Copy)]
+struct AdamRule {
+    alpha: f32,
+    one_minus_b1: f32,
+    one_minus_b2: f32,
+    eps: f32,
+}
+
+impl AdamRule {
+    /// Updates `w`, `m`, `v` (and the AMSGrad maxima `h`, if not empty) from `g`; all the same
+    /// length. Compiled for AVX-512 too where the CPU has it: the loop is bound by `sqrt` and
+    /// the division, 16 lanes instead of 4.
+    fn apply(self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above), the only requirement of
+            // a `target_feature` function.
+            unsafe { self.apply_avx512(w, g, m, v, h) };
+            return;
+        }
+        self.apply_portable(w, g, m, v, h);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn apply_avx512(self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &mut [f32]) {
+        self.apply_portable(w, g, m, v, h);
+    }
+
+    // Zipped slices without a branch inside: the loop vectorises (sqrt and division are exact
+    // in SIMD too, so the values are those of the scalar loop). This matters for embedding
+    // tables, which Adam walks whole at every step.
+    // `m * (alpha / (sqrt(v) + eps))` rather than Keras' `(m * alpha) / ...`: a small but
+    // normal moment times alpha (1e-3) is often subnormal, which is slow on x86, while a small
+    // moment comes with a small v, so alpha / (sqrt(v) + eps) is large (up to alpha / eps) and
+    // the product stays normal. Same value up to rounding; W2's third epoch 1.8 s -> 1.3 s
+    // (BENCHMARKS.md).
+    #[inline(always)]
+    fn apply_portable(self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &mut [f32]) {
+        let AdamRule {
+            alpha,
+            one_minus_b1,
+            one_minus_b2,
+            eps,
+        } = self;
+        if h.is_empty() {
+            for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+                *m = flush_subnormal(*m + (g - *m) * one_minus_b1);
+                *v = flush_subnormal(*v + (g * g - *v) * one_minus_b2);
+                *w -= *m * (alpha / (v.sqrt() + eps));
+            }
+        } else {
+            for ((((w, g), m), v), h) in w.iter_mut().zip(g).zip(m).zip(v).zip(h) {
+                *m = flush_subnormal(*m + (g - *m) * one_minus_b1);
+                *v = flush_subnormal(*v + (g * g - *v) * one_minus_b2);
+                *h = h.max(*v);
+                *w -= *m * (alpha / (h.sqrt() + eps));
+            }
+        }
     }
 }
 
