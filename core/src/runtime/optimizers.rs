@@ -141,7 +141,7 @@ impl Optimizer for SGD {
         let m = self.velocities.get(index, p.value.len());
         for ((w, g), m) in p.value.iter_mut().zip(p.grad).zip(m.iter_mut()) {
             // m <- mu m - lr g; then w += m, or w += mu m - lr g with Nesterov.
-            *m = *m * mu - g * lr;
+            *m = flush_subnormal(*m * mu - g * lr);
             if self.nesterov {
                 *w += *m * mu - g * lr;
             } else {
@@ -259,10 +259,12 @@ impl Optimizer for RMSprop {
         let mut mom = (self.momentum > 0.0).then(|| self.momenta.get(index, n));
         for i in 0..n {
             let g = p.grad[i];
-            v[i] = rho * v[i] + one_minus_rho * (g * g);
+            // Flushed like Adam's moments: with a zero gradient (W1's x = 0) v decays by rho
+            // per step and would be subnormal, slow on x86, within a few hundred steps.
+            v[i] = flush_subnormal(rho * v[i] + one_minus_rho * (g * g));
             let denom = match avg.as_deref_mut() {
                 Some(a) => {
-                    a[i] = rho * a[i] + one_minus_rho * g;
+                    a[i] = flush_subnormal(rho * a[i] + one_minus_rho * g);
                     v[i] - a[i] * a[i] + eps
                 }
                 None => v[i] + eps,
@@ -270,7 +272,7 @@ impl Optimizer for RMSprop {
             let increment = lr * g / denom.sqrt();
             match mom.as_deref_mut() {
                 Some(m) => {
-                    m[i] = momentum * m[i] + increment;
+                    m[i] = flush_subnormal(momentum * m[i] + increment);
                     p.value[i] -= m[i];
                 }
                 None => p.value[i] -= increment,
@@ -660,6 +662,30 @@ mod tests {
             }
         }
         assert_eq!(o.core.momenta.get(0, 2), &[0.0, 0.0]);
+        assert!(w.iter().all(|x| x.is_finite()), "{w:?}");
+    }
+
+    #[test]
+    fn rmsprop_and_sgd_state_never_goes_subnormal() {
+        let mut grads = vec![[1e-3f32, 1e-19]];
+        grads.extend(std::iter::repeat_n([0.0f32, 0.0], 2_000));
+        let normal_or_zero =
+            |slot: &mut Slots| slot.get(0, 2).iter().all(|&x| x == 0.0 || x.is_normal());
+        let mut w = [1.0f32, -1.0];
+        let mut o = RMSprop::new(0.001).momentum(0.5).centered(true);
+        for g in &grads {
+            run(&mut o, &mut w, std::slice::from_ref(g));
+            assert!(normal_or_zero(&mut o.velocities), "{:?}", o.velocities);
+            assert!(normal_or_zero(&mut o.momenta), "{:?}", o.momenta);
+            assert!(normal_or_zero(&mut o.average_gradients));
+        }
+        assert_eq!(o.velocities.get(0, 2), &[0.0, 0.0]);
+        let mut w = [1.0f32, -1.0];
+        let mut o = SGD::new(0.1).momentum(0.9);
+        for g in &grads {
+            run(&mut o, &mut w, std::slice::from_ref(g));
+            assert!(normal_or_zero(&mut o.velocities), "{:?}", o.velocities);
+        }
         assert!(w.iter().all(|x| x.is_finite()), "{w:?}");
     }
 
