@@ -666,6 +666,76 @@ mod tests {
     }
 
     #[test]
+    fn adam_simd_and_portable_updates_agree() {
+        // On a CPU with AVX-512 `apply` takes the 16-lane loop; it must give the portable
+        // loop's values exactly (sqrt and division are correctly rounded in both).
+        let mut rng = crate::runtime::Rng::new(7);
+        let n = 1000;
+        let mut state =
+            |scale: f32| -> Vec<f32> { (0..n).map(|_| (rng.next_f32() - 0.5) * scale).collect() };
+        let (g, w) = (state(2.0), state(1.0));
+        let (m, v) = (
+            state(0.1),
+            state(0.01).iter().map(|x| x.abs()).collect::<Vec<_>>(),
+        );
+        let rule = AdamRule {
+            alpha: 1e-3,
+            one_minus_b1: 0.1,
+            one_minus_b2: 0.001,
+            eps: 1e-7,
+        };
+        for amsgrad in [false, true] {
+            let h0: Vec<f32> = if amsgrad {
+                v.iter().map(|x| x * 1.5).collect()
+            } else {
+                vec![]
+            };
+            let (mut w1, mut m1, mut v1, mut h1) = (w.clone(), m.clone(), v.clone(), h0.clone());
+            let (mut w2, mut m2, mut v2, mut h2) = (w.clone(), m.clone(), v.clone(), h0.clone());
+            rule.apply(&mut w1, &g, &mut m1, &mut v1, &mut h1);
+            rule.apply_portable(&mut w2, &g, &mut m2, &mut v2, &mut h2);
+            assert_eq!((w1, m1, v1, h1), (w2, m2, v2, h2), "amsgrad {amsgrad}");
+        }
+    }
+
+    #[test]
+    fn a_large_parameter_split_over_threads_updates_as_one_piece() {
+        let n = 3 * ADAM_MIN_SPLIT + 17;
+        let mut rng = crate::runtime::Rng::new(3);
+        let g: Vec<f32> = (0..n).map(|_| rng.next_f32() - 0.5).collect();
+        let w0: Vec<f32> = (0..n).map(|_| rng.next_f32() - 0.5).collect();
+        let mut w = w0.clone();
+        let mut adam = Adam::new(1e-2);
+        for _ in 0..3 {
+            adam.update(
+                0,
+                ParamMut {
+                    layer: "dense",
+                    variable: "kernel",
+                    shape: &[n],
+                    value: &mut w,
+                    grad: &g,
+                },
+            );
+            adam.finish_step();
+        }
+        let mut expected = w0;
+        let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+        let mut core = AdamCore::new(1e-2);
+        for _ in 0..3 {
+            let rule = AdamRule {
+                alpha: core.alpha(),
+                one_minus_b1: one_minus(core.beta_1),
+                one_minus_b2: one_minus(core.beta_2),
+                eps: core.epsilon as f32,
+            };
+            rule.apply_portable(&mut expected, &g, &mut m, &mut v, &mut []);
+            core.finish_step();
+        }
+        assert!(w == expected, "the split update differs");
+    }
+
+    #[test]
     fn rmsprop_and_sgd_state_never_goes_subnormal() {
         let mut grads = vec![[1e-3f32, 1e-19]];
         grads.extend(std::iter::repeat_n([0.0f32, 0.0], 2_000));
