@@ -4,6 +4,7 @@ pub mod activations;
 mod constant;
 mod data;
 mod error;
+mod gemm;
 pub mod init;
 mod layers;
 mod losses;
@@ -29,6 +30,8 @@ pub use error::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, ShapeMismatch,
     WeightMismatch,
 };
+#[doc(hidden)]
+pub use gemm::sgemm;
 pub use layers::{
     check_dense_ids, check_ragged_ids, ActivationLayer, Dense, Embedding, GlobalPooling, Merge,
     ToDense,

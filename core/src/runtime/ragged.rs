@@ -399,7 +399,7 @@ impl<T> RaggedTensor<T> {
             .into());
         }
         let inner_size = product(inner_shape, "a value's inner shape")?;
-        if values.len() % inner_size != 0 {
+        if !values.len().is_multiple_of(inner_size) {
             return Err(RaggedError::ValuesShape {
                 n_elements: values.len(),
                 inner_shape: inner_shape.to_vec(),

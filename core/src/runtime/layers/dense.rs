@@ -1,11 +1,11 @@
 //! Keras' `Dense`: `activation(x · kernel + bias)`, on a dense input or, as a sparse x dense
 //! product that never densifies it, on a [`SparseTensor`].
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 use super::{ensure_shape, UseSlots};
 use crate::runtime::activations::{self, needs_pre_activation, scalar, softmax_row};
+use crate::runtime::gemm::sgemm;
 use crate::runtime::{init, Error, Layer, ParamMut, ParamRef, Rng, SparseTensor};
 use crate::shape::{Activation, DenseConfig};
 
@@ -248,7 +248,7 @@ const SMALL_ROWS: usize = 4;
 // `out = x · kernel`, `out` already shaped `(x.nrows(), kernel.ncols())`.
 fn dot_into(x: ArrayView2<'_, f32>, kernel: ArrayView2<'_, f32>, out: &mut Array2<f32>) {
     if x.nrows() > SMALL_ROWS || !small_rows_dot(x, kernel, out) {
-        general_mat_mul(1.0, &x, &kernel, 0.0, out);
+        sgemm(1.0, x, kernel, 0.0, out.view_mut());
     }
 }
 
@@ -428,12 +428,12 @@ impl Layer for Dense {
         };
         // A shared layer's gradient is the sum over its uses.
         let beta = if self.accumulate { 1.0 } else { 0.0 };
-        general_mat_mul(1.0, &x.t(), &dz, beta, &mut self.grad_kernel);
+        sgemm(1.0, x.t(), dz, beta, self.grad_kernel.view_mut());
         if self.config.use_bias {
             sum_rows(dz, &mut self.grad_bias, self.accumulate);
         }
         if need_grad_input {
-            general_mat_mul(1.0, &dz, &self.kernel.t(), 0.0, &mut self.grad_input);
+            sgemm(1.0, dz, self.kernel.t(), 0.0, self.grad_input.view_mut());
         }
     }
 

@@ -1,0 +1,507 @@
+//! The f32 matrix product of `Dense`: an AVX-512 micro-kernel with BLIS-style packing and
+//! blocking, chosen at run time. matrixmultiply (behind ndarray's `general_mat_mul`) has
+//! AVX2/FMA kernels only, which run at half the FMA throughput of 512-bit ones on CPUs that have
+//! them. CPUs without `avx512f`, other targets and tiny products take `general_mat_mul`.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// `c = alpha · a · b + beta · c`, with the semantics of ndarray's `general_mat_mul`: views of
+/// any strides (transposed ones included), and `beta == 0` ignores what `c` held (NaN
+/// included). Not public API (exported for the benchmarks only).
+///
+/// **Panics** if the shapes disagree: `a` is `m x k`, `b` `k x n` and `c` `m x n`.
+pub fn sgemm(
+    alpha: f32,
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    beta: f32,
+    c: ArrayViewMut2<'_, f32>,
+) {
+    product(alpha, a, b, beta, c, false);
+}
+
+// `sgemm`; `any_size` takes the AVX-512 path below the size threshold too (for the tests).
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn product(
+    alpha: f32,
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    beta: f32,
+    mut c: ArrayViewMut2<'_, f32>,
+    any_size: bool,
+) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "matrix product of {m} x {k} and {k2} x {n} into {:?}",
+        c.dim()
+    );
+    #[cfg(target_arch = "x86_64")]
+    if (any_size || large_enough(m, k, n)) && avx512::available() {
+        // The kernel stores whole rows of a tile, so `c` needs unit column stride; a column-major
+        // `c` is the row-major `cᵀ = bᵀ · aᵀ`.
+        if c.ncols() == 1 || c.strides()[1] == 1 {
+            avx512::gemm(alpha, a, b, beta, c);
+            return;
+        }
+        if c.nrows() == 1 || c.strides()[0] == 1 {
+            avx512::gemm(
+                alpha,
+                b.reversed_axes(),
+                a.reversed_axes(),
+                beta,
+                c.reversed_axes(),
+            );
+            return;
+        }
+    }
+    general_mat_mul(alpha, &a, &b, beta, &mut c);
+}
+
+// Below this many multiply-adds matrixmultiply is as fast or faster: packing and the tile
+// loop's set-up are not amortised (measured, BENCHMARKS.md "Matrix products").
+#[cfg(target_arch = "x86_64")]
+fn large_enough(m: usize, k: usize, n: usize) -> bool {
+    const MIN_MULTIPLY_ADDS: usize = 64 * 64 * 64;
+    // Fewer columns than a zmm register's 16 lanes waste most of each tile.
+    n >= 16 && m.saturating_mul(k).saturating_mul(n) >= MIN_MULTIPLY_ADDS
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
+        _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    };
+    use std::cell::RefCell;
+
+    use ndarray::{s, ArrayView2, ArrayViewMut2};
+
+    /// Rows of a tile of `c`: 2·MR accumulators, two loads of `b` and a broadcast of `a` fit in
+    /// the 32 zmm registers.
+    pub(super) const MR: usize = 12;
+    /// Columns of a tile of `c`: two zmm registers of 16 lanes.
+    pub(super) const NR: usize = 32;
+    /// Depth of a block: a packed panel of `b`, KC x NR, stays in the 48 KiB L1 (32 KiB).
+    const KC: usize = 256;
+    /// Rows of a packed block of `a` (MC x KC, 144 KiB), which stays in L2.
+    const MC: usize = 12 * MR;
+    /// Columns of a packed block of `b` (KC x NC).
+    const NC: usize = 1024;
+
+    /// Whether the CPU has AVX-512F (std caches the detection).
+    pub(super) fn available() -> bool {
+        std::is_x86_feature_detected!("avx512f")
+    }
+
+    thread_local! {
+        // The packing buffers, reused so a product allocates nothing in steady state.
+        static PACKED_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+        static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// `c = alpha · a · b + beta · c` for a `c` of unit column stride.
+    ///
+    /// **Panics** if `avx512f` is missing or `c`'s columns are not adjacent.
+    pub(super) fn gemm(
+        alpha: f32,
+        a: ArrayView2<'_, f32>,
+        b: ArrayView2<'_, f32>,
+        beta: f32,
+        c: ArrayViewMut2<'_, f32>,
+    ) {
+        assert!(available(), "the AVX-512 product needs avx512f");
+        assert!(
+            c.ncols() <= 1 || c.strides()[1] == 1,
+            "c needs unit column stride"
+        );
+        PACKED_A.with(|pa| {
+            PACKED_B.with(|pb| {
+                let (mut pa, mut pb) = (pa.borrow_mut(), pb.borrow_mut());
+                // SAFETY: avx512f is present (checked above).
+                unsafe { gemm_blocked(alpha, a, b, beta, c, &mut pa, &mut pb) }
+            })
+        })
+    }
+
+    // The BLIS loops: blocks of NC columns, KC depths and MC rows of the operands are packed
+    // into tiles' panels, and the micro-kernel computes one MR x NR tile of `c` per call.
+    #[target_feature(enable = "avx512f")]
+    fn gemm_blocked(
+        alpha: f32,
+        a: ArrayView2<'_, f32>,
+        b: ArrayView2<'_, f32>,
+        beta: f32,
+        mut c: ArrayViewMut2<'_, f32>,
+        buf_a: &mut Vec<f32>,
+        buf_b: &mut Vec<f32>,
+    ) {
+        let ((m, k), n) = (a.dim(), b.ncols());
+        debug_assert_eq!(c.dim(), (m, n));
+        if m == 0 || n == 0 {
+            return;
+        }
+        if k == 0 {
+            if beta == 0.0 {
+                c.fill(0.0);
+            } else {
+                c *= beta;
+            }
+            return;
+        }
+        // Equal depth blocks, so the last one is not a sliver.
+        let kc_max = k.div_ceil(k.div_ceil(KC));
+        let packed_b = aligned(buf_b, kc_max * NC.min(n).next_multiple_of(NR));
+        let packed_a = aligned(buf_a, kc_max * MC.min(m).next_multiple_of(MR));
+        let row_stride = if m > 1 { c.strides()[0] } else { 0 };
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            let mut pc = 0;
+            while pc < k {
+                let kc = kc_max.min(k - pc);
+                // Later depth blocks add to what the first one stored.
+                let beta = if pc == 0 { beta } else { 1.0 };
+                let b_panels = &mut packed_b[..kc * nc.next_multiple_of(NR)];
+                pack_b(b.slice(s![pc..pc + kc, jc..jc + nc]), b_panels);
+                for ic in (0..m).step_by(MC) {
+                    let mc = MC.min(m - ic);
+                    let a_panels = &mut packed_a[..kc * mc.next_multiple_of(MR)];
+                    pack_a(a.slice(s![ic..ic + mc, pc..pc + kc]), a_panels);
+                    let mut tile_c = c.slice_mut(s![ic..ic + mc, jc..jc + nc]);
+                    let origin = tile_c.as_mut_ptr();
+                    for (jr, b_panel) in b_panels.chunks_exact(kc * NR).enumerate() {
+                        let (j, nr) = (jr * NR, NR.min(nc - jr * NR));
+                        for (ir, a_panel) in a_panels.chunks_exact(kc * MR).enumerate() {
+                            let (i, mr) = (ir * MR, MR.min(mc - ir * MR));
+                            // SAFETY: rows i..i + mr < mc and columns j..j + nr < nc are
+                            // elements of `tile_c`, whose element (r, q) is at
+                            // `origin + r · row_stride + q` (unit column stride, asserted by
+                            // `gemm`); `tile_c` is borrowed mutably for the whole loop.
+                            unsafe {
+                                let tile = origin.offset(i as isize * row_stride + j as isize);
+                                kernel(a_panel, b_panel, tile, row_stride, mr, nr, alpha, beta);
+                            }
+                        }
+                    }
+                }
+                pc += kc;
+            }
+        }
+    }
+
+    // A 64-byte aligned slice of `len` elements of `buf` (grown if needed, never shrunk), so
+    // the panels' loads do not straddle cache lines.
+    fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+        const LANES: usize = 16;
+        if buf.len() < len + LANES {
+            buf.resize(len + LANES, 0.0);
+        }
+        let offset = buf.as_ptr().align_offset(64).min(LANES);
+        &mut buf[offset..offset + len]
+    }
+
+    // `a` (mc x kc) into panels of MR rows: panel `i` holds rows `i·MR..`, depth by depth
+    // (`MR` values per depth), rows past `mc` zero.
+    fn pack_a(a: ArrayView2<'_, f32>, out: &mut [f32]) {
+        let kc = a.ncols();
+        for (panel, dst) in out.chunks_exact_mut(kc * MR).enumerate() {
+            let rows = a.slice(s![panel * MR..((panel + 1) * MR).min(a.nrows()), ..]);
+            let h = rows.nrows();
+            if h < MR {
+                dst.fill(0.0);
+            }
+            if rows.strides()[0] == 1 || h == 1 {
+                // Column-major (a transposed view): each depth's rows are adjacent.
+                for (d, col) in dst.chunks_exact_mut(MR).zip(rows.columns()) {
+                    match col.as_slice() {
+                        Some(src) => d[..h].copy_from_slice(src),
+                        None => d.iter_mut().zip(col).for_each(|(d, &v)| *d = v),
+                    }
+                }
+            } else {
+                for (r, row) in rows.rows().into_iter().enumerate() {
+                    for (d, &v) in dst.chunks_exact_mut(MR).zip(row) {
+                        d[r] = v;
+                    }
+                }
+            }
+        }
+    }
+
+    // `b` (kc x nc) into panels of NR columns: panel `j` holds columns `j·NR..`, depth by
+    // depth (`NR` values per depth), columns past `nc` zero.
+    fn pack_b(b: ArrayView2<'_, f32>, out: &mut [f32]) {
+        let kc = b.nrows();
+        for (panel, dst) in out.chunks_exact_mut(kc * NR).enumerate() {
+            let cols = b.slice(s![.., panel * NR..((panel + 1) * NR).min(b.ncols())]);
+            let w = cols.ncols();
+            if w < NR {
+                dst.fill(0.0);
+            }
+            if cols.strides()[1] == 1 || w == 1 {
+                // Row-major: each depth's columns are adjacent.
+                for (d, row) in dst.chunks_exact_mut(NR).zip(cols.rows()) {
+                    match row.as_slice() {
+                        Some(src) => d[..w].copy_from_slice(src),
+                        None => d.iter_mut().zip(row).for_each(|(d, &v)| *d = v),
+                    }
+                }
+            } else {
+                for (q, col) in cols.columns().into_iter().enumerate() {
+                    for (d, &v) in dst.chunks_exact_mut(NR).zip(col) {
+                        d[q] = v;
+                    }
+                }
+            }
+        }
+    }
+
+    // One MR x NR tile: `c = alpha · a_panel · b_panel + beta · c` on its first `mr` rows and
+    // `nr` columns (`c` is not read when `beta == 0`).
+    //
+    // SAFETY (caller): `c.offset(r · row_stride + q)` is valid for reads and writes for
+    // r < mr, q < nr, and no other reference to those elements is live.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel(
+        a_panel: &[f32],
+        b_panel: &[f32],
+        c: *mut f32,
+        row_stride: isize,
+        mr: usize,
+        nr: usize,
+        alpha: f32,
+        beta: f32,
+    ) {
+        let mut acc = [_mm512_setzero_ps(); 2 * MR];
+        for (a, b) in a_panel.chunks_exact(MR).zip(b_panel.chunks_exact(NR)) {
+            // SAFETY: `b` holds NR = 32 values, the two loads read 16 each.
+            let (b0, b1) = unsafe {
+                (
+                    _mm512_loadu_ps(b.as_ptr()),
+                    _mm512_loadu_ps(b[16..].as_ptr()),
+                )
+            };
+            for (r, &x) in a.iter().enumerate() {
+                let x = _mm512_set1_ps(x);
+                acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
+                acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
+            }
+        }
+        let lanes = |from: usize| -> u16 {
+            let n = nr.saturating_sub(from).min(16);
+            ((1u32 << n) - 1) as u16
+        };
+        let (mask0, mask1) = (lanes(0), lanes(16));
+        let (alpha, beta_v) = (_mm512_set1_ps(alpha), _mm512_set1_ps(beta));
+        for (r, pair) in acc.chunks_exact(2).enumerate().take(mr) {
+            let (v0, v1) = (_mm512_mul_ps(alpha, pair[0]), _mm512_mul_ps(alpha, pair[1]));
+            // SAFETY: row r < mr, lanes q < nr only (masked), per the caller's contract;
+            // masked-off lanes are neither read nor written.
+            unsafe {
+                let row = c.offset(r as isize * row_stride);
+                let hi = row.wrapping_add(16);
+                let (v0, v1) = if beta == 0.0 {
+                    (v0, v1)
+                } else {
+                    (
+                        fma_c(beta_v, _mm512_maskz_loadu_ps(mask0, row), v0),
+                        fma_c(beta_v, _mm512_maskz_loadu_ps(mask1, hi), v1),
+                    )
+                };
+                _mm512_mask_storeu_ps(row, mask0, v0);
+                _mm512_mask_storeu_ps(hi, mask1, v1);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn fma_c(beta: __m512, c: __m512, v: __m512) -> __m512 {
+        _mm512_fmadd_ps(beta, c, v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Rng;
+    use ndarray::{s, Array2, ShapeBuilder};
+
+    fn random(rng: &mut Rng, shape: (usize, usize)) -> Array2<f32> {
+        Array2::from_shape_fn(shape, |_| rng.next_f32() * 2.0 - 1.0)
+    }
+
+    // `sgemm` against `general_mat_mul` on the same views; the tolerance grows with the
+    // depth (sums in another order).
+    fn check(
+        alpha: f32,
+        a: ArrayView2<'_, f32>,
+        b: ArrayView2<'_, f32>,
+        beta: f32,
+        c0: &Array2<f32>,
+        c_layout_f: bool,
+    ) {
+        let (m, n) = (a.nrows(), b.ncols());
+        let mut expected = c0.clone();
+        if beta == 0.0 {
+            expected.fill(0.0);
+        }
+        general_mat_mul(alpha, &a, &b, beta, &mut expected);
+        let mut got = if c_layout_f {
+            let mut f = Array2::zeros((m, n).f());
+            f.assign(c0);
+            f
+        } else {
+            c0.clone()
+        };
+        product(alpha, a, b, beta, got.view_mut(), true);
+        let tol = 1e-5 * (a.ncols() as f32 + 1.0) * (alpha.abs() + beta.abs() + 1.0);
+        for ((i, j), &e) in expected.indexed_iter() {
+            let g = got[(i, j)];
+            assert!(
+                (g - e).abs() <= tol,
+                "{m}x{}x{n} alpha {alpha} beta {beta}: c[{i},{j}] = {g}, expected {e}",
+                a.ncols()
+            );
+        }
+    }
+
+    #[test]
+    fn matches_the_general_product_on_small_shapes() {
+        let mut rng = Rng::new(7);
+        let sizes = [1, 2, 5, 11, 12, 13, 16, 17, 24, 31, 32, 33, 40];
+        for &m in &sizes {
+            for &k in &sizes {
+                for &n in &sizes {
+                    let a = random(&mut rng, (m, k));
+                    let b = random(&mut rng, (k, n));
+                    let c = random(&mut rng, (m, n));
+                    check(1.0, a.view(), b.view(), 0.0, &c, false);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matches_on_every_size_up_to_40_along_each_axis() {
+        let mut rng = Rng::new(8);
+        for x in 1..=40 {
+            for (m, k, n) in [
+                (x, 40, 40),
+                (40, x, 40),
+                (40, 40, x),
+                (x, x, x),
+                (x, 37, 41 - x),
+            ] {
+                let a = random(&mut rng, (m, k));
+                let b = random(&mut rng, (k, n));
+                let c = random(&mut rng, (m, n));
+                check(1.0, a.view(), b.view(), 1.0, &c, false);
+            }
+        }
+    }
+
+    #[test]
+    fn alpha_beta_transposes_strides_and_layouts() {
+        let mut rng = Rng::new(9);
+        let (m, k, n) = (45, 70, 67);
+        let a = random(&mut rng, (m, k));
+        let at = random(&mut rng, (k, m));
+        let b = random(&mut rng, (k, n));
+        let bt = random(&mut rng, (n, k));
+        let wide = random(&mut rng, (2 * m, 3 * k));
+        let c = random(&mut rng, (m, n));
+        let a_views = [a.view(), at.t(), wide.slice(s![..;2, 1..;3])];
+        let wide_b = random(&mut rng, (3 * k, 2 * n));
+        let b_views = [b.view(), bt.t(), wide_b.slice(s![..;-3, ..;2])];
+        for av in &a_views {
+            for bv in &b_views {
+                for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (-0.5, 0.25), (2.0, -1.0)] {
+                    for f in [false, true] {
+                        check(alpha, av.view(), bv.view(), beta, &c, f);
+                    }
+                }
+            }
+        }
+        // A strided `c` (neither stride 1) takes the general product.
+        let mut wide_c = Array2::zeros((2 * m, 2 * n));
+        let mut expected = Array2::zeros((m, n));
+        general_mat_mul(1.0, &a, &b, 0.0, &mut expected);
+        product(
+            1.0,
+            a.view(),
+            b.view(),
+            0.0,
+            wide_c.slice_mut(s![..;2, ..;2]),
+            true,
+        );
+        let got = wide_c.slice(s![..;2, ..;2]);
+        assert!(got
+            .iter()
+            .zip(&expected)
+            .all(|(g, e)| (g - e).abs() <= 1e-3));
+    }
+
+    #[test]
+    fn beta_zero_ignores_nan_and_zero_depth_scales() {
+        let mut rng = Rng::new(10);
+        let a = random(&mut rng, (50, 60));
+        let b = random(&mut rng, (60, 70));
+        let mut c = Array2::from_elem((50, 70), f32::NAN);
+        product(1.0, a.view(), b.view(), 0.0, c.view_mut(), true);
+        assert!(c.iter().all(|v| v.is_finite()));
+        let empty_a = Array2::<f32>::zeros((50, 0));
+        let empty_b = Array2::<f32>::zeros((0, 70));
+        let before = c.clone();
+        product(1.0, empty_a.view(), empty_b.view(), 2.0, c.view_mut(), true);
+        assert_eq!(c, &before * 2.0);
+    }
+
+    #[test]
+    fn matches_on_the_w2_shapes() {
+        let mut rng = Rng::new(11);
+        // forward x · kernel, the second layer, dz · kernelᵀ, xᵀ · dz and inference at 1024.
+        let x = random(&mut rng, (128, 784));
+        let k1 = random(&mut rng, (784, 256));
+        let h = random(&mut rng, (128, 256));
+        let k2 = random(&mut rng, (256, 256));
+        let dz = random(&mut rng, (128, 256));
+        let c = random(&mut rng, (784, 256));
+        check(
+            1.0,
+            x.view(),
+            k1.view(),
+            0.0,
+            &c.slice(s![..128, ..]).to_owned(),
+            false,
+        );
+        check(
+            1.0,
+            h.view(),
+            k2.view(),
+            0.0,
+            &c.slice(s![..128, ..]).to_owned(),
+            false,
+        );
+        check(
+            1.0,
+            dz.view(),
+            k1.t(),
+            0.0,
+            &random(&mut rng, (128, 784)),
+            false,
+        );
+        check(1.0, x.t(), dz.view(), 0.0, &c, false);
+        check(1.0, x.t(), dz.view(), 1.0, &c, false);
+        let big = random(&mut rng, (1024, 784));
+        check(
+            1.0,
+            big.view(),
+            k1.view(),
+            0.0,
+            &random(&mut rng, (1024, 256)),
+            false,
+        );
+    }
+}
