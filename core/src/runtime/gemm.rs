@@ -5,6 +5,8 @@
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
+#[cfg(target_arch = "x86_64")]
+use {super::parallel::split, ndarray::Axis};
 
 /// `c = alpha · a · b + beta · c`, with the semantics of ndarray's `general_mat_mul`: views of
 /// any strides (transposed ones included), and `beta == 0` ignores what `c` held (NaN
@@ -42,11 +44,11 @@ fn product(
         // The kernel stores whole rows of a tile, so `c` needs unit column stride; a column-major
         // `c` is the row-major `cᵀ = bᵀ · aᵀ`.
         if c.ncols() == 1 || c.strides()[1] == 1 {
-            avx512::gemm(alpha, a, b, beta, c);
+            parallel_gemm(alpha, a, b, beta, c);
             return;
         }
         if c.nrows() == 1 || c.strides()[0] == 1 {
-            avx512::gemm(
+            parallel_gemm(
                 alpha,
                 b.reversed_axes(),
                 a.reversed_axes(),
@@ -66,6 +68,55 @@ fn large_enough(m: usize, k: usize, n: usize) -> bool {
     const MIN_MULTIPLY_ADDS: usize = 64 * 64 * 64;
     // Fewer columns than a zmm register's 16 lanes waste most of each tile.
     n >= 16 && m.saturating_mul(k).saturating_mul(n) >= MIN_MULTIPLY_ADDS
+}
+
+// Each thread's part of a product has at least this many multiply-adds: handing a part to
+// another thread costs a few microseconds (measured, BENCHMARKS.md "Matrix products").
+#[cfg(target_arch = "x86_64")]
+const MIN_MULTIPLY_ADDS_PER_THREAD: usize = 1 << 20;
+
+// The AVX-512 product (`c` of unit column stride) split over the cores in whole tiles: along
+// the rows of `a` and `c` when there are more of them than columns of `b`, else along those
+// columns. Each part packs its own operands; splitting the longer side duplicates the packing
+// of the smaller operand only.
+#[cfg(target_arch = "x86_64")]
+fn parallel_gemm<'a, 'b, 'c>(
+    alpha: f32,
+    a: ArrayView2<'a, f32>,
+    b: ArrayView2<'b, f32>,
+    beta: f32,
+    c: ArrayViewMut2<'c, f32>,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let by_rows = m >= n;
+    let (len, other, align) = if by_rows {
+        (m, n, avx512::MR)
+    } else {
+        (n, m, avx512::NR)
+    };
+    let min_len = MIN_MULTIPLY_ADDS_PER_THREAD.div_ceil(k.saturating_mul(other).max(1));
+    type Job<'a, 'b, 'c> = (
+        ArrayView2<'a, f32>,
+        ArrayView2<'b, f32>,
+        ArrayViewMut2<'c, f32>,
+    );
+    let cut = |(a, b, c): Job<'a, 'b, 'c>, at: usize| -> (Job<'a, 'b, 'c>, Job<'a, 'b, 'c>) {
+        if by_rows {
+            let ((a0, a1), (c0, c1)) = (a.split_at(Axis(0), at), c.split_at(Axis(0), at));
+            ((a0, b, c0), (a1, b, c1))
+        } else {
+            let ((b0, b1), (c0, c1)) = (b.split_at(Axis(1), at), c.split_at(Axis(1), at));
+            ((a, b0, c0), (a, b1, c1))
+        }
+    };
+    split(
+        (a, b, c),
+        len,
+        min_len,
+        align,
+        cut,
+        |(a, b, c): Job<'a, 'b, 'c>| avx512::gemm(alpha, a, b, beta, c),
+    );
 }
 
 #[cfg(target_arch = "x86_64")]
