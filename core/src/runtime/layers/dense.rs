@@ -1,8 +1,11 @@
 //! Keras' `Dense`: `activation(x · kernel + bias)`, on a dense input or, as a sparse x dense
 //! product that never densifies it, on a [`SparseTensor`].
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 
+use super::sparse_product::{
+    dot_by_column, sparse_dot, sparse_transpose_dot, transpose_dot_by_column, ByColumn,
+};
 use super::{ensure_shape, UseSlots};
 use crate::runtime::activations::{self, needs_pre_activation, scalar, softmax_row};
 use crate::runtime::gemm::sgemm;
@@ -31,6 +34,9 @@ pub struct Dense {
     uses: UseSlots<4>,
     /// Whether `backward` adds to the weight gradients (later uses of a shared layer).
     accumulate: bool,
+    /// The last sparse training input's entries grouped by column, built by forward and
+    /// reused by backward.
+    by_column: ByColumn,
 }
 
 impl Dense {
@@ -63,6 +69,7 @@ impl Dense {
             grad_input: Array2::zeros((0, input_dim)),
             uses: UseSlots::default(),
             accumulate: false,
+            by_column: ByColumn::default(),
         }
     }
 
@@ -212,9 +219,21 @@ impl Dense {
     /// **Panics** if `x.n_cols()` is not [`input_dim`](Self::input_dim).
     pub fn forward_train_sparse(&mut self, x: &SparseTensor<f32>) {
         let units = self.units();
+        assert_eq!(
+            x.n_cols(),
+            self.input_dim(),
+            "sparse input of {} features for a kernel of {} rows",
+            x.n_cols(),
+            self.input_dim()
+        );
         ensure_shape(&mut self.out, x.n_rows(), units);
         let mut out = std::mem::take(&mut self.out);
-        sparse_dot(x, self.kernel.view(), out.view_mut());
+        // The grouping by column serves backward too (see `sparse_product`).
+        let grouped = self.by_column.build(x, self.uses.active());
+        match (grouped, self.kernel.as_slice(), out.as_slice_mut()) {
+            (true, Some(k), Some(o)) => dot_by_column(&self.by_column, k, units, o),
+            _ => sparse_dot(x, self.kernel.view(), out.view_mut()),
+        }
         self.finish_forward_train(out);
     }
 
@@ -232,8 +251,27 @@ impl Dense {
         } else {
             self.dz.view()
         };
+        assert_eq!(
+            (x.n_cols(), x.n_rows()),
+            (self.input_dim(), dz.nrows()),
+            "sparse input of {} features and {} rows for a kernel of {} rows and {} gradient rows",
+            x.n_cols(),
+            x.n_rows(),
+            self.input_dim(),
+            dz.nrows()
+        );
         // A shared layer's gradient is the sum over its uses.
-        sparse_transpose_dot(x, dz, self.grad_kernel.view_mut(), self.accumulate);
+        let grouped = self.by_column.ensure(x, self.uses.active());
+        match (grouped, dz.as_slice(), self.grad_kernel.as_slice_mut()) {
+            (true, Some(d), Some(g)) => transpose_dot_by_column(
+                &self.by_column,
+                d,
+                self.kernel_shape[1],
+                g,
+                self.accumulate,
+            ),
+            _ => sparse_transpose_dot(x, dz, self.grad_kernel.view_mut(), self.accumulate),
+        }
         if self.config.use_bias {
             sum_rows(dz, &mut self.grad_bias, self.accumulate);
         }
@@ -304,88 +342,6 @@ fn sum_rows(dz: ArrayView2<'_, f32>, grad_bias: &mut Array1<f32>, accumulate: bo
         Zip::from(&mut *grad_bias)
             .and(&row)
             .for_each(|g, &d| *g += d);
-    }
-}
-
-// out = x · kernel for a sparse `x` (rows, in) and a dense `kernel` (in, units): each stored
-// entry (r, c, v) adds v · kernel[c, :] to out[r, :], so the cost is nnz · units.
-fn sparse_dot(x: &SparseTensor<f32>, kernel: ArrayView2<'_, f32>, mut out: ArrayViewMut2<'_, f32>) {
-    let units = kernel.ncols();
-    assert_eq!(
-        (x.n_cols(), x.n_rows()),
-        (kernel.nrows(), out.nrows()),
-        "sparse input of {} features for a kernel of {} rows",
-        x.n_cols(),
-        kernel.nrows()
-    );
-    if units == 0 {
-        return;
-    }
-    // Both sides are contiguous in practice (layer buffers); slices let the inner loop
-    // vectorise. The ndarray fallback covers any other layout.
-    if let (Some(k), Some(o)) = (kernel.as_slice(), out.as_slice_mut()) {
-        for (r, orow) in o.chunks_exact_mut(units).enumerate() {
-            orow.fill(0.0);
-            let (cols, vals) = x.row(r);
-            for (&c, &v) in cols.iter().zip(vals) {
-                let krow = &k[c * units..(c + 1) * units];
-                for (o, &w) in orow.iter_mut().zip(krow) {
-                    *o += v * w;
-                }
-            }
-        }
-        return;
-    }
-    for (r, mut orow) in out.axis_iter_mut(Axis(0)).enumerate() {
-        orow.fill(0.0);
-        let (cols, vals) = x.row(r);
-        for (&c, &v) in cols.iter().zip(vals) {
-            orow.scaled_add(v, &kernel.row(c));
-        }
-    }
-}
-
-// grad = xᵀ · dz (grad += xᵀ · dz when `accumulate`) for a sparse `x` (rows, in) and dense
-// `dz` (rows, units): each stored entry (r, c, v) adds v · dz[r, :] to grad[c, :].
-fn sparse_transpose_dot(
-    x: &SparseTensor<f32>,
-    dz: ArrayView2<'_, f32>,
-    mut grad: ArrayViewMut2<'_, f32>,
-    accumulate: bool,
-) {
-    let units = dz.ncols();
-    assert_eq!(
-        (x.n_cols(), x.n_rows()),
-        (grad.nrows(), dz.nrows()),
-        "sparse input of {} features and {} rows for a kernel gradient of {} rows and {} gradient rows",
-        x.n_cols(),
-        x.n_rows(),
-        grad.nrows(),
-        dz.nrows()
-    );
-    if !accumulate {
-        grad.fill(0.0);
-    }
-    if units == 0 {
-        return;
-    }
-    if let (Some(d), Some(g)) = (dz.as_slice(), grad.as_slice_mut()) {
-        for (r, drow) in d.chunks_exact(units).enumerate() {
-            let (cols, vals) = x.row(r);
-            for (&c, &v) in cols.iter().zip(vals) {
-                let grow = &mut g[c * units..(c + 1) * units];
-                for (g, &d) in grow.iter_mut().zip(drow) {
-                    *g += v * d;
-                }
-            }
-        }
-        return;
-    }
-    for (r, drow) in dz.axis_iter(Axis(0)).enumerate() {
-        let (cols, vals) = x.row(r);
-        for (&c, &v) in cols.iter().zip(vals) {
-            grad.row_mut(c).scaled_add(v, &drow);
-        }
     }
 }
 

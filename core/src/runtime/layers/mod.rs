@@ -6,6 +6,7 @@ mod dense_ragged;
 mod embedding;
 mod merge;
 mod pooling;
+mod sparse_product;
 mod to_dense;
 
 pub use activation::ActivationLayer;
@@ -59,6 +60,11 @@ impl<const N: usize> UseSlots<N> {
             .map(|_| std::array::from_fn(|_| Array2::zeros((0, 0))))
             .collect();
         self.active = 0;
+    }
+
+    /// The index of the active use (0 for a layer that is not shared).
+    pub(crate) fn active(&self) -> usize {
+        self.active
     }
 
     /// Swaps use `index`'s buffers into `current` (the layer's fields), parking the active
