@@ -177,7 +177,8 @@ proptest! {
     #[test]
     fn dense_on_sparse_matches_dense_path(
         coo in coo_with_rank(2..=2),
-        units in 1usize..4,
+        // Below, at and past the 32 units the sparse products sum per pass in registers.
+        units in prop::sample::select(vec![1usize, 2, 3, 32, 35, 64]),
         act in prop::sample::select(vec![Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Softmax]),
         seed in any::<u64>(),
     ) {
