@@ -13,7 +13,8 @@
 //! Speed (one epoch of `fit`, 100 steps): `cargo bench --bench w3`
 //! Peak memory and samples/s of one process per variant:
 //! `W3_RUN=sparse /usr/bin/time -v target/release/deps/w3-<hash>` (or `W3_RUN=dense`,
-//! `W3_RUN=densified_per_batch`); the binary prints its own peak RSS (VmHWM) too.
+//! `W3_RUN=densified_per_batch`); the binary prints samples/s per second of CPU time and its own
+//! peak RSS (VmHWM) too.
 
 use std::time::Instant;
 use stratic::ndarray::{Array2, ArrayView2};
