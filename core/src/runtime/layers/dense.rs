@@ -646,6 +646,42 @@ mod tests {
         }
     }
 
+    // A layer shared by two sparse inputs: forward groups each use's batch by column, and
+    // backward must use its own use's grouping (the second forward replaced the first's).
+    #[test]
+    fn shared_layer_on_two_sparse_inputs_sums_each_uses_gradient() {
+        let a =
+            SparseTensor::from_dense(array![[0.0f32, 1.5, 0.0, -2.0], [0.7, 0.0, 0.3, 0.0]].view())
+                .unwrap();
+        let b = SparseTensor::from_dense(array![[0.0f32, 0.0, 2.5, 0.0]].view()).unwrap();
+        let (ga, gb) = (
+            array![[1.0f32, 0.0, -1.0], [0.5, 0.5, 0.5]],
+            array![[2.0f32, -1.0, 0.5]],
+        );
+        let mut cfg = DenseConfig::new(3);
+        cfg.activation = Activation::Tanh;
+        let mut shared = Dense::build(cfg, 4, &mut Rng::new(4));
+        let (mut alone_a, mut alone_b) = (shared.clone(), shared.clone());
+        shared.set_uses(2);
+        shared.forward_train_sparse(&a);
+        shared.select_use(1);
+        shared.forward_train_sparse(&b);
+        shared.set_accumulate(false);
+        shared.backward_sparse(&b, gb.view());
+        shared.select_use(0);
+        shared.set_accumulate(true);
+        shared.backward_sparse(&a, ga.view());
+
+        alone_a.forward_train_sparse(&a);
+        alone_a.backward_sparse(&a, ga.view());
+        alone_b.forward_train_sparse(&b);
+        alone_b.backward_sparse(&b, gb.view());
+        let sum = &alone_a.grad_kernel() + &alone_b.grad_kernel();
+        for (x, y) in shared.grad_kernel().iter().zip(sum.iter()) {
+            assert!((x - y).abs() < 1e-6, "{} vs {sum}", shared.grad_kernel());
+        }
+    }
+
     #[test]
     fn no_bias_and_setters_check_shapes() {
         let mut cfg = DenseConfig::new(2);
