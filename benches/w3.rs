@@ -238,11 +238,14 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-// The CPU time this thread has used, in seconds (Linux' schedstat): on a shared machine it
-// excludes the time other processes held the core, which wall time does not.
-fn thread_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = stat.split_whitespace().next()?.parse().ok()?;
+// The CPU time the process' threads have used, in seconds (Linux' schedstat): on a shared
+// machine it excludes the time other processes held the cores, which wall time does not.
+fn cpu_seconds() -> Option<f64> {
+    let mut ns = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<f64>().ok()?;
+    }
     Some(ns * 1e-9)
 }
 
@@ -254,11 +257,11 @@ fn run_once(mode: &str) {
     let (mut epochs, mut cpu_epochs) = (Vec::new(), Vec::new());
     let mut time = |f: &mut dyn FnMut()| {
         for epoch in 0..4 {
-            let (start, cpu_start) = (Instant::now(), thread_cpu_seconds());
+            let (start, cpu_start) = (Instant::now(), cpu_seconds());
             f();
             if epoch > 0 {
                 epochs.push(N as f64 / start.elapsed().as_secs_f64());
-                if let (Some(a), Some(b)) = (cpu_start, thread_cpu_seconds()) {
+                if let (Some(a), Some(b)) = (cpu_start, cpu_seconds()) {
                     cpu_epochs.push(N as f64 / (b - a));
                 }
             }
@@ -304,8 +307,8 @@ fn run_once(mode: &str) {
     epochs.sort_by(f64::total_cmp);
     cpu_epochs.sort_by(f64::total_cmp);
     println!(
-        "W3 {mode}: train samples/s per epoch {:?} (median {:.0}); per second of the thread's \
-         CPU time {:?}; peak RSS {:.0} MiB",
+        "W3 {mode}: train samples/s per epoch {:?} (median {:.0}); per second of the \
+         process' CPU time {:?}; peak RSS {:.0} MiB",
         epochs.iter().map(|s| s.round()).collect::<Vec<_>>(),
         epochs[epochs.len() / 2],
         cpu_epochs.iter().map(|s| s.round()).collect::<Vec<_>>(),
