@@ -7,7 +7,7 @@ use super::sparse_product::{
     dot_by_column, sparse_dot, sparse_transpose_dot, transpose_dot_by_column, ByColumn,
 };
 use super::{ensure_shape, UseSlots};
-use crate::runtime::activations::{self, needs_pre_activation, scalar, softmax_row};
+use crate::runtime::activations::{self, needs_pre_activation};
 use crate::runtime::gemm::sgemm;
 use crate::runtime::{init, Error, Layer, ParamMut, ParamRef, Rng, SparseTensor};
 use crate::shape::{Activation, DenseConfig};
@@ -148,22 +148,14 @@ impl Dense {
 
     // Adds the bias and applies the activation to `out` (which holds x · kernel) in one pass
     // per row, keeping the pre-activation in `z` when given.
-    fn bias_and_activate(&self, out: &mut Array2<f32>, mut z: Option<&mut Array2<f32>>) {
-        let act = self.config.activation;
-        let bias = self.config.use_bias.then_some(&self.bias);
-        for (r, mut row) in out.axis_iter_mut(Axis(0)).enumerate() {
-            if let Some(b) = bias {
-                Zip::from(&mut row).and(b).for_each(|v, &b| *v += b);
-            }
-            if let Some(z) = z.as_deref_mut() {
-                z.row_mut(r).assign(&row);
-            }
-            match act {
-                Activation::Linear => {}
-                Activation::Softmax => softmax_row(row),
-                _ => row.map_inplace(|v| *v = scalar(act, *v)),
-            }
-        }
+    fn bias_and_activate(&self, out: &mut Array2<f32>, z: Option<&mut Array2<f32>>) {
+        let bias = self.config.use_bias.then_some(self.bias.view());
+        activations::bias_and_activate(
+            self.config.activation,
+            out.view_mut(),
+            bias,
+            z.map(|z| z.view_mut()),
+        );
     }
 
     // Completes a training forward pass from `out` = x · kernel: bias, activation, and the
