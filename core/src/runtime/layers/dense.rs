@@ -1,7 +1,7 @@
 //! Keras' `Dense`: `activation(x · kernel + bias)`, on a dense input or, as a sparse x dense
 //! product that never densifies it, on a [`SparseTensor`].
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
 use super::sparse_product::{
     dot_by_column, sparse_dot, sparse_transpose_dot, transpose_dot_by_column, ByColumn,
