@@ -465,6 +465,7 @@ impl Layer for Dense {
 mod tests {
     use super::*;
     use ndarray::array;
+    use ndarray::Axis;
 
     // The few-rows product (blocks of four kernel rows, then the remainder) against
     // matrixmultiply, for every row count around the threshold, input widths with and without
