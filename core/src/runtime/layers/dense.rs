@@ -3,6 +3,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
+use super::few_rows::{few_rows_dot, Epilogue, FEW_ROWS};
 use super::sparse_product::{
     dot_by_column, sparse_dot, sparse_transpose_dot, transpose_dot_by_column, ByColumn,
 };
@@ -270,59 +271,24 @@ impl Dense {
     }
 }
 
-// Up to this many rows, `x · kernel` is computed row by row (each output row a sum of kernel
-// rows scaled by the input row's entries): matrixmultiply packs the whole kernel on every call,
-// which for one row of W2 (a 784 x 256 kernel) costs several times the product itself.
-const SMALL_ROWS: usize = 4;
-
-// `out = x · kernel`, `out` already shaped `(x.nrows(), kernel.ncols())`.
-fn dot_into(x: ArrayView2<'_, f32>, kernel: ArrayView2<'_, f32>, out: &mut Array2<f32>) {
-    if x.nrows() > SMALL_ROWS || !small_rows_dot(x, kernel, out) {
-        sgemm(1.0, x, kernel, 0.0, out.view_mut());
-    }
-}
-
-// The row-by-row product for a few rows; false (nothing written) when the kernel or the
-// output is not contiguous in standard order, has no columns, or the shapes disagree (the
-// general product then panics as before).
-fn small_rows_dot(
+// `out = x · kernel`, `out` already shaped `(x.nrows(), kernel.ncols())`. A few rows take the
+// register-tiled product of `few_rows`, which also applies `epilogue` (true returned); more
+// take matrixmultiply, and the epilogue is left to the caller (false).
+fn dot_into(
     x: ArrayView2<'_, f32>,
     kernel: ArrayView2<'_, f32>,
     out: &mut Array2<f32>,
+    epilogue: Epilogue<'_>,
 ) -> bool {
-    let units = kernel.ncols();
-    let (Some(k), Some(o)) = (kernel.as_slice(), out.as_slice_mut()) else {
-        return false;
-    };
-    if units == 0 || x.ncols() != kernel.nrows() || o.len() != x.nrows() * units {
-        return false;
-    }
-    o.fill(0.0);
-    for (xr, orow) in x.rows().into_iter().zip(o.chunks_exact_mut(units)) {
-        // Four kernel rows per pass over the output row: a quarter of the output row's loads
-        // and stores, which bound this loop more than the multiplications do.
-        let mut blocks = k.chunks_exact(4 * units);
-        let mut xs = xr.iter();
-        for block in &mut blocks {
-            let (k0, rest) = block.split_at(units);
-            let (k1, rest) = rest.split_at(units);
-            let (k2, k3) = rest.split_at(units);
-            let (Some(&a), Some(&b), Some(&c), Some(&d)) =
-                (xs.next(), xs.next(), xs.next(), xs.next())
-            else {
-                break;
-            };
-            for ((((ov, &w0), &w1), &w2), &w3) in orow.iter_mut().zip(k0).zip(k1).zip(k2).zip(k3) {
-                *ov += a * w0 + b * w1 + c * w2 + d * w3;
-            }
-        }
-        for (krow, &xv) in blocks.remainder().chunks_exact(units).zip(xs) {
-            for (ov, &kv) in orow.iter_mut().zip(krow) {
-                *ov += xv * kv;
+    if x.nrows() <= FEW_ROWS {
+        if let Some(o) = out.as_slice_mut() {
+            if few_rows_dot(x, kernel, o, epilogue) {
+                return true;
             }
         }
     }
-    true
+    sgemm(1.0, x, kernel, 0.0, out.view_mut());
+    false
 }
 
 // grad_bias = the sum of the rows of `dz` (added to it when `accumulate`).
@@ -340,8 +306,17 @@ fn sum_rows(dz: ArrayView2<'_, f32>, grad_bias: &mut Array1<f32>, accumulate: bo
 impl Layer for Dense {
     fn call(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
         let mut out = Array2::zeros((x.nrows(), self.units()));
-        dot_into(x, self.kernel.view(), &mut out);
-        self.bias_and_activate(&mut out, None);
+        // The few-row product adds the bias and applies these activations as it writes.
+        let act = self.config.activation;
+        let fused = matches!(act, Activation::Linear | Activation::Relu);
+        let epilogue = Epilogue {
+            bias: self.config.use_bias.then(|| self.bias.as_slice()).flatten(),
+            relu: act == Activation::Relu,
+        };
+        let epilogue = if fused { epilogue } else { Epilogue::default() };
+        if !(dot_into(x, self.kernel.view(), &mut out, epilogue) && fused) {
+            self.bias_and_activate(&mut out, None);
+        }
         out
     }
 
@@ -350,7 +325,7 @@ impl Layer for Dense {
         let units = self.units();
         ensure_shape(&mut self.out, rows, units);
         let mut out = std::mem::take(&mut self.out);
-        dot_into(x, self.kernel.view(), &mut out);
+        dot_into(x, self.kernel.view(), &mut out, Epilogue::default());
         self.finish_forward_train(out);
     }
 
@@ -476,11 +451,11 @@ mod tests {
         for inputs in [1, 4, 7, 9] {
             let kernel = Array2::from_shape_fn((inputs, 5), |_| rng.next_f32() - 0.5);
             let transposed = Array2::from_shape_fn((5, inputs), |_| rng.next_f32() - 0.5);
-            for rows in 1..=SMALL_ROWS + 1 {
+            for rows in 1..=FEW_ROWS + 1 {
                 let x = Array2::from_shape_fn((rows, inputs), |_| rng.next_f32() * 2.0 - 1.0);
                 for k in [kernel.view(), transposed.t()] {
                     let mut out = Array2::from_elem((rows, 5), f32::NAN);
-                    dot_into(x.view(), k, &mut out);
+                    dot_into(x.view(), k, &mut out, Epilogue::default());
                     let expected = x.dot(&k);
                     let err = (&out - &expected).fold(0.0f32, |m, d| m.max(d.abs()));
                     assert!(err <= 1e-6, "rows {rows}, inputs {inputs}: max error {err}");

@@ -4,6 +4,7 @@ mod activation;
 mod dense;
 mod dense_ragged;
 mod embedding;
+mod few_rows;
 mod merge;
 mod pooling;
 mod sparse_product;
