@@ -2,14 +2,15 @@
 //! packs the whole kernel on every call: for one row of W2 (a 784 x 256 kernel) the packing
 //! costs several times the product itself.
 //!
-//! The output is computed in column tiles held in registers: for each tile, a pass down the
-//! kernel's rows adds `x[r, i] * kernel[i, tile]` to the accumulators, and the tile is written
-//! once at the end, with the bias and a ReLU applied on the way out (so `Dense::call` needs no
-//! second pass). Each kernel element is loaded once per call and feeds `rows` multiply-adds.
+//! Each output row is the sum of the kernel's rows scaled by the input row's entries, several
+//! kernel rows per pass over the output rows, so the kernel is read once, in order, and each
+//! output element is loaded and stored once per pass. At one row the product is bound by
+//! reading the kernel (W2's 1.07 MB, from L2), at four by the multiply-adds. The bias and a
+//! ReLU follow in a last pass over the output, still in L1.
 //!
-//! On x86-64 with AVX2 and FMA (detected once at run time) the same loop is compiled with those
-//! features: 8 lanes per instruction and fused multiply-adds. Otherwise it runs as compiled for
-//! the target (baseline x86-64: SSE2, 4 lanes, separate multiply and add).
+//! On x86-64 with AVX2 and FMA (detected once, at the first call) the loop runs as explicit
+//! 8-lane fused multiply-adds; otherwise it is the portable loop as compiled for the target
+//! (baseline x86-64: SSE2, 4 lanes, separate multiply and add).
 
 use ndarray::{ArrayView2, Axis};
 
@@ -35,33 +36,37 @@ pub(super) fn few_rows_dot(
     out: &mut [f32],
     epilogue: Epilogue<'_>,
 ) -> bool {
-    let Some(p) = Product::new(x.reborrow(), kernel.reborrow(), out.len(), epilogue) else {
+    let Some(mut p) = Product::new(x.reborrow(), kernel.reborrow(), out, epilogue) else {
         return false;
     };
     #[cfg(target_arch = "x86_64")]
-    if avx2::product(&p, out) {
+    if avx2::product(&mut p) {
         return true;
     }
-    portable_product(&p, out);
+    portable_product(&mut p);
     true
 }
 
-/// A checked few-row product: every input row and the kernel as slices of agreeing lengths.
-pub(super) struct Product<'a> {
+/// A checked few-row product. Invariants, on which the AVX2 build's pointer arithmetic
+/// relies: `1 <= n_rows <= FEW_ROWS`, `units >= 1`, `rows[r].len() == inputs` for every
+/// `r < n_rows`, `kernel.len() == inputs * units`, `out.len() == n_rows * units`, and the bias,
+/// if any, `units` long.
+pub(super) struct Product<'a, 'o> {
     rows: [&'a [f32]; FEW_ROWS],
     n_rows: usize,
     kernel: &'a [f32],
     units: usize,
+    out: &'o mut [f32],
     epilogue: Epilogue<'a>,
 }
 
-impl<'a> Product<'a> {
+impl<'a, 'o> Product<'a, 'o> {
     fn new(
         x: ArrayView2<'a, f32>,
         kernel: ArrayView2<'a, f32>,
-        out_len: usize,
+        out: &'o mut [f32],
         epilogue: Epilogue<'a>,
-    ) -> Option<Product<'a>> {
+    ) -> Option<Product<'a, 'o>> {
         let (n_rows, inputs) = x.dim();
         let units = kernel.ncols();
         let k = kernel.to_slice()?;
@@ -69,34 +74,88 @@ impl<'a> Product<'a> {
             || n_rows > FEW_ROWS
             || units == 0
             || inputs != kernel.nrows()
-            || out_len != n_rows * units
+            || k.len() != inputs * units
+            || out.len() != n_rows * units
             || epilogue.bias.is_some_and(|b| b.len() != units)
         {
             return None;
         }
         let mut rows: [&[f32]; FEW_ROWS] = [&[]; FEW_ROWS];
         for (r, slot) in rows.iter_mut().take(n_rows).enumerate() {
-            *slot = x.index_axis_move(Axis(0), r).to_slice()?;
+            let row = x.index_axis_move(Axis(0), r).to_slice()?;
+            if row.len() != inputs {
+                return None;
+            }
+            *slot = row;
         }
         Some(Product {
             rows,
             n_rows,
             kernel: k,
             units,
+            out,
             epilogue,
         })
     }
 }
 
-// The portable build: SSE2's 16 registers of 4 lanes hold 8 accumulators of one row.
-fn portable_product(p: &Product<'_>, out: &mut [f32]) {
-    rows_dispatch::<false, 32, 16, 8>(p, out);
+// The portable loop, one output row at a time: four kernel rows per pass over the output row,
+// a quarter of the output row's loads and stores, which bound it more than the arithmetic does.
+fn portable_product(p: &mut Product<'_, '_>) {
+    let units = p.units;
+    p.out.fill(0.0);
+    for (xr, orow) in p.rows.iter().zip(p.out.chunks_exact_mut(units)) {
+        let mut blocks = p.kernel.chunks_exact(4 * units);
+        let mut xs = xr.iter();
+        for block in &mut blocks {
+            let (k0, rest) = block.split_at(units);
+            let (k1, rest) = rest.split_at(units);
+            let (k2, k3) = rest.split_at(units);
+            let (Some(&a), Some(&b), Some(&c), Some(&d)) =
+                (xs.next(), xs.next(), xs.next(), xs.next())
+            else {
+                break;
+            };
+            for ((((ov, &w0), &w1), &w2), &w3) in orow.iter_mut().zip(k0).zip(k1).zip(k2).zip(k3) {
+                *ov += a * w0 + b * w1 + c * w2 + d * w3;
+            }
+        }
+        for (krow, &xv) in blocks.remainder().chunks_exact(units).zip(xs) {
+            for (ov, &kv) in orow.iter_mut().zip(krow) {
+                *ov += xv * kv;
+            }
+        }
+    }
+    apply_epilogue(p.epilogue, p.out);
+}
+
+// The bias and ReLU over the finished rows.
+#[inline(always)]
+fn apply_epilogue(e: Epilogue<'_>, out: &mut [f32]) {
+    if let Some(b) = e.bias {
+        for row in out.chunks_exact_mut(b.len()) {
+            for (o, &b) in row.iter_mut().zip(b) {
+                *o += b;
+            }
+        }
+    }
+    if e.relu {
+        for o in out.iter_mut() {
+            *o = o.max(0.0);
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{rows_dispatch, Product};
+    use super::{apply_epilogue, Product};
+    use std::arch::x86_64::{
+        __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps,
+    };
     use std::sync::OnceLock;
+
+    const LANES: usize = 8;
 
     /// Whether this CPU has AVX2 and FMA, detected on the first call.
     fn available() -> bool {
@@ -109,116 +168,108 @@ mod avx2 {
 
     /// Computes the product with AVX2 and FMA if this CPU has them; false (nothing written)
     /// otherwise.
-    pub(super) fn product(p: &Product<'_>, out: &mut [f32]) -> bool {
+    pub(super) fn product(p: &mut Product<'_, '_>) -> bool {
         if !available() {
             return false;
         }
-        // SAFETY: `available` checked that this CPU has AVX2 and FMA, the only requirement of
-        // `product_avx2`, whose body is safe code.
-        unsafe { product_avx2(p, out) };
+        // SAFETY: `available` checked that this CPU has AVX2 and FMA, and a `Product` holds
+        // its invariants by construction: the two requirements of `product_avx2`.
+        unsafe { product_avx2(p) };
         true
     }
 
-    // The product compiled for AVX2 + FMA: 16 registers of 8 lanes; one row keeps 8
-    // accumulators (64 columns), enough independent chains to cover the FMA latency.
+    // Kernel rows per pass for each row count, measured on W2's shapes: at one row, enough to
+    // amortise the output's loads and stores (8 and 16 measured alike, 4 and 32 slower); with
+    // more rows, the `rows * N` broadcast inputs and `rows` accumulators share 16 registers.
+    //
+    // Safety: the CPU has AVX2 and FMA; `p` holds `Product`'s invariants.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn product_avx2(p: &Product<'_>, out: &mut [f32]) {
-        rows_dispatch::<true, 64, 32, 16>(p, out);
+    unsafe fn product_avx2(p: &mut Product<'_, '_>) {
+        let (kernel, units, out) = (p.kernel, p.units, &mut *p.out);
+        out.fill(0.0);
+        let [a, b, c, d] = p.rows;
+        match p.n_rows {
+            1 => rows::<1, 8>(&[a], kernel, units, out),
+            2 => rows::<2, 6>(&[a, b], kernel, units, out),
+            3 => rows::<3, 4>(&[a, b, c], kernel, units, out),
+            _ => rows::<4, 3>(&[a, b, c, d], kernel, units, out),
+        }
+        apply_epilogue(p.epilogue, out);
     }
-}
 
-// One monomorphised loop per row count, with the tile width (columns per pass) chosen so the
-// accumulators stay in registers: `W1` for one row, `W2` for two or three, `W4` for four.
-#[inline(always)]
-fn rows_dispatch<const FMA: bool, const W1: usize, const W2: usize, const W4: usize>(
-    p: &Product<'_>,
-    out: &mut [f32],
-) {
-    let [a, b, c, d] = p.rows;
-    match p.n_rows {
-        1 => tiles::<1, W1, FMA>([a], p, out),
-        2 => tiles::<2, W2, FMA>([a, b], p, out),
-        3 => tiles::<3, W2, FMA>([a, b, c], p, out),
-        _ => tiles::<4, W4, FMA>([a, b, c, d], p, out),
-    }
-}
-
-// Full tiles of `W` columns, then the remainder in halving widths down to 4, then single
-// columns.
-#[inline(always)]
-fn tiles<const R: usize, const W: usize, const FMA: bool>(
-    xs: [&[f32]; R],
-    p: &Product<'_>,
-    out: &mut [f32],
-) {
-    let units = p.units;
-    let mut j = 0;
-    while units - j >= W {
-        tile::<R, W, FMA>(xs, p, j, out);
-        j += W;
-    }
-    if W > 32 && units - j >= 32 {
-        tile::<R, 32, FMA>(xs, p, j, out);
-        j += 32;
-    }
-    if W > 16 && units - j >= 16 {
-        tile::<R, 16, FMA>(xs, p, j, out);
-        j += 16;
-    }
-    if W > 8 && units - j >= 8 {
-        tile::<R, 8, FMA>(xs, p, j, out);
-        j += 8;
-    }
-    if W > 4 && units - j >= 4 {
-        tile::<R, 4, FMA>(xs, p, j, out);
-        j += 4;
-    }
-    while j < units {
-        tile::<R, 1, FMA>(xs, p, j, out);
-        j += 1;
-    }
-}
-
-// Columns `j..j + W` of every row: accumulators in registers over the whole kernel, then one
-// write with the epilogue.
-#[inline(always)]
-fn tile<const R: usize, const W: usize, const FMA: bool>(
-    xs: [&[f32]; R],
-    p: &Product<'_>,
-    j: usize,
-    out: &mut [f32],
-) {
-    let units = p.units;
-    let mut acc = [[0.0f32; W]; R];
-    for (i, krow) in p.kernel.chunks_exact(units).enumerate() {
-        let Some(w) = krow.get(j..j + W) else {
-            return;
-        };
-        for (acc, x) in acc.iter_mut().zip(xs) {
-            let xv = x[i];
-            for (a, &wv) in acc.iter_mut().zip(w) {
-                *a = if FMA {
-                    xv.mul_add(wv, *a)
-                } else {
-                    *a + xv * wv
-                };
-            }
+    // out[r, :] += xs[r] · kernel, `N` kernel rows per pass, then the remaining rows one by one.
+    //
+    // Safety: AVX2 and FMA; `units >= 1`, `kernel.len() == inputs * units` and
+    // `xs[r].len() == inputs` for some `inputs`, `out.len() == R * units`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn rows<const R: usize, const N: usize>(
+        xs: &[&[f32]; R],
+        kernel: &[f32],
+        units: usize,
+        out: &mut [f32],
+    ) {
+        let inputs = kernel.len() / units;
+        let mut i = 0;
+        while i + N <= inputs {
+            block::<R, N>(xs, i, kernel, units, out);
+            i += N;
+        }
+        while i < inputs {
+            block::<R, 1>(xs, i, kernel, units, out);
+            i += 1;
         }
     }
-    let bias = p.epilogue.bias.and_then(|b| b.get(j..j + W));
-    for (r, acc) in acc.iter().enumerate() {
-        let Some(o) = out.get_mut(r * units + j..r * units + j + W) else {
-            return;
-        };
-        for (l, (o, &v)) in o.iter_mut().zip(acc).enumerate() {
-            let mut v = v;
-            if let Some(b) = bias {
-                v += b[l];
+
+    // out[r, :] += the sum over n < N of xs[r][i + n] * kernel[i + n, :].
+    //
+    // Safety: as `rows`, and `i + N <= inputs`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block<const R: usize, const N: usize>(
+        xs: &[&[f32]; R],
+        i: usize,
+        kernel: &[f32],
+        units: usize,
+        out: &mut [f32],
+    ) {
+        let mut xv = [[_mm256_setzero_ps(); N]; R];
+        for (xv, x) in xv.iter_mut().zip(xs) {
+            for (v, &x) in xv.iter_mut().zip(&x[i..i + N]) {
+                *v = _mm256_set1_ps(x);
             }
-            if p.epilogue.relu {
-                v = v.max(0.0);
+        }
+        let lanes_end = units - units % LANES;
+        let k = kernel.as_ptr().add(i * units);
+        let o = out.as_mut_ptr();
+        let mut j = 0;
+        while j < lanes_end {
+            // SAFETY: `j + LANES <= units`, so the loads read kernel[i + n, j..j + LANES] with
+            // `i + n < i + N <= inputs`, inside `kernel` (`inputs * units` long), and the loads
+            // and stores of out[r, j..j + LANES] stay inside `out` (`R * units` long).
+            let mut acc: [__m256; R] = [_mm256_setzero_ps(); R];
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_loadu_ps(o.add(r * units + j));
             }
-            *o = v;
+            for n in 0..N {
+                let w = _mm256_loadu_ps(k.add(n * units + j));
+                for (a, xv) in acc.iter_mut().zip(&xv) {
+                    *a = _mm256_fmadd_ps(xv[n], w, *a);
+                }
+            }
+            for (r, a) in acc.iter().enumerate() {
+                _mm256_storeu_ps(o.add(r * units + j), *a);
+            }
+            j += LANES;
+        }
+        for j in lanes_end..units {
+            for (x, orow) in xs.iter().zip(out.chunks_exact_mut(units)) {
+                let mut a = orow[j];
+                for n in 0..N {
+                    a = x[i + n].mul_add(kernel[(i + n) * units + j], a);
+                }
+                orow[j] = a;
+            }
         }
     }
 }
@@ -256,22 +307,25 @@ mod tests {
         })
     }
 
-    // Both builds of the product, every row count and tile remainder (units 1..=9 and widths
-    // past 64), against the product and epilogue computed in f64. FMA rounds once per
-    // multiply-add and the portable build twice, so they differ in the last bits; both stay
-    // within a few units of f32's rounding (6e-8) of the sum of the absolute terms.
+    // Both builds of the product, every row count, column tails of 0-7 past the 8 lanes and
+    // kernel-row tails past each pass, against the product and epilogue computed in f64. FMA
+    // rounds once per multiply-add and the portable build twice, so they differ in the last
+    // bits; both stay within a few units of f32's rounding (6e-8) of the sum of the absolute
+    // terms (measured at most 1.7e-7).
     #[test]
     fn both_builds_match_the_exact_product_with_the_epilogue() {
         let mut rng = Rng::new(5);
-        for (inputs, units) in [
+        let shapes = [
             (1, 1),
             (3, 5),
             (7, 9),
             (4, 8),
+            (13, 15),
             (784, 10),
             (50, 100),
             (9, 256),
-        ] {
+        ];
+        for (inputs, units) in shapes {
             let kernel = Array2::from_shape_fn((inputs, units), |_| rng.next_f32() * 2.0 - 1.0);
             let bias: Vec<f32> = (0..units).map(|_| rng.next_f32() - 0.5).collect();
             for rows in 1..=FEW_ROWS {
@@ -282,10 +336,10 @@ mod tests {
                         relu,
                     };
                     let expected = exact(&x, &kernel, epilogue);
-                    let p = Product::new(x.view(), kernel.view(), rows * units, epilogue)
-                        .expect("the few-row product applies");
                     let mut out = vec![f32::NAN; rows * units];
-                    portable_product(&p, &mut out);
+                    let mut p = Product::new(x.view(), kernel.view(), &mut out, epilogue)
+                        .expect("the few-row product applies");
+                    portable_product(&mut p);
                     let err = relative_error(&out, &expected);
                     assert!(
                         err <= 1e-6,
@@ -294,7 +348,9 @@ mod tests {
                     #[cfg(target_arch = "x86_64")]
                     {
                         let mut fused = vec![f32::NAN; rows * units];
-                        if avx2::product(&p, &mut fused) {
+                        let mut p = Product::new(x.view(), kernel.view(), &mut fused, epilogue)
+                            .expect("the few-row product applies");
+                        if avx2::product(&mut p) {
                             let err = relative_error(&fused, &expected);
                             assert!(err <= 1e-6, "avx2, {rows}x{inputs}x{units}: error {err}");
                         }
