@@ -7,6 +7,7 @@
 //! - `train_epoch`: one `fit` epoch over the 60 000 samples (shuffled, Keras' defaults).
 //! - `predict_1024`: `predict` on 1024 rows (inference samples/s).
 //! - `predict_1`: `predict` on 1 row (single-sample latency).
+//! - `predict_8`: `predict` on 8 rows (a small batch).
 //!
 //! `cargo bench --bench w2`
 
@@ -98,4 +99,18 @@ fn predict_1(bencher: divan::Bencher) {
             .predict(divan::black_box(x.view()))
             .expect("shapes are right")
     });
+}
+
+/// Small-batch inference: 8 rows (the few-row product, in two groups of four, with AVX2).
+#[divan::bench]
+fn predict_8(bencher: divan::Bencher) {
+    let (x, _) = data(8);
+    let model = Mlp::with_seed(1);
+    bencher
+        .counter(divan::counter::ItemsCount::new(8usize))
+        .bench_local(|| {
+            model
+                .predict(divan::black_box(x.view()))
+                .expect("shapes are right")
+        });
 }

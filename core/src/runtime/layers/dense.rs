@@ -3,7 +3,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
-use super::few_rows::{few_rows_dot, Epilogue, FEW_ROWS};
+use super::few_rows::{few_rows_dot, Epilogue};
 use super::sparse_product::{
     dot_by_column, sparse_dot, sparse_transpose_dot, transpose_dot_by_column, ByColumn,
 };
@@ -272,19 +272,17 @@ impl Dense {
 }
 
 // `out = x · kernel`, `out` already shaped `(x.nrows(), kernel.ncols())`. A few rows take the
-// register-tiled product of `few_rows`, which also applies `epilogue` (true returned); more
-// take matrixmultiply, and the epilogue is left to the caller (false).
+// product of `few_rows`, which also applies `epilogue` (true returned); more take
+// matrixmultiply, and the epilogue is left to the caller (false).
 fn dot_into(
     x: ArrayView2<'_, f32>,
     kernel: ArrayView2<'_, f32>,
     out: &mut Array2<f32>,
     epilogue: Epilogue<'_>,
 ) -> bool {
-    if x.nrows() <= FEW_ROWS {
-        if let Some(o) = out.as_slice_mut() {
-            if few_rows_dot(x, kernel, o, epilogue) {
-                return true;
-            }
+    if let Some(o) = out.as_slice_mut() {
+        if few_rows_dot(x, kernel, o, epilogue) {
+            return true;
         }
     }
     sgemm(1.0, x, kernel, 0.0, out.view_mut());
@@ -439,6 +437,7 @@ impl Layer for Dense {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::layers::few_rows::FEW_ROWS;
     use ndarray::array;
     use ndarray::Axis;
 
