@@ -165,9 +165,9 @@ mod avx2 {
     use super::{apply_epilogue, Epilogue, Product, FEW_ROWS, GROUPED_MIN_UNITS, GROUPED_ROWS};
     use ndarray::{ArrayView2, Axis};
     use std::arch::x86_64::{
-        __m256, _mm256_cmpgt_epi32, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_maskload_ps,
-        _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32,
-        _mm256_setzero_ps, _mm256_storeu_ps, _mm_prefetch, _MM_HINT_T0,
+        __m256, _mm256_add_ps, _mm256_cmpgt_epi32, _mm256_fmadd_ps, _mm256_loadu_ps,
+        _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_ps,
+        _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps, _mm_prefetch, _MM_HINT_T0,
     };
     use std::sync::OnceLock;
 
@@ -237,6 +237,16 @@ mod avx2 {
         let (kernel, units, out) = (p.kernel, p.units, &mut *p.out);
         out.fill(0.0);
         let [a, b, c, d] = p.rows;
+        if units <= 2 * LANES {
+            match p.n_rows {
+                1 => narrow::<1>(&[a], kernel, units, out),
+                2 => narrow::<2>(&[a, b], kernel, units, out),
+                3 => narrow::<3>(&[a, b, c], kernel, units, out),
+                _ => narrow::<4>(&[a, b, c, d], kernel, units, out),
+            }
+            apply_epilogue(p.epilogue, out);
+            return;
+        }
         match p.n_rows {
             1 => rows::<1, 8>(&[a], kernel, units, out),
             2 => rows::<2, 6>(&[a, b], kernel, units, out),
@@ -244,6 +254,67 @@ mod avx2 {
             _ => rows::<4, 3>(&[a, b, c, d], kernel, units, out),
         }
         apply_epilogue(p.epilogue, out);
+    }
+
+    // out = xs · kernel for outputs of at most two vectors (`units <= 2 * LANES`, W2's last
+    // layer): the sums stay in registers over all the kernel rows instead of going through
+    // `out` after each pass, whose store-then-load latency would bind a row this narrow. One
+    // output row keeps two partial sums (even and odd kernel rows) for independent chains.
+    //
+    // Safety: as `rows`, and `units <= 2 * LANES`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn narrow<const R: usize>(
+        xs: &[&[f32]; R],
+        kernel: &[f32],
+        units: usize,
+        out: &mut [f32],
+    ) {
+        let inputs = kernel.len() / units;
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        // Lane masks of the two vectors: the columns below `units`.
+        let masks = [
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(units.min(LANES) as i32), lane),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(units.saturating_sub(LANES) as i32), lane),
+        ];
+        let vectors = units.div_ceil(LANES);
+        let k = kernel.as_ptr();
+        let mut even = [[_mm256_setzero_ps(); 2]; R];
+        let mut odd = [[_mm256_setzero_ps(); 2]; R];
+        let mut i = 0;
+        // SAFETY: the masked loads read kernel[i, v * LANES..] and kernel[i + 1, ..] only in
+        // the lanes below `units`, with `i + 1 < inputs`: inside `kernel`.
+        while i + 2 <= inputs {
+            for v in 0..vectors {
+                let w0 = _mm256_maskload_ps(k.add(i * units + v * LANES), masks[v]);
+                let w1 = _mm256_maskload_ps(k.add((i + 1) * units + v * LANES), masks[v]);
+                for r in 0..R {
+                    let x0 = _mm256_set1_ps(xs[r][i]);
+                    let x1 = _mm256_set1_ps(xs[r][i + 1]);
+                    even[r][v] = _mm256_fmadd_ps(x0, w0, even[r][v]);
+                    odd[r][v] = _mm256_fmadd_ps(x1, w1, odd[r][v]);
+                }
+            }
+            i += 2;
+        }
+        if i < inputs {
+            // SAFETY: as above, row `i < inputs`.
+            for v in 0..vectors {
+                let w = _mm256_maskload_ps(k.add(i * units + v * LANES), masks[v]);
+                for r in 0..R {
+                    even[r][v] = _mm256_fmadd_ps(_mm256_set1_ps(xs[r][i]), w, even[r][v]);
+                }
+            }
+        }
+        let o = out.as_mut_ptr();
+        for r in 0..R {
+            for v in 0..vectors {
+                // SAFETY: out[r, v * LANES..] in the lanes below `units`, inside `out`
+                // (`R * units` long).
+                let sum = _mm256_add_ps(even[r][v], odd[r][v]);
+                _mm256_maskstore_ps(o.add(r * units + v * LANES), masks[v], sum);
+            }
+        }
     }
 
     // out[r, :] += xs[r] · kernel, `N` kernel rows per pass, then the remaining rows one by one.
