@@ -272,8 +272,8 @@ impl Dense {
 }
 
 // `out = x · kernel`, `out` already shaped `(x.nrows(), kernel.ncols())`. A few rows take the
-// product of `few_rows`, which also applies `epilogue` (true returned); more take
-// matrixmultiply, and the epilogue is left to the caller (false).
+// product of `few_rows`, which also applies `epilogue` (true returned); more take `sgemm`,
+// and the epilogue is left to the caller (false).
 fn dot_into(
     x: ArrayView2<'_, f32>,
     kernel: ArrayView2<'_, f32>,
