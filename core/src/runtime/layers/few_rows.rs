@@ -1,6 +1,7 @@
-//! `x · kernel` for a few rows (a batch of at most [`FEW_ROWS`]) without matrixmultiply, which
-//! packs the whole kernel on every call: for one row of W2 (a 784 x 256 kernel) the packing
-//! costs several times the product itself.
+//! `x · kernel` for a few rows (a batch of at most [`FEW_ROWS`], or with AVX2 up to 12 rows
+//! in groups of four) without the general product (`sgemm`, matrixmultiply), which packs the
+//! whole kernel on every call: for one row of W2 (a 784 x 256 kernel) the packing costs
+//! several times the product itself.
 //!
 //! Each output row is the sum of the kernel's rows scaled by the input row's entries, several
 //! kernel rows per pass over the output rows, so the kernel is read once, in order, and each
