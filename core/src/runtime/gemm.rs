@@ -255,24 +255,50 @@ mod avx512 {
     // `a` (mc x kc) into panels of MR rows: panel `i` holds rows `i·MR..`, depth by depth
     // (`MR` values per depth), rows past `mc` zero.
     fn pack_a(a: ArrayView2<'_, f32>, out: &mut [f32]) {
-        let kc = a.ncols();
-        for (panel, dst) in out.chunks_exact_mut(kc * MR).enumerate() {
-            let rows = a.slice(s![panel * MR..((panel + 1) * MR).min(a.nrows()), ..]);
-            let h = rows.nrows();
-            if h < MR {
+        pack::<MR>(a, out);
+    }
+
+    // `b` (kc x nc) into panels of NR columns: panel `j` holds columns `j·NR..`, depth by
+    // depth (`NR` values per depth), columns past `nc` zero.
+    fn pack_b(b: ArrayView2<'_, f32>, out: &mut [f32]) {
+        pack::<NR>(b.reversed_axes(), out);
+    }
+
+    // `x` (lines x depth) into panels of W lines, depth by depth (W values per depth); the
+    // slots of lines past the end are zero.
+    fn pack<const W: usize>(x: ArrayView2<'_, f32>, out: &mut [f32]) {
+        let depth = x.ncols();
+        for (panel, dst) in out.chunks_exact_mut(depth * W).enumerate() {
+            let lines = x.slice(s![panel * W..((panel + 1) * W).min(x.nrows()), ..]);
+            let h = lines.nrows();
+            if h < W {
                 dst.fill(0.0);
             }
-            if rows.strides()[0] == 1 || h == 1 {
-                // Column-major (a transposed view): each depth's rows are adjacent.
-                for (d, col) in dst.chunks_exact_mut(MR).zip(rows.columns()) {
-                    match col.as_slice() {
-                        Some(src) => d[..h].copy_from_slice(src),
-                        None => d.iter_mut().zip(col).for_each(|(d, &v)| *d = v),
+            if h == 1 || lines.strides()[0] == 1 {
+                // A depth's values are adjacent (a transposed `a`, a row-major `b`).
+                for (d, values) in dst.chunks_exact_mut(W).zip(lines.columns()) {
+                    match values.to_slice() {
+                        Some(src) => copy_line::<W>(src, d),
+                        None => d.iter_mut().zip(values).for_each(|(d, &v)| *d = v),
                     }
                 }
+                continue;
+            }
+            // Each line is contiguous (a row-major `a`, a transposed `b`): read W lines side
+            // by side, writing each depth's W values at once.
+            let mut slices: [&[f32]; W] = [&[]; W];
+            let mut contiguous = true;
+            for (slot, line) in slices.iter_mut().zip(lines.rows()) {
+                match line.to_slice() {
+                    Some(line) => *slot = line,
+                    None => contiguous = false,
+                }
+            }
+            if contiguous && h == W {
+                interleave(&slices, dst);
             } else {
-                for (r, row) in rows.rows().into_iter().enumerate() {
-                    for (d, &v) in dst.chunks_exact_mut(MR).zip(row) {
+                for (r, line) in lines.rows().into_iter().enumerate() {
+                    for (d, &v) in dst.chunks_exact_mut(W).zip(line) {
                         d[r] = v;
                     }
                 }
@@ -280,30 +306,22 @@ mod avx512 {
         }
     }
 
-    // `b` (kc x nc) into panels of NR columns: panel `j` holds columns `j·NR..`, depth by
-    // depth (`NR` values per depth), columns past `nc` zero.
-    fn pack_b(b: ArrayView2<'_, f32>, out: &mut [f32]) {
-        let kc = b.nrows();
-        for (panel, dst) in out.chunks_exact_mut(kc * NR).enumerate() {
-            let cols = b.slice(s![.., panel * NR..((panel + 1) * NR).min(b.ncols())]);
-            let w = cols.ncols();
-            if w < NR {
-                dst.fill(0.0);
-            }
-            if cols.strides()[1] == 1 || w == 1 {
-                // Row-major: each depth's columns are adjacent.
-                for (d, row) in dst.chunks_exact_mut(NR).zip(cols.rows()) {
-                    match row.as_slice() {
-                        Some(src) => d[..w].copy_from_slice(src),
-                        None => d.iter_mut().zip(row).for_each(|(d, &v)| *d = v),
-                    }
-                }
-            } else {
-                for (q, col) in cols.columns().into_iter().enumerate() {
-                    for (d, &v) in dst.chunks_exact_mut(NR).zip(col) {
-                        d[q] = v;
-                    }
-                }
+    // `dst[..src.len()] = src`, as two register moves when `src` fills `dst` (W values), which
+    // a call to memcpy is not.
+    fn copy_line<const W: usize>(src: &[f32], dst: &mut [f32]) {
+        match (<&[f32; W]>::try_from(src), <&mut [f32; W]>::try_from(&mut *dst)) {
+            (Ok(src), Ok(dst)) => *dst = *src,
+            _ => dst[..src.len()].copy_from_slice(src),
+        }
+    }
+
+    // `dst[p·W + r] = lines[r][p]`: W equal-length lines into depth-major order.
+    fn interleave<const W: usize>(lines: &[&[f32]; W], dst: &mut [f32]) {
+        let depth = dst.len() / W;
+        let lines = lines.map(|line| &line[..depth]);
+        for (p, d) in dst.chunks_exact_mut(W).enumerate() {
+            for (d, line) in d.iter_mut().zip(&lines) {
+                *d = line[p];
             }
         }
     }
