@@ -66,8 +66,7 @@ fn product(
 #[cfg(target_arch = "x86_64")]
 fn large_enough(m: usize, k: usize, n: usize) -> bool {
     const MIN_MULTIPLY_ADDS: usize = 64 * 64 * 64;
-    // Fewer columns than a zmm register's 16 lanes waste most of each tile.
-    n >= 16 && m.saturating_mul(k).saturating_mul(n) >= MIN_MULTIPLY_ADDS
+    m.saturating_mul(k).saturating_mul(n) >= MIN_MULTIPLY_ADDS
 }
 
 // Each thread's part of a product has at least this many multiply-adds: handing a part to
@@ -89,11 +88,8 @@ fn parallel_gemm<'a, 'b, 'c>(
 ) {
     let ((m, k), n) = (a.dim(), b.ncols());
     let by_rows = m >= n;
-    let (len, other, align) = if by_rows {
-        (m, n, avx512::MR)
-    } else {
-        (n, m, avx512::NR)
-    };
+    let (mr, nr) = avx512::tile(n);
+    let (len, other, align) = if by_rows { (m, n, mr) } else { (n, m, nr) };
     let min_len = MIN_MULTIPLY_ADDS_PER_THREAD.div_ceil(k.saturating_mul(other).max(1));
     type Job<'a, 'b, 'c> = (
         ArrayView2<'a, f32>,
@@ -122,24 +118,37 @@ fn parallel_gemm<'a, 'b, 'c>(
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::{
-        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
-        _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        __m512, _mm512_castpd_ps, _mm512_castps_pd, _mm512_fmadd_ps, _mm512_loadu_ps,
+        _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps, _mm512_set1_ps,
+        _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_unpackhi_pd, _mm512_unpackhi_ps,
+        _mm512_unpacklo_pd, _mm512_unpacklo_ps,
     };
     use std::cell::RefCell;
 
     use ndarray::{s, ArrayView2, ArrayViewMut2};
 
-    /// Rows of a tile of `c`: 2·MR accumulators, two loads of `b` and a broadcast of `a` fit in
-    /// the 32 zmm registers.
-    pub(super) const MR: usize = 12;
-    /// Columns of a tile of `c`: two zmm registers of 16 lanes.
-    pub(super) const NR: usize = 32;
+    /// Tile shapes (rows MR x columns NR of `c`, NR = 16 · NV for NV zmm registers a row).
+    /// Wide: 2·12 accumulators, two loads of `b` and a broadcast of `a` fit in the 32 zmm
+    /// registers.
+    const WIDE: (usize, usize) = (12, 32);
+    /// Narrow, for at most 16 columns (W2's output layer of 10): 16 accumulators, so a
+    /// 32-column tile does not waste 22 of its 32 lanes.
+    const NARROW: (usize, usize) = (16, 16);
     /// Depth of a block: a packed panel of `b`, KC x NR, stays in the 48 KiB L1 (32 KiB).
     const KC: usize = 256;
-    /// Rows of a packed block of `a` (MC x KC, 144 KiB), which stays in L2.
-    const MC: usize = 12 * MR;
+    /// Rows of a packed block of `a`, in tiles (12 x 12 x KC: 144 KiB, which stays in L2).
+    const MC_TILES: usize = 12;
     /// Columns of a packed block of `b` (KC x NC).
     const NC: usize = 1024;
+
+    /// The tile shape (MR, NR) for products with `n` columns.
+    pub(super) fn tile(n: usize) -> (usize, usize) {
+        if n <= NARROW.1 {
+            NARROW
+        } else {
+            WIDE
+        }
+    }
 
     /// Whether the CPU has AVX-512F (std caches the detection).
     pub(super) fn available() -> bool {
@@ -170,8 +179,15 @@ mod avx512 {
         PACKED_A.with(|pa| {
             PACKED_B.with(|pb| {
                 let (mut pa, mut pb) = (pa.borrow_mut(), pb.borrow_mut());
+                let (pa, pb) = (&mut *pa, &mut *pb);
                 // SAFETY: avx512f is present (checked above).
-                unsafe { gemm_blocked(alpha, a, b, beta, c, &mut pa, &mut pb) }
+                unsafe {
+                    if tile(b.ncols()) == NARROW {
+                        gemm_blocked::<16, 1, 16>(alpha, a, b, beta, c, pa, pb);
+                    } else {
+                        gemm_blocked::<12, 2, 32>(alpha, a, b, beta, c, pa, pb);
+                    }
+                }
             })
         })
     }
@@ -179,7 +195,7 @@ mod avx512 {
     // The BLIS loops: blocks of NC columns, KC depths and MC rows of the operands are packed
     // into tiles' panels, and the micro-kernel computes one MR x NR tile of `c` per call.
     #[target_feature(enable = "avx512f")]
-    fn gemm_blocked(
+    fn gemm_blocked<const MR: usize, const NV: usize, const NR: usize>(
         alpha: f32,
         a: ArrayView2<'_, f32>,
         b: ArrayView2<'_, f32>,
@@ -188,6 +204,8 @@ mod avx512 {
         buf_a: &mut Vec<f32>,
         buf_b: &mut Vec<f32>,
     ) {
+        const { assert!(NR == 16 * NV) };
+        let mc_max = MC_TILES * MR;
         let ((m, k), n) = (a.dim(), b.ncols());
         debug_assert_eq!(c.dim(), (m, n));
         if m == 0 || n == 0 {
@@ -204,7 +222,7 @@ mod avx512 {
         // Equal depth blocks, so the last one is not a sliver.
         let kc_max = k.div_ceil(k.div_ceil(KC));
         let packed_b = aligned(buf_b, kc_max * NC.min(n).next_multiple_of(NR));
-        let packed_a = aligned(buf_a, kc_max * MC.min(m).next_multiple_of(MR));
+        let packed_a = aligned(buf_a, kc_max * mc_max.min(m).next_multiple_of(MR));
         let row_stride = if m > 1 { c.strides()[0] } else { 0 };
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
@@ -214,11 +232,16 @@ mod avx512 {
                 // Later depth blocks add to what the first one stored.
                 let beta = if pc == 0 { beta } else { 1.0 };
                 let b_panels = &mut packed_b[..kc * nc.next_multiple_of(NR)];
-                pack_b(b.slice(s![pc..pc + kc, jc..jc + nc]), b_panels);
-                for ic in (0..m).step_by(MC) {
-                    let mc = MC.min(m - ic);
+                // `b` (kc x nc) into panels of NR columns, depth by depth.
+                pack::<NR>(
+                    b.slice(s![pc..pc + kc, jc..jc + nc]).reversed_axes(),
+                    b_panels,
+                );
+                for ic in (0..m).step_by(mc_max) {
+                    let mc = mc_max.min(m - ic);
                     let a_panels = &mut packed_a[..kc * mc.next_multiple_of(MR)];
-                    pack_a(a.slice(s![ic..ic + mc, pc..pc + kc]), a_panels);
+                    // `a` (mc x kc) into panels of MR rows, depth by depth.
+                    pack::<MR>(a.slice(s![ic..ic + mc, pc..pc + kc]), a_panels);
                     let mut tile_c = c.slice_mut(s![ic..ic + mc, jc..jc + nc]);
                     let origin = tile_c.as_mut_ptr();
                     for (jr, b_panel) in b_panels.chunks_exact(kc * NR).enumerate() {
@@ -231,7 +254,9 @@ mod avx512 {
                             // `gemm`); `tile_c` is borrowed mutably for the whole loop.
                             unsafe {
                                 let tile = origin.offset(i as isize * row_stride + j as isize);
-                                kernel(a_panel, b_panel, tile, row_stride, mr, nr, alpha, beta);
+                                kernel::<MR, NV, NR>(
+                                    a_panel, b_panel, tile, row_stride, mr, nr, alpha, beta,
+                                );
                             }
                         }
                     }
@@ -252,20 +277,9 @@ mod avx512 {
         &mut buf[offset..offset + len]
     }
 
-    // `a` (mc x kc) into panels of MR rows: panel `i` holds rows `i·MR..`, depth by depth
-    // (`MR` values per depth), rows past `mc` zero.
-    fn pack_a(a: ArrayView2<'_, f32>, out: &mut [f32]) {
-        pack::<MR>(a, out);
-    }
-
-    // `b` (kc x nc) into panels of NR columns: panel `j` holds columns `j·NR..`, depth by
-    // depth (`NR` values per depth), columns past `nc` zero.
-    fn pack_b(b: ArrayView2<'_, f32>, out: &mut [f32]) {
-        pack::<NR>(b.reversed_axes(), out);
-    }
-
     // `x` (lines x depth) into panels of W lines, depth by depth (W values per depth); the
     // slots of lines past the end are zero.
+    #[target_feature(enable = "avx512f")]
     fn pack<const W: usize>(x: ArrayView2<'_, f32>, out: &mut [f32]) {
         let depth = x.ncols();
         for (panel, dst) in out.chunks_exact_mut(depth * W).enumerate() {
@@ -284,8 +298,7 @@ mod avx512 {
                 }
                 continue;
             }
-            // Each line is contiguous (a row-major `a`, a transposed `b`): read W lines side
-            // by side, writing each depth's W values at once.
+            // Each line is contiguous (a row-major `a`, a transposed `b`): transposed in blocks.
             let mut slices: [&[f32]; W] = [&[]; W];
             let mut contiguous = true;
             for (slot, line) in slices.iter_mut().zip(lines.rows()) {
@@ -294,8 +307,8 @@ mod avx512 {
                     None => contiguous = false,
                 }
             }
-            if contiguous && h == W {
-                interleave(&slices, dst);
+            if contiguous {
+                interleave::<W>(&slices[..h], dst);
             } else {
                 for (r, line) in lines.rows().into_iter().enumerate() {
                     for (d, &v) in dst.chunks_exact_mut(W).zip(line) {
@@ -309,21 +322,87 @@ mod avx512 {
     // `dst[..src.len()] = src`, as two register moves when `src` fills `dst` (W values), which
     // a call to memcpy is not.
     fn copy_line<const W: usize>(src: &[f32], dst: &mut [f32]) {
-        match (<&[f32; W]>::try_from(src), <&mut [f32; W]>::try_from(&mut *dst)) {
+        match (
+            <&[f32; W]>::try_from(src),
+            <&mut [f32; W]>::try_from(&mut *dst),
+        ) {
             (Ok(src), Ok(dst)) => *dst = *src,
             _ => dst[..src.len()].copy_from_slice(src),
         }
     }
 
-    // `dst[p·W + r] = lines[r][p]`: W equal-length lines into depth-major order.
-    fn interleave<const W: usize>(lines: &[&[f32]; W], dst: &mut [f32]) {
-        let depth = dst.len() / W;
-        let lines = lines.map(|line| &line[..depth]);
-        for (p, d) in dst.chunks_exact_mut(W).enumerate() {
-            for (d, line) in d.iter_mut().zip(&lines) {
-                *d = line[p];
+    // `dst[p·W + r] = lines[r][p]` for the given lines (at most W, each of at least
+    // `dst.len() / W` values); the slots of missing lines get zeros in whole blocks of 16
+    // depths, which go through a 16 x 16 transpose in registers, and are left as they are in
+    // the remaining depths.
+    #[target_feature(enable = "avx512f")]
+    fn interleave<const W: usize>(lines: &[&[f32]], dst: &mut [f32]) {
+        let blocks = dst.len() / W / 16;
+        for g in (0..lines.len()).step_by(16) {
+            let group = &lines[g..(g + 16).min(lines.len())];
+            let width = (W - g).min(16);
+            let mask = ((1u32 << width) - 1) as u16;
+            for p in (0..blocks).map(|block| block * 16) {
+                let mut rows = [_mm512_setzero_ps(); 16];
+                for (row, line) in rows.iter_mut().zip(group) {
+                    let src = &line[p..p + 16];
+                    // SAFETY: `src` holds 16 values.
+                    *row = unsafe { _mm512_loadu_ps(src.as_ptr()) };
+                }
+                for (q, values) in transpose16(rows).into_iter().enumerate() {
+                    let at = &mut dst[(p + q) * W + g..][..width];
+                    // SAFETY: `at` holds `width` values, the lanes the mask writes.
+                    unsafe { _mm512_mask_storeu_ps(at.as_mut_ptr(), mask, values) };
+                }
             }
         }
+        for (r, line) in lines.iter().enumerate() {
+            let rest = dst.chunks_exact_mut(W).zip(line.iter()).skip(blocks * 16);
+            for (d, &v) in rest {
+                d[r] = v;
+            }
+        }
+    }
+
+    // The transpose of 16 rows of 16 values: unpacks of pairs of values, of pairs of pairs,
+    // then two shuffles of 128-bit lanes.
+    #[target_feature(enable = "avx512f")]
+    fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+        let lo = |a, b| _mm512_unpacklo_ps(a, b);
+        let hi = |a, b| _mm512_unpackhi_ps(a, b);
+        let lo2 =
+            |a, b| _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+        let hi2 =
+            |a, b| _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+        // t[2i], t[2i + 1]: rows 2i and 2i + 1 interleaved (low and high pairs of each lane).
+        let mut t = [_mm512_setzero_ps(); 16];
+        for i in 0..8 {
+            t[2 * i] = lo(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = hi(r[2 * i], r[2 * i + 1]);
+        }
+        // u[4g + j]: value j (and j + 4, 8, 12) of rows 4g..4g + 4, per 128-bit lane.
+        let mut u = [_mm512_setzero_ps(); 16];
+        for g in 0..4 {
+            let b = 4 * g;
+            u[b] = lo2(t[b], t[b + 2]);
+            u[b + 1] = hi2(t[b], t[b + 2]);
+            u[b + 2] = lo2(t[b + 1], t[b + 3]);
+            u[b + 3] = hi2(t[b + 1], t[b + 3]);
+        }
+        // v: lanes 0 and 2 (0x88) or 1 and 3 (0xdd) of two groups of four rows.
+        let mut v = [_mm512_setzero_ps(); 16];
+        for j in 0..4 {
+            v[j] = _mm512_shuffle_f32x4::<0x88>(u[j], u[j + 4]);
+            v[j + 4] = _mm512_shuffle_f32x4::<0xdd>(u[j], u[j + 4]);
+            v[j + 8] = _mm512_shuffle_f32x4::<0x88>(u[j + 8], u[j + 12]);
+            v[j + 12] = _mm512_shuffle_f32x4::<0xdd>(u[j + 8], u[j + 12]);
+        }
+        let mut out = [_mm512_setzero_ps(); 16];
+        for j in 0..8 {
+            out[j] = _mm512_shuffle_f32x4::<0x88>(v[j], v[j + 8]);
+            out[j + 8] = _mm512_shuffle_f32x4::<0xdd>(v[j], v[j + 8]);
+        }
+        out
     }
 
     // One MR x NR tile: `c = alpha · a_panel · b_panel + beta · c` on its first `mr` rows and
@@ -333,7 +412,7 @@ mod avx512 {
     // r < mr, q < nr, and no other reference to those elements is live.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel(
+    unsafe fn kernel<const MR: usize, const NV: usize, const NR: usize>(
         a_panel: &[f32],
         b_panel: &[f32],
         c: *mut f32,
@@ -343,44 +422,37 @@ mod avx512 {
         alpha: f32,
         beta: f32,
     ) {
-        let mut acc = [_mm512_setzero_ps(); 2 * MR];
+        let mut acc = [[_mm512_setzero_ps(); NV]; MR];
         for (a, b) in a_panel.chunks_exact(MR).zip(b_panel.chunks_exact(NR)) {
-            // SAFETY: `b` holds NR = 32 values, the two loads read 16 each.
-            let (b0, b1) = unsafe {
-                (
-                    _mm512_loadu_ps(b.as_ptr()),
-                    _mm512_loadu_ps(b[16..].as_ptr()),
-                )
-            };
-            for (r, &x) in a.iter().enumerate() {
+            let mut bv = [_mm512_setzero_ps(); NV];
+            for (v, b) in bv.iter_mut().zip(b.chunks_exact(16)) {
+                // SAFETY: `b` is a chunk of 16 values.
+                *v = unsafe { _mm512_loadu_ps(b.as_ptr()) };
+            }
+            for (row, &x) in acc.iter_mut().zip(a) {
                 let x = _mm512_set1_ps(x);
-                acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
-                acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
+                for (acc, &b) in row.iter_mut().zip(&bv) {
+                    *acc = _mm512_fmadd_ps(x, b, *acc);
+                }
             }
         }
-        let lanes = |from: usize| -> u16 {
-            let n = nr.saturating_sub(from).min(16);
-            ((1u32 << n) - 1) as u16
-        };
-        let (mask0, mask1) = (lanes(0), lanes(16));
         let (alpha, beta_v) = (_mm512_set1_ps(alpha), _mm512_set1_ps(beta));
-        for (r, pair) in acc.chunks_exact(2).enumerate().take(mr) {
-            let (v0, v1) = (_mm512_mul_ps(alpha, pair[0]), _mm512_mul_ps(alpha, pair[1]));
-            // SAFETY: row r < mr, lanes q < nr only (masked), per the caller's contract;
-            // masked-off lanes are neither read nor written.
-            unsafe {
-                let row = c.offset(r as isize * row_stride);
-                let hi = row.wrapping_add(16);
-                let (v0, v1) = if beta == 0.0 {
-                    (v0, v1)
-                } else {
-                    (
-                        fma_c(beta_v, _mm512_maskz_loadu_ps(mask0, row), v0),
-                        fma_c(beta_v, _mm512_maskz_loadu_ps(mask1, hi), v1),
-                    )
-                };
-                _mm512_mask_storeu_ps(row, mask0, v0);
-                _mm512_mask_storeu_ps(hi, mask1, v1);
+        for (r, row) in acc.iter().enumerate().take(mr) {
+            for (v, &sum) in row.iter().enumerate() {
+                let from = 16 * v;
+                let mask = ((1u32 << nr.saturating_sub(from).min(16)) - 1) as u16;
+                let sum = _mm512_mul_ps(alpha, sum);
+                // SAFETY: row r < mr, and lanes from + q < nr only (masked), per the caller's
+                // contract; masked-off lanes are neither read nor written (no fault).
+                unsafe {
+                    let at = c.offset(r as isize * row_stride).wrapping_add(from);
+                    let value = if beta == 0.0 {
+                        sum
+                    } else {
+                        fma_c(beta_v, _mm512_maskz_loadu_ps(mask, at), sum)
+                    };
+                    _mm512_mask_storeu_ps(at, mask, value);
+                }
             }
         }
     }
