@@ -69,10 +69,12 @@ fn large_enough(m: usize, k: usize, n: usize) -> bool {
     m.saturating_mul(k).saturating_mul(n) >= MIN_MULTIPLY_ADDS
 }
 
-// Each thread's part of a product has at least this many multiply-adds: handing a part to
-// another thread costs a few microseconds (measured, BENCHMARKS.md "Matrix products").
+// Each thread's part of a product has at least this many multiply-adds (a few milliseconds'
+// work): on a loaded machine the hand-off waits for the other thread to be scheduled, and the
+// W2 training products (at most 26 M multiply-adds, 100-350 µs) measured slower split, while
+// inference at batch 1024 (205 M) gained (BENCHMARKS.md "Matrix products").
 #[cfg(target_arch = "x86_64")]
-const MIN_MULTIPLY_ADDS_PER_THREAD: usize = 1 << 20;
+const MIN_MULTIPLY_ADDS_PER_THREAD: usize = 1 << 24;
 
 // The AVX-512 product (`c` of unit column stride) split over the cores in whole tiles: along
 // the rows of `a` and `c` when there are more of them than columns of `b`, else along those
