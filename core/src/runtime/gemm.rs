@@ -4,7 +4,7 @@
 //! them. CPUs without `avx512f`, other targets and tiny products take `general_mat_mul`.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayBase, ArrayView2, ArrayViewMut2, DataMut, Ix2};
 #[cfg(target_arch = "x86_64")]
 use {super::parallel::split, ndarray::Axis};
 
@@ -13,38 +13,42 @@ use {super::parallel::split, ndarray::Axis};
 /// included). Not public API (exported for the benchmarks only).
 ///
 /// **Panics** if the shapes disagree: `a` is `m x k`, `b` `k x n` and `c` `m x n`.
-pub fn sgemm(
+#[inline]
+pub fn sgemm<S: DataMut<Elem = f32>>(
     alpha: f32,
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
     beta: f32,
-    c: ArrayViewMut2<'_, f32>,
+    c: &mut ArrayBase<S, Ix2>,
 ) {
     product(alpha, a, b, beta, c, false);
 }
 
 // `sgemm`; `any_size` takes the AVX-512 path below the size threshold too (for the tests).
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-fn product(
+#[inline]
+fn product<S: DataMut<Elem = f32>>(
     alpha: f32,
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
     beta: f32,
-    mut c: ArrayViewMut2<'_, f32>,
+    c: &mut ArrayBase<S, Ix2>,
     any_size: bool,
 ) {
-    let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    assert!(
-        k == k2 && c.dim() == (m, n),
-        "matrix product of {m} x {k} and {k2} x {n} into {:?}",
-        c.dim()
-    );
+    let ((m, k), n) = (a.dim(), b.ncols());
     #[cfg(target_arch = "x86_64")]
     if (any_size || large_enough(m, k, n)) && avx512::available() {
+        // (`general_mat_mul` checks the shapes itself.)
+        assert!(
+            b.nrows() == k && c.dim() == (m, n),
+            "matrix product of {m} x {k} and {} x {n} into {:?}",
+            b.nrows(),
+            c.dim()
+        );
         // The kernel stores whole rows of a tile, so `c` needs unit column stride; a column-major
         // `c` is the row-major `cᵀ = bᵀ · aᵀ`.
         if c.ncols() == 1 || c.strides()[1] == 1 {
-            parallel_gemm(alpha, a, b, beta, c);
+            parallel_gemm(alpha, a, b, beta, c.view_mut());
             return;
         }
         if c.nrows() == 1 || c.strides()[0] == 1 {
@@ -53,12 +57,12 @@ fn product(
                 b.reversed_axes(),
                 a.reversed_axes(),
                 beta,
-                c.reversed_axes(),
+                c.view_mut().reversed_axes(),
             );
             return;
         }
     }
-    general_mat_mul(alpha, &a, &b, beta, &mut c);
+    general_mat_mul(alpha, &a, &b, beta, c);
 }
 
 // Below this many multiply-adds matrixmultiply is as fast or faster: packing and the tile
@@ -498,7 +502,7 @@ mod tests {
         } else {
             c0.clone()
         };
-        product(alpha, a, b, beta, got.view_mut(), true);
+        product(alpha, a, b, beta, &mut got, true);
         let tol = 1e-5 * (a.ncols() as f32 + 1.0) * (alpha.abs() + beta.abs() + 1.0);
         for ((i, j), &e) in expected.indexed_iter() {
             let g = got[(i, j)];
@@ -576,7 +580,7 @@ mod tests {
             a.view(),
             b.view(),
             0.0,
-            wide_c.slice_mut(s![..;2, ..;2]),
+            &mut wide_c.slice_mut(s![..;2, ..;2]),
             true,
         );
         let got = wide_c.slice(s![..;2, ..;2]);
@@ -592,12 +596,12 @@ mod tests {
         let a = random(&mut rng, (50, 60));
         let b = random(&mut rng, (60, 70));
         let mut c = Array2::from_elem((50, 70), f32::NAN);
-        product(1.0, a.view(), b.view(), 0.0, c.view_mut(), true);
+        product(1.0, a.view(), b.view(), 0.0, &mut c, true);
         assert!(c.iter().all(|v| v.is_finite()));
         let empty_a = Array2::<f32>::zeros((50, 0));
         let empty_b = Array2::<f32>::zeros((0, 70));
         let before = c.clone();
-        product(1.0, empty_a.view(), empty_b.view(), 2.0, c.view_mut(), true);
+        product(1.0, empty_a.view(), empty_b.view(), 2.0, &mut c, true);
         assert_eq!(c, &before * 2.0);
     }
 

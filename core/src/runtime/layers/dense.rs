@@ -285,7 +285,7 @@ fn dot_into(
             return true;
         }
     }
-    sgemm(1.0, x, kernel, 0.0, out.view_mut());
+    sgemm(1.0, x, kernel, 0.0, out);
     false
 }
 
@@ -349,12 +349,12 @@ impl Layer for Dense {
         };
         // A shared layer's gradient is the sum over its uses.
         let beta = if self.accumulate { 1.0 } else { 0.0 };
-        sgemm(1.0, x.t(), dz, beta, self.grad_kernel.view_mut());
+        sgemm(1.0, x.t(), dz, beta, &mut self.grad_kernel);
         if self.config.use_bias {
             sum_rows(dz, &mut self.grad_bias, self.accumulate);
         }
         if need_grad_input {
-            sgemm(1.0, dz, self.kernel.t(), 0.0, self.grad_input.view_mut());
+            sgemm(1.0, dz, self.kernel.t(), 0.0, &mut self.grad_input);
         }
     }
 
