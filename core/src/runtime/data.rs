@@ -2,7 +2,10 @@
 //! folding dense ones into `(rows, features)`, gathering samples into a batch, and restoring
 //! the output's shape.
 
-use ndarray::{Array, Array2, ArrayView, ArrayView2, Axis, CowArray, Dimension, Ix2, IxDyn};
+use ndarray::{
+    Array, Array2, ArrayView, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, CowArray, Dimension, Ix2,
+    IxDyn,
+};
 
 use super::{Error, SparseTensor};
 use crate::shape::{check_runtime_shape, TensorSpec};
@@ -14,13 +17,18 @@ pub fn check_dense_input<D: Dimension>(
     spec: &TensorSpec,
     x: &ArrayView<'_, f32, D>,
 ) -> Result<usize, Error> {
-    check_runtime_shape(spec, x.shape()).map_err(|message| Error::InputShape {
+    check_dense_shape(name, spec, x.shape())
+}
+
+// `check_dense_input` on the shape alone: compiled once, here, not per model.
+fn check_dense_shape(name: &str, spec: &TensorSpec, shape: &[usize]) -> Result<usize, Error> {
+    check_runtime_shape(spec, shape).map_err(|message| Error::InputShape {
         input: name.to_string(),
         expected: spec.shape_string(),
-        actual: x.shape().to_vec(),
+        actual: shape.to_vec(),
         message,
     })?;
-    Ok(x.shape().first().copied().unwrap_or(1))
+    Ok(shape.first().copied().unwrap_or(1))
 }
 
 /// Checks a sparse `f32` input against its declared spec (its `dense_shape` against the
@@ -44,6 +52,12 @@ pub fn check_sparse_input(
 /// Views `x` as `(rows, features)`: every axis but the last folded into rows. Borrows when `x`
 /// is in standard (row-major) layout, copies otherwise. A 0-d array is one row of one feature.
 pub fn as_rows<'a, D: Dimension>(x: ArrayView<'a, f32, D>) -> CowArray<'a, f32, Ix2> {
+    // The work is done on a dynamic-rank view, so it is compiled once, here, rather than in
+    // every crate that declares a model (BENCHMARKS.md, compile time).
+    as_rows_dyn(x.into_dyn())
+}
+
+fn as_rows_dyn(x: ArrayViewD<'_, f32>) -> CowArray<'_, f32, Ix2> {
     let shape = x.shape();
     let cols = shape.last().copied().unwrap_or(1);
     let rows = shape[..shape.len().saturating_sub(1)].iter().product();
@@ -79,6 +93,11 @@ pub fn gather_rows<D: Dimension>(
     if out.raw_dim() != dim {
         *out = Array::zeros(dim);
     }
+    gather_rows_dyn(x.into_dyn(), rows, out.view_mut().into_dyn());
+}
+
+// `gather_rows` once `out` has its shape, on dynamic-rank views: compiled once, here.
+fn gather_rows_dyn(x: ArrayViewD<'_, f32>, rows: &[usize], mut out: ArrayViewMutD<'_, f32>) {
     let per_sample: usize = x.shape()[1..].iter().product();
     match (x.as_slice(), out.as_slice_mut()) {
         // Contiguous on both sides: one memcpy per sample.
@@ -89,9 +108,6 @@ pub fn gather_rows<D: Dimension>(
             }
         }
         _ => {
-            // Dynamic dimensions allow indexing an axis away whatever `D` is.
-            let x = x.into_dyn();
-            let mut out = out.view_mut().into_dyn();
             for (i, &r) in rows.iter().enumerate() {
                 out.index_axis_mut(Axis(0), i)
                     .assign(&x.index_axis(Axis(0), r));

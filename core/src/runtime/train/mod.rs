@@ -18,10 +18,11 @@ mod targets;
 
 use std::io::{IsTerminal, Write};
 
-use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis, IxDyn};
 
 use super::data::{as_rows, gather_rows};
 use super::{Error, Loss, Model, Optimizer, Rng};
+use crate::shape::TensorSpec;
 use callbacks::TrainInfo;
 pub use callbacks::{
     Callback, EarlyStopping, ExponentialDecay, LearningRateSchedule, Mode, ModelCheckpoint,
@@ -43,6 +44,16 @@ pub use targets::{TargetElement, Targets};
 pub struct Compiled<M: Model, O> {
     model: M,
     optimizer: O,
+    batch: M::Batch,
+    // Everything that does not depend on the model's type: the loops work on it through a
+    // `Net`, so they are compiled once in this crate rather than once per model in the user's
+    // (BENCHMARKS.md, compile time).
+    state: TrainState,
+}
+
+/// The model-independent part of [`Compiled`]: losses, metrics, schedule and the step's
+/// buffers.
+struct TrainState {
     losses: Vec<Loss>,
     loss_weights: Vec<f32>,
     // `<output>_loss` for each output, logged with several outputs.
@@ -54,7 +65,6 @@ pub struct Compiled<M: Model, O> {
     schedule: Option<Box<dyn LearningRateSchedule>>,
     // Updates applied so far (Keras' `optimizer.iterations`), the schedule's step.
     steps_taken: u64,
-    batch: M::Batch,
     target_batches: Vec<ArrayD<f32>>,
     target_rows: Vec<Array2<f32>>,
     // Per-row loss weights of the batch, per output (empty when unweighted).
@@ -66,9 +76,133 @@ pub struct Compiled<M: Model, O> {
     logs: Logs,
 }
 
-/// Samples to evaluate: inputs, prepared targets, a range of samples and optional weights.
-struct EvalSet<'a, 'x, M: Model> {
+/// Which inputs a set of samples comes from.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// The inputs given to `fit`, `evaluate` or `train_on_batch`.
+    Train,
+    /// `Fit::validation_data`'s inputs.
+    Validation,
+}
+
+/// What a training forward and backward run on.
+#[derive(Clone, Copy, Debug)]
+enum Feed {
+    /// The batch gathered last.
+    Batch,
+    /// The training inputs as given (`train_on_batch`).
+    Inputs,
+}
+
+/// A callback hook and its arguments.
+enum Hook<'l> {
+    TrainBegin,
+    EpochBegin(usize),
+    BatchEnd(usize, &'l Logs),
+    EpochEnd(usize, &'l mut Logs),
+    TrainEnd(&'l Logs),
+}
+
+/// A model with its optimizer, inputs and callbacks, as the loops of [`TrainState`] see it: a
+/// trait object, one dynamic call per batch, while each method runs the model's static
+/// forward and backward.
+trait Net {
+    /// Copies the samples `idx` of `source` into the batch.
+    fn gather(&mut self, source: Source, idx: &[usize]);
+    /// Training forward, keeping what `backward` needs.
+    fn forward_train(&mut self, feed: Feed);
+    /// Output `index` of the last `forward_train`.
+    fn train_output(&mut self, index: usize) -> ArrayView2<'_, f32>;
+    /// Backward from the gradient with respect to each output.
+    fn backward(&mut self, feed: Feed, grads: &[Array2<f32>]);
+    /// One optimizer step over every parameter.
+    fn update(&mut self);
+    /// The optimizer.
+    fn optimizer(&mut self) -> &mut dyn Optimizer;
+    /// Inference on the batch.
+    fn predict_batch(&self) -> Vec<Array2<f32>>;
+    /// Whether any callback was given.
+    fn has_callbacks(&self) -> bool;
+    /// Runs `hook` of every callback, in order.
+    fn hook(&mut self, hook: Hook<'_>, stop: &mut bool, info: &TrainInfo) -> Result<(), Error>;
+}
+
+/// The [`Net`] of a [`Compiled`] model, bound to its inputs for one call.
+struct Bound<'a, 'x, 'c, M: Model, O> {
+    model: &'a mut M,
+    optimizer: &'a mut O,
+    batch: &'a mut M::Batch,
     x: M::Input<'x>,
+    validation: Option<M::Input<'x>>,
+    callbacks: &'a mut [&'c mut dyn Callback<M>],
+}
+
+impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
+    fn gather(&mut self, source: Source, idx: &[usize]) {
+        let x = match (source, self.validation) {
+            (Source::Validation, Some(v)) => v,
+            _ => self.x,
+        };
+        M::gather(x, idx, self.batch);
+    }
+
+    fn forward_train(&mut self, feed: Feed) {
+        match feed {
+            Feed::Batch => self.model.forward_train(M::batch_view(self.batch)),
+            Feed::Inputs => self.model.forward_train(self.x),
+        }
+    }
+
+    fn train_output(&mut self, index: usize) -> ArrayView2<'_, f32> {
+        self.model.train_output(index)
+    }
+
+    fn backward(&mut self, feed: Feed, grads: &[Array2<f32>]) {
+        match feed {
+            Feed::Batch => self.model.backward(M::batch_view(self.batch), grads),
+            Feed::Inputs => self.model.backward(self.x, grads),
+        }
+    }
+
+    fn update(&mut self) {
+        self.optimizer.step(&mut *self.model);
+    }
+
+    fn optimizer(&mut self) -> &mut dyn Optimizer {
+        &mut *self.optimizer
+    }
+
+    fn predict_batch(&self) -> Vec<Array2<f32>> {
+        self.model.call(M::batch_view(self.batch))
+    }
+
+    fn has_callbacks(&self) -> bool {
+        !self.callbacks.is_empty()
+    }
+
+    fn hook(&mut self, mut hook: Hook<'_>, stop: &mut bool, info: &TrainInfo) -> Result<(), Error> {
+        let mut ctx = TrainContext {
+            model: &mut *self.model,
+            optimizer: &mut *self.optimizer,
+            stop,
+            info,
+        };
+        for cb in self.callbacks.iter_mut() {
+            match &mut hook {
+                Hook::TrainBegin => cb.on_train_begin(&mut ctx)?,
+                Hook::EpochBegin(epoch) => cb.on_epoch_begin(*epoch, &mut ctx)?,
+                Hook::BatchEnd(step, logs) => cb.on_batch_end(*step, logs, &mut ctx)?,
+                Hook::EpochEnd(epoch, logs) => cb.on_epoch_end(*epoch, logs, &mut ctx)?,
+                Hook::TrainEnd(logs) => cb.on_train_end(logs, &mut ctx)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Samples to evaluate: inputs, prepared targets, a range of samples and optional weights.
+struct EvalSet<'a> {
+    source: Source,
     targets: &'a [ArrayD<f32>],
     range: std::ops::Range<usize>,
     weights: Option<&'a [f32]>,
@@ -95,72 +229,16 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         losses: &[Loss],
         loss_weights: Option<&[f32]>,
     ) -> Result<Self, Error> {
-        let k = M::output_specs().len();
-        let losses = match losses {
-            [one] => vec![*one; k],
-            many if many.len() == k => many.to_vec(),
-            many => {
-                return Err(Error::InvalidArgument {
-                    name: "loss",
-                    message: format!(
-                        "the model has {k} output(s) ({}); give one loss for all or one per output, received {}",
-                        M::output_names().join(", "),
-                        many.len()
-                    ),
-                })
-            }
-        };
-        let weights = match loss_weights {
-            None => vec![1.0; k],
-            Some(w) if w.len() != k => {
-                return Err(Error::InvalidArgument {
-                    name: "loss_weights",
-                    message: format!(
-                        "the model has {k} output(s); received {} loss weights",
-                        w.len()
-                    ),
-                })
-            }
-            Some(w) => {
-                if let Some(bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
-                    return Err(Error::InvalidArgument {
-                        name: "loss_weights",
-                        message: format!(
-                            "a loss weight must be finite and non-negative; received {bad}"
-                        ),
-                    });
-                }
-                w.to_vec()
-            }
-        };
+        let (losses, weights) = resolve_losses(M::output_names(), losses, loss_weights)?;
         Ok(Self::build(model, optimizer, losses, weights))
     }
 
     fn build(model: M, optimizer: O, losses: Vec<Loss>, loss_weights: Vec<f32>) -> Self {
-        let k = losses.len();
-        let loss_names = M::output_names()
-            .iter()
-            .map(|n| format!("{n}_loss"))
-            .collect();
         Compiled {
             model,
             optimizer,
-            losses,
-            loss_weights,
-            loss_names,
-            metrics: Vec::new(),
-            train_metrics: vec![Vec::new(); k],
-            eval_metrics: vec![Vec::new(); k],
-            schedule: None,
-            steps_taken: 0,
             batch: M::Batch::default(),
-            target_batches: (0..k).map(|_| ArrayD::zeros(IxDyn(&[0]))).collect(),
-            target_rows: (0..k).map(|_| Array2::zeros((0, 0))).collect(),
-            row_weights: (0..k).map(|_| Array1::zeros(0)).collect(),
-            grads: (0..k).map(|_| Array2::zeros((0, 0))).collect(),
-            step_losses: vec![0.0; k],
-            order: Vec::new(),
-            logs: Logs::default(),
+            state: TrainState::new(losses, loss_weights, M::output_names()),
         }
     }
 
@@ -178,37 +256,15 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// # }
     /// ```
     pub fn metrics(mut self, metrics: &[Metric]) -> Self {
-        self.metrics = metrics.to_vec();
-        let specs = M::output_specs();
-        let names = M::output_names();
-        let several = specs.len() > 1;
-        let states: Vec<Vec<MetricState>> = specs
-            .iter()
-            .zip(&self.losses)
-            .enumerate()
-            .map(|(i, (spec, loss))| {
-                let units = spec.dims.last().and_then(|d| d.known()).unwrap_or(0);
-                metrics
-                    .iter()
-                    .map(|m| {
-                        let name = match names.get(i) {
-                            Some(out) if several => format!("{out}_{}", m.name()),
-                            _ => m.name().to_string(),
-                        };
-                        MetricState::new(*m, units, *loss, name)
-                    })
-                    .collect()
-            })
-            .collect();
-        self.eval_metrics = states.clone();
-        self.train_metrics = states;
+        self.state
+            .set_metrics(metrics, M::output_specs(), M::output_names());
         self
     }
 
     /// Drives the optimizer's learning rate by `schedule`, evaluated at every training step
     /// (Keras' `optimizer = Adam(learning_rate=ExponentialDecay(...))`).
     pub fn learning_rate_schedule(mut self, schedule: impl LearningRateSchedule + 'static) -> Self {
-        self.schedule = Some(Box::new(schedule));
+        self.state.schedule = Some(Box::new(schedule));
         self
     }
 
@@ -239,28 +295,22 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
 
     /// The loss of the first output (of every output, after `Model::compile`).
     pub fn loss(&self) -> Loss {
-        self.losses[0]
+        self.state.losses[0]
     }
 
     /// The loss of each output.
     pub fn losses(&self) -> &[Loss] {
-        &self.losses
+        &self.state.losses
     }
 
     /// The metrics given to [`metrics`](Self::metrics).
     pub fn metric_list(&self) -> &[Metric] {
-        &self.metrics
+        &self.state.metrics
     }
 
     /// The names `fit` logs besides `loss` (per-output losses and metrics), without `val_`.
     pub fn metric_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = if self.losses.len() > 1 {
-            self.loss_names.clone()
-        } else {
-            Vec::new()
-        };
-        names.extend(self.train_metrics.iter().flatten().map(|m| m.name.clone()));
-        names
+        self.state.metric_names()
     }
 
     /// Inference, as [`Model::predict`].
@@ -325,12 +375,30 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             compiled: self,
             x,
             y,
-            options: options.clone(),
+            options: options.clone_here(),
             validation: None,
             sample_weight: None,
             callbacks: Vec::new(),
             out: None,
         }
+    }
+
+    // The state, and the rest as a `Net` bound to the inputs `x` (and `validation`).
+    fn split<'a, 'x, 'c>(
+        &'a mut self,
+        x: M::Input<'x>,
+        validation: Option<M::Input<'x>>,
+        callbacks: &'a mut [&'c mut dyn Callback<M>],
+    ) -> (&'a mut TrainState, Bound<'a, 'x, 'c, M, O>) {
+        let net = Bound {
+            model: &mut self.model,
+            optimizer: &mut self.optimizer,
+            batch: &mut self.batch,
+            x,
+            validation,
+            callbacks,
+        };
+        (&mut self.state, net)
     }
 
     fn prepare_all<Y: Targets>(&self, y: &Y, n: usize) -> Result<Vec<ArrayD<f32>>, Error> {
@@ -340,10 +408,172 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         }
         specs
             .iter()
-            .zip(&self.losses)
+            .zip(&self.state.losses)
             .enumerate()
             .map(|(i, (spec, loss))| y.prepare(i, n, spec, *loss))
             .collect()
+    }
+
+    /// One gradient step on `x` and `y` as a single batch (Keras' `train_on_batch`); returns
+    /// the batch loss before the update. Metrics are not updated.
+    ///
+    /// Targets of exactly the outputs' shapes take a fast path that reuses the step's
+    /// buffers, so repeated calls with the same batch size allocate nothing.
+    ///
+    /// # Errors
+    /// The input and target errors of [`fit`](Self::fit), and [`Error::NonFiniteLoss`] if the
+    /// loss is NaN or infinite (the weights are then left as they were).
+    pub fn train_on_batch<Y: Targets>(&mut self, x: M::Input<'_>, y: Y) -> Result<f32, Error> {
+        self.optimizer.validate()?;
+        let n = M::check_input(x)?;
+        let specs = M::output_specs();
+        if Y::COUNT != specs.len() {
+            return Err(target_count_error(Y::COUNT, specs.len()));
+        }
+        for (i, spec) in specs.iter().enumerate() {
+            let loss = self.state.losses[i];
+            let rows = &mut self.state.target_rows[i];
+            if !y.load_exact(i, n, spec, loss, rows) {
+                let targets = y.prepare(i, n, spec, loss)?;
+                set_rows(rows, &targets);
+            }
+        }
+        let (state, mut net) = self.split(x, None, &mut []);
+        state.train_on_batch(&mut net)
+    }
+
+    /// The loss and every metric on `x` and `y` (Keras' `evaluate`), in batches of
+    /// `batch_size`; the loss is averaged over samples, and with several outputs is the
+    /// weighted sum of their losses (each also reported as `<output>_loss`).
+    ///
+    /// # Errors
+    /// Input and target errors, and [`Error::InvalidArgument`] for a zero `batch_size`.
+    pub fn evaluate<Y: Targets>(
+        &mut self,
+        x: M::Input<'_>,
+        y: Y,
+        batch_size: usize,
+    ) -> Result<Evaluation, Error> {
+        FitOptions::default().batch_size(batch_size).validate()?;
+        let n = M::check_input(x)?;
+        let targets = self.prepare_all(&y, n)?;
+        let (state, mut net) = self.split(x, None, &mut []);
+        state.evaluate(&mut net, &targets, n, batch_size)
+    }
+}
+
+// Checks the losses and loss weights given to `compile_with` against the outputs `names`.
+fn resolve_losses(
+    names: &[&str],
+    losses: &[Loss],
+    loss_weights: Option<&[f32]>,
+) -> Result<(Vec<Loss>, Vec<f32>), Error> {
+    let k = names.len();
+    let losses = match losses {
+        [one] => vec![*one; k],
+        many if many.len() == k => many.to_vec(),
+        many => {
+            return Err(Error::InvalidArgument {
+                name: "loss",
+                message: format!(
+                    "the model has {k} output(s) ({}); give one loss for all or one per output, received {}",
+                    names.join(", "),
+                    many.len()
+                ),
+            })
+        }
+    };
+    let weights = match loss_weights {
+        None => vec![1.0; k],
+        Some(w) if w.len() != k => {
+            return Err(Error::InvalidArgument {
+                name: "loss_weights",
+                message: format!(
+                    "the model has {k} output(s); received {} loss weights",
+                    w.len()
+                ),
+            })
+        }
+        Some(w) => {
+            if let Some(bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "loss_weights",
+                    message: format!(
+                        "a loss weight must be finite and non-negative; received {bad}"
+                    ),
+                });
+            }
+            w.to_vec()
+        }
+    };
+    Ok((losses, weights))
+}
+
+// Copies `targets` into `rows` as `(rows, features)`, reallocating only on a new shape.
+fn set_rows(rows: &mut Array2<f32>, targets: &ArrayD<f32>) {
+    let view = as_rows(targets.view());
+    if rows.dim() != view.dim() {
+        *rows = Array2::zeros(view.dim());
+    }
+    rows.assign(&view);
+}
+
+impl TrainState {
+    fn new(losses: Vec<Loss>, loss_weights: Vec<f32>, output_names: &[&str]) -> Self {
+        let k = losses.len();
+        let loss_names = output_names.iter().map(|n| format!("{n}_loss")).collect();
+        TrainState {
+            losses,
+            loss_weights,
+            loss_names,
+            metrics: Vec::new(),
+            train_metrics: vec![Vec::new(); k],
+            eval_metrics: vec![Vec::new(); k],
+            schedule: None,
+            steps_taken: 0,
+            target_batches: (0..k).map(|_| ArrayD::zeros(IxDyn(&[0]))).collect(),
+            target_rows: (0..k).map(|_| Array2::zeros((0, 0))).collect(),
+            row_weights: (0..k).map(|_| Array1::zeros(0)).collect(),
+            grads: (0..k).map(|_| Array2::zeros((0, 0))).collect(),
+            step_losses: vec![0.0; k],
+            order: Vec::new(),
+            logs: Logs::default(),
+        }
+    }
+
+    fn set_metrics(&mut self, metrics: &[Metric], specs: &[TensorSpec], names: &[&str]) {
+        self.metrics = metrics.to_vec();
+        let several = specs.len() > 1;
+        let states: Vec<Vec<MetricState>> = specs
+            .iter()
+            .zip(&self.losses)
+            .enumerate()
+            .map(|(i, (spec, loss))| {
+                let units = spec.dims.last().and_then(|d| d.known()).unwrap_or(0);
+                metrics
+                    .iter()
+                    .map(|m| {
+                        let name = match names.get(i) {
+                            Some(out) if several => format!("{out}_{}", m.name()),
+                            _ => m.name().to_string(),
+                        };
+                        MetricState::new(*m, units, *loss, name)
+                    })
+                    .collect()
+            })
+            .collect();
+        self.eval_metrics = states.clone();
+        self.train_metrics = states;
+    }
+
+    fn metric_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = if self.losses.len() > 1 {
+            self.loss_names.clone()
+        } else {
+            Vec::new()
+        };
+        names.extend(self.train_metrics.iter().flatten().map(|m| m.name.clone()));
+        names
     }
 
     // Per-sample weights from `class_weight` (Keras: the class of a sample is the arg-max of
@@ -388,16 +618,124 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             .collect())
     }
 
+    // `Fit::run` once the inputs are checked and the targets (and validation targets)
+    // prepared: weights, the validation split, progress, then the loop.
+    #[allow(clippy::too_many_arguments)] // `Fit`'s parts, each distinct.
+    fn fit(
+        &mut self,
+        net: &mut dyn Net,
+        n: usize,
+        targets: &[ArrayD<f32>],
+        validation: Option<&[ArrayD<f32>]>,
+        sample_weight: Option<ArrayView1<'_, f32>>,
+        options: &FitOptions,
+        out: Option<&mut dyn Write>,
+    ) -> Result<History, Error> {
+        let mut weights: Option<Vec<f32>> = match sample_weight {
+            Some(w) if w.len() != n => {
+                return Err(Error::SampleCount {
+                    inputs: n,
+                    targets: w.len(),
+                })
+            }
+            Some(w) => {
+                if let Some(bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
+                    return Err(Error::InvalidArgument {
+                        name: "sample_weight",
+                        message: format!("weights must be finite and non-negative; received {bad}"),
+                    });
+                }
+                Some(w.to_vec())
+            }
+            None => None,
+        };
+        if let Some(cw) = &options.class_weight {
+            if weights.is_some() {
+                return Err(Error::InvalidArgument {
+                    name: "class_weight",
+                    message: "cannot be given together with sample_weight (as in Keras)".into(),
+                });
+            }
+            weights = Some(self.class_weights(targets, cw)?);
+        }
+        // Keras takes the validation split from the end, before shuffling.
+        let split_at = if validation.is_none() && options.validation_split > 0.0 {
+            let at = (n as f64 * (1.0 - options.validation_split)).floor() as usize;
+            if at == 0 || at == n {
+                return Err(Error::InvalidArgument {
+                    name: "validation_split",
+                    message: format!(
+                        "{n} samples are not enough to hold out a fraction of {} for validation and keep some for training",
+                        options.validation_split
+                    ),
+                });
+            }
+            at
+        } else {
+            n
+        };
+        // Class weights apply to training only; sample weights also to a split validation.
+        let val_weights = if options.class_weight.is_some() {
+            None
+        } else {
+            weights.as_deref()
+        };
+        let eval_set = match validation {
+            Some(tv) => Some(EvalSet {
+                source: Source::Validation,
+                targets: tv,
+                range: 0..tv.first().map_or(0, |t| t.shape()[0]),
+                weights: None,
+            }),
+            None if split_at < n => Some(EvalSet {
+                source: Source::Train,
+                targets,
+                range: split_at..n,
+                weights: val_weights,
+            }),
+            None => None,
+        };
+        let stdout;
+        let mut lock;
+        let mut progress = match (out, options.verbose) {
+            (_, 0) => Progress::Silent,
+            (Some(out), verbose) => Progress::Lines { out, verbose },
+            (None, 1) if std::io::stdout().is_terminal() => Progress::Bar { bar: None },
+            (None, verbose) => {
+                stdout = std::io::stdout();
+                lock = stdout.lock();
+                Progress::Lines {
+                    out: &mut lock,
+                    verbose,
+                }
+            }
+        };
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(0..split_at);
+        let result = self.train_loop(
+            net,
+            targets,
+            weights.as_deref(),
+            &mut order,
+            eval_set,
+            options,
+            &mut progress,
+        );
+        // The index buffer is kept for the next call, whatever happened.
+        self.order = order;
+        result
+    }
+
     #[allow(clippy::too_many_arguments)] // The loop's inputs, each distinct.
     fn train_loop(
         &mut self,
-        x: M::Input<'_>,
+        net: &mut dyn Net,
         targets: &[ArrayD<f32>],
         weights: Option<&[f32]>,
         order: &mut [usize],
-        validation: Option<EvalSet<'_, '_, M>>,
+        validation: Option<EvalSet<'_>>,
         options: &FitOptions,
-        callbacks: &mut [&mut dyn Callback<M>],
         progress: &mut Progress<'_>,
     ) -> Result<History, Error> {
         let n = order.len();
@@ -421,28 +759,14 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         };
         let mut stop = false;
         let mut history = History::default();
-        macro_rules! ctx {
-            () => {
-                TrainContext {
-                    model: &mut self.model,
-                    optimizer: &mut self.optimizer,
-                    stop: &mut stop,
-                    info: &info,
-                }
-            };
-        }
-        for cb in callbacks.iter_mut() {
-            cb.on_train_begin(&mut ctx!())?;
-        }
-        let need_batch_logs = !callbacks.is_empty() || matches!(progress, Progress::Bar { .. });
+        net.hook(Hook::TrainBegin, &mut stop, &info)?;
+        let need_batch_logs = net.has_callbacks() || matches!(progress, Progress::Bar { .. });
         // Names from an earlier run (with other metrics) must not linger in the batch logs.
         self.logs.clear();
         let mut epoch_logs = Logs::default();
         let mut sums = vec![0.0f64; k];
         for epoch in options.initial_epoch..options.epochs {
-            for cb in callbacks.iter_mut() {
-                cb.on_epoch_begin(epoch, &mut ctx!())?;
-            }
+            net.hook(Hook::EpochBegin(epoch), &mut stop, &info)?;
             let clock = progress.begin_epoch(epoch, options.epochs, steps);
             if options.shuffle {
                 rng.shuffle(order);
@@ -457,7 +781,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             let mut seen = 0usize;
             let mut non_finite = None;
             for (step, idx) in order.chunks(bs).enumerate() {
-                let loss = self.train_step(x, targets, weights, idx)?;
+                let loss = self.train_step(net, targets, weights, idx)?;
                 seen += idx.len();
                 total += loss as f64 * idx.len() as f64;
                 for (acc, l) in sums.iter_mut().zip(&self.step_losses) {
@@ -469,9 +793,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
                 if need_batch_logs || non_finite.is_some() {
                     let mut logs = std::mem::take(&mut self.logs);
                     self.fill_logs(&mut logs, total, &sums, seen);
-                    for cb in callbacks.iter_mut() {
-                        cb.on_batch_end(step, &logs, &mut ctx!())?;
-                    }
+                    net.hook(Hook::BatchEnd(step, &logs), &mut stop, &info)?;
                     progress.batch_end(&clock, step, &logs);
                     self.logs = logs;
                 }
@@ -489,14 +811,12 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             self.fill_logs(&mut epoch_logs, total, &sums, seen);
             if let Some(set) = &validation {
                 let mut val = Logs::default();
-                self.evaluate_set(set, bs, &mut val, "val_")?;
+                self.evaluate_set(net, set, bs, &mut val, "val_")?;
                 for (name, value) in val.iter() {
                     epoch_logs.set(name, value);
                 }
             }
-            for cb in callbacks.iter_mut() {
-                cb.on_epoch_end(epoch, &mut epoch_logs, &mut ctx!())?;
-            }
+            net.hook(Hook::EpochEnd(epoch, &mut epoch_logs), &mut stop, &info)?;
             history.record(epoch, &epoch_logs);
             progress.end_epoch(clock, &epoch_logs);
             if stop {
@@ -506,9 +826,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
                 break;
             }
         }
-        for cb in callbacks.iter_mut() {
-            cb.on_train_end(&epoch_logs, &mut ctx!())?;
-        }
+        net.hook(Hook::TrainEnd(&epoch_logs), &mut stop, &info)?;
         Ok(history)
     }
 
@@ -540,12 +858,12 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     // One gradient step on the samples `idx`; returns the batch loss.
     fn train_step(
         &mut self,
-        x: M::Input<'_>,
+        net: &mut dyn Net,
         targets: &[ArrayD<f32>],
         weights: Option<&[f32]>,
         idx: &[usize],
     ) -> Result<f32, Error> {
-        M::gather(x, idx, &mut self.batch);
+        net.gather(Source::Train, idx);
         for (i, target) in targets.iter().enumerate() {
             let batch = &mut self.target_batches[i];
             gather_rows(target.view(), idx, batch);
@@ -559,26 +877,36 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
                 fill_row_weights(&mut self.row_weights[i], w, idx, view.nrows());
             }
         }
-        // The batch is moved out while the step borrows the rest of `self` (no copy, no
-        // allocation: `Default` is an empty buffer).
-        let batch = std::mem::take(&mut self.batch);
-        let result = self.step(M::batch_view(&batch), weights.is_some(), true);
-        self.batch = batch;
-        result
+        self.step(net, Feed::Batch, weights.is_some(), true)
     }
 
-    // Forward, losses, metrics, backward and update on a batch whose targets are in
+    // `train_on_batch` once the targets are in `target_rows`.
+    fn train_on_batch(&mut self, net: &mut dyn Net) -> Result<f32, Error> {
+        let loss = self.step(net, Feed::Inputs, false, false)?;
+        if !loss.is_finite() {
+            return Err(Error::NonFiniteLoss { epoch: 0, batch: 0 });
+        }
+        Ok(loss)
+    }
+
+    // Forward, losses, metrics, backward and update on `feed`, whose targets are in
     // `target_rows` (and row weights in `row_weights` when `weighted`). Returns the total
     // (weighted) loss; a non-finite loss leaves the weights untouched.
-    fn step(&mut self, xb: M::Input<'_>, weighted: bool, metrics: bool) -> Result<f32, Error> {
+    fn step(
+        &mut self,
+        net: &mut dyn Net,
+        feed: Feed,
+        weighted: bool,
+        metrics: bool,
+    ) -> Result<f32, Error> {
         if let Some(schedule) = &self.schedule {
-            self.optimizer
+            net.optimizer()
                 .set_learning_rate(schedule.learning_rate(self.steps_taken));
         }
-        self.model.forward_train(xb);
+        net.forward_train(feed);
         let mut total = 0.0f32;
         for i in 0..self.losses.len() {
-            let pred = self.model.train_output(i);
+            let pred = net.train_output(i);
             let target = self.target_rows[i].view();
             let w = weighted.then(|| self.row_weights[i].view());
             let loss = self.losses[i].compute_weighted(pred, target, w, &mut self.grads[i])?;
@@ -597,76 +925,36 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         if !total.is_finite() {
             return Ok(total);
         }
-        self.model.backward(xb, &self.grads);
-        self.optimizer.step(&mut self.model);
+        net.backward(feed, &self.grads);
+        net.update();
         self.steps_taken += 1;
         Ok(total)
     }
 
-    /// One gradient step on `x` and `y` as a single batch (Keras' `train_on_batch`); returns
-    /// the batch loss before the update. Metrics are not updated.
-    ///
-    /// Targets of exactly the outputs' shapes take a fast path that reuses the step's
-    /// buffers, so repeated calls with the same batch size allocate nothing.
-    ///
-    /// # Errors
-    /// The input and target errors of [`fit`](Self::fit), and [`Error::NonFiniteLoss`] if the
-    /// loss is NaN or infinite (the weights are then left as they were).
-    pub fn train_on_batch<Y: Targets>(&mut self, x: M::Input<'_>, y: Y) -> Result<f32, Error> {
-        self.optimizer.validate()?;
-        let n = M::check_input(x)?;
-        let specs = M::output_specs();
-        if Y::COUNT != specs.len() {
-            return Err(target_count_error(Y::COUNT, specs.len()));
-        }
-        for (i, spec) in specs.iter().enumerate() {
-            let loss = self.losses[i];
-            if !y.load_exact(i, n, spec, loss, &mut self.target_rows[i]) {
-                let targets = y.prepare(i, n, spec, loss)?;
-                let rows = as_rows(targets.view());
-                if self.target_rows[i].dim() != rows.dim() {
-                    self.target_rows[i] = Array2::zeros(rows.dim());
-                }
-                self.target_rows[i].assign(&rows);
-            }
-        }
-        let loss = self.step(x, false, false)?;
-        if !loss.is_finite() {
-            return Err(Error::NonFiniteLoss { epoch: 0, batch: 0 });
-        }
-        Ok(loss)
-    }
-
-    /// The loss and every metric on `x` and `y` (Keras' `evaluate`), in batches of
-    /// `batch_size`; the loss is averaged over samples, and with several outputs is the
-    /// weighted sum of their losses (each also reported as `<output>_loss`).
-    ///
-    /// # Errors
-    /// Input and target errors, and [`Error::InvalidArgument`] for a zero `batch_size`.
-    pub fn evaluate<Y: Targets>(
+    // `evaluate` once the inputs are checked and the targets prepared.
+    fn evaluate(
         &mut self,
-        x: M::Input<'_>,
-        y: Y,
+        net: &mut dyn Net,
+        targets: &[ArrayD<f32>],
+        n: usize,
         batch_size: usize,
     ) -> Result<Evaluation, Error> {
-        FitOptions::default().batch_size(batch_size).validate()?;
-        let n = M::check_input(x)?;
-        let targets = self.prepare_all(&y, n)?;
         let set = EvalSet {
-            x,
-            targets: &targets,
+            source: Source::Train,
+            targets,
             range: 0..n,
             weights: None,
         };
         let mut logs = Logs::default();
-        self.evaluate_set(&set, batch_size, &mut logs, "")?;
+        self.evaluate_set(net, &set, batch_size, &mut logs, "")?;
         Ok(Evaluation::from_logs(&logs))
     }
 
     // Evaluates `set` in order, in batches, writing `<prefix>loss` and the rest into `logs`.
     fn evaluate_set(
         &mut self,
-        set: &EvalSet<'_, '_, M>,
+        net: &mut dyn Net,
+        set: &EvalSet<'_>,
         batch_size: usize,
         logs: &mut Logs,
         prefix: &str,
@@ -684,8 +972,8 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             let end = (start + batch_size).min(set.range.end);
             idx.clear();
             idx.extend(start..end);
-            M::gather(set.x, &idx, &mut self.batch);
-            let preds = self.model.call(M::batch_view(&self.batch));
+            net.gather(set.source, &idx);
+            let preds = net.predict_batch();
             for (i, pred) in preds.iter().enumerate() {
                 gather_rows(set.targets[i].view(), &idx, &mut self.target_batches[i]);
                 let target_rows = as_rows(self.target_batches[i].view());
@@ -811,102 +1099,20 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
         compiled.optimizer.validate()?;
         let n = M::check_input(x)?;
         let targets = compiled.prepare_all(&y, n)?;
-        let validation = validation.transpose()?;
-        let mut weights: Option<Vec<f32>> = match sample_weight {
-            Some(w) if w.len() != n => {
-                return Err(Error::SampleCount {
-                    inputs: n,
-                    targets: w.len(),
-                })
-            }
-            Some(w) => {
-                if let Some(bad) = w.iter().find(|v| !v.is_finite() || **v < 0.0) {
-                    return Err(Error::InvalidArgument {
-                        name: "sample_weight",
-                        message: format!("weights must be finite and non-negative; received {bad}"),
-                    });
-                }
-                Some(w.to_vec())
-            }
-            None => None,
+        let (xv, tv) = match validation.transpose()? {
+            Some((xv, tv)) => (Some(xv), Some(tv)),
+            None => (None, None),
         };
-        if let Some(cw) = &options.class_weight {
-            if weights.is_some() {
-                return Err(Error::InvalidArgument {
-                    name: "class_weight",
-                    message: "cannot be given together with sample_weight (as in Keras)".into(),
-                });
-            }
-            weights = Some(compiled.class_weights(&targets, cw)?);
-        }
-        // Keras takes the validation split from the end, before shuffling.
-        let split_at = if validation.is_none() && options.validation_split > 0.0 {
-            let at = (n as f64 * (1.0 - options.validation_split)).floor() as usize;
-            if at == 0 || at == n {
-                return Err(Error::InvalidArgument {
-                    name: "validation_split",
-                    message: format!(
-                        "{n} samples are not enough to hold out a fraction of {} for validation and keep some for training",
-                        options.validation_split
-                    ),
-                });
-            }
-            at
-        } else {
-            n
-        };
-        // Class weights apply to training only; sample weights also to a split validation.
-        let val_weights = if options.class_weight.is_some() {
-            None
-        } else {
-            weights.as_deref()
-        };
-        let eval_set = match &validation {
-            Some((xv, tv)) => Some(EvalSet {
-                x: *xv,
-                targets: tv,
-                range: 0..tv.first().map_or(0, |t| t.shape()[0]),
-                weights: None,
-            }),
-            None if split_at < n => Some(EvalSet {
-                x,
-                targets: &targets,
-                range: split_at..n,
-                weights: val_weights,
-            }),
-            None => None,
-        };
-        let stdout;
-        let mut lock;
-        let mut progress = match (out, options.verbose) {
-            (_, 0) => Progress::Silent,
-            (Some(out), verbose) => Progress::Lines { out, verbose },
-            (None, 1) if std::io::stdout().is_terminal() => Progress::Bar { bar: None },
-            (None, verbose) => {
-                stdout = std::io::stdout();
-                lock = stdout.lock();
-                Progress::Lines {
-                    out: &mut lock,
-                    verbose,
-                }
-            }
-        };
-        let mut order = std::mem::take(&mut compiled.order);
-        order.clear();
-        order.extend(0..split_at);
-        let result = compiled.train_loop(
-            x,
+        let (state, mut net) = compiled.split(x, xv, &mut callbacks);
+        state.fit(
+            &mut net,
+            n,
             &targets,
-            weights.as_deref(),
-            &mut order,
-            eval_set,
+            tv.as_deref(),
+            sample_weight,
             &options,
-            &mut callbacks,
-            &mut progress,
-        );
-        // The index buffer is kept for the next call, whatever happened.
-        compiled.order = order;
-        result
+            out,
+        )
     }
 }
 
@@ -915,9 +1121,9 @@ impl<M: Model + std::fmt::Debug, O: std::fmt::Debug> std::fmt::Debug for Compile
         f.debug_struct("Compiled")
             .field("model", &self.model)
             .field("optimizer", &self.optimizer)
-            .field("losses", &self.losses)
-            .field("loss_weights", &self.loss_weights)
-            .field("metrics", &self.metrics)
+            .field("losses", &self.state.losses)
+            .field("loss_weights", &self.state.loss_weights)
+            .field("metrics", &self.state.metrics)
             .finish_non_exhaustive()
     }
 }

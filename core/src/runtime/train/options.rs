@@ -66,6 +66,13 @@ impl Default for FitOptions {
 }
 
 impl FitOptions {
+    // A clone that stays in this crate: the derived `clone` is `#[inline]`, so `fit_with`
+    // would copy the `BTreeMap` clone into every crate that trains a model.
+    #[inline(never)]
+    pub(crate) fn clone_here(&self) -> Self {
+        self.clone()
+    }
+
     /// Sets the final epoch (the number of epochs when starting from 0).
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;

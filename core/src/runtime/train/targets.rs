@@ -132,7 +132,27 @@ pub(crate) fn load_exact_targets<T: TargetElement, D: Dimension>(
     loss: Loss,
     rows: &mut Array2<f32>,
 ) -> bool {
-    let shape = y.shape();
+    let Some(dim) = exact_rows_dim(y.shape(), n, spec, loss) else {
+        return false;
+    };
+    if rows.dim() != dim {
+        *rows = Array2::zeros(dim);
+    }
+    // Logical (row-major) order, whatever the memory layout of `y`.
+    for (dst, src) in rows.iter_mut().zip(y.iter()) {
+        *dst = src.to_f32();
+    }
+    true
+}
+
+// The `(rows, features)` of targets of `shape` if it is exactly the output's (every loss but
+// the sparse one). Apart from the generic copy above, so that it is compiled once, here.
+fn exact_rows_dim(
+    shape: &[usize],
+    n: usize,
+    spec: &TensorSpec,
+    loss: Loss,
+) -> Option<(usize, usize)> {
     let exact = !loss.is_sparse()
         && shape.len() == spec.dims.len() + 1
         && shape[0] == n
@@ -142,19 +162,11 @@ pub(crate) fn load_exact_targets<T: TargetElement, D: Dimension>(
             .zip(&shape[1..])
             .all(|(d, s)| d.known() == Some(*s));
     if !exact {
-        return false;
+        return None;
     }
     let cols = spec.dims.last().and_then(|d| d.known()).unwrap_or(1);
     let total: usize = shape.iter().product();
-    let dim = (total / cols.max(1), cols);
-    if rows.dim() != dim {
-        *rows = Array2::zeros(dim);
-    }
-    // Logical (row-major) order, whatever the memory layout of `y`.
-    for (dst, src) in rows.iter_mut().zip(y.iter()) {
-        *dst = src.to_f32();
-    }
-    true
+    Some((total / cols.max(1), cols))
 }
 
 fn shape_string(dims: &[String]) -> String {
@@ -173,7 +185,19 @@ pub(crate) fn prepare_targets<T: TargetElement, D: Dimension>(
     spec: &TensorSpec,
     loss: Loss,
 ) -> Result<ArrayD<f32>, Error> {
-    let ys = y.shape();
+    let values: Vec<f32> = y.iter().map(|v| v.to_f32()).collect();
+    shape_targets(y.shape(), values, n, spec, loss)
+}
+
+// The checks of `prepare_targets`, on the shape `ys` of the targets and their `values` in
+// logical order; not generic, so compiled once, here.
+fn shape_targets(
+    ys: &[usize],
+    values: Vec<f32>,
+    n: usize,
+    spec: &TensorSpec,
+    loss: Loss,
+) -> Result<ArrayD<f32>, Error> {
     // The per-sample dims the targets must have.
     let mut want: Vec<Dim> = spec.dims.clone();
     if loss.is_sparse() {
@@ -236,7 +260,6 @@ pub(crate) fn prepare_targets<T: TargetElement, D: Dimension>(
         }
         normalized.push(1);
     }
-    let values: Vec<f32> = y.iter().map(|v| v.to_f32()).collect();
     ArrayD::from_shape_vec(IxDyn(&normalized), values).map_err(|e| mismatch(&format!(" ({e})")))
 }
 
