@@ -3,8 +3,8 @@
 //! the output's shape.
 
 use ndarray::{
-    Array, Array2, ArrayView, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, CowArray, Dimension, Ix2,
-    IxDyn,
+    Array, Array2, ArrayView, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, CowArray, Dimension,
+    Ix2, IxDyn,
 };
 
 use super::{Error, SparseTensor};
@@ -52,9 +52,23 @@ pub fn check_sparse_input(
 /// Views `x` as `(rows, features)`: every axis but the last folded into rows. Borrows when `x`
 /// is in standard (row-major) layout, copies otherwise. A 0-d array is one row of one feature.
 pub fn as_rows<'a, D: Dimension>(x: ArrayView<'a, f32, D>) -> CowArray<'a, f32, Ix2> {
-    // The work is done on a dynamic-rank view, so it is compiled once, here, rather than in
-    // every crate that declares a model (BENCHMARKS.md, compile time).
-    as_rows_dyn(x.into_dyn())
+    // The work is done on a slice or a dynamic-rank view, so it is compiled once, here,
+    // rather than in every crate that declares a model (BENCHMARKS.md, compile time). The
+    // slice is the common case, and the fast one: a dynamic-rank reshape costs ~40 ns.
+    let view = x
+        .to_slice()
+        .and_then(|values| slice_as_rows(x.shape(), values));
+    match view {
+        Some(v) => CowArray::from(v),
+        None => as_rows_dyn(x.into_dyn()),
+    }
+}
+
+// `as_rows` of row-major `values` of `shape`.
+fn slice_as_rows<'a>(shape: &[usize], values: &'a [f32]) -> Option<ArrayView2<'a, f32>> {
+    let cols = shape.last().copied().unwrap_or(1);
+    let rows = shape[..shape.len().saturating_sub(1)].iter().product();
+    ArrayView2::from_shape((rows, cols), values).ok()
 }
 
 fn as_rows_dyn(x: ArrayViewD<'_, f32>) -> CowArray<'_, f32, Ix2> {
@@ -93,26 +107,27 @@ pub fn gather_rows<D: Dimension>(
     if out.raw_dim() != dim {
         *out = Array::zeros(dim);
     }
-    gather_rows_dyn(x.into_dyn(), rows, out.view_mut().into_dyn());
+    let per_sample: usize = x.shape()[1..].iter().product();
+    match (x.to_slice(), out.as_slice_mut()) {
+        (Some(src), Some(dst)) => copy_rows(src, dst, per_sample, rows),
+        _ => gather_rows_dyn(x.into_dyn(), rows, out.view_mut().into_dyn()),
+    }
 }
 
-// `gather_rows` once `out` has its shape, on dynamic-rank views: compiled once, here.
+// Copies the samples `rows` of `src` (`per_sample` values each) into `dst`: one memcpy per
+// sample.
+fn copy_rows(src: &[f32], dst: &mut [f32], per_sample: usize, rows: &[usize]) {
+    for (i, &r) in rows.iter().enumerate() {
+        dst[i * per_sample..(i + 1) * per_sample]
+            .copy_from_slice(&src[r * per_sample..(r + 1) * per_sample]);
+    }
+}
+
+// `gather_rows` for layouts other than row-major, on dynamic-rank views: compiled once, here.
 fn gather_rows_dyn(x: ArrayViewD<'_, f32>, rows: &[usize], mut out: ArrayViewMutD<'_, f32>) {
-    let per_sample: usize = x.shape()[1..].iter().product();
-    match (x.as_slice(), out.as_slice_mut()) {
-        // Contiguous on both sides: one memcpy per sample.
-        (Some(src), Some(dst)) => {
-            for (i, &r) in rows.iter().enumerate() {
-                dst[i * per_sample..(i + 1) * per_sample]
-                    .copy_from_slice(&src[r * per_sample..(r + 1) * per_sample]);
-            }
-        }
-        _ => {
-            for (i, &r) in rows.iter().enumerate() {
-                out.index_axis_mut(Axis(0), i)
-                    .assign(&x.index_axis(Axis(0), r));
-            }
-        }
+    for (i, &r) in rows.iter().enumerate() {
+        out.index_axis_mut(Axis(0), i)
+            .assign(&x.index_axis(Axis(0), r));
     }
 }
 

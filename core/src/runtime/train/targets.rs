@@ -138,9 +138,19 @@ pub(crate) fn load_exact_targets<T: TargetElement, D: Dimension>(
     if rows.dim() != dim {
         *rows = Array2::zeros(dim);
     }
-    // Logical (row-major) order, whatever the memory layout of `y`.
-    for (dst, src) in rows.iter_mut().zip(y.iter()) {
-        *dst = src.to_f32();
+    match (y.as_slice(), rows.as_slice_mut()) {
+        // Row-major: a loop over slices, several times faster than ndarray's iterators (W1).
+        (Some(src), Some(dst)) => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = s.to_f32();
+            }
+        }
+        // Logical (row-major) order, whatever the memory layout of `y`.
+        _ => {
+            for (dst, src) in rows.iter_mut().zip(y.iter()) {
+                *dst = src.to_f32();
+            }
+        }
     }
     true
 }
