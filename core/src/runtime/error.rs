@@ -6,7 +6,7 @@ use super::SparseError;
 
 /// Everything that can go wrong at run time. Messages name the input or layer, what was
 /// expected and what was received.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// A value handed to `predict`, `fit` or `evaluate` does not have the declared shape.
@@ -118,6 +118,112 @@ pub enum Error {
         /// The vocabulary size: ids must be below it.
         input_dim: usize,
     },
+}
+
+// Written out rather than derived, with the derive's output: a derived `fmt` is `#[inline]`,
+// so every program whose `main` returns this error would compile the formatting of every
+// variant and of the errors inside them (about 5 % of a model's release rebuild,
+// BENCHMARKS.md, compile time). This one is compiled once, here.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InputShape {
+                input,
+                expected,
+                actual,
+                message,
+            } => f
+                .debug_struct("InputShape")
+                .field("input", input)
+                .field("expected", expected)
+                .field("actual", actual)
+                .field("message", message)
+                .finish(),
+            Error::TargetShape {
+                expected,
+                actual,
+                message,
+            } => f
+                .debug_struct("TargetShape")
+                .field("expected", expected)
+                .field("actual", actual)
+                .field("message", message)
+                .finish(),
+            Error::SampleCount { inputs, targets } => f
+                .debug_struct("SampleCount")
+                .field("inputs", inputs)
+                .field("targets", targets)
+                .finish(),
+            Error::InputSamples { inputs } => f
+                .debug_struct("InputSamples")
+                .field("inputs", inputs)
+                .finish(),
+            Error::InvalidArgument { name, message } => f
+                .debug_struct("InvalidArgument")
+                .field("name", name)
+                .field("message", message)
+                .finish(),
+            Error::Weight { key, message } => f
+                .debug_struct("Weight")
+                .field("key", key)
+                .field("message", message)
+                .finish(),
+            Error::NonFiniteLoss { epoch, batch } => f
+                .debug_struct("NonFiniteLoss")
+                .field("epoch", epoch)
+                .field("batch", batch)
+                .finish(),
+            Error::MergeShape {
+                layer,
+                shapes,
+                message,
+            } => f
+                .debug_struct("MergeShape")
+                .field("layer", layer)
+                .field("shapes", shapes)
+                .field("message", message)
+                .finish(),
+            Error::Io {
+                path,
+                kind,
+                message,
+            } => f
+                .debug_struct("Io")
+                .field("path", path)
+                .field("kind", kind)
+                .field("message", message)
+                .finish(),
+            Error::WeightFile {
+                format,
+                problem,
+                message,
+            } => f
+                .debug_struct("WeightFile")
+                .field("format", format)
+                .field("problem", problem)
+                .field("message", message)
+                .finish(),
+            Error::WeightMismatch(m) => f.debug_tuple("WeightMismatch").field(m).finish(),
+            Error::Architecture { differences } => f
+                .debug_struct("Architecture")
+                .field("differences", differences)
+                .finish(),
+            Error::Sparse(e) => f.debug_tuple("Sparse").field(e).finish(),
+            Error::Ragged(e) => f.debug_tuple("Ragged").field(e).finish(),
+            Error::IdOutOfRange {
+                layer,
+                id,
+                position,
+                input_dim,
+            } => f
+                .debug_struct("IdOutOfRange")
+                .field("layer", layer)
+                .field("id", id)
+                .field("position", position)
+                .field("input_dim", input_dim)
+                .finish(),
+        }
+    }
 }
 
 /// A file format the runtime reads or writes.
@@ -379,5 +485,46 @@ impl Error {
             problem,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // `Debug` is written out; it must read as the derive would.
+    #[test]
+    fn debug_reads_as_derived() {
+        let e = Error::SampleCount {
+            inputs: 10,
+            targets: 8,
+        };
+        assert_eq!(format!("{e:?}"), "SampleCount { inputs: 10, targets: 8 }");
+        let e = Error::InvalidArgument {
+            name: "batch_size",
+            message: "must be positive".into(),
+        };
+        assert_eq!(
+            format!("{e:?}"),
+            r#"InvalidArgument { name: "batch_size", message: "must be positive" }"#
+        );
+        let e = Error::MergeShape {
+            layer: "add".into(),
+            shapes: vec![[2, 3], [2, 4]],
+            message: "widths differ".into(),
+        };
+        assert_eq!(
+            format!("{e:?}"),
+            r#"MergeShape { layer: "add", shapes: [[2, 3], [2, 4]], message: "widths differ" }"#
+        );
+        let e = Error::Sparse(SparseError::OutOfOrder {
+            entry: 1,
+            index: vec![0, 2],
+            previous: vec![0, 3],
+        });
+        assert_eq!(
+            format!("{e:?}"),
+            "Sparse(OutOfOrder { entry: 1, index: [0, 2], previous: [0, 3] })"
+        );
     }
 }
