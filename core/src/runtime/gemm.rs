@@ -6,7 +6,12 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayBase, ArrayView2, ArrayViewMut2, DataMut, Ix2};
 #[cfg(target_arch = "x86_64")]
-use {super::parallel::split, ndarray::Axis};
+use {
+    super::parallel::{split, threads},
+    ndarray::Axis,
+    std::sync::atomic::{AtomicU32, AtomicU64, Ordering},
+    std::time::Instant,
+};
 
 /// `c = alpha · a · b + beta · c`, with the semantics of ndarray's `general_mat_mul`: views of
 /// any strides (transposed ones included), and `beta == 0` ignores what `c` held (NaN
@@ -73,17 +78,15 @@ fn large_enough(m: usize, k: usize, n: usize) -> bool {
     m.saturating_mul(k).saturating_mul(n) >= MIN_MULTIPLY_ADDS
 }
 
-// Each thread's part of a product has at least this many multiply-adds (a few milliseconds'
-// work): on a loaded machine the hand-off waits for the other thread to be scheduled, and the
-// W2 training products (at most 26 M multiply-adds, 100-350 µs) measured slower split, while
-// inference at batch 1024 (205 M) gained (BENCHMARKS.md "Matrix products").
+// Each thread's part of a product has at least this many multiply-adds (about 15 µs of work):
+// the hand-off to another thread costs a few to tens of microseconds.
 #[cfg(target_arch = "x86_64")]
-const MIN_MULTIPLY_ADDS_PER_THREAD: usize = 1 << 24;
+const MIN_MULTIPLY_ADDS_PER_THREAD: usize = 1 << 20;
 
 // The AVX-512 product (`c` of unit column stride) split over the cores in whole tiles: along
 // the rows of `a` and `c` when there are more of them than columns of `b`, else along those
 // columns. Each part packs its own operands; splitting the longer side duplicates the packing
-// of the smaller operand only.
+// of the smaller operand only. Not split for a while after a part started late (`UNSPLIT`).
 #[cfg(target_arch = "x86_64")]
 fn parallel_gemm<'a, 'b, 'c>(
     alpha: f32,
@@ -111,15 +114,46 @@ fn parallel_gemm<'a, 'b, 'c>(
             ((a, b0, c0), (a, b1, c1))
         }
     };
+    if threads() < 2 || len < 2 * min_len {
+        return avx512::gemm(alpha, a, b, beta, c);
+    }
+    let backing_off = UNSPLIT
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok();
+    if backing_off {
+        return avx512::gemm(alpha, a, b, beta, c);
+    }
+    let start = Instant::now();
+    let last_start = AtomicU64::new(0);
     split(
         (a, b, c),
         len,
         min_len,
         align,
         cut,
-        |(a, b, c): Job<'a, 'b, 'c>| avx512::gemm(alpha, a, b, beta, c),
+        |(a, b, c): Job<'a, 'b, 'c>| {
+            let delay = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            last_start.fetch_max(delay, Ordering::Relaxed);
+            avx512::gemm(alpha, a, b, beta, c)
+        },
     );
+    // The later part started after half the product's time: run whole, it would have ended
+    // no later.
+    let total = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    if last_start.load(Ordering::Relaxed).saturating_mul(2) > total {
+        UNSPLIT.store(UNSPLIT_PRODUCTS, Ordering::Relaxed);
+    }
 }
+
+// After a split product whose later part started late (its core was busy with other
+// processes, or slow to wake), this many of the next products that would be split run whole:
+// waiting for that core costs more than the split saves. A parked worker takes 50-80 µs to
+// start on this KVM guest, one whose core runs another process 160-230 µs, against 50-200 µs
+// for half of a W2 training product (BENCHMARKS.md "Matrix products").
+#[cfg(target_arch = "x86_64")]
+const UNSPLIT_PRODUCTS: u32 = 64;
+#[cfg(target_arch = "x86_64")]
+static UNSPLIT: AtomicU32 = AtomicU32::new(0);
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
