@@ -4,11 +4,11 @@
 //! them. CPUs without `avx512f`, other targets and tiny products take `general_mat_mul`.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayBase, ArrayView2, ArrayViewMut2, DataMut, Ix2};
+use ndarray::{ArrayBase, ArrayView2, DataMut, Ix2};
 #[cfg(target_arch = "x86_64")]
 use {
     super::parallel::{split, threads},
-    ndarray::Axis,
+    ndarray::{ArrayViewMut2, Axis},
     std::sync::atomic::{AtomicU32, AtomicU64, Ordering},
     std::time::Instant,
 };
