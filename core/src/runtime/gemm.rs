@@ -288,10 +288,11 @@ mod avx512 {
                         let (j, nr) = (jr * NR, NR.min(nc - jr * NR));
                         for (ir, a_panel) in a_panels.chunks_exact(kc * MR).enumerate() {
                             let (i, mr) = (ir * MR, MR.min(mc - ir * MR));
-                            // SAFETY: rows i..i + mr < mc and columns j..j + nr < nc are
-                            // elements of `tile_c`, whose element (r, q) is at
+                            // SAFETY: rows i..i + mr of 0..mc and columns j..j + nr of 0..nc
+                            // are elements of `tile_c`, whose element (r, q) is at
                             // `origin + r · row_stride + q` (unit column stride, asserted by
-                            // `gemm`); `tile_c` is borrowed mutably for the whole loop.
+                            // `gemm`; a single row never moves by `row_stride`); `tile_c` is
+                            // borrowed mutably for the whole loop.
                             unsafe {
                                 let tile = origin.offset(i as isize * row_stride + j as isize);
                                 kernel::<MR, NV, NR>(
