@@ -134,8 +134,8 @@ impl Model for DensifiedW3 {
     fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let mut buf = Array2::zeros((0, 0));
         x.to_dense_rows(&mut buf);
-        let h1 = rt::Layer::call(&self.dense, buf.view());
-        vec![rt::Layer::call(&self.dense_1, h1.view())]
+        let h1 = rt::Layer::call(&self.dense, buf.view().into());
+        vec![rt::Layer::call(&self.dense_1, h1.view().into())]
     }
     fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
         let out = outputs.into_iter().next().unwrap_or_default();
@@ -146,20 +146,28 @@ impl Model for DensifiedW3 {
     }
     fn forward_train(&mut self, x: Self::Input<'_>) {
         x.to_dense_rows(&mut self.buf);
-        rt::Layer::forward_train(&mut self.dense, self.buf.view());
-        rt::Layer::forward_train(&mut self.dense_1, rt::Layer::output(&self.dense));
+        rt::Layer::forward(
+            &mut self.dense,
+            self.buf.view().into(),
+            &mut Default::default(),
+        );
+        rt::Layer::forward(
+            &mut self.dense_1,
+            rt::Layer::output(&self.dense).into(),
+            &mut Default::default(),
+        );
     }
     fn backward(&mut self, _x: Self::Input<'_>, grad_outputs: &[Array2<f32>]) {
         let grad_output = grad_outputs[0].view();
         rt::Layer::backward(
             &mut self.dense_1,
-            rt::Layer::output(&self.dense),
+            rt::Layer::output(&self.dense).into(),
             grad_output,
             true,
         );
         rt::Layer::backward(
             &mut self.dense,
-            self.buf.view(),
+            self.buf.view().into(),
             rt::Layer::grad_input(&self.dense_1),
             false,
         );

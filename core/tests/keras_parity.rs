@@ -34,9 +34,9 @@ fn dense_forward_every_activation() {
         d.set_kernel(kernel.view()).unwrap();
         d.set_bias(bias.view()).unwrap();
         let expected = array(expected);
-        close(name, &d.call(x.view()).into_dyn(), &expected);
+        close(name, &d.call_rows(x.view()).into_dyn(), &expected);
         // The training path computes the same values in its own buffers.
-        d.forward_train(x.view());
+        d.forward_rows(x.view());
         close(name, &d.output().to_owned().into_dyn(), &expected);
     }
     report("dense_forward");

@@ -10,8 +10,8 @@ use common::{array, array2, close, fixture};
 use ndarray::{Array1, Array2, ArrayView2};
 use serde_json::Value;
 use stratic_core::shape::{
-    embedding_output, global_pooling_1d_output, DType, DenseConfig, Dim, EmbeddingConfig, Layout,
-    PoolingMode, TensorSpec,
+    layer_spec, DType, DenseConfig, Dim, EmbeddingConfig, Layout, PoolingMode, RuleInput,
+    TensorSpec,
 };
 use stratic_core::{
     check_ragged_ids, check_ragged_input, rows_to_output, Adam, Dense, Embedding, Error,
@@ -79,7 +79,7 @@ impl Model for TextClassifier {
         let h2 = self
             .global_average_pooling1d
             .call_ragged(h0.with_values(h1.view()));
-        vec![Layer::call(&self.dense, h2.view())]
+        vec![Layer::call(&self.dense, h2.view().into())]
     }
     fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
         let out = outputs.into_iter().next().unwrap_or_default();
@@ -90,7 +90,11 @@ impl Model for TextClassifier {
         self.embedding.forward_train_ragged(h0);
         self.global_average_pooling1d
             .forward_train_ragged(h0.with_values(self.embedding.output()));
-        Layer::forward_train(&mut self.dense, self.global_average_pooling1d.output());
+        Layer::forward(
+            &mut self.dense,
+            self.global_average_pooling1d.output().into(),
+            &mut Default::default(),
+        );
     }
     fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
         Layer::output(&self.dense)
@@ -100,7 +104,7 @@ impl Model for TextClassifier {
         let h0 = x.view();
         Layer::backward(
             &mut self.dense,
-            self.global_average_pooling1d.output(),
+            self.global_average_pooling1d.output().into(),
             grad_output,
             true,
         );
@@ -160,9 +164,23 @@ fn predict_matches_keras() {
 
 #[test]
 fn shape_rules_describe_the_runtime() {
-    let emb = embedding_output("embedding", input_spec(), INPUT_DIM, OUTPUT_DIM).unwrap();
-    let pooled = global_pooling_1d_output("pool", &emb, PoolingMode::Average).unwrap();
-    let out = stratic_core::shape::dense_output("dense", &pooled, 1).unwrap();
+    let rule = |layer: &str, config: stratic_core::shape::Config, input: &TensorSpec| {
+        let spec = layer_spec(layer).unwrap();
+        spec.output_spec(&RuleInput {
+            name: layer,
+            config: &config,
+            inputs: std::slice::from_ref(input),
+        })
+        .unwrap()
+    };
+    let emb = rule(
+        "embedding",
+        EmbeddingConfig::new(INPUT_DIM, OUTPUT_DIM).to_config(),
+        input_spec(),
+    );
+    let pool = layer_spec("global_average_pooling_1d").unwrap();
+    let pooled = rule(pool.name, pool.configure(vec![]), &emb);
+    let out = rule("dense", DenseConfig::new(1).to_config(), &pooled);
     assert_eq!(&out, &TextClassifier::output_specs()[0]);
     let (_, x, model) = keras_case();
     let h = model.embedding.call_ragged(x.view());

@@ -111,7 +111,7 @@ impl Model for SparseClassifier {
     }
     fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let h1 = self.dense.call_sparse(x);
-        vec![Layer::call(&self.dense_1, h1.view())]
+        vec![Layer::call(&self.dense_1, h1.view().into())]
     }
     fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
         let out = outputs.into_iter().next().unwrap_or_default();
@@ -119,7 +119,11 @@ impl Model for SparseClassifier {
     }
     fn forward_train(&mut self, x: Self::Input<'_>) {
         self.dense.forward_train_sparse(x);
-        Layer::forward_train(&mut self.dense_1, Layer::output(&self.dense));
+        Layer::forward(
+            &mut self.dense_1,
+            Layer::output(&self.dense).into(),
+            &mut Default::default(),
+        );
     }
     fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
         Layer::output(&self.dense_1)
@@ -128,7 +132,7 @@ impl Model for SparseClassifier {
         let grad_output = grad_outputs[0].view();
         Layer::backward(
             &mut self.dense_1,
-            Layer::output(&self.dense),
+            Layer::output(&self.dense).into(),
             grad_output,
             true,
         );
@@ -173,16 +177,20 @@ impl Model for DenseClassifier {
     }
     fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let h0 = as_rows(x);
-        let h1 = Layer::call(&self.dense, h0.view());
-        vec![Layer::call(&self.dense_1, h1.view())]
+        let h1 = Layer::call(&self.dense, h0.view().into());
+        vec![Layer::call(&self.dense_1, h1.view().into())]
     }
     fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
         let out = outputs.into_iter().next().unwrap_or_default();
         rows_to_output(out, &[n, 1])
     }
     fn forward_train(&mut self, x: Self::Input<'_>) {
-        Layer::forward_train(&mut self.dense, x);
-        Layer::forward_train(&mut self.dense_1, Layer::output(&self.dense));
+        Layer::forward(&mut self.dense, x.into(), &mut Default::default());
+        Layer::forward(
+            &mut self.dense_1,
+            Layer::output(&self.dense).into(),
+            &mut Default::default(),
+        );
     }
     fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
         Layer::output(&self.dense_1)
@@ -191,11 +199,16 @@ impl Model for DenseClassifier {
         let grad_output = grad_outputs[0].view();
         Layer::backward(
             &mut self.dense_1,
-            Layer::output(&self.dense),
+            Layer::output(&self.dense).into(),
             grad_output,
             true,
         );
-        Layer::backward(&mut self.dense, x, Layer::grad_input(&self.dense_1), false);
+        Layer::backward(
+            &mut self.dense,
+            x.into(),
+            Layer::grad_input(&self.dense_1),
+            false,
+        );
     }
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
         Layer::visit_params(&mut self.dense, "dense", f);

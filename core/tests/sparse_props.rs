@@ -190,13 +190,13 @@ proptest! {
         config.bias_initializer = Initializer::RandomNormal;
         let mut dense = Dense::build(config, x.n_cols(), &mut Rng::new(seed));
         let mut sparse = dense.clone();
-        close("call", sparse.call_sparse(&x).as_slice().unwrap(), dense.call(xd.view()).as_slice().unwrap())?;
-        dense.forward_train(xd.view());
+        close("call", sparse.call_sparse(&x).as_slice().unwrap(), dense.call_rows(xd.view()).as_slice().unwrap())?;
+        dense.forward_rows(xd.view());
         sparse.forward_train_sparse(&x);
         close("forward_train", sparse.output().as_slice().unwrap(), dense.output().as_slice().unwrap())?;
         let mut rng = Rng::new(seed ^ 7);
         let g = Array2::from_shape_fn((x.n_rows(), units), |_| rng.uniform(-1.0, 1.0));
-        dense.backward(xd.view(), g.view(), false);
+        dense.backward_rows(xd.view(), g.view(), false);
         sparse.backward_sparse(&x, g.view());
         close("kernel gradient", sparse.grad_kernel().as_slice().unwrap(), dense.grad_kernel().as_slice().unwrap())?;
         close("bias gradient", sparse.grad_bias().as_slice().unwrap(), dense.grad_bias().as_slice().unwrap())?;

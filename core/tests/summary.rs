@@ -24,7 +24,7 @@ fn row(name: &str, class: &str, shape: &str, params: usize, from: &[&str]) -> Su
         class_name: class.into(),
         output_shape: shape.into(),
         params,
-        trainable: true,
+        non_trainable: 0,
         connected_to: from.iter().map(|s| s.to_string()).collect(),
     }
 }

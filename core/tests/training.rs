@@ -580,10 +580,10 @@ impl Model for TwoHeads {
     }
     fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let h0 = as_rows(x);
-        let h = Layer::call(&self.dense, h0.view());
+        let h = Layer::call(&self.dense, h0.view().into());
         vec![
-            Layer::call(&self.cls, h.view()),
-            Layer::call(&self.reg, h.view()),
+            Layer::call(&self.cls, h.view().into()),
+            Layer::call(&self.reg, h.view().into()),
         ]
     }
     fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
@@ -594,9 +594,17 @@ impl Model for TwoHeads {
     }
     fn forward_train(&mut self, x: Self::Input<'_>) {
         let h0 = as_rows(x);
-        Layer::forward_train(&mut self.dense, h0.view());
-        Layer::forward_train(&mut self.cls, Layer::output(&self.dense));
-        Layer::forward_train(&mut self.reg, Layer::output(&self.dense));
+        Layer::forward(&mut self.dense, h0.view().into(), &mut Default::default());
+        Layer::forward(
+            &mut self.cls,
+            Layer::output(&self.dense).into(),
+            &mut Default::default(),
+        );
+        Layer::forward(
+            &mut self.reg,
+            Layer::output(&self.dense).into(),
+            &mut Default::default(),
+        );
     }
     fn train_output(&mut self, index: usize) -> ArrayView2<'_, f32> {
         if index == 0 {
@@ -609,18 +617,18 @@ impl Model for TwoHeads {
         let h0 = as_rows(x);
         Layer::backward(
             &mut self.cls,
-            Layer::output(&self.dense),
+            Layer::output(&self.dense).into(),
             grad_outputs[0].view(),
             true,
         );
         Layer::backward(
             &mut self.reg,
-            Layer::output(&self.dense),
+            Layer::output(&self.dense).into(),
             grad_outputs[1].view(),
             true,
         );
         let g = &Layer::grad_input(&self.cls) + &Layer::grad_input(&self.reg);
-        Layer::backward(&mut self.dense, h0.view(), g.view(), false);
+        Layer::backward(&mut self.dense, h0.view().into(), g.view(), false);
     }
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
         Layer::visit_params(&mut self.dense, "dense", f);

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::check::{check_model, CheckedModel, LayerKind};
+use crate::check::{check_model, CheckedModel};
 use crate::ctxt::Ctxt;
 use crate::parse::parse_items;
 
@@ -44,10 +44,9 @@ fn seed_forms_agree() {
         assert_eq!(m.nodes[m.outputs[0]].spec.shape_string(), "(None, 8)");
         assert_eq!(m.layers.len(), 1);
         assert_eq!(m.layers[0].name, "dense");
-        assert!(matches!(
-            m.layers[0].kind,
-            LayerKind::Dense { input_dim: 4, .. }
-        ));
+        assert_eq!(m.layers[0].spec.name, "dense");
+        assert_eq!(m.layers[0].weights[0].shape, vec![4, 8]);
+        assert_eq!(m.layers[0].param_counts(), (40, 0));
     }
 }
 

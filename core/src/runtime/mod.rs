@@ -6,6 +6,7 @@ mod data;
 mod error;
 mod gemm;
 pub mod init;
+mod layer;
 mod layers;
 mod losses;
 mod model;
@@ -32,12 +33,13 @@ pub use error::{
 };
 #[doc(hidden)]
 pub use gemm::sgemm;
+pub use layer::{BuildLayer, ForwardContext, Input, Layer, MergeLayer};
 pub use layers::{
-    check_dense_ids, check_ragged_ids, ActivationLayer, Dense, Embedding, GlobalPooling, Merge,
-    ToDense,
+    build_dyn, check_dense_ids, check_ragged_ids, ActivationLayer, Dense, Embedding, GlobalPooling,
+    Merge, ToDense,
 };
 pub use losses::{Loss, EPSILON};
-pub use model::{Layer, MergeLayer, Model, ParamMut, ParamRef};
+pub use model::{Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
 pub use parallel::threads as num_threads;
 pub use ragged::{check_ragged_input, RaggedError, RaggedTensor, RaggedView, RowIndex};

@@ -1,8 +1,9 @@
 //! The contract between the code `model!` generates and the runtime.
 //!
 //! Inside a model every dense tensor flows as a 2-D array `(rows, features)`: the batch axis and
-//! any middle axes are folded into rows, since every layer so far acts on the last axis only.
-//! The macro knows the logical shapes and restores them at the model's boundary.
+//! any middle axes are folded into rows (see [`Input`](super::Input)); a layer that needs the
+//! axes knows them from its input spec. The macro knows the logical shapes and restores them at
+//! the model's boundary.
 
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD};
 
@@ -36,71 +37,8 @@ pub struct ParamRef<'a> {
     pub shape: &'a [usize],
     /// The values, in row-major order.
     pub value: &'a [f32],
-}
-
-/// A built layer: weights plus the buffers training reuses from step to step.
-///
-/// `call` is the allocating inference path (`&self`, so a model can be shared); the
-/// `forward_train` / `backward` pair keeps its activations and gradients in the layer's own
-/// buffers, sized once per batch size, so a training step in steady state allocates nothing.
-pub trait Layer {
-    /// Inference: the layer's output for `x` (`(rows, in_features)`).
-    fn call(&self, x: ArrayView2<'_, f32>) -> Array2<f32>;
-    /// Training forward: computes the output into the layer's buffer, keeping what
-    /// `backward` needs.
-    fn forward_train(&mut self, x: ArrayView2<'_, f32>);
-    /// The output of the last `forward_train`.
-    fn output(&self) -> ArrayView2<'_, f32>;
-    /// Backward: given the input of the last `forward_train` and the gradient of the loss with
-    /// respect to this layer's output, computes the weight gradients and, when
-    /// `need_grad_input`, the gradient with respect to the input.
-    fn backward(
-        &mut self,
-        x: ArrayView2<'_, f32>,
-        grad_output: ArrayView2<'_, f32>,
-        need_grad_input: bool,
-    );
-    /// The gradient with respect to the input, from the last `backward`.
-    fn grad_input(&self) -> ArrayView2<'_, f32>;
-    /// Visits every trainable weight with its gradient, in Keras' order (kernel, then bias).
-    fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>));
-    /// Visits every weight, read-only, in Keras' order.
-    fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>));
-
-    /// Prepares `uses` independent sets of training buffers, for a layer applied `uses` times
-    /// (a shared layer). Layers that can be shared override this with [`select_use`] and
-    /// [`set_accumulate`]; the macro shares no other kind.
-    ///
-    /// [`select_use`]: Layer::select_use
-    /// [`set_accumulate`]: Layer::set_accumulate
-    fn set_uses(&mut self, uses: usize) {
-        let _ = uses;
-    }
-    /// Makes buffer set `index` the one `forward_train`, `output`, `backward` and
-    /// `grad_input` work on. Switching swaps buffers, it copies nothing.
-    fn select_use(&mut self, index: usize) {
-        let _ = index;
-    }
-    /// Whether `backward` adds to the weight gradients (the second and later uses of a shared
-    /// layer, whose gradient is the sum over its uses) or overwrites them.
-    fn set_accumulate(&mut self, accumulate: bool) {
-        let _ = accumulate;
-    }
-}
-
-/// A layer merging several tensors (Keras' merge layers: `concatenate`, `add`, ...). No
-/// weights; like [`Layer`], training keeps its output and input gradients in reused buffers.
-pub trait MergeLayer {
-    /// Inference: the merged output of `xs`.
-    fn call(&self, xs: &[ArrayView2<'_, f32>]) -> Array2<f32>;
-    /// Training forward into the layer's buffer.
-    fn forward_train(&mut self, xs: &[ArrayView2<'_, f32>]);
-    /// The output of the last `forward_train`.
-    fn output(&self) -> ArrayView2<'_, f32>;
-    /// Gradients with respect to every input, given the inputs of the last `forward_train`.
-    fn backward(&mut self, xs: &[ArrayView2<'_, f32>], grad_output: ArrayView2<'_, f32>);
-    /// The gradient with respect to input `index`, from the last `backward`.
-    fn grad_input(&self, index: usize) -> ArrayView2<'_, f32>;
+    /// Whether the optimizer updates it (false for moving statistics).
+    pub trainable: bool,
 }
 
 /// A model declared with `model!`. The macro implements the required items; the provided
@@ -138,6 +76,11 @@ pub trait Model: Sized {
     fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]);
     /// Visits every trainable weight and its gradient.
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
+    /// Visits every non-trainable weight (moving statistics), writable; the optimizer never
+    /// sees these. The default, for models without any, visits nothing.
+    fn visit_state(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        let _ = f;
+    }
     /// Visits every weight, read-only.
     fn visit_weights(&self, f: &mut dyn FnMut(ParamRef<'_>));
 

@@ -1,32 +1,52 @@
 //! Layer metadata: what a model declares, layer by layer, for `summary()` and for comparing a
 //! saved Keras architecture with the declared one.
 
-use super::{Activation, TensorSpec};
+use super::{weight_counts, Config, LayerSpec, TensorSpec, WeightSpec};
 
-/// One layer of a model as declared: its Keras class, name, configuration and the specs of
-/// the tensors it reads and produces.
+/// One layer of a model as declared: its spec, name, configuration, the specs of the tensors
+/// it reads and produces, and its weights.
 ///
 /// `model!` generates the list (`Model::layers`) in creation order, which is also the order
 /// Keras stores layers in a `.weights.h5` file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct LayerInfo {
-    /// Keras' class name: `Dense`, `Activation`, ...
-    pub class_name: &'static str,
+    /// The layer's spec (its kind).
+    pub spec: &'static LayerSpec,
     /// The layer's name in the model (`dense`, `dense_1`, or the `name = ...` given).
     pub name: &'static str,
-    /// `units` for layers that have it (`Dense`).
-    pub units: Option<usize>,
-    /// The activation, for layers that have one (`Dense`, `Activation`).
-    pub activation: Option<Activation>,
-    /// `use_bias`, for layers that have it.
-    pub use_bias: Option<bool>,
-    /// The spec of the layer's input.
+    /// The configuration, every parameter with its value.
+    pub config: Config,
+    /// The spec of the layer's (first) input.
     pub input: TensorSpec,
     /// The spec of the layer's output.
     pub output: TensorSpec,
+    /// The weights, in Keras' order.
+    pub weights: Vec<WeightSpec>,
+}
+
+impl PartialEq for LayerInfo {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.spec, other.spec)
+            && self.name == other.name
+            && self.config == other.config
+            && self.input == other.input
+            && self.output == other.output
+            && self.weights == other.weights
+    }
 }
 
 impl LayerInfo {
+    /// Keras' class name: `Dense`, `Activation`, ...
+    pub fn class_name(&self) -> &'static str {
+        self.spec.class_name
+    }
+
+    /// The numbers of trainable and non-trainable weights (0 for counts past `usize`, which
+    /// the macro refuses).
+    pub fn param_counts(&self) -> (usize, usize) {
+        weight_counts(&self.weights).unwrap_or((0, 0))
+    }
+
     /// Keras' file name for a class: `Dense` -> `dense`, `InputLayer` -> `input_layer`, as
     /// `keras.src.utils.naming.to_snake_case` derives it.
     pub fn snake_case(class_name: &str) -> String {

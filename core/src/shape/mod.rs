@@ -7,25 +7,27 @@
 
 mod info;
 mod input;
-mod layers;
-mod merge;
+pub mod layers;
 mod ragged;
+pub mod spec;
 mod summary;
+mod vocab;
 
 pub use info::LayerInfo;
 pub use input::{
     check_input_layer, InputArg, InputArgs, InputRuleViolation, TypeSpecArg, TypeSpecKind,
 };
 pub use layers::{
-    activation_output, check_runtime_shape, dense_output, dense_params, Activation, DenseConfig,
-    Initializer, ACTIVATIONS, INITIALIZERS,
+    layer_spec, layers_taking, merge_output, DenseConfig, EmbeddingConfig, MergeConfig, MergeOp,
+    PoolingMode, LAYERS, MERGES,
 };
-pub use merge::{merge_output, MergeConfig, MergeOp, MERGES};
-pub use ragged::{
-    embedding_output, embedding_params, global_pooling_1d_output, ragged_rank, ragged_refused,
-    ragged_type_spec_rank, to_dense_output, EmbeddingConfig, PoolingMode, RAGGED_LAYERS,
+pub use ragged::{ragged_rank, ragged_type_spec_rank};
+pub use spec::{
+    weight_counts, Arity, Config, DTypeClass, InputSpec, LayerSpec, ParamDefault, ParamKind,
+    ParamSpec, ParamValue, RuleInput, WeightSpec,
 };
 pub use summary::{Summary, SummaryRow, SUMMARY_LINE_LENGTH};
+pub use vocab::{Activation, Initializer, ACTIVATIONS, INITIALIZERS};
 
 use std::fmt;
 
@@ -226,16 +228,13 @@ impl fmt::Display for TensorSpec {
 pub struct RuleError {
     /// What went wrong, ready to show to the user.
     pub message: String,
-    /// Layers that would accept this input, when the problem is the input's layout
-    /// (e.g. `to_dense()` for a sparse tensor).
-    pub alternatives: Vec<&'static str>,
 }
 
 impl RuleError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
+    /// An error with a complete message.
+    pub fn new(message: impl Into<String>) -> Self {
         RuleError {
             message: message.into(),
-            alternatives: Vec::new(),
         }
     }
 }
@@ -247,6 +246,32 @@ impl fmt::Display for RuleError {
 }
 
 impl std::error::Error for RuleError {}
+
+/// Checks the shape of a value handed to a model at run time against the declared spec.
+/// `actual` includes the batch axis. Returns the message describing the mismatch.
+pub fn check_runtime_shape(spec: &TensorSpec, actual: &[usize]) -> Result<(), String> {
+    let expected = spec.ndim();
+    if actual.len() != expected {
+        return Err(format!(
+            "expected a tensor of rank {expected} with shape {}, received rank {} with shape {:?}",
+            spec.shape_string(),
+            actual.len(),
+            actual
+        ));
+    }
+    let declared = std::iter::once(spec.batch).chain(spec.dims.iter().copied());
+    for (axis, (want, got)) in declared.zip(actual).enumerate() {
+        if let Dim::Known(n) = want {
+            if n != *got {
+                return Err(format!(
+                    "expected axis {axis} of input shape to have value {n}, but received input with shape {actual:?}; the declared shape is {}",
+                    spec.shape_string()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// The spelling suggestion used in "did you mean" messages: the candidate closest to `word` by
 /// edit distance, if it is close enough to be a plausible typo.
@@ -308,6 +333,18 @@ mod tests {
         assert_eq!(s.shape_string(), "(None, 4)");
         let s = TensorSpec::dense(vec![]);
         assert_eq!(s.shape_string(), "(None,)");
+    }
+
+    #[test]
+    fn runtime_shape_check() {
+        let s = TensorSpec::dense(vec![Dim::Known(4)]);
+        assert!(check_runtime_shape(&s, &[10, 4]).is_ok());
+        assert!(check_runtime_shape(&s, &[10, 5])
+            .unwrap_err()
+            .contains("axis 1"));
+        assert!(check_runtime_shape(&s, &[10])
+            .unwrap_err()
+            .contains("rank 2"));
     }
 
     #[test]

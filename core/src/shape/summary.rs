@@ -21,7 +21,7 @@
 //!         class_name: "Dense".into(),
 //!         output_shape: "(None, 8)".into(),
 //!         params: 40,
-//!         trainable: true,
+//!         non_trainable: 0,
 //!         connected_to: vec![],
 //!     }],
 //! };
@@ -43,8 +43,8 @@ pub struct SummaryRow {
     pub output_shape: String,
     /// The number of weights.
     pub params: usize,
-    /// Whether the weights are trainable.
-    pub trainable: bool,
+    /// How many of the weights training leaves alone (moving statistics, frozen layers).
+    pub non_trainable: usize,
     /// The layers feeding this one, in call order (every use of a shared layer in turn).
     /// Either a name (`q_tower`, shown as `q_tower[0][0]`) or Keras' full form
     /// `name[node][tensor]` (e.g. `tower[1][0]` for the second use of a shared layer), shown as
@@ -81,18 +81,13 @@ impl Summary {
     pub fn trainable_params(&self) -> usize {
         self.rows
             .iter()
-            .filter(|r| r.trainable)
-            .map(|r| r.params)
+            .map(|r| r.params.saturating_sub(r.non_trainable))
             .sum()
     }
 
     /// The weights training leaves alone.
     pub fn non_trainable_params(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| !r.trainable)
-            .map(|r| r.params)
-            .sum()
+        self.rows.iter().map(|r| r.non_trainable).sum()
     }
 
     /// The summary laid out on lines of `line_length` characters (Keras' `line_length`);
@@ -420,7 +415,7 @@ mod tests {
             class_name: class.into(),
             output_shape: shape.into(),
             params,
-            trainable: true,
+            non_trainable: 0,
             connected_to: from.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -469,7 +464,7 @@ mod tests {
     #[test]
     fn counts_split_trainable() {
         let mut frozen = row("dense_1", "Dense", "(None, 2)", 10, &["dense"]);
-        frozen.trainable = false;
+        frozen.non_trainable = frozen.params;
         let s = Summary {
             model_name: "m".into(),
             sequential: false,

@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use ndarray::{Array, Array2, ArrayD, ArrayView, ArrayView2, Ix2, IxDyn};
 use serde_json::Value;
-use stratic_core::shape::{Activation, DenseConfig, Dim, LayerInfo, TensorSpec};
+use stratic_core::shape::{Activation, DenseConfig, Dim, LayerInfo, RuleInput, TensorSpec};
 use stratic_core::{
     as_rows, check_dense_input, gather_rows, rows_to_output, Dense, Error, Layer, Model, ParamMut,
     ParamRef, Rng,
@@ -56,8 +56,8 @@ impl Model for Mlp {
     }
     fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let h0 = as_rows(x);
-        let h1 = Layer::call(&self.dense, h0.view());
-        vec![Layer::call(&self.dense_1, h1.view())]
+        let h1 = Layer::call(&self.dense, h0.view().into());
+        vec![Layer::call(&self.dense_1, h1.view().into())]
     }
     fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
         let out = outputs.into_iter().next().unwrap_or_default();
@@ -65,8 +65,12 @@ impl Model for Mlp {
     }
     fn forward_train(&mut self, x: Self::Input<'_>) {
         let h0 = as_rows(x);
-        Layer::forward_train(&mut self.dense, h0.view());
-        Layer::forward_train(&mut self.dense_1, Layer::output(&self.dense));
+        Layer::forward(&mut self.dense, h0.view().into(), &mut Default::default());
+        Layer::forward(
+            &mut self.dense_1,
+            Layer::output(&self.dense).into(),
+            &mut Default::default(),
+        );
     }
     fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
         Layer::output(&self.dense_1)
@@ -76,13 +80,13 @@ impl Model for Mlp {
         let h0 = as_rows(x);
         Layer::backward(
             &mut self.dense_1,
-            Layer::output(&self.dense),
+            Layer::output(&self.dense).into(),
             grad_output,
             true,
         );
         Layer::backward(
             &mut self.dense,
-            h0.view(),
+            h0.view().into(),
             Layer::grad_input(&self.dense_1),
             false,
         );
@@ -142,7 +146,7 @@ impl Model for Regressor {
     }
     fn call(&self, x: Self::Input<'_>) -> Vec<Array2<f32>> {
         let h0 = as_rows(x);
-        vec![Layer::call(&self.dense, h0.view())]
+        vec![Layer::call(&self.dense, h0.view().into())]
     }
     fn to_output(outputs: Vec<Array2<f32>>, n: usize) -> Self::Output {
         let out = outputs.into_iter().next().unwrap_or_default();
@@ -150,7 +154,7 @@ impl Model for Regressor {
     }
     fn forward_train(&mut self, x: Self::Input<'_>) {
         let h0 = as_rows(x);
-        Layer::forward_train(&mut self.dense, h0.view());
+        Layer::forward(&mut self.dense, h0.view().into(), &mut Default::default());
     }
     fn train_output(&mut self, _index: usize) -> ArrayView2<'_, f32> {
         Layer::output(&self.dense)
@@ -158,7 +162,7 @@ impl Model for Regressor {
     fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]) {
         let grad_output = grad_outputs[0].view();
         let h0 = as_rows(x);
-        Layer::backward(&mut self.dense, h0.view(), grad_output, false);
+        Layer::backward(&mut self.dense, h0.view().into(), grad_output, false);
     }
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
         Layer::visit_params(&mut self.dense, "dense", f);
@@ -179,14 +183,22 @@ pub fn dense_info(
     units: usize,
     activation: Activation,
 ) -> LayerInfo {
-    LayerInfo {
-        class_name: "Dense",
+    let mut c = DenseConfig::new(units);
+    c.activation = activation;
+    let config = c.to_config();
+    let input = TensorSpec::dense(vec![Dim::Known(input)]);
+    let weights = stratic_core::shape::layers::DENSE.weight_specs(&RuleInput {
         name,
-        units: Some(units),
-        activation: Some(activation),
-        use_bias: Some(true),
-        input: TensorSpec::dense(vec![Dim::Known(input)]),
+        config: &config,
+        inputs: std::slice::from_ref(&input),
+    });
+    LayerInfo {
+        spec: &stratic_core::shape::layers::DENSE,
+        name,
+        config,
+        input,
         output: TensorSpec::dense(vec![Dim::Known(units)]),
+        weights,
     }
 }
 
@@ -242,7 +254,7 @@ macro_rules! dense_stack {
             }
             fn call(&self, x: Self::Input<'_>) -> Vec<ndarray::Array2<f32>> {
                 let h = stratic_core::as_rows(x).to_owned();
-                $(let h = stratic_core::Layer::call(&self.$field, h.view());)+
+                $(let h = stratic_core::Layer::call(&self.$field, h.view().into());)+
                 vec![h]
             }
             fn to_output(outputs: Vec<ndarray::Array2<f32>>, n: usize) -> Self::Output {

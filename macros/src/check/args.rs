@@ -3,63 +3,39 @@
 //! once for every layer.
 
 use proc_macro2::Span;
-use stratic_core::shape::{closest, Activation, DType, Initializer, ACTIVATIONS, INITIALIZERS};
+use stratic_core::shape::{
+    closest, Activation, DType, Initializer, ParamDefault, ParamValue, ACTIVATIONS, INITIALIZERS,
+};
 
 use crate::ast::{Arg, Call, Value};
 use crate::ctxt::Ctxt;
 
-/// What kind of value a parameter takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A positive integer (`units`).
-    PositiveInt,
-    /// An integer, checked by the rule that uses it (`batch_size`).
-    Int,
-    /// `true` or `false`.
-    Bool,
-    /// An activation name (`relu`).
-    Activation,
-    /// An initializer name (`glorot_uniform`).
-    Initializer,
-    /// A dtype name (`f32`).
-    DType,
-    /// A list of dims: integers or `None`.
-    Dims,
-    /// A string literal.
-    Str,
-    /// A path to a Rust item (`input_tensor = DATA`).
-    Path,
-    /// `TensorSpec(...)`, `SparseTensorSpec(...)` or `RaggedTensorSpec(...)`.
-    TypeSpec,
-    /// A list of bound tensor names (`[q, d]`), a merge's inputs.
-    Tensors,
-    /// A number, integer or not (`pad = -1.0`).
-    Number,
-}
+/// What kind of value a parameter takes: core's, shared with the layer specs.
+pub use stratic_core::shape::ParamKind as Kind;
+/// One parameter of a layer: core's spec of it.
+pub use stratic_core::shape::ParamSpec as Param;
 
-/// One parameter of a layer.
-pub struct Param {
-    pub name: &'static str,
-    pub kind: Kind,
-    pub required: bool,
-    /// Whether it may be given by position (the leading ones, as in Keras).
-    pub positional: bool,
-}
-
-const fn key(name: &'static str, kind: Kind) -> Param {
+/// A parameter of the input layer or a type spec, which have no config to fill: an optional
+/// one has no default.
+pub const fn param(name: &'static str, kind: Kind, required: bool, positional: bool) -> Param {
     Param {
         name,
         kind,
-        required: false,
-        positional: false,
+        default: if required {
+            ParamDefault::Required
+        } else {
+            ParamDefault::Value(ParamValue::None)
+        },
+        positional,
+        compared: false,
     }
 }
 
 /// The arguments every layer takes besides its own: its name and Keras' first-layer shortcut.
-pub const COMMON: [Param; 3] = [
-    key("name", Kind::Str),
-    key("input_shape", Kind::Dims),
-    key("batch_input_shape", Kind::Dims),
+pub static COMMON: [Param; 3] = [
+    param("name", Kind::Str, false, false),
+    param("input_shape", Kind::Dims, false, false),
+    param("batch_input_shape", Kind::Dims, false, false),
 ];
 
 /// An argument bound to a parameter.
@@ -86,14 +62,6 @@ impl<'a> Bound<'a> {
 
     pub fn span_of(&self, name: &str) -> Option<Span> {
         self.get(name).map(|a| a.span)
-    }
-
-    pub fn number(&self, name: &str) -> Option<f64> {
-        match self.value(name)? {
-            Value::Int { value, .. } => Some(*value as f64),
-            Value::Float { value, .. } => Some(*value),
-            _ => None,
-        }
     }
 
     pub fn int(&self, name: &str) -> Option<i64> {
@@ -129,26 +97,52 @@ impl<'a> Bound<'a> {
         dims_of(self.value(name)?)
     }
 
-    pub fn activation(&self, name: &str) -> Option<Activation> {
-        match self.value(name)? {
-            Value::Ident(id) => Activation::from_name(&id.to_string()),
-            _ => None,
-        }
-    }
-
-    pub fn initializer(&self, name: &str) -> Option<Initializer> {
-        match self.value(name)? {
-            Value::Ident(id) => Initializer::from_name(&id.to_string()),
-            _ => None,
-        }
-    }
-
     pub fn dtype(&self, name: &str) -> Option<DType> {
         match self.value(name)? {
             Value::Ident(id) => DType::from_name(&id.to_string()),
             _ => None,
         }
     }
+}
+
+impl Bound<'_> {
+    /// The bound values of `params` as a layer config takes them (kind-checked already).
+    pub fn config_values(&self, params: &[Param]) -> Vec<(&'static str, ParamValue)> {
+        params
+            .iter()
+            .filter_map(|p| Some((p.name, config_value(p.kind, self.value(p.name)?)?)))
+            .collect()
+    }
+}
+
+/// A checked argument as a config value.
+fn config_value(kind: Kind, value: &Value) -> Option<ParamValue> {
+    Some(match (kind, value) {
+        (Kind::Number, Value::Int { value, .. }) => ParamValue::Float(*value as f64),
+        (_, Value::Int { value, .. }) => ParamValue::Int(*value),
+        (_, Value::Float { value, .. }) => ParamValue::Float(*value),
+        (_, Value::Bool { value, .. }) => ParamValue::Bool(*value),
+        (_, Value::Str(s)) => ParamValue::Str(s.value().into()),
+        (Kind::Activation, Value::Ident(id)) => {
+            ParamValue::Activation(Activation::from_name(&id.to_string())?)
+        }
+        (Kind::Initializer, Value::Ident(id)) => {
+            ParamValue::Initializer(Initializer::from_name(&id.to_string())?)
+        }
+        (Kind::Choice(_), Value::Ident(id)) => ParamValue::Str(id.to_string().into()),
+        (Kind::Ints, Value::List { items, .. }) => ParamValue::Ints(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::Int { value, .. } => Some(*value),
+                    _ => None,
+                })
+                .collect::<Option<Vec<i64>>>()?
+                .into(),
+        ),
+        (_, Value::None(_)) => ParamValue::None,
+        _ => return None,
+    })
 }
 
 /// The dims of a list value, if it is one of integers and `None`s.
@@ -254,7 +248,7 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
             });
         }
     }
-    for p in params.iter().filter(|p| p.required) {
+    for p in params.iter().filter(|p| p.is_required()) {
         if !given.iter().any(|(n, _)| *n == p.name) {
             cx.error(
                 call.name.span(),
@@ -451,11 +445,63 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
             }
             _ => wrong("a list of tensors such as `[q, d]`"),
         },
+        Kind::Ints => match value {
+            Value::Int { .. } => true,
+            Value::List { items, .. } if !items.is_empty() => {
+                let mut ok = true;
+                for item in items {
+                    if !matches!(item, Value::Int { .. } | Value::Invalid(_)) {
+                        cx.error(
+                            item.span(),
+                            format!(
+                                "`{name}` of `{layer}` takes integers, found {}",
+                                item.describe()
+                            ),
+                        );
+                        ok = false;
+                    }
+                    ok &= !matches!(item, Value::Invalid(_));
+                }
+                ok
+            }
+            _ => wrong("an integer or a list of integers such as `3` or `[3, 3]`"),
+        },
+        Kind::Choice(choices) => match value {
+            Value::Str(s) => choice(cx, value.span(), &s.value(), name, layer, choices),
+            Value::Ident(id) => choice(cx, id.span(), &id.to_string(), name, layer, choices),
+            _ => wrong(&format!(
+                "one of {}",
+                choices
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        },
         Kind::TypeSpec => match value {
             Value::Call(_) => true,
             _ => wrong("`TensorSpec(...)`, `SparseTensorSpec(...)` or `RaggedTensorSpec(...)`"),
         },
     }
+}
+
+/// One name of a parameter's own vocabulary (`padding = same` or `"same"`), with "did you mean".
+fn choice(cx: &Ctxt, span: Span, s: &str, param: &str, layer: &str, choices: &[&str]) -> bool {
+    if choices.contains(&s) {
+        return true;
+    }
+    let hint = closest(s, choices.iter().copied())
+        .map_or(String::new(), |c| format!("did you mean `{c}`? "));
+    let list = choices
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    cx.error(
+        span,
+        format!("unknown {param} `{s}` for `{layer}`; {hint}expected one of {list}"),
+    );
+    false
 }
 
 /// A bare name from a fixed vocabulary (activation, initializer, dtype), with "did you mean".

@@ -8,17 +8,14 @@
 use std::collections::HashMap;
 
 use proc_macro2::Span;
-use stratic_core::shape::{
-    activation_output, closest, dense_output, merge_output, Dim, MergeConfig, MergeOp, TensorSpec,
-    MERGES,
-};
+use stratic_core::shape::{closest, LayerSpec, RuleInput, TensorSpec};
 use syn::Ident;
 
-use super::args::{bind, Bound, Kind, Param};
+use super::args::{bind, Bound};
 use super::input::{bind_input, check_input};
 use super::{
-    check_layer, not_a_layer, unknown_layer, CheckedInput, CheckedLayer, CheckedModel, LayerKind,
-    Namer, Node, NodeKind, LAYERS,
+    chain_layer, check_layer, merge_layer, not_a_layer, unknown_layer, CheckedInput, CheckedLayer,
+    CheckedModel, Namer, Node, NodeKind,
 };
 use crate::ast::{Call, Chain, ModelItem, Term, Value};
 use crate::ctxt::Ctxt;
@@ -44,7 +41,7 @@ struct Bound_ {
 enum Slot<'a> {
     Declared {
         call: &'a Call,
-        kind: &'static str,
+        spec: &'static LayerSpec,
         bound: Bound<'a>,
         name: String,
     },
@@ -70,34 +67,6 @@ struct Graph<'a> {
     /// Set when something could not be evaluated; later checks that need the whole graph
     /// (reachability) are skipped, since they would only repeat the first error.
     broken: bool,
-}
-
-const fn param(name: &'static str, kind: Kind, required: bool, positional: bool) -> Param {
-    Param {
-        name,
-        kind,
-        required,
-        positional,
-    }
-}
-
-const CONCATENATE_PARAMS: &[Param] = &[
-    param("inputs", Kind::Tensors, true, true),
-    param("axis", Kind::Int, false, false),
-];
-const ELEMENTWISE_PARAMS: &[Param] = &[param("inputs", Kind::Tensors, true, true)];
-const DOT_PARAMS: &[Param] = &[
-    param("inputs", Kind::Tensors, true, true),
-    param("axes", Kind::Int, false, true),
-    param("normalize", Kind::Bool, false, false),
-];
-
-fn merge_params(op: MergeOp) -> &'static [Param] {
-    match op {
-        MergeOp::Concatenate => CONCATENATE_PARAMS,
-        MergeOp::Dot => DOT_PARAMS,
-        _ => ELEMENTWISE_PARAMS,
-    }
 }
 
 /// Checks a model declared as a graph.
@@ -215,9 +184,7 @@ impl<'a> Graph<'a> {
         let mut current = match head {
             Term::Invalid => return None,
             Term::Call(c) if c.name == "input" => Eval::Tensor(self.input(c)?),
-            Term::Call(c) if MergeOp::from_name(&c.name.to_string()).is_some() => {
-                Eval::Tensor(self.merge(c)?)
-            }
+            Term::Call(c) if merge_layer(&c.name).is_some() => Eval::Tensor(self.merge(c)?),
             Term::Call(c) => {
                 let layer = self.declare(c)?;
                 if !allow_layers {
@@ -257,7 +224,7 @@ impl<'a> Graph<'a> {
                     );
                     return None;
                 }
-                (_, Term::Call(c)) if MergeOp::from_name(&c.name.to_string()).is_some() => {
+                (_, Term::Call(c)) if merge_layer(&c.name).is_some() => {
                     self.cx.error(
                         c.name.span(),
                         format!(
@@ -356,13 +323,12 @@ impl<'a> Graph<'a> {
 
     /// Binds a layer call's arguments and names it (Keras names a layer when it is created).
     fn declare(&mut self, call: &'a Call) -> Option<usize> {
-        let name_str = call.name.to_string();
-        let Some((kind, params)) = LAYERS.iter().find(|(n, _)| *n == name_str) else {
+        let Some(spec) = chain_layer(&call.name) else {
             unknown_layer(self.cx, &call.name);
             self.slots.push(Slot::Failed);
             return None;
         };
-        let bound = bind(self.cx, call, kind, params);
+        let bound = bind(self.cx, call, spec.name, spec.params);
         for param in ["input_shape", "batch_input_shape"] {
             if let Some(span) = bound.span_of(param) {
                 self.cx.error(
@@ -371,10 +337,10 @@ impl<'a> Graph<'a> {
                 );
             }
         }
-        let name = self.namer.name(self.cx, kind, &bound);
+        let name = self.namer.name(self.cx, spec.name, &bound);
         self.slots.push(Slot::Declared {
             call,
-            kind,
+            spec,
             bound,
             name,
         });
@@ -390,11 +356,11 @@ impl<'a> Graph<'a> {
             Slot::Failed => return None,
             Slot::Declared {
                 call,
-                kind,
+                spec: layer_spec,
                 bound,
                 name,
             } => {
-                let layer = check_layer(self.cx, call, kind, &bound, &name, spec)?;
+                let layer = check_layer(self.cx, call, layer_spec, &bound, &name, vec![spec])?;
                 let out = layer.output.clone();
                 (layer, out)
             }
@@ -426,19 +392,14 @@ impl<'a> Graph<'a> {
 
     /// `concatenate([a, b], ...)` and the other merges: a new layer applied to bound tensors.
     fn merge(&mut self, call: &'a Call) -> Option<usize> {
-        let name_str = call.name.to_string();
-        let op = MergeOp::from_name(&name_str)?;
-        let kind: &'static str = MERGES
-            .iter()
-            .find(|(o, _, _)| *o == op)
-            .map_or("merge", |(_, n, _)| n);
-        let bound = bind(self.cx, call, kind, merge_params(op));
-        let name = self.namer.name(self.cx, kind, &bound);
+        let spec = merge_layer(&call.name)?;
+        let bound = bind(self.cx, call, spec.name, spec.params);
+        let name = self.namer.name(self.cx, spec.name, &bound);
         let mut inputs = Vec::new();
         for item in bound.list("inputs") {
             match item {
                 // A merge written inline: `concatenate([a, multiply([a, b])])`.
-                Value::Call(nested) if MergeOp::from_name(&nested.name.to_string()).is_some() => {
+                Value::Call(nested) if merge_layer(&nested.name).is_some() => {
                     inputs.push(self.merge(nested)?);
                 }
                 Value::Call(other) => {
@@ -465,32 +426,10 @@ impl<'a> Graph<'a> {
         }
         // Missing inputs were reported by the binder.
         bound.get("inputs")?;
-        let mut config = MergeConfig::new(op);
-        if let Some(axis) = bound.int("axis") {
-            config.axis = axis;
-        }
-        if let Some(axes) = bound.int("axes") {
-            config.axes = axes;
-        }
-        if let Some(normalize) = bound.bool("normalize") {
-            config.normalize = normalize;
-        }
         let specs: Vec<TensorSpec> = inputs.iter().map(|&n| self.nodes[n].spec.clone()).collect();
-        let out = match merge_output(&name, &config, &specs) {
-            Ok(out) => out,
-            Err(e) => {
-                self.cx.error(call.name.span(), e.message);
-                return None;
-            }
-        };
-        self.slots.push(Slot::Built(CheckedLayer {
-            name,
-            kind: LayerKind::Merge(config),
-            input: specs.first().cloned().unwrap_or_else(|| out.clone()),
-            output: out.clone(),
-            span: call.name.span(),
-            uses: 1,
-        }));
+        let layer = check_layer(self.cx, call, spec, &bound, &name, specs)?;
+        let out = layer.output.clone();
+        self.slots.push(Slot::Built(layer));
         let layer = self.slots.len() - 1;
         Some(self.push_node(NodeKind::Merge { layer, inputs }, out, call.name.span()))
     }
@@ -557,32 +496,45 @@ impl<'a> Graph<'a> {
 /// The shape rule of a layer applied again (a shared layer): the output for `input`, or why
 /// its weights cannot take it.
 fn reapply(layer: &CheckedLayer, input: &TensorSpec) -> Result<TensorSpec, String> {
-    match &layer.kind {
-        LayerKind::Dense { config, input_dim } => {
-            let out = dense_output(&layer.name, input, config.units).map_err(|e| e.message)?;
-            if input.last() != Dim::Known(*input_dim) {
-                return Err(format!(
-                    "layer '{}' is shared: its first use gave it a kernel of shape ({input_dim}, {}) for inputs {}, but here it is applied to {}, whose last axis is {}; a shared layer needs inputs of one last dimension",
-                    layer.name,
-                    config.units,
-                    layer.input.shape_string(),
-                    input.shape_string(),
-                    input.last()
-                ));
-            }
-            Ok(out)
-        }
-        LayerKind::Activation(a) => {
-            activation_output(&layer.name, input, *a).map_err(|e| e.message)
-        }
-        LayerKind::Merge(_) => Err(format!(
-            "merge layer '{}' cannot be applied again",
-            layer.name
-        )),
-        LayerKind::Embedding(_) | LayerKind::Pooling(_) | LayerKind::ToDense { .. } => Err(format!(
-            "layer '{}' ({}) cannot be shared yet: only `dense` and `activation` layers can be applied more than once; declare one per use",
+    if !layer.spec.shareable {
+        return Err(format!(
+            "layer '{}' ({}) cannot be shared yet: only {} layers can be applied more than once; declare one per use",
             layer.name,
-            layer.kind.class_name()
-        )),
+            layer.class_name(),
+            stratic_core::shape::LAYERS
+                .iter()
+                .filter(|s| s.shareable)
+                .map(|s| format!("`{}`", s.name))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
     }
+    let inputs = [input.clone()];
+    let rule = RuleInput {
+        name: &layer.name,
+        config: &layer.config,
+        inputs: &inputs,
+    };
+    let out = layer.spec.output_spec(&rule).map_err(|e| e.message)?;
+    let weights = layer.spec.weight_specs(&rule);
+    if weights != layer.weights {
+        let show = |ws: &[stratic_core::shape::WeightSpec]| {
+            ws.iter()
+                .map(|w| {
+                    let dims: Vec<String> = w.shape.iter().map(usize::to_string).collect();
+                    format!("{} ({})", w.name, dims.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(format!(
+            "layer '{}' is shared: its first use gave it weights {} for inputs {}, but here it is applied to {}, which would need {}; a shared layer takes only inputs its weights fit",
+            layer.name,
+            show(&layer.weights),
+            layer.input.shape_string(),
+            input.shape_string(),
+            show(&weights)
+        ));
+    }
+    Ok(out)
 }

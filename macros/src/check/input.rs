@@ -6,65 +6,20 @@ use stratic_core::shape::{
     check_input_layer, DType, InputArg, InputArgs, TensorSpec, TypeSpecArg, TypeSpecKind,
 };
 
-use super::args::{bind, dims_of, Bound, Kind, Param};
+use super::args::{bind, dims_of, param, Bound, Kind, Param};
 use crate::ast::{Call, Value};
 use crate::ctxt::Ctxt;
 
 pub const INPUT_PARAMS: &[Param] = &[
-    Param {
-        name: "shape",
-        kind: Kind::Dims,
-        required: false,
-        positional: true,
-    },
-    Param {
-        name: "batch_size",
-        kind: Kind::Int,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "batch_shape",
-        kind: Kind::Dims,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "dtype",
-        kind: Kind::DType,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "input_tensor",
-        kind: Kind::Path,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "sparse",
-        kind: Kind::Bool,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "ragged",
-        kind: Kind::Bool,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "type_spec",
-        kind: Kind::TypeSpec,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "optional",
-        kind: Kind::Bool,
-        required: false,
-        positional: false,
-    },
+    param("shape", Kind::Dims, false, true),
+    param("batch_size", Kind::Int, false, false),
+    param("batch_shape", Kind::Dims, false, false),
+    param("dtype", Kind::DType, false, false),
+    param("input_tensor", Kind::Path, false, false),
+    param("sparse", Kind::Bool, false, false),
+    param("ragged", Kind::Bool, false, false),
+    param("type_spec", Kind::TypeSpec, false, false),
+    param("optional", Kind::Bool, false, false),
     // `input_shape` and `batch_input_shape` (aliases) and `name` come from `args::COMMON`.
 ];
 
@@ -286,25 +241,10 @@ fn input_args(cx: &Ctxt, bound: &Bound<'_>) -> InputArgs {
     args
 }
 
-const SPEC_PARAMS: [Param; 3] = [
-    Param {
-        name: "shape",
-        kind: Kind::Dims,
-        required: true,
-        positional: true,
-    },
-    Param {
-        name: "dtype",
-        kind: Kind::DType,
-        required: false,
-        positional: true,
-    },
-    Param {
-        name: "ragged_rank",
-        kind: Kind::Int,
-        required: false,
-        positional: false,
-    },
+static SPEC_PARAMS: [Param; 3] = [
+    param("shape", Kind::Dims, true, true),
+    param("dtype", Kind::DType, false, true),
+    param("ragged_rank", Kind::Int, false, false),
 ];
 
 fn type_spec(cx: &Ctxt, call: &Call) -> Option<TypeSpecArg> {

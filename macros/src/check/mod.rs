@@ -10,15 +10,14 @@ use std::collections::HashMap;
 
 use proc_macro2::Span;
 use stratic_core::shape::{
-    activation_output, closest, dense_output, dense_params, embedding_output, embedding_params,
-    global_pooling_1d_output, to_dense_output, Activation, DType, DenseConfig, Dim,
-    EmbeddingConfig, InputArg, Layout, MergeConfig, PoolingMode, TensorSpec, MERGES,
+    closest, layer_spec, weight_counts, Activation, Arity, Config, DType, InputArg, LayerSpec,
+    Layout, RuleInput, TensorSpec, WeightSpec, LAYERS,
 };
 use syn::{Attribute, Ident, Visibility};
 
 use crate::ast::{Body, Call, ModelItem, Term, Value};
 use crate::ctxt::Ctxt;
-use args::{bind, Bound, Kind, Param};
+use args::{bind, Bound};
 pub use input::CheckedInput;
 use input::{bind_input, check_input, implicit_input, FirstLayerShape};
 
@@ -58,139 +57,48 @@ pub enum NodeKind {
     Merge { layer: usize, inputs: Vec<usize> },
 }
 
-/// One layer, with its field name, configuration and the specs around its first use.
+/// One layer, with its field name, spec, configuration and the specs around its first use.
 pub struct CheckedLayer {
     /// The layer's name: `dense`, `dense_1`, or `name = ...`; also its field in the struct.
     pub name: String,
-    pub kind: LayerKind,
+    /// What the layer is.
+    pub spec: &'static LayerSpec,
+    /// Its configuration, defaults filled in.
+    pub config: Config,
+    /// The specs of the inputs of its first use.
+    pub inputs: Vec<TensorSpec>,
+    /// The spec of its first input.
     pub input: TensorSpec,
     pub output: TensorSpec,
+    /// Its weights, from the spec.
+    pub weights: Vec<WeightSpec>,
     pub span: Span,
     /// How many times it is applied (more than once: a shared layer).
     pub uses: usize,
 }
 
-/// What a layer is, with its configuration.
-pub enum LayerKind {
-    Dense {
-        config: DenseConfig,
-        input_dim: usize,
-    },
-    Activation(Activation),
-    Merge(MergeConfig),
-    Embedding(EmbeddingConfig),
-    Pooling(PoolingMode),
-    ToDense {
-        pad: f64,
-    },
-}
-
-impl LayerKind {
+impl CheckedLayer {
     /// Keras' class name, as `summary()` shows it.
     pub fn class_name(&self) -> &'static str {
-        match self {
-            LayerKind::Dense { .. } => "Dense",
-            LayerKind::Activation(_) => "Activation",
-            LayerKind::Merge(m) => m.op.class_name(),
-            LayerKind::Embedding(_) => "Embedding",
-            LayerKind::Pooling(mode) => mode.class_name(),
-            LayerKind::ToDense { .. } => "ToDense",
-        }
+        self.spec.class_name
     }
 
-    /// The number of weights.
-    pub fn params(&self) -> usize {
-        match self {
-            LayerKind::Dense { config, input_dim } => {
-                dense_params(*input_dim, config.units, config.use_bias)
-            }
-            LayerKind::Embedding(c) => embedding_params(c.input_dim, c.output_dim),
-            LayerKind::Activation(_)
-            | LayerKind::Merge(_)
-            | LayerKind::Pooling(_)
-            | LayerKind::ToDense { .. } => 0,
-        }
+    /// The numbers of trainable and non-trainable weights.
+    pub fn param_counts(&self) -> (usize, usize) {
+        // The rule refused counts that overflow.
+        weight_counts(&self.weights).unwrap_or((0, 0))
     }
 }
 
-/// The layers `model!` knows, with their parameters (Keras' names and order).
-pub(super) const LAYERS: &[(&str, &[Param])] = &[
-    ("dense", DENSE_PARAMS),
-    ("activation", ACTIVATION_PARAMS),
-    ("embedding", EMBEDDING_PARAMS),
-    ("global_average_pooling_1d", &[]),
-    ("global_max_pooling_1d", &[]),
-    ("global_sum_pooling_1d", &[]),
-    ("to_dense", TO_DENSE_PARAMS),
-];
+/// The one-input layer the DSL calls `name` (merges are written with a list, not in a chain).
+pub(super) fn chain_layer(name: &Ident) -> Option<&'static LayerSpec> {
+    layer_spec(&name.to_string()).filter(|s| s.arity == Arity::One)
+}
 
-const TO_DENSE_PARAMS: &[Param] = &[Param {
-    name: "pad",
-    kind: Kind::Number,
-    required: false,
-    positional: true,
-}];
-
-const EMBEDDING_PARAMS: &[Param] = &[
-    Param {
-        name: "input_dim",
-        kind: Kind::PositiveInt,
-        required: true,
-        positional: true,
-    },
-    Param {
-        name: "output_dim",
-        kind: Kind::PositiveInt,
-        required: true,
-        positional: true,
-    },
-    Param {
-        name: "embeddings_initializer",
-        kind: Kind::Initializer,
-        required: false,
-        positional: false,
-    },
-];
-
-const DENSE_PARAMS: &[Param] = &[
-    Param {
-        name: "units",
-        kind: Kind::PositiveInt,
-        required: true,
-        positional: true,
-    },
-    Param {
-        name: "activation",
-        kind: Kind::Activation,
-        required: false,
-        positional: true,
-    },
-    Param {
-        name: "use_bias",
-        kind: Kind::Bool,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "kernel_initializer",
-        kind: Kind::Initializer,
-        required: false,
-        positional: false,
-    },
-    Param {
-        name: "bias_initializer",
-        kind: Kind::Initializer,
-        required: false,
-        positional: false,
-    },
-];
-
-const ACTIVATION_PARAMS: &[Param] = &[Param {
-    name: "activation",
-    kind: Kind::Activation,
-    required: true,
-    positional: true,
-}];
+/// The merge layer the DSL calls `name`.
+pub(super) fn merge_layer(name: &Ident) -> Option<&'static LayerSpec> {
+    layer_spec(&name.to_string()).filter(|s| s.arity == Arity::Many)
+}
 
 /// Checks one model. Returns `None` if any rule failed (the errors are in `cx`).
 pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
@@ -219,12 +127,19 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
                     "`input(...)` can only start a model, and this one follows a layer: remove it, or start a new model",
                 );
             }
-            Term::Call(c) => match LAYERS.iter().find(|(n, _)| c.name == n) {
-                Some((kind, params)) => {
-                    let bound = bind(cx, c, kind, params);
-                    let name = namer.name(cx, kind, &bound);
-                    calls.push((c, *kind, bound, name));
+            Term::Call(c) => match chain_layer(&c.name) {
+                Some(spec) => {
+                    let bound = bind(cx, c, spec.name, spec.params);
+                    let name = namer.name(cx, spec.name, &bound);
+                    calls.push((c, spec, bound, name));
                 }
+                None if merge_layer(&c.name).is_some() => cx.error(
+                    c.name.span(),
+                    format!(
+                        "`{}(...)` merges a list of tensors, so it cannot follow `->` in a chain: bind the tensors with `let` and write `{}([a, b])`",
+                        c.name, c.name
+                    ),
+                ),
                 None => unknown_layer(cx, &c.name),
             },
             Term::Name(id) => not_a_layer(cx, id),
@@ -250,9 +165,9 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     };
     let mut spec = input.as_ref().map(|i| i.spec.clone());
     let mut layers = Vec::new();
-    for (call, kind, bound, name) in &calls {
-        let layer_spec = spec.take();
-        let checked = layer_spec.and_then(|s| check_layer(cx, call, kind, bound, name, s));
+    for (call, layer, bound, name) in &calls {
+        let input_spec = spec.take();
+        let checked = input_spec.and_then(|s| check_layer(cx, call, layer, bound, name, vec![s]));
         if let Some(l) = checked {
             spec = Some(l.output.clone());
             layers.push(l);
@@ -262,7 +177,8 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     if cx.has_errors() || terms.iter().any(|t| matches!(t, Term::Invalid)) {
         return None;
     }
-    let (input, output) = (input?, spec?);
+    let input = input?;
+    spec?;
     if layers.is_empty() {
         cx.error(
             input.span,
@@ -270,7 +186,6 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
         );
         return None;
     }
-    let _ = output;
     let mut nodes = vec![Node {
         kind: NodeKind::Input(0),
         spec: input.spec.clone(),
@@ -297,7 +212,7 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     })
 }
 
-fn first_term_failed(terms: &[Term], calls: &[(&Call, &str, Bound<'_>, String)]) -> bool {
+fn first_term_failed(terms: &[Term], calls: &[LayerCall<'_>]) -> bool {
     match (terms.first(), calls.first()) {
         (Some(Term::Call(c)), Some((first, _, bound, _))) if std::ptr::eq(c, *first) => {
             bound.args.len() < c.args.len()
@@ -314,6 +229,9 @@ fn term_span(t: &Term) -> Span {
         Term::Invalid => Span::call_site(),
     }
 }
+
+/// A layer call of a chain: the call, its spec, its bound arguments and its name.
+type LayerCall<'a> = (&'a Call, &'static LayerSpec, Bound<'a>, String);
 
 /// A sequential model is a body with no `let` and one chain as its outputs.
 /// With `let`s the tail names bound tensors, which would only add errors about those names.
@@ -345,7 +263,7 @@ pub(super) fn not_a_layer(cx: &Ctxt, id: &Ident) {
     let s = id.to_string();
     let msg = if Activation::from_name(&s).is_some() {
         format!("`{s}` is an activation, not a layer: write `activation({s})`, or give it to the layer before as `activation = {s}`")
-    } else if LAYERS.iter().any(|(n, _)| *n == s) || s == "input" {
+    } else if layer_spec(&s).is_some() || s == "input" {
         format!(
             "`{s}` needs its arguments: a layer is called, e.g. `{}`",
             example_call(&s)
@@ -366,9 +284,19 @@ fn example_call(layer: &str) -> &'static str {
 
 pub(super) fn unknown_layer(cx: &Ctxt, name: &Ident) {
     let s = name.to_string();
-    let mut known: Vec<&str> = LAYERS.iter().map(|(n, _)| *n).collect();
+    // Chain layers, the input, then merges: the order a model is written in.
+    let mut known: Vec<&str> = LAYERS
+        .iter()
+        .filter(|s| s.arity == Arity::One)
+        .map(|s| s.name)
+        .collect();
     known.push("input");
-    known.extend(MERGES.iter().map(|(_, n, _)| *n));
+    known.extend(
+        LAYERS
+            .iter()
+            .filter(|s| s.arity == Arity::Many)
+            .map(|s| s.name),
+    );
     // Keras' class names (`Dense`, `InputLayer`) are the most likely misspelling.
     let snake = keras_class_to_snake(&s);
     let hint = known
@@ -407,10 +335,7 @@ fn keras_class_to_snake(name: &str) -> String {
 
 /// Keras' shortcut: the first layer may carry `input_shape` (or `batch_input_shape`). On any
 /// later layer it means nothing, so it is an error there.
-fn first_layer_shape(
-    cx: &Ctxt,
-    calls: &[(&Call, &str, Bound<'_>, String)],
-) -> Option<FirstLayerShape> {
+fn first_layer_shape(cx: &Ctxt, calls: &[LayerCall<'_>]) -> Option<FirstLayerShape> {
     let mut found = None;
     for (i, (_, _, bound, _)) in calls.iter().enumerate() {
         for (param, arg) in [
@@ -531,80 +456,47 @@ fn identifier_like(name: &str) -> String {
     s
 }
 
-/// Applies a layer's shape rule; on failure the error points at the layer's name.
+/// Binds a layer's configuration and applies its spec (input check, shape rule, weights); on
+/// failure the error points at the layer's name.
 pub(super) fn check_layer(
     cx: &Ctxt,
     call: &Call,
-    kind: &str,
+    spec: &'static LayerSpec,
     bound: &Bound<'_>,
     name: &str,
-    input: TensorSpec,
+    inputs: Vec<TensorSpec>,
 ) -> Option<CheckedLayer> {
-    let (result, layer_kind) = match kind {
-        "dense" => {
-            let mut config = DenseConfig::new(usize::try_from(bound.int("units")?).ok()?);
-            if let Some(a) = bound.activation("activation") {
-                config.activation = a;
-            }
-            if let Some(b) = bound.bool("use_bias") {
-                config.use_bias = b;
-            }
-            if let Some(i) = bound.initializer("kernel_initializer") {
-                config.kernel_initializer = i;
-            }
-            if let Some(i) = bound.initializer("bias_initializer") {
-                config.bias_initializer = i;
-            }
-            let out = dense_output(name, &input, config.units);
-            let input_dim = match input.last() {
-                Dim::Known(n) => n,
-                Dim::Unknown => 0,
-            };
-            (out, LayerKind::Dense { config, input_dim })
-        }
-        "activation" => {
-            let a = bound.activation("activation")?;
-            (activation_output(name, &input, a), LayerKind::Activation(a))
-        }
-        "embedding" => {
-            let input_dim = usize::try_from(bound.int("input_dim")?).ok()?;
-            let output_dim = usize::try_from(bound.int("output_dim")?).ok()?;
-            let mut config = EmbeddingConfig::new(input_dim, output_dim);
-            if let Some(i) = bound.initializer("embeddings_initializer") {
-                config.embeddings_initializer = i;
-            }
-            (
-                embedding_output(name, &input, input_dim, output_dim),
-                LayerKind::Embedding(config),
-            )
-        }
-        "to_dense" => (
-            to_dense_output(name, &input),
-            LayerKind::ToDense {
-                pad: bound.number("pad").unwrap_or(0.0),
-            },
-        ),
-        pooling if pooling.starts_with("global_") => {
-            let mode = PoolingMode::ALL
-                .iter()
-                .find(|(_, n)| *n == pooling)
-                .map(|(m, _)| *m)?;
-            (
-                global_pooling_1d_output(name, &input, mode),
-                LayerKind::Pooling(mode),
-            )
-        }
-        _ => return None,
+    // A required argument that did not bind was reported by the binder; a rule run without
+    // it would only add a second, misleading error.
+    let missing = spec
+        .params
+        .iter()
+        .any(|p| p.is_required() && p.kind != args::Kind::Tensors && bound.get(p.name).is_none());
+    if missing {
+        return None;
+    }
+    let config = spec.configure(bound.config_values(spec.params));
+    let rule = RuleInput {
+        name,
+        config: &config,
+        inputs: &inputs,
     };
-    match result {
-        Ok(output) => Some(CheckedLayer {
-            name: name.to_string(),
-            kind: layer_kind,
-            input,
-            output,
-            span: call.name.span(),
-            uses: 1,
-        }),
+    match spec.output_spec(&rule) {
+        Ok(output) => {
+            let weights = spec.weight_specs(&rule);
+            let input = inputs.first().cloned().unwrap_or_else(|| output.clone());
+            Some(CheckedLayer {
+                name: name.to_string(),
+                spec,
+                config,
+                inputs,
+                input,
+                output,
+                weights,
+                span: call.name.span(),
+                uses: 1,
+            })
+        }
         Err(e) => {
             cx.error(call.name.span(), e.message);
             None
@@ -657,23 +549,14 @@ pub fn unsupported(model: &CheckedModel) -> Option<(Span, String)> {
         }
     }
     for l in &model.layers {
-        if matches!(l.kind, LayerKind::ToDense { .. })
-            && (l.input.layout != Layout::Ragged || stratic_core::shape::ragged_rank(&l.input) != 1)
-        {
-            return Some((l.span, format!("layer '{}': `to_dense()` runs on ragged tensors with one ragged axis yet, received {}", l.name, l.input)));
-        }
-        let unknown_steps =
-            l.input.layout == Layout::Dense && l.input.dims.iter().any(|d| d.known().is_none());
-        if unknown_steps && matches!(l.kind, LayerKind::Pooling(_) | LayerKind::Merge(_)) {
-            return Some((l.span, format!(
-                "layer '{}' ({}): its input {} has a length known only at run time (from `to_dense()`), which it does not take yet; pool the ragged tensor itself instead",
-                l.name,
-                l.kind.class_name(),
-                l.input.shape_string()
-            )));
-        }
-        if matches!(l.kind, LayerKind::Embedding(_)) && l.input.layout != Layout::Ragged {
-            return Some((l.span, format!("layer '{}': `embedding` runs on ragged ids yet; declare its input `ragged = true, dtype = i32`", l.name)));
+        let rule = RuleInput {
+            name: &l.name,
+            config: &l.config,
+            inputs: &l.inputs,
+        };
+        if let Err(message) = (l.spec.runs)(&rule) {
+            let class = l.class_name();
+            return Some((l.span, format!("layer '{}' ({class}): {message}", l.name)));
         }
     }
     for &o in &model.outputs {

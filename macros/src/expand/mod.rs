@@ -3,10 +3,12 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use stratic_core::shape::{Activation, DType, Dim, Initializer, Layout, TensorSpec};
+use stratic_core::shape::{
+    Activation, Arity, Config, DType, Dim, Initializer, Layout, ParamValue, TensorSpec, LAYERS,
+};
 
 use crate::ast::ModelItem;
-use crate::check::{runtime_supported, unsupported, CheckedModel, LayerKind, NodeKind};
+use crate::check::{runtime_supported, unsupported, CheckedLayer, CheckedModel, NodeKind};
 
 mod wiring;
 use wiring::Wiring;
@@ -26,7 +28,7 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     let wiring = Wiring::new(model);
     let fields = model.layers.iter().map(|l| {
         let field = format_ident!("{}", l.name, span = l.span);
-        let ty = layer_type(&l.kind);
+        let ty = layer_type(l);
         let shared = if l.uses > 1 {
             format!(" Shared: applied {} times.", l.uses)
         } else {
@@ -35,7 +37,7 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
         let doc = format!(
             "Layer `{}` ({}): {} -> {}.{shared}",
             l.name,
-            l.kind.class_name(),
+            l.class_name(),
             l.input.shape_string(),
             l.output.shape_string()
         );
@@ -43,7 +45,7 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     });
     let builds = model.layers.iter().enumerate().map(|(i, l)| {
         let field = format_ident!("{}", l.name);
-        let init = layer_build(&l.kind, merge_inputs(model, i));
+        let init = layer_build(model, i);
         if l.uses > 1 {
             let uses = l.uses;
             quote!(#field: {
@@ -64,6 +66,12 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     } else {
         (TokenStream::new(), TokenStream::new())
     };
+    let graph_field = quote! {
+        #graph_field
+        #[doc(hidden)] pub __cx: ::stratic::__private::ForwardContext,
+    };
+    // Drawn after the weights, so the weights of a seed do not depend on it.
+    let graph_build = quote!(#graph_build __cx: __s::ForwardContext::training(rng.next_u64()),);
     let model_impl = if runtime_supported(model) {
         model_impl(model, &wiring)
     } else {
@@ -115,8 +123,9 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     }
 }
 
-/// The embeddings that input `input` feeds directly, with their `input_dim`.
-fn embeddings_fed_by(model: &CheckedModel, input: usize) -> Vec<(String, usize)> {
+/// The layers that input `input` feeds directly and that take integer ids, with their name
+/// and the exclusive bound of an id (Embedding's `input_dim`).
+fn id_bounds_fed_by(model: &CheckedModel, input: usize) -> Vec<(String, usize)> {
     let Some(node) = model
         .nodes
         .iter()
@@ -129,104 +138,88 @@ fn embeddings_fed_by(model: &CheckedModel, input: usize) -> Vec<(String, usize)>
         .iter()
         .filter_map(|n| match &n.kind {
             NodeKind::Apply { layer, input, .. } if *input == node => {
-                match &model.layers[*layer].kind {
-                    LayerKind::Embedding(c) => {
-                        Some((model.layers[*layer].name.clone(), c.input_dim))
-                    }
-                    _ => None,
-                }
+                let l = &model.layers[*layer];
+                let bound = l.spec.id_bound?;
+                Some((l.name.clone(), bound(&l.config)))
             }
             _ => None,
         })
         .collect()
 }
 
-/// The number of inputs of merge layer `layer` (0 for other layers).
-fn merge_inputs(model: &CheckedModel, layer: usize) -> usize {
-    model
-        .nodes
+fn layer_type(l: &CheckedLayer) -> TokenStream {
+    let ty = format_ident!("{}", l.spec.runtime);
+    quote!(::stratic::__private::#ty)
+}
+
+/// The index of a layer's spec in core's registry, which generated code names it by.
+fn spec_index(l: &CheckedLayer) -> usize {
+    LAYERS
         .iter()
-        .find_map(|n| match &n.kind {
-            NodeKind::Merge { layer: l, inputs } if *l == layer => Some(inputs.len()),
-            _ => None,
-        })
+        .position(|s| std::ptr::eq(*s, l.spec))
         .unwrap_or(0)
 }
 
-fn layer_type(kind: &LayerKind) -> TokenStream {
-    match kind {
-        LayerKind::Dense { .. } => quote!(::stratic::__private::Dense),
-        LayerKind::Activation(_) => quote!(::stratic::__private::ActivationLayer),
-        LayerKind::Merge(_) => quote!(::stratic::__private::Merge),
-        LayerKind::Embedding(_) => quote!(::stratic::__private::Embedding),
-        LayerKind::Pooling(_) => quote!(::stratic::__private::GlobalPooling),
-        LayerKind::ToDense { .. } => quote!(::stratic::__private::ToDense),
+/// One build line, the same for every layer: the runtime type from its spec's config and the
+/// specs of its first use's inputs.
+fn layer_build(model: &CheckedModel, index: usize) -> TokenStream {
+    let l = &model.layers[index];
+    let ty = format_ident!("{}", l.spec.runtime);
+    let spec = spec_index(l);
+    let config = config_tokens(&l.config);
+    let inputs = l.inputs.iter().map(spec_tokens);
+    quote! {
+        <__s::#ty as __s::BuildLayer>::from_config(
+            __s::shape::LAYERS[#spec],
+            &#config,
+            &[#(#inputs),*],
+            rng,
+        )
     }
 }
 
-fn layer_build(kind: &LayerKind, merge_inputs: usize) -> TokenStream {
-    match kind {
-        LayerKind::Embedding(config) => {
-            let (i, o) = (config.input_dim, config.output_dim);
-            let init = initializer_tokens(config.embeddings_initializer);
-            quote! {
-                __s::Embedding::build(
-                    __s::shape::EmbeddingConfig {
-                        input_dim: #i,
-                        output_dim: #o,
-                        embeddings_initializer: #init,
-                    },
-                    rng,
-                )
-            }
+fn config_tokens(config: &Config) -> TokenStream {
+    let values = config.values().iter().map(|(name, value)| {
+        let v = param_value_tokens(value);
+        quote!((#name, #v))
+    });
+    quote!(__s::shape::Config::new(::std::vec![#(#values),*]))
+}
+
+fn param_value_tokens(value: &ParamValue) -> TokenStream {
+    match value {
+        ParamValue::Int(i) => quote!(__s::shape::ParamValue::Int(#i)),
+        ParamValue::Float(f) => {
+            // Literals must be finite; a literal too large for f64 parses to infinity.
+            let f = if f.is_finite() {
+                quote!(#f)
+            } else if *f > 0.0 {
+                quote!(::core::f64::INFINITY)
+            } else if *f < 0.0 {
+                quote!(::core::f64::NEG_INFINITY)
+            } else {
+                quote!(::core::f64::NAN)
+            };
+            quote!(__s::shape::ParamValue::Float(#f))
         }
-        LayerKind::Pooling(mode) => {
-            let m = format_ident!("{}", format!("{mode:?}"));
-            quote!(__s::GlobalPooling::new(__s::shape::PoolingMode::#m))
+        ParamValue::Bool(b) => quote!(__s::shape::ParamValue::Bool(#b)),
+        ParamValue::Str(s) => {
+            let s: &str = s;
+            quote!(__s::shape::ParamValue::Str(::std::borrow::Cow::Borrowed(#s)))
         }
-        LayerKind::ToDense { pad } => {
-            let pad = *pad as f32;
-            quote!(__s::ToDense::new(#pad))
-        }
-        LayerKind::Merge(config) => {
-            let op = format_ident!("{}", format!("{:?}", config.op));
-            let (axis, axes, normalize) = (config.axis, config.axes, config.normalize);
-            quote! {
-                __s::Merge::new(
-                    __s::shape::MergeConfig {
-                        op: __s::shape::MergeOp::#op,
-                        axis: #axis,
-                        axes: #axes,
-                        normalize: #normalize,
-                    },
-                    #merge_inputs,
-                )
-            }
-        }
-        LayerKind::Dense { config, input_dim } => {
-            let units = config.units;
-            let activation = activation_tokens(config.activation);
-            let use_bias = config.use_bias;
-            let k = initializer_tokens(config.kernel_initializer);
-            let b = initializer_tokens(config.bias_initializer);
-            quote! {
-                __s::Dense::build(
-                    __s::shape::DenseConfig {
-                        units: #units,
-                        activation: #activation,
-                        use_bias: #use_bias,
-                        kernel_initializer: #k,
-                        bias_initializer: #b,
-                    },
-                    #input_dim,
-                    rng,
-                )
-            }
-        }
-        LayerKind::Activation(a) => {
+        ParamValue::Activation(a) => {
             let a = activation_tokens(*a);
-            quote!(__s::ActivationLayer::new(#a))
+            quote!(__s::shape::ParamValue::Activation(#a))
         }
+        ParamValue::Initializer(i) => {
+            let i = initializer_tokens(*i);
+            quote!(__s::shape::ParamValue::Initializer(#i))
+        }
+        ParamValue::Ints(v) => {
+            let v = v.iter();
+            quote!(__s::shape::ParamValue::Ints(::std::borrow::Cow::Borrowed(&[#(#v),*])))
+        }
+        ParamValue::None => quote!(__s::shape::ParamValue::None),
     }
 }
 
@@ -362,8 +355,8 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         let xi = access(quote!(x), i);
         let n = format_ident!("__n{}", i);
         if ragged[i].is_some() {
-            // Ids are checked against every embedding the input feeds, before any work.
-            let ids = embeddings_fed_by(model, i)
+            // Ids are checked against every layer of ids the input feeds, before any work.
+            let ids = id_bounds_fed_by(model, i)
                 .into_iter()
                 .map(|(layer, dim)| quote!(__s::check_ragged_ids(#layer, #dim, #xi)?;));
             quote! {
@@ -454,68 +447,41 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
     });
     let last_output = w.view(model, model.outputs[model.outputs.len() - 1]);
     let backward = w.backward(model);
-    let (mut visit_params, mut visit_weights) = (Vec::new(), Vec::new());
-    for l in &model.layers {
+    let (mut visit_params, mut visit_state, mut visit_weights) =
+        (Vec::new(), Vec::new(), Vec::new());
+    // Merges have no weights (and implement `MergeLayer`, not `Layer`).
+    for l in model.layers.iter().filter(|l| l.spec.arity == Arity::One) {
         let f = format_ident!("{}", l.name);
         let n = &l.name;
-        match l.kind {
-            LayerKind::Dense { .. } | LayerKind::Activation(_) => {
-                visit_params.push(quote!(__s::Layer::visit_params(&mut self.#f, #n, f);));
-                visit_weights.push(quote!(__s::Layer::visit_weights(&self.#f, #n, f);));
-            }
-            LayerKind::Embedding(_) => {
-                visit_params.push(quote!(self.#f.visit_params(#n, f);));
-                visit_weights.push(quote!(self.#f.visit_weights(#n, f);));
-            }
-            LayerKind::Merge(_) | LayerKind::Pooling(_) | LayerKind::ToDense { .. } => {}
-        }
+        visit_params.push(quote!(__s::Layer::visit_params(&mut self.#f, #n, f);));
+        visit_state.push(quote!(__s::Layer::visit_state(&mut self.#f, #n, f);));
+        visit_weights.push(quote!(__s::Layer::visit_weights(&self.#f, #n, f);));
     }
     let n_layers = model.layers.len();
     let layer_infos = model.layers.iter().map(|l| {
-        let (units, activation, use_bias) = match &l.kind {
-            LayerKind::Dense { config, .. } => {
-                let units = config.units;
-                let a = activation_tokens(config.activation);
-                let b = config.use_bias;
-                (
-                    quote!(::core::option::Option::Some(#units)),
-                    quote!(::core::option::Option::Some(#a)),
-                    quote!(::core::option::Option::Some(#b)),
-                )
-            }
-            LayerKind::Activation(a) => {
-                let a = activation_tokens(*a);
-                let none = quote!(::core::option::Option::None);
-                (none.clone(), quote!(::core::option::Option::Some(#a)), none)
-            }
-            LayerKind::Embedding(c) => {
-                let units = c.output_dim;
-                let none = quote!(::core::option::Option::None);
-                (
-                    quote!(::core::option::Option::Some(#units)),
-                    none.clone(),
-                    none,
-                )
-            }
-            LayerKind::Merge(_) | LayerKind::Pooling(_) | LayerKind::ToDense { .. } => {
-                let none = quote!(::core::option::Option::None);
-                (none.clone(), none.clone(), none)
-            }
-        };
-        let class = l.kind.class_name();
+        let spec = spec_index(l);
         let name = &l.name;
+        let config = config_tokens(&l.config);
+        let inputs = l.inputs.iter().map(spec_tokens);
         let (input, output) = (spec_tokens(&l.input), spec_tokens(&l.output));
-        quote! {
-            __s::shape::LayerInfo {
-                class_name: #class,
+        quote! {{
+            let spec = __s::shape::LAYERS[#spec];
+            let config = #config;
+            let inputs = [#(#inputs),*];
+            let weights = spec.weight_specs(&__s::shape::RuleInput {
                 name: #name,
-                units: #units,
-                activation: #activation,
-                use_bias: #use_bias,
+                config: &config,
+                inputs: &inputs,
+            });
+            __s::shape::LayerInfo {
+                spec,
+                name: #name,
+                config,
                 input: #input,
                 output: #output,
+                weights,
             }
-        }
+        }}
     });
     quote! {
         impl __s::Model for #ident {
@@ -587,6 +553,11 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             }
 
             #[allow(unused_variables)]
+            fn visit_state(&mut self, f: &mut dyn FnMut(__s::ParamMut<'_>)) {
+                #(#visit_state)*
+            }
+
+            #[allow(unused_variables)]
             fn visit_weights(&self, f: &mut dyn FnMut(__s::ParamRef<'_>)) {
                 #(#visit_weights)*
             }
@@ -610,7 +581,7 @@ fn summary(model: &CheckedModel) -> TokenStream {
         }
     };
     for node in &model.nodes {
-        let (name, class, shape, params, connected) = match &node.kind {
+        let (name, class, shape, (params, non_trainable), connected) = match &node.kind {
             NodeKind::Input(i) => {
                 if model.sequential {
                     continue;
@@ -620,7 +591,7 @@ fn summary(model: &CheckedModel) -> TokenStream {
                     input.name.clone(),
                     "InputLayer",
                     input.spec.shape_string(),
-                    0usize,
+                    (0usize, 0usize),
                     Vec::new(),
                 )
             }
@@ -645,11 +616,12 @@ fn summary(model: &CheckedModel) -> TokenStream {
                 if model.sequential {
                     connected.clear();
                 }
+                let (trainable, frozen) = l.param_counts();
                 (
                     l.name.clone(),
-                    l.kind.class_name(),
+                    l.class_name(),
                     l.output.shape_string(),
-                    l.kind.params(),
+                    (trainable + frozen, frozen),
                     connected,
                 )
             }
@@ -660,7 +632,7 @@ fn summary(model: &CheckedModel) -> TokenStream {
                 class_name: ::std::string::String::from(#class),
                 output_shape: ::std::string::String::from(#shape),
                 params: #params,
-                trainable: true,
+                non_trainable: #non_trainable,
                 connected_to: ::std::vec![#(::std::string::String::from(#connected)),*],
             }
         });

@@ -1,5 +1,10 @@
 //! How a graph's tensors and gradients flow in the generated code.
 //!
+//! Every layer is driven through core's `Layer` trait (merges through `MergeLayer`), with its
+//! input as a `Input`: which variant is decided by the tensor's spec (dense, sparse, ragged,
+//! ids), never by the layer. A layer whose output is ragged returns flat values, paired here
+//! with the row partitions of the ragged model input they descend from.
+//!
 //! Every layer keeps its own output and input gradient, so most tensors are read straight from
 //! the layer that made them. Two cases need a buffer of the model's own (`__graph`):
 //! - a shared layer holds one buffer set per use and shows one at a time, so the output of
@@ -10,9 +15,9 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use stratic_core::shape::Layout;
+use stratic_core::shape::{DType, Layout};
 
-use crate::check::{CheckedModel, LayerKind, NodeKind};
+use crate::check::{CheckedModel, NodeKind};
 
 /// Where a tensor's gradient comes from.
 enum Source {
@@ -32,20 +37,6 @@ pub struct Wiring {
     sources: Vec<Vec<Source>>,
 }
 
-/// Whether node `node` is a sparse input (only `dense` consumes one: the shape rules say so).
-fn is_sparse(model: &CheckedModel, node: usize) -> bool {
-    matches!(model.nodes[node].kind, NodeKind::Input(_))
-        && model.nodes[node].spec.layout == Layout::Sparse
-}
-
-/// The model input index if `node` is a ragged input.
-fn ragged_input(model: &CheckedModel, node: usize) -> Option<usize> {
-    match model.nodes[node].kind {
-        NodeKind::Input(i) if model.nodes[node].spec.layout == Layout::Ragged => Some(i),
-        _ => None,
-    }
-}
-
 /// The ragged input whose row partitions a ragged tensor `node` carries (layers on ragged
 /// tensors keep the partitions and change only the flat values).
 fn ragged_root(model: &CheckedModel, node: usize) -> Option<usize> {
@@ -59,40 +50,19 @@ fn ragged_root(model: &CheckedModel, node: usize) -> Option<usize> {
     }
 }
 
-/// Pooling's steps for a dense `(batch, steps, features)` input.
-fn steps(model: &CheckedModel, node: usize) -> usize {
-    model.nodes[node]
-        .spec
-        .dims
-        .first()
-        .and_then(|d| d.known())
-        .unwrap_or(1)
-}
-
-/// The `&SparseTensor` of sparse input node `node`.
-fn sparse_input(model: &CheckedModel, node: usize) -> TokenStream {
-    match model.nodes[node].kind {
-        NodeKind::Input(i) => {
-            let x = format_ident!("__x{}", i);
-            quote!(#x)
-        }
-        _ => TokenStream::new(),
-    }
-}
-
-/// The training output of a layer (its active use), as a flat view.
-fn output_of(model: &CheckedModel, layer: usize) -> TokenStream {
-    let f = field(model, layer);
-    match model.layers[layer].kind {
-        LayerKind::Embedding(_) | LayerKind::Pooling(_) | LayerKind::ToDense { .. } => {
-            quote!(self.#f.output())
-        }
-        _ => quote!(__s::Layer::output(&self.#f)),
-    }
-}
-
 fn field(model: &CheckedModel, layer: usize) -> proc_macro2::Ident {
     format_ident!("{}", model.layers[layer].name)
+}
+
+/// The `Input` variant for a model input of `spec`'s layout and dtype, around `value`.
+fn input_variant(model: &CheckedModel, node: usize, value: TokenStream) -> TokenStream {
+    let spec = &model.nodes[node].spec;
+    match spec.layout {
+        Layout::Sparse => quote!(__s::Input::Sparse(#value)),
+        Layout::Ragged if spec.dtype == DType::I32 => quote!(__s::Input::RaggedIds(#value)),
+        Layout::Ragged => quote!(__s::Input::Ragged(#value)),
+        Layout::Dense => quote!(__s::Input::Dense(#value)),
+    }
 }
 
 impl Wiring {
@@ -173,70 +143,39 @@ impl Wiring {
         model.layers[layer].uses > 1
     }
 
+    /// A node's value in inference code as a layer's `Input`.
+    fn input_local(model: &CheckedModel, node: usize) -> TokenStream {
+        let v = format_ident!("__v{}", node);
+        match &model.nodes[node].kind {
+            NodeKind::Input(_) => input_variant(model, node, quote!(#v)),
+            _ => match ragged_root(model, node) {
+                Some(root) => {
+                    let x = format_ident!("__x{}", root);
+                    quote!(__s::Input::Ragged(#x.view().with_values(#v.view())))
+                }
+                None => quote!(__s::Input::Dense(#v.view())),
+            },
+        }
+    }
+
     /// Inference: every node as a local, then the outputs (moved out on their last mention).
     pub fn call_body(&self, model: &CheckedModel) -> TokenStream {
         let mut stmts = Vec::new();
         for (n, node) in model.nodes.iter().enumerate() {
             let v = format_ident!("__v{}", n);
             stmts.push(match &node.kind {
-                NodeKind::Input(i) if is_sparse(model, n) => {
-                    let x = format_ident!("__x{}", i);
-                    quote!(let #v = #x;)
-                }
-                NodeKind::Input(i) if ragged_input(model, n).is_some() => {
-                    let x = format_ident!("__x{}", i);
-                    quote!(let #v = #x.view();)
-                }
-                NodeKind::Apply { layer, input, .. }
-                    if matches!(model.layers[*layer].kind, LayerKind::Embedding(_)) =>
-                {
-                    let f = field(model, *layer);
-                    let p = format_ident!("__v{}", input);
-                    quote!(let #v = self.#f.call_ragged(#p);)
-                }
-                NodeKind::Apply { layer, input, .. }
-                    if matches!(model.layers[*layer].kind, LayerKind::ToDense { .. }) =>
-                {
-                    let f = field(model, *layer);
-                    let rv = Self::rview_local(model, *input);
-                    quote!(let #v = self.#f.call_ragged(#rv).0;)
-                }
-                NodeKind::Apply { layer, input, .. }
-                    if matches!(model.layers[*layer].kind, LayerKind::Pooling(_)) =>
-                {
-                    let f = field(model, *layer);
-                    match ragged_root(model, *input) {
-                        Some(root) => {
-                            let rv = if ragged_input(model, *input).is_some() {
-                                let p = format_ident!("__v{}", input);
-                                quote!(#p)
-                            } else {
-                                let x = format_ident!("__x{}", root);
-                                let flat = Self::flat_local(model, *input);
-                                quote!(#x.view().with_values(#flat))
-                            };
-                            quote!(let #v = self.#f.call_ragged(#rv);)
-                        }
-                        None => {
-                            let flat = Self::flat_local(model, *input);
-                            let steps = steps(model, *input);
-                            quote!(let #v = self.#f.call_dense(#flat, #steps);)
-                        }
-                    }
-                }
                 NodeKind::Input(i) => {
                     let x = format_ident!("__x{}", i);
-                    quote!(let #v = #x.view();)
-                }
-                NodeKind::Apply { layer, input, .. } if is_sparse(model, *input) => {
-                    let f = field(model, *layer);
-                    let p = format_ident!("__v{}", input);
-                    quote!(let #v = self.#f.call_sparse(#p);)
+                    if node.spec.layout == Layout::Sparse {
+                        quote!(let #v = #x;)
+                    } else {
+                        quote!(let #v = #x.view();)
+                    }
                 }
                 NodeKind::Apply { layer, input, .. } => {
                     let f = field(model, *layer);
-                    let p = Self::flat_local(model, *input);
-                    quote!(let #v = __s::Layer::call(&self.#f, #p);)
+                    let x = Self::input_local(model, *input);
+                    quote!(let #v = __s::Layer::call(&self.#f, #x);)
                 }
                 NodeKind::Merge { layer, inputs } => {
                     let f = field(model, *layer);
@@ -259,25 +198,49 @@ impl Wiring {
         }
     }
 
-    /// The value of `node` during training, as a view.
+    /// The value of `node` during training, as rows (a ragged tensor's flat values).
     pub fn view(&self, model: &CheckedModel, node: usize) -> TokenStream {
         match &model.nodes[node].kind {
-            NodeKind::Input(i) if ragged_input(model, node).is_some() => {
-                let x = format_ident!("__x{}", i);
-                quote!(#x.view().values())
-            }
             NodeKind::Input(i) => {
                 let x = format_ident!("__x{}", i);
-                quote!(#x.view())
+                if model.nodes[node].spec.layout == Layout::Ragged {
+                    quote!(#x.view().values())
+                } else {
+                    quote!(#x.view())
+                }
             }
             NodeKind::Apply { layer, .. } => match self.value_slot[node] {
                 Some(k) => quote!(self.__graph.values[#k].view()),
-                None => output_of(model, *layer),
+                None => {
+                    let f = field(model, *layer);
+                    quote!(__s::Layer::output(&self.#f))
+                }
             },
             NodeKind::Merge { layer, .. } => {
                 let f = field(model, *layer);
                 quote!(__s::MergeLayer::output(&self.#f))
             }
+        }
+    }
+
+    /// The value of `node` during training as a layer's `Input`.
+    fn input_train(&self, model: &CheckedModel, node: usize) -> TokenStream {
+        if let NodeKind::Input(i) = model.nodes[node].kind {
+            let x = format_ident!("__x{}", i);
+            let value = if model.nodes[node].spec.layout == Layout::Sparse {
+                quote!(#x)
+            } else {
+                quote!(#x.view())
+            };
+            return input_variant(model, node, value);
+        }
+        let rows = self.view(model, node);
+        match ragged_root(model, node) {
+            Some(root) => {
+                let x = format_ident!("__x{}", root);
+                quote!(__s::Input::Ragged(#x.view().with_values(#rows)))
+            }
+            None => quote!(__s::Input::Dense(#rows)),
         }
     }
 
@@ -295,29 +258,12 @@ impl Wiring {
                     if Self::shared(model, *layer) {
                         stmts.push(quote!(__s::Layer::select_use(&mut self.#f, #use_index);));
                     }
-                    let kind = &model.layers[*layer].kind;
-                    if is_sparse(model, *input) {
-                        let x = sparse_input(model, *input);
-                        stmts.push(quote!(self.#f.forward_train_sparse(#x);));
-                    } else if matches!(kind, LayerKind::Embedding(_) | LayerKind::ToDense { .. }) {
-                        let x = self.rview(model, *input);
-                        stmts.push(quote!(self.#f.forward_train_ragged(#x);));
-                    } else if matches!(kind, LayerKind::Pooling(_)) {
-                        if ragged_root(model, *input).is_some() {
-                            let x = self.rview(model, *input);
-                            stmts.push(quote!(self.#f.forward_train_ragged(#x);));
-                        } else {
-                            let x = self.view(model, *input);
-                            let steps = steps(model, *input);
-                            stmts.push(quote!(self.#f.forward_train_dense(#x, #steps);));
-                        }
-                    } else {
-                        let x = self.view(model, *input);
-                        stmts.push(quote!(__s::Layer::forward_train(&mut self.#f, #x);));
-                    }
+                    let x = self.input_train(model, *input);
+                    stmts.push(quote!(__s::Layer::forward(&mut self.#f, #x, &mut self.__cx);));
                     if let Some(k) = self.value_slot[n] {
-                        let out = output_of(model, *layer);
-                        stmts.push(quote!(__s::assign_rows(&mut self.__graph.values[#k], #out);));
+                        stmts.push(quote! {
+                            __s::assign_rows(&mut self.__graph.values[#k], __s::Layer::output(&self.#f));
+                        });
                     }
                 }
                 NodeKind::Merge { layer, inputs } => {
@@ -330,50 +276,11 @@ impl Wiring {
         quote!(#(#stmts)*)
     }
 
-    /// A tensor's value in inference code, as a flat `(rows, features)` view.
-    fn flat_local(model: &CheckedModel, node: usize) -> TokenStream {
-        let v = format_ident!("__v{}", node);
-        if ragged_input(model, node).is_some() {
-            quote!(#v.values())
-        } else {
-            quote!(#v.view())
-        }
-    }
-
-    /// A ragged tensor's value in inference code, with its row partitions.
-    fn rview_local(model: &CheckedModel, node: usize) -> TokenStream {
-        let v = format_ident!("__v{}", node);
-        if ragged_input(model, node).is_some() {
-            return quote!(#v);
-        }
-        let root = ragged_root(model, node).unwrap_or(0);
-        let x = format_ident!("__x{}", root);
-        quote!(#x.view().with_values(#v.view()))
-    }
-
-    /// A ragged tensor's value during training, with its row partitions.
-    fn rview(&self, model: &CheckedModel, node: usize) -> TokenStream {
-        if let Some(i) = ragged_input(model, node) {
-            let x = format_ident!("__x{}", i);
-            return quote!(#x.view());
-        }
-        let root = ragged_root(model, node).unwrap_or(0);
-        let x = format_ident!("__x{}", root);
-        let flat = self.view(model, node);
-        quote!(#x.view().with_values(#flat))
-    }
-
     fn source(&self, model: &CheckedModel, source: &Source) -> TokenStream {
         match source {
             Source::Output(i) => quote!(__grad_outputs[#i].view()),
             Source::Apply { layer, use_index } => {
                 let f = field(model, *layer);
-                if matches!(
-                    model.layers[*layer].kind,
-                    LayerKind::Pooling(_) | LayerKind::ToDense { .. }
-                ) {
-                    return quote!(self.#f.grad_input());
-                }
                 if Self::shared(model, *layer) {
                     quote!({
                         __s::Layer::select_use(&mut self.#f, #use_index);
@@ -430,25 +337,8 @@ impl Wiring {
                         });
                     }
                     visited[*layer] = true;
-                    let kind = &model.layers[*layer].kind;
-                    if is_sparse(model, *input) {
-                        let x = sparse_input(model, *input);
-                        stmts.push(quote!(self.#f.backward_sparse(#x, #grad);));
-                    } else if matches!(kind, LayerKind::Embedding(_) | LayerKind::ToDense { .. }) {
-                        let x = self.rview(model, *input);
-                        stmts.push(quote!(self.#f.backward_ragged(#x, #grad);));
-                    } else if matches!(kind, LayerKind::Pooling(_)) {
-                        if ragged_root(model, *input).is_some() {
-                            let x = self.rview(model, *input);
-                            stmts.push(quote!(self.#f.backward_ragged(#x, #grad);));
-                        } else {
-                            let x = self.view(model, *input);
-                            stmts.push(quote!(self.#f.backward_dense(#x, #grad);));
-                        }
-                    } else {
-                        let x = self.view(model, *input);
-                        stmts.push(quote!(__s::Layer::backward(&mut self.#f, #x, #grad, #need);));
-                    }
+                    let x = self.input_train(model, *input);
+                    stmts.push(quote!(__s::Layer::backward(&mut self.#f, #x, #grad, #need);));
                 }
                 NodeKind::Merge { layer, inputs } => {
                     let f = field(model, *layer);

@@ -2,10 +2,10 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{ensure_shape, UseSlots};
+use super::{empty_rows, ensure_shape, UseSlots};
 use crate::runtime::activations;
-use crate::runtime::{Layer, ParamMut, ParamRef};
-use crate::shape::Activation;
+use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, Rng};
+use crate::shape::{Activation, Config, LayerSpec, TensorSpec};
 
 /// A layer applying an activation function; it has no weights.
 #[derive(Clone, Debug)]
@@ -34,14 +34,21 @@ impl ActivationLayer {
     }
 }
 
+impl BuildLayer for ActivationLayer {
+    fn from_config(_: &'static LayerSpec, config: &Config, _: &[TensorSpec], _: &mut Rng) -> Self {
+        ActivationLayer::new(config.activation("activation"))
+    }
+}
+
 impl Layer for ActivationLayer {
-    fn call(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
-        let mut out = x.to_owned();
+    fn call(&self, x: Input<'_>) -> Array2<f32> {
+        let mut out = x.rows().unwrap_or_else(empty_rows).to_owned();
         activations::forward(self.activation, out.view_mut());
         out
     }
 
-    fn forward_train(&mut self, x: ArrayView2<'_, f32>) {
+    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+        let x = x.rows().unwrap_or_else(empty_rows);
         let (rows, cols) = x.dim();
         ensure_shape(&mut self.out, rows, cols);
         self.out.assign(&x);
@@ -52,15 +59,11 @@ impl Layer for ActivationLayer {
         self.out.view()
     }
 
-    fn backward(
-        &mut self,
-        x: ArrayView2<'_, f32>,
-        grad_output: ArrayView2<'_, f32>,
-        need_grad_input: bool,
-    ) {
+    fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, need_grad_input: bool) {
         if !need_grad_input {
             return;
         }
+        let x = x.rows().unwrap_or_else(empty_rows);
         let (rows, cols) = grad_output.dim();
         ensure_shape(&mut self.grad_input, rows, cols);
         // The layer's input is the pre-activation.
@@ -86,10 +89,6 @@ impl Layer for ActivationLayer {
         self.uses
             .select(index, [&mut self.out, &mut self.grad_input]);
     }
-
-    fn visit_params(&mut self, _layer: &str, _f: &mut dyn FnMut(ParamMut<'_>)) {}
-
-    fn visit_weights(&self, _layer: &str, _f: &mut dyn FnMut(ParamRef<'_>)) {}
 }
 
 #[cfg(test)]
@@ -101,10 +100,14 @@ mod tests {
     fn forward_and_backward() {
         let mut l = ActivationLayer::new(Activation::Relu);
         let x = array![[-1.0f32, 2.0], [3.0, -4.0]];
-        l.forward_train(x.view());
+        l.forward(x.view().into(), &mut ForwardContext::default());
         assert_eq!(l.output(), array![[0.0f32, 2.0], [3.0, 0.0]]);
-        assert_eq!(l.call(x.view()), l.output());
-        l.backward(x.view(), array![[1.0f32, 1.0], [1.0, 1.0]].view(), true);
+        assert_eq!(l.call(x.view().into()), l.output());
+        l.backward(
+            x.view().into(),
+            array![[1.0f32, 1.0], [1.0, 1.0]].view(),
+            true,
+        );
         assert_eq!(l.grad_input(), array![[0.0f32, 1.0], [1.0, 0.0]]);
     }
 }

@@ -3,6 +3,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
+use super::empty_rows;
 use super::few_rows::{few_rows_dot, Epilogue};
 use super::sparse_product::{
     dot_by_column, sparse_dot, sparse_transpose_dot, transpose_dot_by_column, ByColumn,
@@ -10,8 +11,10 @@ use super::sparse_product::{
 use super::{ensure_shape, UseSlots};
 use crate::runtime::activations::{self, needs_pre_activation};
 use crate::runtime::gemm::sgemm;
-use crate::runtime::{init, Error, Layer, ParamMut, ParamRef, Rng, SparseTensor};
-use crate::shape::{Activation, DenseConfig};
+use crate::runtime::{
+    init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng, SparseTensor,
+};
+use crate::shape::{Activation, Config, DenseConfig, LayerSpec, TensorSpec};
 
 /// A built `Dense` layer: kernel `[in, units]`, bias `[units]` (empty without `use_bias`), and
 /// the training buffers.
@@ -205,7 +208,7 @@ impl Dense {
         out
     }
 
-    /// Training forward on a sparse input: as [`Layer::forward_train`] (the output in the
+    /// Training forward on a sparse input: as [`Layer::forward`] (the output in the
     /// layer's reused buffer, read with [`Layer::output`]), computed by the sparse product of
     /// [`call_sparse`](Self::call_sparse).
     ///
@@ -301,8 +304,9 @@ fn sum_rows(dz: ArrayView2<'_, f32>, grad_bias: &mut Array1<f32>, accumulate: bo
     }
 }
 
-impl Layer for Dense {
-    fn call(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
+impl Dense {
+    /// Inference on dense rows `(rows, input_dim)`: `activation(x · kernel + bias)`.
+    pub fn call_rows(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
         let mut out = Array2::zeros((x.nrows(), self.units()));
         // The few-row product adds the bias and applies these activations as it writes.
         let act = self.config.activation;
@@ -318,7 +322,8 @@ impl Layer for Dense {
         out
     }
 
-    fn forward_train(&mut self, x: ArrayView2<'_, f32>) {
+    /// Training forward on dense rows; the output is [`Layer::output`].
+    pub fn forward_rows(&mut self, x: ArrayView2<'_, f32>) {
         let rows = x.nrows();
         let units = self.units();
         ensure_shape(&mut self.out, rows, units);
@@ -327,11 +332,9 @@ impl Layer for Dense {
         self.finish_forward_train(out);
     }
 
-    fn output(&self) -> ArrayView2<'_, f32> {
-        self.out.view()
-    }
-
-    fn backward(
+    /// Backward on dense rows `x` (the input of the last [`forward_rows`](Self::forward_rows)):
+    /// the weight gradients and, when `need_grad_input`, [`Layer::grad_input`].
+    pub fn backward_rows(
         &mut self,
         x: ArrayView2<'_, f32>,
         grad_output: ArrayView2<'_, f32>,
@@ -355,6 +358,50 @@ impl Layer for Dense {
         }
         if need_grad_input {
             sgemm(1.0, dz, self.kernel.t(), 0.0, &mut self.grad_input);
+        }
+    }
+}
+
+impl BuildLayer for Dense {
+    fn from_config(
+        _spec: &'static LayerSpec,
+        config: &Config,
+        inputs: &[TensorSpec],
+        rng: &mut Rng,
+    ) -> Self {
+        let input_dim = inputs.first().and_then(|s| s.last().known()).unwrap_or(0);
+        Dense::build(DenseConfig::from_config(config), input_dim, rng)
+    }
+}
+
+impl Layer for Dense {
+    fn call(&self, x: Input<'_>) -> Array2<f32> {
+        match x {
+            Input::Sparse(s) => self.call_sparse(s),
+            // A ragged tensor with a uniform last axis: the flat values as rows.
+            other => self.call_rows(other.rows().unwrap_or_else(empty_rows)),
+        }
+    }
+
+    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+        match x {
+            Input::Sparse(s) => self.forward_train_sparse(s),
+            other => self.forward_rows(other.rows().unwrap_or_else(empty_rows)),
+        }
+    }
+
+    fn output(&self) -> ArrayView2<'_, f32> {
+        self.out.view()
+    }
+
+    fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, need_grad_input: bool) {
+        match x {
+            Input::Sparse(s) => self.backward_sparse(s, grad_output),
+            other => self.backward_rows(
+                other.rows().unwrap_or_else(empty_rows),
+                grad_output,
+                need_grad_input,
+            ),
         }
     }
 
@@ -419,6 +466,7 @@ impl Layer for Dense {
                 variable: "kernel",
                 shape: &self.kernel_shape,
                 value,
+                trainable: true,
             });
         }
         if self.config.use_bias {
@@ -428,6 +476,7 @@ impl Layer for Dense {
                     variable: "bias",
                     shape: &self.bias_shape,
                     value,
+                    trainable: true,
                 });
             }
         }
@@ -440,6 +489,35 @@ mod tests {
     use crate::runtime::layers::few_rows::FEW_ROWS;
     use ndarray::array;
     use ndarray::Axis;
+
+    #[test]
+    fn ragged_input_applies_to_each_value_and_keeps_partitions() {
+        let x = crate::RaggedTensor::from_parts(
+            vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[2],
+            &[[0, 1, 3]],
+        )
+        .unwrap();
+        let mut d = Dense::build(DenseConfig::new(3), 2, &mut Rng::new(0));
+        let out = Layer::call(&d, Input::Ragged(x.view()));
+        assert_eq!(out, d.call_rows(x.view().values()));
+        Layer::forward(
+            &mut d,
+            Input::Ragged(x.view()),
+            &mut ForwardContext::default(),
+        );
+        let y = x.view().with_values(Layer::output(&d));
+        assert_eq!(y.nested_row_splits(), x.nested_row_splits());
+        assert_eq!(y.values().dim(), (3, 3));
+        Layer::backward(
+            &mut d,
+            Input::Ragged(x.view()),
+            ndarray::Array2::ones((3, 3)).view(),
+            true,
+        );
+        assert_eq!(Layer::grad_input(&d).dim(), (3, 2));
+        assert_eq!(Layer::grad_input(&d), d.grad_input.view());
+    }
 
     // The few-rows product (blocks of four kernel rows, then the remainder) against
     // matrixmultiply, for every row count around the threshold, input widths with and without
@@ -477,22 +555,22 @@ mod tests {
         );
 
         shared.set_uses(2);
-        shared.forward_train(a.view());
+        shared.forward_rows(a.view());
         shared.select_use(1);
-        shared.forward_train(b.view());
+        shared.forward_rows(b.view());
         shared.select_use(0);
-        assert_eq!(shared.output(), alone_a.call(a.view()));
+        assert_eq!(shared.output(), alone_a.call_rows(a.view()));
         shared.select_use(1);
         shared.set_accumulate(false);
-        shared.backward(b.view(), gb.view(), true);
+        shared.backward_rows(b.view(), gb.view(), true);
         shared.select_use(0);
         shared.set_accumulate(true);
-        shared.backward(a.view(), ga.view(), true);
+        shared.backward_rows(a.view(), ga.view(), true);
 
-        alone_a.forward_train(a.view());
-        alone_a.backward(a.view(), ga.view(), true);
-        alone_b.forward_train(b.view());
-        alone_b.backward(b.view(), gb.view(), true);
+        alone_a.forward_rows(a.view());
+        alone_a.backward_rows(a.view(), ga.view(), true);
+        alone_b.forward_rows(b.view());
+        alone_b.backward_rows(b.view(), gb.view(), true);
         let sum = &alone_a.grad_kernel() + &alone_b.grad_kernel();
         for (x, y) in shared.grad_kernel().iter().zip(sum.iter()) {
             assert!((x - y).abs() < 1e-6);
@@ -521,11 +599,11 @@ mod tests {
             let mut d = Dense::build(cfg, 4, &mut rng);
             let x = array![[0.5f32, -1.0, 0.25, 2.0], [-0.3, 0.8, 1.5, -0.7]];
             let g = array![[0.2f32, -0.5, 1.0], [0.7, 0.1, -0.3]];
-            d.forward_train(x.view());
-            assert_eq!(d.output(), d.call(x.view()));
-            d.backward(x.view(), g.view(), true);
+            d.forward_rows(x.view());
+            assert_eq!(d.output(), d.call_rows(x.view()));
+            d.backward_rows(x.view(), g.view(), true);
             let loss = |d: &Dense, x: &Array2<f32>| -> f64 {
-                let y = d.call(x.view());
+                let y = d.call_rows(x.view());
                 y.iter().zip(g.iter()).map(|(a, b)| (*a * *b) as f64).sum()
             };
             let h = 1e-2f32;
@@ -591,11 +669,14 @@ mod tests {
                     assert!((p - q).abs() < 1e-6, "{act:?}: {a} vs {b}");
                 }
             };
-            close(sparse.call_sparse(&sx).view(), dense.call(x.view()).view());
-            dense.forward_train(x.view());
+            close(
+                sparse.call_sparse(&sx).view(),
+                dense.call_rows(x.view()).view(),
+            );
+            dense.forward_rows(x.view());
             sparse.forward_train_sparse(&sx);
             close(sparse.output(), dense.output());
-            dense.backward(x.view(), g.view(), false);
+            dense.backward_rows(x.view(), g.view(), false);
             sparse.backward_sparse(&sx, g.view());
             close(sparse.grad_kernel(), dense.grad_kernel());
             close(

@@ -39,9 +39,12 @@
 
 use ndarray::{Array2, ArrayView, ArrayView2, Dimension};
 
-use super::ensure_rows;
-use crate::runtime::{init, Error, ParamMut, ParamRef, RaggedTensor, RaggedView, Rng};
-use crate::shape::EmbeddingConfig;
+use super::{empty_rows, ensure_rows};
+use crate::runtime::{
+    init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, RaggedTensor,
+    RaggedView, Rng,
+};
+use crate::shape::{Config, EmbeddingConfig, LayerSpec, TensorSpec};
 
 /// A built `Embedding` layer: the table `[input_dim, output_dim]` and training buffers.
 #[derive(Clone, Debug)]
@@ -286,14 +289,52 @@ impl Embedding {
     ) {
         self.accumulate(ids.iter(), grad_output);
     }
+}
+
+impl BuildLayer for Embedding {
+    fn from_config(
+        _: &'static LayerSpec,
+        config: &Config,
+        _: &[TensorSpec],
+        rng: &mut Rng,
+    ) -> Self {
+        Embedding::build(EmbeddingConfig::from_config(config), rng)
+    }
+}
+
+impl Layer for Embedding {
+    fn call(&self, x: Input<'_>) -> Array2<f32> {
+        match x {
+            Input::RaggedIds(ids) => self.call_ragged(ids),
+            // The spec admits integer ids only.
+            _ => Array2::zeros((0, self.config.output_dim)),
+        }
+    }
+
+    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+        if let Input::RaggedIds(ids) = x {
+            self.forward_train_ragged(ids);
+        }
+    }
 
     /// The output of the last training forward, as flat rows `(n_ids, output_dim)`.
-    pub fn output(&self) -> ArrayView2<'_, f32> {
+    fn output(&self) -> ArrayView2<'_, f32> {
         self.out.view()
     }
 
+    fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, _need: bool) {
+        if let Input::RaggedIds(ids) = x {
+            self.backward_ragged(ids, grad_output);
+        }
+    }
+
+    /// Ids have no gradient: always empty.
+    fn grad_input(&self) -> ArrayView2<'_, f32> {
+        empty_rows()
+    }
+
     /// Visits the table with its gradient (Keras' variable name `embeddings`).
-    pub fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
+    fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
         // Both arrays are built in standard layout and never reshaped, so the slices exist.
         if let (Some(value), Some(grad)) = (self.embeddings.as_slice_mut(), self.grad.as_slice()) {
             f(ParamMut {
@@ -307,13 +348,14 @@ impl Embedding {
     }
 
     /// Visits the table, read-only.
-    pub fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>)) {
+    fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>)) {
         if let Some(value) = self.embeddings.as_slice() {
             f(ParamRef {
                 layer,
                 variable: "embeddings",
                 shape: &self.shape,
                 value,
+                trainable: true,
             });
         }
     }

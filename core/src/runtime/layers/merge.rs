@@ -36,8 +36,8 @@
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 use super::ensure_shape;
-use crate::runtime::{Error, MergeLayer};
-use crate::shape::{MergeConfig, MergeOp};
+use crate::runtime::{BuildLayer, Error, MergeLayer, Rng};
+use crate::shape::{Config, LayerSpec, MergeConfig, MergeOp, TensorSpec};
 
 /// Keras' `epsilon()`, the floor of a norm in `ops.normalize`.
 const NORM_EPSILON: f32 = 1e-7;
@@ -86,6 +86,18 @@ impl DotNorms {
                 self.inv[k][r] = if clipped { 1.0 / NORM_EPSILON } else { inv };
             }
         }
+    }
+}
+
+impl BuildLayer for Merge {
+    fn from_config(
+        spec: &'static LayerSpec,
+        config: &Config,
+        inputs: &[TensorSpec],
+        _: &mut Rng,
+    ) -> Self {
+        let op = MergeOp::from_name(spec.name).unwrap_or(MergeOp::Concatenate);
+        Merge::new(MergeConfig::from_config(op, config), inputs.len())
     }
 }
 

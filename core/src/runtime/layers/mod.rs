@@ -2,7 +2,6 @@
 
 mod activation;
 mod dense;
-mod dense_ragged;
 mod embedding;
 mod few_rows;
 mod merge;
@@ -10,6 +9,8 @@ mod pooling;
 mod sparse_product;
 mod to_dense;
 
+use crate::runtime::{BuildLayer, Layer, Rng};
+use crate::shape::{Config, LayerSpec, TensorSpec};
 pub use activation::ActivationLayer;
 pub use dense::Dense;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
@@ -17,7 +18,40 @@ pub use merge::Merge;
 pub use pooling::GlobalPooling;
 pub use to_dense::ToDense;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
+
+/// An empty view, for the inputs a layer's spec rules out (the macro never wires them).
+pub(crate) fn empty_rows<'a>() -> ArrayView2<'a, f32> {
+    ArrayView2::from_shape((0, 0), &[]).expect("a (0, 0) view of no values")
+}
+
+/// Builds the runtime layer of a one-input spec behind `dyn Layer`, for code that walks the
+/// registry (the conformance test): one line per runtime type. `None` for merges, which
+/// implement [`MergeLayer`](crate::MergeLayer), and for a spec naming no type here.
+/// Generated models name the concrete types instead (static dispatch).
+pub fn build_dyn(
+    spec: &'static LayerSpec,
+    config: &Config,
+    inputs: &[TensorSpec],
+    rng: &mut Rng,
+) -> Option<Box<dyn Layer>> {
+    fn boxed<L: BuildLayer + Layer + 'static>(
+        spec: &'static LayerSpec,
+        config: &Config,
+        inputs: &[TensorSpec],
+        rng: &mut Rng,
+    ) -> Option<Box<dyn Layer>> {
+        Some(Box::new(L::from_config(spec, config, inputs, rng)))
+    }
+    match spec.runtime {
+        "Dense" => boxed::<Dense>(spec, config, inputs, rng),
+        "ActivationLayer" => boxed::<ActivationLayer>(spec, config, inputs, rng),
+        "Embedding" => boxed::<Embedding>(spec, config, inputs, rng),
+        "GlobalPooling" => boxed::<GlobalPooling>(spec, config, inputs, rng),
+        "ToDense" => boxed::<ToDense>(spec, config, inputs, rng),
+        _ => None,
+    }
+}
 
 /// Makes `buf` a `(rows, cols)` array, reallocating only when the shape changed (in practice
 /// when the batch size does), so steady-state steps allocate nothing.

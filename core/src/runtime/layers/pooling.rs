@@ -22,14 +22,16 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{ensure_rows, ensure_shape};
-use crate::runtime::RaggedView;
-use crate::shape::PoolingMode;
+use super::{empty_rows, ensure_rows, ensure_shape};
+use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, RaggedView, Rng};
+use crate::shape::{Config, LayerSpec, PoolingMode, TensorSpec};
 
 /// A global pooling layer (no weights) with its training buffers.
 #[derive(Clone, Debug)]
 pub struct GlobalPooling {
     mode: PoolingMode,
+    /// The steps of a dense `(batch, steps, features)` input, from the spec it was built for.
+    steps: usize,
     out: Array2<f32>,
     /// For max pooling: the input row holding each output's maximum (`usize::MAX` for an
     /// empty row).
@@ -107,6 +109,7 @@ impl GlobalPooling {
     pub fn new(mode: PoolingMode) -> Self {
         GlobalPooling {
             mode,
+            steps: 1,
             out: Array2::zeros((0, 0)),
             argmax: Vec::new(),
             ranges: Vec::new(),
@@ -200,14 +203,53 @@ impl GlobalPooling {
             }
         }
     }
+}
+
+impl BuildLayer for GlobalPooling {
+    fn from_config(
+        spec: &'static LayerSpec,
+        _: &Config,
+        inputs: &[TensorSpec],
+        _: &mut Rng,
+    ) -> Self {
+        let mut layer = GlobalPooling::new(
+            PoolingMode::from_layer_name(spec.name).unwrap_or(PoolingMode::Average),
+        );
+        layer.steps = inputs
+            .first()
+            .and_then(|s| s.dims.first())
+            .and_then(|d| d.known())
+            .unwrap_or(1);
+        layer
+    }
+}
+
+impl Layer for GlobalPooling {
+    fn call(&self, x: Input<'_>) -> Array2<f32> {
+        match x {
+            Input::Ragged(r) => self.call_ragged(r),
+            other => self.call_dense(other.rows().unwrap_or_else(empty_rows), self.steps),
+        }
+    }
+
+    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+        match x {
+            Input::Ragged(r) => self.forward_train_ragged(r),
+            other => self.forward_train_dense(other.rows().unwrap_or_else(empty_rows), self.steps),
+        }
+    }
 
     /// The output of the last training forward, `(batch, features)`.
-    pub fn output(&self) -> ArrayView2<'_, f32> {
+    fn output(&self) -> ArrayView2<'_, f32> {
         self.out.view()
     }
 
+    fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, _need: bool) {
+        self.backward_ranges(x.rows().unwrap_or_else(empty_rows), grad_output);
+    }
+
     /// The gradient with respect to the input's flat rows, from the last backward.
-    pub fn grad_input(&self) -> ArrayView2<'_, f32> {
+    fn grad_input(&self) -> ArrayView2<'_, f32> {
         self.grad_input.view()
     }
 }

@@ -8,7 +8,7 @@
 //! with the logical shape in [`ToDense::dense_shape`].
 //!
 //! ```
-//! # use stratic_core::{RaggedTensor, ToDense};
+//! # use stratic_core::{Layer, RaggedTensor, ToDense};
 //! let x = RaggedTensor::from_parts(vec![1.0f32, 2.0, 3.0], &[1], &[[0, 2, 3]])?;
 //! let mut layer = ToDense::new(-1.0);
 //! layer.forward_train_ragged(x.view());
@@ -20,7 +20,8 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::ensure_rows;
-use crate::runtime::RaggedView;
+use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, RaggedView, Rng};
+use crate::shape::{Config, LayerSpec, TensorSpec};
 
 /// The `to_dense` layer: the padding value and the buffers of a training step.
 #[derive(Clone, Debug)]
@@ -130,11 +131,6 @@ impl ToDense {
         &self.dense_shape
     }
 
-    /// The padded output of the last training forward, as rows.
-    pub fn output(&self) -> ArrayView2<'_, f32> {
-        self.out.view()
-    }
-
     /// Backward: the gradient with respect to the input's flat rows is the output gradient at
     /// each value's padded position (padding gets none).
     pub fn backward_ragged(&mut self, x: RaggedView<'_, f32>, grad_output: ArrayView2<'_, f32>) {
@@ -146,9 +142,42 @@ impl ToDense {
             }
         }
     }
+}
+
+impl BuildLayer for ToDense {
+    fn from_config(_: &'static LayerSpec, config: &Config, _: &[TensorSpec], _: &mut Rng) -> Self {
+        ToDense::new(config.float("pad") as f32)
+    }
+}
+
+impl Layer for ToDense {
+    fn call(&self, x: Input<'_>) -> Array2<f32> {
+        match x {
+            Input::Ragged(r) => self.call_ragged(r).0,
+            // The spec's `runs` admits ragged inputs only.
+            _ => Array2::zeros((0, 0)),
+        }
+    }
+
+    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+        if let Input::Ragged(r) = x {
+            self.forward_train_ragged(r);
+        }
+    }
+
+    /// The padded output of the last training forward, as rows.
+    fn output(&self) -> ArrayView2<'_, f32> {
+        self.out.view()
+    }
+
+    fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, _need: bool) {
+        if let Input::Ragged(r) = x {
+            self.backward_ragged(r, grad_output);
+        }
+    }
 
     /// The gradient with respect to the input's flat rows, from the last backward.
-    pub fn grad_input(&self) -> ArrayView2<'_, f32> {
+    fn grad_input(&self) -> ArrayView2<'_, f32> {
         self.grad_input.view()
     }
 }

@@ -21,7 +21,7 @@ use std::io::{IsTerminal, Write};
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis, IxDyn};
 
 use super::data::{as_rows, gather_rows};
-use super::{Error, Loss, Model, Optimizer, Rng};
+use super::{Error, Loss, Model, Optimizer, ParamMut, Rng};
 use crate::shape::TensorSpec;
 use callbacks::TrainInfo;
 pub use callbacks::{
@@ -1149,7 +1149,7 @@ pub(crate) fn set_weight<M: Model>(
 ) -> Result<(), Error> {
     let mut result: Option<Result<(), Error>> = None;
     let mut known = Vec::new();
-    model.visit_params(&mut |p| {
+    let mut set = |p: ParamMut<'_>| {
         let name = format!("{}/{}", p.layer, p.variable);
         if name == key {
             result = Some(if value.shape() == p.shape {
@@ -1165,7 +1165,9 @@ pub(crate) fn set_weight<M: Model>(
             });
         }
         known.push(name);
-    });
+    };
+    model.visit_params(&mut set);
+    model.visit_state(&mut set);
     result.unwrap_or_else(|| {
         Err(Error::Weight {
             key: key.to_string(),

@@ -16,7 +16,7 @@ use super::hdf5::Hdf5File;
 use super::{apply, read_file, FoundWeight};
 use crate::runtime::error::{ArchitectureDifference, FileFormat, FileProblem};
 use crate::runtime::{Error, Model};
-use crate::shape::{Dim, LayerInfo, TensorSpec};
+use crate::shape::{Activation, Dim, LayerInfo, ParamKind, ParamValue, TensorSpec};
 
 /// The most bytes one entry of a `.keras` archive may expand to (1 GiB): an entry whose
 /// stated or actual size is larger is refused as a zip bomb.
@@ -92,10 +92,10 @@ pub fn read_keras_archive(bytes: &[u8]) -> Result<KerasArchive, Error> {
 /// For each weight of `model` (`dense/kernel`), its path in a Keras weights file
 /// (`layers/dense/vars/0`), in the model's order.
 ///
-/// Layers are numbered by class in the order of [`Model::layers`]; a model without layer
-/// metadata is taken to consist of `Dense` layers, the only layer with weights so far.
+/// Layers are numbered by class in the order of [`Model::layers`]; each layer's weights come
+/// from its spec, numbered per group (`layers/lstm/cell/vars/0`). A model without layer
+/// metadata is taken to consist of `Dense` layers.
 pub fn keras_weight_paths<M: Model>(model: &M) -> Vec<(String, String)> {
-    let mut file_names: HashMap<&str, String> = HashMap::new();
     let mut per_class: HashMap<String, usize> = HashMap::new();
     let mut next = |class: &str| {
         let snake = LayerInfo::snake_case(class);
@@ -108,31 +108,43 @@ pub fn keras_weight_paths<M: Model>(model: &M) -> Vec<(String, String)> {
         *n += 1;
         name
     };
-    for l in M::layers() {
-        file_names.insert(l.name, next(l.class_name));
-    }
     let mut out = Vec::new();
-    let mut last_layer = String::new();
-    let mut index = 0;
-    let mut fallback: HashMap<String, String> = HashMap::new();
-    model.visit_weights(&mut |p| {
-        if p.layer != last_layer {
-            last_layer = p.layer.to_string();
-            index = 0;
+    let layers = M::layers();
+    if layers.is_empty() {
+        let mut last_layer = String::new();
+        let mut file_layer = String::new();
+        let mut index = 0;
+        model.visit_weights(&mut |p| {
+            if p.layer != last_layer {
+                last_layer = p.layer.to_string();
+                file_layer = next("Dense");
+                index = 0;
+            }
+            out.push((
+                format!("{}/{}", p.layer, p.variable),
+                format!("layers/{file_layer}/vars/{index}"),
+            ));
+            index += 1;
+        });
+        return out;
+    }
+    for l in layers {
+        let file_layer = next(l.class_name());
+        let mut per_group: HashMap<&str, usize> = HashMap::new();
+        for w in &l.weights {
+            let i = per_group.entry(w.keras_group).or_insert(0);
+            let group = if w.keras_group.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", w.keras_group)
+            };
+            out.push((
+                format!("{}/{}", l.name, w.name),
+                format!("layers/{file_layer}/{group}vars/{i}"),
+            ));
+            *i += 1;
         }
-        let file_layer = match file_names.get(p.layer) {
-            Some(n) => n.clone(),
-            None => fallback
-                .entry(p.layer.to_string())
-                .or_insert_with(|| next("Dense"))
-                .clone(),
-        };
-        out.push((
-            format!("{}/{}", p.layer, p.variable),
-            format!("layers/{file_layer}/vars/{index}"),
-        ));
-        index += 1;
-    });
+    }
     out
 }
 
@@ -210,9 +222,8 @@ fn config_err(message: impl Into<String>) -> Error {
 struct SavedLayer {
     class_name: String,
     name: String,
-    units: Option<usize>,
-    activation: Option<String>,
-    use_bias: Option<bool>,
+    /// Its `config` object.
+    config: Value,
     /// The layers whose outputs it takes (Functional models), by name.
     inbound: Vec<String>,
 }
@@ -295,12 +306,7 @@ pub fn compare_architecture<M: Model>(config_json: &str) -> Result<(), Error> {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-            units: c.get("units").and_then(Value::as_u64).map(|u| u as usize),
-            activation: c.get("activation").map(|a| match a.as_str() {
-                Some(s) => s.to_string(),
-                None => a.to_string(),
-            }),
-            use_bias: c.get("use_bias").and_then(Value::as_bool),
+            config: c.clone(),
             inbound: {
                 let mut names = Vec::new();
                 if let Some(nodes) = l.get("inbound_nodes") {
@@ -360,40 +366,33 @@ pub fn compare_architecture<M: Model>(config_json: &str) -> Result<(), Error> {
         match (saved.get(i), declared.get(i)) {
             (Some(s), Some(d)) => {
                 let loc = location(d.name);
-                if s.class_name != d.class_name {
+                if s.class_name != d.class_name() {
                     diffs.push(diff(
                         loc.clone(),
                         "class",
                         s.class_name.clone(),
-                        d.class_name.into(),
+                        d.class_name().into(),
                     ));
                     continue;
                 }
-                let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-                if s.units != d.units {
-                    diffs.push(diff(
-                        loc.clone(),
-                        "units",
-                        show(s.units.map(|u| u.to_string())),
-                        show(d.units.map(|u| u.to_string())),
-                    ));
-                }
-                let declared_act = d.activation.map(|a| a.name().to_string());
-                if s.activation != declared_act {
-                    diffs.push(diff(
-                        loc.clone(),
-                        "activation",
-                        show(s.activation.clone()),
-                        show(declared_act),
-                    ));
-                }
-                if s.use_bias != d.use_bias {
-                    diffs.push(diff(
-                        loc,
-                        "use_bias",
-                        show(s.use_bias.map(|b| b.to_string())),
-                        show(d.use_bias.map(|b| b.to_string())),
-                    ));
+                for p in d.spec.params {
+                    if !p.compared || p.kind == ParamKind::Tensors {
+                        continue;
+                    }
+                    // A key Keras does not save (a layer of ours, or another Keras version)
+                    // has nothing to compare.
+                    let Some(saved) = s.config.get(p.name) else {
+                        continue;
+                    };
+                    let declared = d.config.get(p.name).unwrap_or(&ParamValue::None);
+                    if !same_value(saved, declared) {
+                        diffs.push(diff(
+                            loc.clone(),
+                            p.name,
+                            show_json(saved),
+                            declared.to_string(),
+                        ));
+                    }
                 }
             }
             (Some(s), None) => diffs.push(diff(
@@ -430,26 +429,72 @@ fn keras_shape(dims: &[Option<u64>]) -> String {
     }
 }
 
+/// A layer as the architecture list shows it: its class and leading parameters.
 fn describe_saved(s: &SavedLayer) -> String {
     let mut out = s.class_name.clone();
-    if let Some(u) = s.units {
-        out.push_str(&format!("({u}"));
-        if let Some(a) = &s.activation {
-            out.push_str(&format!(", activation={a}"));
-        }
-        out.push(')');
+    let shown: Vec<String> = ["units", "filters", "output_dim", "activation"]
+        .iter()
+        .filter_map(|k| s.config.get(*k).map(|v| format!("{k}={}", show_json(v))))
+        .collect();
+    if !shown.is_empty() {
+        out.push_str(&format!("({})", shown.join(", ")));
     }
     out
 }
 
 fn describe_declared(d: &LayerInfo) -> String {
-    let mut out = d.class_name.to_string();
-    if let Some(u) = d.units {
-        out.push_str(&format!("({u}"));
-        if let Some(a) = d.activation {
-            out.push_str(&format!(", activation={}", a.name()));
-        }
-        out.push(')');
+    let mut out = d.class_name().to_string();
+    let shown: Vec<String> = d
+        .spec
+        .params
+        .iter()
+        .filter(|p| p.compared && p.kind != ParamKind::Tensors)
+        .take(2)
+        .filter_map(|p| d.config.get(p.name).map(|v| format!("{}={v}", p.name)))
+        .collect();
+    if !shown.is_empty() {
+        out.push_str(&format!("({})", shown.join(", ")));
     }
     out
+}
+
+/// A saved config value as a person reads it: strings without quotes.
+fn show_json(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether a saved config value means the declared one. Keras saves integer tuples as lists
+/// (`kernel_size: [3, 3]`), which a single declared integer stands for on every axis.
+fn same_value(saved: &Value, declared: &ParamValue) -> bool {
+    match declared {
+        ParamValue::Int(i) => match saved {
+            Value::Array(items) => items.iter().all(|x| x.as_i64() == Some(*i)),
+            other => other.as_i64() == Some(*i),
+        },
+        ParamValue::Float(f) => saved
+            .as_f64()
+            .is_some_and(|x| (x - f).abs() <= 1e-7 * f.abs().max(1.0)),
+        ParamValue::Bool(b) => saved.as_bool() == Some(*b),
+        ParamValue::Str(s) => saved.as_str() == Some(s.as_ref()),
+        ParamValue::Activation(a) => {
+            saved.as_str() == Some(a.name())
+                || (*a == Activation::Swish && saved.as_str() == Some("silu"))
+        }
+        ParamValue::Initializer(i) => saved
+            .as_str()
+            .or_else(|| saved.get("class_name").and_then(Value::as_str))
+            .is_some_and(|n| LayerInfo::snake_case(n) == i.name() || n == i.name()),
+        ParamValue::Ints(v) => match saved {
+            Value::Array(items) => {
+                let saved: Vec<Option<i64>> = items.iter().map(Value::as_i64).collect();
+                let ours: Vec<Option<i64>> = v.iter().map(|x| Some(*x)).collect();
+                saved == ours || (ours.len() == 1 && saved.iter().all(|x| *x == ours[0]))
+            }
+            other => v.len() == 1 && other.as_i64() == Some(v[0]),
+        },
+        ParamValue::None => saved.is_null(),
+    }
 }

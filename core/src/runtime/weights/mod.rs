@@ -24,7 +24,7 @@ pub use safetensors_io::{from_safetensors, to_safetensors, MAX_HEADER_BYTES};
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{Error, Model};
+use super::{Error, Model, ParamMut};
 use crate::runtime::error::{DTypeMismatch, ShapeMismatch, WeightMismatch};
 
 /// What a file holds for one weight, before it is checked against the model.
@@ -97,7 +97,7 @@ pub(crate) fn apply<M: Model>(
         return Err(Error::WeightMismatch(Box::new(mismatch)));
     }
     let mut unwritten = Vec::new();
-    model.visit_params(&mut |p| {
+    let mut write = |p: ParamMut<'_>| {
         let key = format!("{}/{}", p.layer, p.variable);
         match by_key.get(key.as_str()) {
             // Shapes were checked above, so the byte count is 4 per element.
@@ -108,7 +108,10 @@ pub(crate) fn apply<M: Model>(
             }
             None => unwritten.push(key),
         }
-    });
+    };
+    // Trainable weights, then the state training updates without the optimizer.
+    model.visit_params(&mut write);
+    model.visit_state(&mut write);
     if let Some(key) = unwritten.into_iter().next() {
         return Err(Error::Weight {
             key,

@@ -8,7 +8,130 @@
 //! - `dot` on inputs of rank other than 2, or over an axis other than the last;
 //! - sparse and ragged inputs (Keras merges sparse tensors; here they go through `to_dense()`).
 
-use super::{DType, Dim, Layout, RuleError, TensorSpec};
+use crate::shape::spec::{
+    no_weights, InputSpec, LayerSpec, ParamKind, ParamSpec, ParamValue, RuleInput,
+};
+use crate::shape::{Arity, Config, DType, Dim, Layout, RuleError, TensorSpec};
+
+const INPUTS: ParamSpec = ParamSpec::required("inputs", ParamKind::Tensors);
+const ELEMENTWISE_PARAMS: &[ParamSpec] = &[INPUTS];
+const CONCATENATE_PARAMS: &[ParamSpec] = &[
+    INPUTS,
+    ParamSpec::optional("axis", ParamKind::Int, ParamValue::Int(-1)),
+];
+const DOT_PARAMS: &[ParamSpec] = &[
+    INPUTS,
+    ParamSpec::optional("axes", ParamKind::Int, ParamValue::Int(-1)).positional(),
+    ParamSpec::optional("normalize", ParamKind::Bool, ParamValue::Bool(false)),
+];
+
+const fn merge(
+    name: &'static str,
+    class_name: &'static str,
+    doc: &'static str,
+    params: &'static [ParamSpec],
+    output: fn(&RuleInput<'_>) -> Result<TensorSpec, RuleError>,
+) -> LayerSpec {
+    LayerSpec {
+        name,
+        class_name,
+        doc,
+        params,
+        input: InputSpec::float(2),
+        arity: Arity::Many,
+        shareable: false,
+        output,
+        weights: no_weights,
+        runs: merge_runs,
+        id_bound: None,
+        runtime: "Merge",
+    }
+}
+
+// Inputs with a length known only at run time (from `to_dense()`) are not merged yet.
+fn merge_runs(rule: &RuleInput<'_>) -> Result<(), String> {
+    match rule.inputs.iter().find(|s| s.dims.iter().any(|d| d.known().is_none())) {
+        Some(s) => Err(format!(
+            "its input {} has a length known only at run time (from `to_dense()`), which it does not take yet; pool the ragged tensor itself instead",
+            s.shape_string()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The rule of merge `op` on a call's inputs.
+fn rule_of(op: MergeOp, rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
+    merge_output(
+        rule.name,
+        &MergeConfig::from_config(op, rule.config),
+        rule.inputs,
+    )
+}
+
+/// `concatenate([a, b], axis = -1)`.
+pub static CONCATENATE: LayerSpec = merge(
+    "concatenate",
+    "Concatenate",
+    "Joins the inputs along `axis` (the last; the other axes must match).",
+    CONCATENATE_PARAMS,
+    |r| rule_of(MergeOp::Concatenate, r),
+);
+/// `add([a, b, ...])`.
+pub static ADD: LayerSpec = merge(
+    "add",
+    "Add",
+    "The element-wise sum of inputs of one shape.",
+    ELEMENTWISE_PARAMS,
+    |r| rule_of(MergeOp::Add, r),
+);
+/// `subtract([a, b])`.
+pub static SUBTRACT: LayerSpec = merge(
+    "subtract",
+    "Subtract",
+    "`a - b` for two inputs of one shape.",
+    ELEMENTWISE_PARAMS,
+    |r| rule_of(MergeOp::Subtract, r),
+);
+/// `multiply([a, b, ...])`.
+pub static MULTIPLY: LayerSpec = merge(
+    "multiply",
+    "Multiply",
+    "The element-wise product of inputs of one shape.",
+    ELEMENTWISE_PARAMS,
+    |r| rule_of(MergeOp::Multiply, r),
+);
+/// `average([a, b, ...])`.
+pub static AVERAGE: LayerSpec = merge(
+    "average",
+    "Average",
+    "The element-wise mean of inputs of one shape.",
+    ELEMENTWISE_PARAMS,
+    |r| rule_of(MergeOp::Average, r),
+);
+/// `maximum([a, b, ...])`.
+pub static MAXIMUM: LayerSpec = merge(
+    "maximum",
+    "Maximum",
+    "The element-wise maximum of inputs of one shape.",
+    ELEMENTWISE_PARAMS,
+    |r| rule_of(MergeOp::Maximum, r),
+);
+/// `minimum([a, b, ...])`.
+pub static MINIMUM: LayerSpec = merge(
+    "minimum",
+    "Minimum",
+    "The element-wise minimum of inputs of one shape.",
+    ELEMENTWISE_PARAMS,
+    |r| rule_of(MergeOp::Minimum, r),
+);
+/// `dot([a, b], axes = -1, normalize = false)`.
+pub static DOT: LayerSpec = merge(
+    "dot",
+    "Dot",
+    "The per-sample dot product of two inputs over `axes` (the last); with `normalize`, the cosine similarity.",
+    DOT_PARAMS,
+    |r| rule_of(MergeOp::Dot, r),
+);
 
 /// Which merge a layer performs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,11 +192,6 @@ impl MergeOp {
             .map(|(_, _, c)| *c)
             .unwrap_or("Concatenate")
     }
-
-    /// Whether the merge acts element by element on inputs of one shape.
-    pub fn is_elementwise(self) -> bool {
-        !matches!(self, MergeOp::Concatenate | MergeOp::Dot)
-    }
 }
 
 /// The configuration of a merge layer (Keras' constructor arguments).
@@ -98,6 +216,23 @@ impl MergeConfig {
             axis: -1,
             axes: -1,
             normalize: false,
+        }
+    }
+
+    /// The typed view of a [`Config`] bound against the spec of `op`.
+    pub fn from_config(op: MergeOp, config: &Config) -> Self {
+        let defaults = MergeConfig::new(op);
+        MergeConfig {
+            op,
+            axis: match config.get("axis") {
+                Some(ParamValue::Int(a)) => *a,
+                _ => defaults.axis,
+            },
+            axes: match config.get("axes") {
+                Some(ParamValue::Int(a)) => *a,
+                _ => defaults.axes,
+            },
+            normalize: config.bool("normalize"),
         }
     }
 }
@@ -219,25 +354,21 @@ fn dense_float_inputs(ctx: &Ctx<'_>) -> Result<(), RuleError> {
             Layout::Ragged => Some("ragged"),
         };
         if let Some(kind) = kind {
-            let mut e = ctx.error(format!(
+            return Err(ctx.error(format!(
                 "merges take dense inputs, but input {i} is {kind} {} (inputs: {}): pass it through `to_dense()` first",
                 s.shape_string(),
                 ctx.shape_list()
-            ));
-            e.alternatives = vec!["to_dense"];
-            return Err(e);
+            )));
         }
     }
     for (i, s) in ctx.inputs.iter().enumerate() {
         if !s.dtype.is_float() {
-            let mut e = ctx.error(format!(
+            return Err(ctx.error(format!(
                 "merges take floating-point inputs, but input {i} is {} {} (inputs: {}): declare the input `dtype = f32`, or map integer ids through `embedding(...)` first",
                 s.dtype,
                 s.shape_string(),
                 ctx.shape_list()
-            ));
-            e.alternatives = vec!["embedding"];
-            return Err(e);
+            )));
         }
     }
     Ok(())
@@ -662,7 +793,6 @@ mod tests {
         let mut sparse = spec(&[Some(4)]);
         sparse.layout = Layout::Sparse;
         let e = merge(MergeOp::Add, &[spec(&[Some(4)]), sparse]).unwrap_err();
-        assert_eq!(e.alternatives, vec!["to_dense"]);
         assert!(
             e.message
                 .contains("input 1 is sparse (None, 4) (inputs: [(None, 4), (None, 4)]): pass it through `to_dense()` first"),
@@ -671,7 +801,6 @@ mod tests {
         let mut ragged = spec(&[None]);
         ragged.layout = Layout::Ragged;
         let e = merge(MergeOp::Concatenate, &[ragged, spec(&[Some(4)])]).unwrap_err();
-        assert_eq!(e.alternatives, vec!["to_dense"]);
         assert!(e.message.contains("input 0 is ragged"), "{e}");
         let mut ints = spec(&[Some(4)]);
         ints.dtype = DType::I32;

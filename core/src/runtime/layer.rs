@@ -1,0 +1,165 @@
+//! The runtime's contract for one layer: built from its spec's [`Config`], then called for
+//! inference or run forward and backward in training. Generated models call these methods on
+//! the concrete layer types (static dispatch); the conformance test calls them through `dyn`.
+
+use ndarray::{Array2, ArrayView2};
+
+use super::{ParamMut, ParamRef, RaggedView, Rng, SparseTensor};
+use crate::shape::{Config, LayerSpec, TensorSpec};
+
+/// A tensor as a layer receives it.
+///
+/// Dense tensors flow as rows: every axis but the last folded into rows in row-major order
+/// (`(batch · d1 · ..., last)`), channels last as in Keras. A layer that needs the axes (a
+/// convolution, a flatten) knows them from the input spec it was built with.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A dense floating-point tensor, as rows.
+    Dense(ArrayView2<'a, f32>),
+    /// A sparse tensor of rank 2 (a model input).
+    Sparse(&'a SparseTensor<f32>),
+    /// A ragged tensor of floats: its flat values as rows, with its row partitions.
+    Ragged(RaggedView<'a, f32>),
+    /// Ragged integer ids.
+    RaggedIds(RaggedView<'a, i32>),
+}
+
+impl<'a> Input<'a> {
+    /// The values as rows: a dense tensor itself, a ragged tensor's flat values; `None` for
+    /// sparse tensors and ids, which have no dense rows of floats.
+    pub fn rows(&self) -> Option<ArrayView2<'a, f32>> {
+        match self {
+            Input::Dense(x) => Some(x.reborrow()),
+            Input::Ragged(r) => Some(r.values()),
+            Input::Sparse(_) | Input::RaggedIds(_) => None,
+        }
+    }
+
+    /// The number of rows: samples times the folded middle axes for a dense tensor, stored
+    /// values for a ragged one.
+    pub fn n_rows(&self) -> usize {
+        match self {
+            Input::Dense(x) => x.nrows(),
+            Input::Sparse(s) => s.n_rows(),
+            Input::Ragged(r) => r.values().nrows(),
+            Input::RaggedIds(r) => r.values().nrows(),
+        }
+    }
+}
+
+impl<'a> From<ArrayView2<'a, f32>> for Input<'a> {
+    fn from(x: ArrayView2<'a, f32>) -> Self {
+        Input::Dense(x)
+    }
+}
+
+/// What a training forward pass may use besides its input: whether it trains (Keras'
+/// `training` argument) and a seeded random stream (dropout masks, noise).
+#[derive(Clone, Debug)]
+pub struct ForwardContext {
+    /// Whether this is a training pass (`fit`, `train_on_batch`): dropout and noise are
+    /// active and statistics are updated.
+    pub training: bool,
+    /// The random stream of the model, advanced by every layer that draws from it.
+    pub rng: Rng,
+}
+
+impl ForwardContext {
+    /// A training context whose random stream is seeded with `seed`.
+    pub fn training(seed: u64) -> Self {
+        ForwardContext {
+            training: true,
+            rng: Rng::new(seed),
+        }
+    }
+}
+
+impl Default for ForwardContext {
+    fn default() -> Self {
+        ForwardContext::training(0)
+    }
+}
+
+/// A built layer: weights plus the buffers training reuses from step to step.
+///
+/// `call` is the allocating inference path (`&self`, so a model can be shared); the
+/// `forward` / `backward` pair keeps its activations and gradients in the layer's own
+/// buffers, sized once per batch size, so a training step in steady state allocates nothing.
+/// Outputs are rows (see [`Input`]); a layer whose output is ragged returns its flat values,
+/// and the model re-attaches the input's row partitions.
+pub trait Layer {
+    /// Inference: the layer's output for `x`.
+    fn call(&self, x: Input<'_>) -> Array2<f32>;
+    /// Training forward: computes the output into the layer's buffer, keeping what
+    /// `backward` needs.
+    fn forward(&mut self, x: Input<'_>, cx: &mut ForwardContext);
+    /// The output of the last `forward`.
+    fn output(&self) -> ArrayView2<'_, f32>;
+    /// Backward: given the input of the last `forward` and the gradient of the loss with
+    /// respect to this layer's output, computes the weight gradients and, when
+    /// `need_grad_input`, the gradient with respect to the input.
+    fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, need_grad_input: bool);
+    /// The gradient with respect to the input, from the last `backward` (rows, as the input).
+    fn grad_input(&self) -> ArrayView2<'_, f32>;
+    /// Visits every trainable weight with its gradient, in Keras' order (kernel, then bias).
+    fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
+        let _ = (layer, f);
+    }
+    /// Visits every non-trainable weight (moving statistics), writable, with an empty
+    /// gradient: the optimizer never sees these, loaders write them.
+    fn visit_state(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
+        let _ = (layer, f);
+    }
+    /// Visits every weight, read-only, in Keras' order, with its trainable flag.
+    fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>)) {
+        let _ = (layer, f);
+    }
+
+    /// Prepares `uses` independent sets of training buffers, for a layer applied `uses` times
+    /// (a shared layer). Layers that can be shared override this with [`select_use`] and
+    /// [`set_accumulate`]; the macro shares only layers whose spec allows it.
+    ///
+    /// [`select_use`]: Layer::select_use
+    /// [`set_accumulate`]: Layer::set_accumulate
+    fn set_uses(&mut self, uses: usize) {
+        let _ = uses;
+    }
+    /// Makes buffer set `index` the one `forward`, `output`, `backward` and `grad_input`
+    /// work on. Switching swaps buffers, it copies nothing.
+    fn select_use(&mut self, index: usize) {
+        let _ = index;
+    }
+    /// Whether `backward` adds to the weight gradients (the second and later uses of a shared
+    /// layer, whose gradient is the sum over its uses) or overwrites them.
+    fn set_accumulate(&mut self, accumulate: bool) {
+        let _ = accumulate;
+    }
+}
+
+/// Building a layer from its spec and configuration (Keras' constructor plus `build`). The
+/// inputs are the specs of the tensors of its first use, which size the weights.
+pub trait BuildLayer: Sized {
+    /// The layer for `config` on `inputs`, its weights drawn from `rng` with the configured
+    /// initializers.
+    fn from_config(
+        spec: &'static LayerSpec,
+        config: &Config,
+        inputs: &[TensorSpec],
+        rng: &mut Rng,
+    ) -> Self;
+}
+
+/// A layer merging several tensors (Keras' merge layers: `concatenate`, `add`, ...). No
+/// weights; like [`Layer`], training keeps its output and input gradients in reused buffers.
+pub trait MergeLayer {
+    /// Inference: the merged output of `xs`.
+    fn call(&self, xs: &[ArrayView2<'_, f32>]) -> Array2<f32>;
+    /// Training forward into the layer's buffer.
+    fn forward_train(&mut self, xs: &[ArrayView2<'_, f32>]);
+    /// The output of the last `forward_train`.
+    fn output(&self) -> ArrayView2<'_, f32>;
+    /// Gradients with respect to every input, given the inputs of the last `forward_train`.
+    fn backward(&mut self, xs: &[ArrayView2<'_, f32>], grad_output: ArrayView2<'_, f32>);
+    /// The gradient with respect to input `index`, from the last `backward`.
+    fn grad_input(&self, index: usize) -> ArrayView2<'_, f32>;
+}

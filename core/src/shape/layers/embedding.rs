@@ -1,0 +1,166 @@
+//! Keras' `Embedding`: integer ids to vectors, one row of a table per id.
+
+use crate::shape::spec::{
+    DTypeClass, InputSpec, LayerSpec, ParamKind, ParamSpec, ParamValue, RuleInput, WeightSpec,
+};
+use crate::shape::{Arity, Config, DType, Dim, Initializer, Layout, RuleError, TensorSpec};
+
+/// `embedding(input_dim, output_dim, embeddings_initializer)`.
+pub static EMBEDDING: LayerSpec = LayerSpec {
+    name: "embedding",
+    class_name: "Embedding",
+    doc: "Integer ids to vectors: `(batch, ...)` ids in `[0, input_dim)` -> `(batch, ..., output_dim)`, one table row per id. Takes ragged ids (one vector per id, the row partitions kept).",
+    params: &[
+        ParamSpec::required("input_dim", ParamKind::PositiveInt),
+        ParamSpec::required("output_dim", ParamKind::PositiveInt),
+        // Keras' default is `uniform`, U(-0.05, 0.05).
+        ParamSpec::optional(
+            "embeddings_initializer",
+            ParamKind::Initializer,
+            ParamValue::Initializer(Initializer::RandomUniform),
+        )
+        .not_compared(),
+    ],
+    input: InputSpec::float(1)
+        .dtype(DTypeClass::Integer)
+        .layouts(&[Layout::Dense, Layout::Ragged]),
+    arity: Arity::One,
+    shareable: false,
+    output: embedding_rule,
+    weights: embedding_weights,
+    runs: embedding_runs,
+    id_bound: Some(|c: &Config| c.usize("input_dim")),
+    runtime: "Embedding",
+};
+
+/// The configuration of an `Embedding` layer, typed (Keras' constructor arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EmbeddingConfig {
+    /// The vocabulary size: ids must lie in `[0, input_dim)`.
+    pub input_dim: usize,
+    /// The size of each embedding vector.
+    pub output_dim: usize,
+    /// How the table is initialised; Keras' default is `uniform`, U(-0.05, 0.05)
+    /// ([`Initializer::RandomUniform`]).
+    pub embeddings_initializer: Initializer,
+}
+
+impl EmbeddingConfig {
+    /// Keras' defaults for `Embedding(input_dim, output_dim)`.
+    pub fn new(input_dim: usize, output_dim: usize) -> Self {
+        EmbeddingConfig {
+            input_dim,
+            output_dim,
+            embeddings_initializer: Initializer::RandomUniform,
+        }
+    }
+
+    /// The typed view of a [`Config`] bound against [`EMBEDDING`].
+    pub fn from_config(config: &Config) -> Self {
+        EmbeddingConfig {
+            input_dim: config.usize("input_dim"),
+            output_dim: config.usize("output_dim"),
+            embeddings_initializer: config.initializer("embeddings_initializer"),
+        }
+    }
+
+    /// The generic [`Config`] of this configuration.
+    pub fn to_config(&self) -> Config {
+        EMBEDDING.configure(vec![
+            ("input_dim", ParamValue::Int(self.input_dim as i64)),
+            ("output_dim", ParamValue::Int(self.output_dim as i64)),
+            (
+                "embeddings_initializer",
+                ParamValue::Initializer(self.embeddings_initializer),
+            ),
+        ])
+    }
+}
+
+/// `(batch, ...)` ids -> `(batch, ..., output_dim)`; the output keeps the layout and the
+/// ragged rank, one vector per id.
+fn embedding_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
+    let c = EmbeddingConfig::from_config(rule.config);
+    for (name, v) in [("input_dim", c.input_dim), ("output_dim", c.output_dim)] {
+        if v == 0 {
+            return Err(RuleError::new(format!(
+                "Both `input_dim` and `output_dim` of layer '{}' (Embedding) should be positive, received {name}=0",
+                rule.name
+            )));
+        }
+    }
+    let mut out = rule.input().clone();
+    out.dims.push(Dim::Known(c.output_dim));
+    out.dtype = DType::F32;
+    Ok(out)
+}
+
+fn embedding_weights(rule: &RuleInput<'_>) -> Vec<WeightSpec> {
+    let c = EmbeddingConfig::from_config(rule.config);
+    vec![WeightSpec::trainable(
+        "embeddings",
+        vec![c.input_dim, c.output_dim],
+        c.embeddings_initializer,
+    )]
+}
+
+fn embedding_runs(rule: &RuleInput<'_>) -> Result<(), String> {
+    if rule.input().layout == Layout::Ragged {
+        Ok(())
+    } else {
+        Err(
+            "`embedding` runs on ragged ids yet; declare its input `ragged = true, dtype = i32`"
+                .to_string(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(input: TensorSpec, c: EmbeddingConfig) -> Result<TensorSpec, RuleError> {
+        let config = c.to_config();
+        EMBEDDING.output_spec(&RuleInput {
+            name: "embedding",
+            config: &config,
+            inputs: &[input],
+        })
+    }
+
+    fn ids(layout: Layout) -> TensorSpec {
+        TensorSpec {
+            batch: Dim::Unknown,
+            dims: vec![Dim::Unknown],
+            dtype: DType::I32,
+            layout,
+        }
+    }
+
+    #[test]
+    fn adds_the_vector_axis_and_keeps_the_layout() {
+        let out = output(ids(Layout::Ragged), EmbeddingConfig::new(10, 3)).unwrap();
+        assert_eq!(out.shape_string(), "(None, None, 3)");
+        assert_eq!((out.dtype, out.layout), (DType::F32, Layout::Ragged));
+    }
+
+    #[test]
+    fn refuses_floats_sparse_and_zero_sizes() {
+        let mut floats = ids(Layout::Ragged);
+        floats.dtype = DType::F32;
+        let e = output(floats, EmbeddingConfig::new(10, 3)).unwrap_err();
+        assert!(e.message.contains("expects integer ids"), "{e}");
+        let e = output(ids(Layout::Sparse), EmbeddingConfig::new(10, 3)).unwrap_err();
+        assert!(e.message.contains("cannot take a sparse input"), "{e}");
+        let e = output(ids(Layout::Ragged), EmbeddingConfig::new(0, 3)).unwrap_err();
+        assert!(e.message.contains("input_dim=0"), "{e}");
+    }
+
+    #[test]
+    fn the_config_keeps_output_dim_under_its_keras_name() {
+        let config = EmbeddingConfig::new(12, 4).to_config();
+        assert_eq!(config.usize("output_dim"), 4);
+        assert!(config.get("units").is_none());
+        assert_eq!((EMBEDDING.id_bound.unwrap())(&config), 12);
+    }
+}
