@@ -102,18 +102,12 @@ pub trait Layer {
     /// The gradient with respect to the input, from the last `backward` (rows, as the input).
     fn grad_input(&self) -> ArrayView2<'_, f32>;
     /// Visits every trainable weight with its gradient, in Keras' order (kernel, then bias).
-    fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
-        let _ = (layer, f);
-    }
+    fn visit_params(&mut self, _layer: &str, _f: &mut dyn FnMut(ParamMut<'_>)) {}
     /// Visits every non-trainable weight (moving statistics), writable, with an empty
     /// gradient: the optimizer never sees these, loaders write them.
-    fn visit_state(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
-        let _ = (layer, f);
-    }
+    fn visit_state(&mut self, _layer: &str, _f: &mut dyn FnMut(ParamMut<'_>)) {}
     /// Visits every weight, read-only, in Keras' order, with its trainable flag.
-    fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>)) {
-        let _ = (layer, f);
-    }
+    fn visit_weights(&self, _layer: &str, _f: &mut dyn FnMut(ParamRef<'_>)) {}
 
     /// Prepares `uses` independent sets of training buffers, for a layer applied `uses` times
     /// (a shared layer). Layers that can be shared override this with [`select_use`] and
@@ -121,19 +115,13 @@ pub trait Layer {
     ///
     /// [`select_use`]: Layer::select_use
     /// [`set_accumulate`]: Layer::set_accumulate
-    fn set_uses(&mut self, uses: usize) {
-        let _ = uses;
-    }
+    fn set_uses(&mut self, _uses: usize) {}
     /// Makes buffer set `index` the one `forward`, `output`, `backward` and `grad_input`
     /// work on. Switching swaps buffers, it copies nothing.
-    fn select_use(&mut self, index: usize) {
-        let _ = index;
-    }
+    fn select_use(&mut self, _index: usize) {}
     /// Whether `backward` adds to the weight gradients (the second and later uses of a shared
     /// layer, whose gradient is the sum over its uses) or overwrites them.
-    fn set_accumulate(&mut self, accumulate: bool) {
-        let _ = accumulate;
-    }
+    fn set_accumulate(&mut self, _accumulate: bool) {}
 }
 
 /// Building a layer from its spec and configuration (Keras' constructor plus `build`). The

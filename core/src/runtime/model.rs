@@ -78,9 +78,7 @@ pub trait Model: Sized {
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// Visits every non-trainable weight (moving statistics), writable; the optimizer never
     /// sees these. The default, for models without any, visits nothing.
-    fn visit_state(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
-        let _ = f;
-    }
+    fn visit_state(&mut self, _f: &mut dyn FnMut(ParamMut<'_>)) {}
     /// Visits every weight, read-only.
     fn visit_weights(&self, f: &mut dyn FnMut(ParamRef<'_>));
 

@@ -84,8 +84,7 @@ pub fn check_graph(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     for l in &item.body.lets {
         let name = l.name.to_string();
         let eval = g.eval_chain(&l.chain, true);
-        if let Some(prev) = g.env.get(&name) {
-            let _ = prev;
+        if g.env.contains_key(&name) {
             cx.error(
                 l.name.span(),
                 format!("`{name}` is already bound in this model: give this one another name"),
@@ -452,8 +451,7 @@ impl<'a> Graph<'a> {
         names.sort_by_key(|(name, _)| name.as_str());
         for (name, entry) in names {
             match &entry.binding {
-                Binding::Layers { layers } if !entry.used => {
-                    let _ = layers;
+                Binding::Layers { .. } if !entry.used => {
                     self.cx.error(
                         entry.span,
                         format!("layer value `{name}` is never applied: apply it to a tensor (`x -> {name}`), or remove it"),

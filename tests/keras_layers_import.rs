@@ -1,0 +1,101 @@
+//! Keras files with layers beyond Dense (tests/fixtures/keras-files-layers/, saved by Keras
+//! 3.15), loaded into their declared models through `load_keras` (architecture compared key by
+//! key from the layer specs, then the weights) and `load_keras_weights`, against Keras' outputs.
+
+use std::path::{Path, PathBuf};
+
+use stratic::prelude::*;
+use stratic::Error;
+
+model! {
+    /// bag.json's model (its `dsl`): ids of any length, embedded and averaged.
+    struct Bag {
+        input(shape = [None], ragged = true, dtype = i32, name = "tokens")
+            -> embedding(12, 4)
+            -> global_average_pooling_1d(name = "pool")
+            -> dense(2, activation = tanh, name = "head")
+    }
+
+    /// The same with a wider embedding: the architecture check must say so.
+    struct WideBag {
+        input(shape = [None], ragged = true, dtype = i32, name = "tokens")
+            -> embedding(12, 5)
+            -> global_average_pooling_1d(name = "pool")
+            -> dense(2, activation = tanh, name = "head")
+    }
+}
+
+fn file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keras-files-layers")
+        .join(name)
+}
+
+fn json(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(file(name)).expect("fixture");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn bag_case() -> (RaggedTensor<i32>, Array2<f32>) {
+    let j = json("bag.json");
+    let rows: Vec<Vec<i32>> = serde_json::from_value(j["rows"].clone()).expect("rows");
+    let outputs: Vec<Vec<f32>> = serde_json::from_value(j["outputs"].clone()).expect("outputs");
+    let x = RaggedTensor::from_rows(&rows).expect("ragged rows");
+    let cols = outputs[0].len();
+    let flat: Vec<f32> = outputs.into_iter().flatten().collect();
+    let y = Array2::from_shape_vec((flat.len() / cols, cols), flat).expect("outputs");
+    (x, y)
+}
+
+fn assert_close(got: &Array2<f32>, want: &Array2<f32>, tol: f32) {
+    assert_eq!(got.dim(), want.dim());
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= tol, "got {got}, want {want}");
+    }
+}
+
+#[test]
+fn bag_keras_loads_and_reproduces_keras_outputs() {
+    let (x, want) = bag_case();
+    let mut model = Bag::with_seed(0);
+    model.load_keras(file("bag.keras")).expect("load_keras");
+    assert_close(&model.predict(&x).expect("predict"), &want, 1e-6);
+}
+
+#[test]
+fn bag_weights_load_and_match_the_fixture_weights() {
+    let (x, want) = bag_case();
+    let mut model = Bag::with_seed(0);
+    model
+        .load_keras_weights(file("bag.weights.h5"))
+        .expect("load_keras_weights");
+    assert_close(&model.predict(&x).expect("predict"), &want, 1e-6);
+    let j = json("bag.json");
+    let table: Vec<Vec<f32>> =
+        serde_json::from_value(j["weights"]["bag/embedding/embeddings"].clone()).expect("table");
+    let weights = model.weights();
+    let (key, loaded) = &weights[0];
+    assert_eq!(key, "embedding/embeddings");
+    for (row, want_row) in loaded.outer_iter().zip(&table) {
+        for (g, w) in row.iter().zip(want_row) {
+            assert_eq!(g, w);
+        }
+    }
+}
+
+#[test]
+fn a_different_output_dim_is_an_architecture_difference_and_loses_nothing() {
+    let mut model = WideBag::with_seed(3);
+    let before = model.weights();
+    let err = model.load_keras(file("bag.keras")).unwrap_err();
+    let Error::Architecture { differences } = &err else {
+        panic!("expected an architecture error, got {err}");
+    };
+    assert!(
+        differences
+            .iter()
+            .any(|d| d.field == "output_dim" && d.saved == "4" && d.declared == "5"),
+        "{err}"
+    );
+    assert_eq!(model.weights(), before);
+}
