@@ -34,10 +34,8 @@ pub use error::{
 #[doc(hidden)]
 pub use gemm::sgemm;
 pub use layer::{BuildLayer, ForwardContext, Input, Layer, MergeLayer};
-pub use layers::{
-    build_dyn, check_dense_ids, check_ragged_ids, ActivationLayer, Dense, Embedding, GlobalPooling,
-    Merge, ToDense,
-};
+// Every runtime layer type, as its spec's `runtime` names it (generated code reaches them here).
+pub use layers::*;
 pub use losses::{Loss, EPSILON};
 pub use model::{Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
