@@ -4,6 +4,7 @@ mod activation;
 mod dense;
 mod embedding;
 mod few_rows;
+mod flatten;
 mod merge;
 mod pooling;
 mod sparse_product;
@@ -14,6 +15,7 @@ use crate::shape::{Config, LayerSpec, TensorSpec};
 pub use activation::ActivationLayer;
 pub use dense::Dense;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
+pub use flatten::Flatten;
 pub use merge::Merge;
 pub use pooling::GlobalPooling;
 pub use to_dense::ToDense;
@@ -49,6 +51,7 @@ pub fn build_dyn(
         "Embedding" => boxed::<Embedding>(spec, config, inputs, rng),
         "GlobalPooling" => boxed::<GlobalPooling>(spec, config, inputs, rng),
         "ToDense" => boxed::<ToDense>(spec, config, inputs, rng),
+        "Flatten" => boxed::<Flatten>(spec, config, inputs, rng),
         _ => None,
     }
 }

@@ -22,6 +22,7 @@
 mod activation;
 mod dense;
 mod embedding;
+mod flatten;
 mod merge;
 mod pooling;
 mod to_dense;
@@ -29,6 +30,7 @@ mod to_dense;
 pub use activation::ACTIVATION;
 pub use dense::{DenseConfig, DENSE};
 pub use embedding::{EmbeddingConfig, EMBEDDING};
+pub use flatten::FLATTEN;
 pub use merge::{
     merge_output, MergeConfig, MergeOp, ADD, AVERAGE, CONCATENATE, DOT, MAXIMUM, MERGES, MINIMUM,
     MULTIPLY, SUBTRACT,
@@ -50,6 +52,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GLOBAL_MAX_POOLING_1D,
     &GLOBAL_SUM_POOLING_1D,
     &TO_DENSE,
+    &FLATTEN,
     &CONCATENATE,
     &ADD,
     &SUBTRACT,

@@ -1,0 +1,112 @@
+//! Layer-by-layer parity with Keras (tests/fixtures/keras-layers/, made by Keras 3.15): for each
+//! fixture, the layer is built from its spec, given Keras' weights, run forward on `x`, and run
+//! backward from the gradient of `sum(output * probe)`; the output, the input gradient and every
+//! weight gradient must be within max(1e-5 |expected|, 1e-5) of Keras'.
+
+mod common;
+
+use common::{array, fixture};
+use ndarray::{Array2, ArrayD};
+use stratic_core::shape::{layer_spec, Config, DType, Dim, Layout, RuleInput, TensorSpec};
+use stratic_core::{build_dyn, ForwardContext, Input, Rng};
+
+/// An N-D array as the rows layers see: every axis but the last folded in.
+fn rows(a: &ArrayD<f32>) -> Array2<f32> {
+    let last = *a.shape().last().unwrap_or(&1);
+    let flat: Vec<f32> = a.iter().copied().collect();
+    Array2::from_shape_vec((flat.len() / last.max(1), last), flat).expect("rows")
+}
+
+fn assert_close(what: &str, got: &[f32], expected: &[f32]) {
+    assert_eq!(got.len(), expected.len(), "{what}: number of values");
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        let tol = (1e-5 * e.abs()).max(1e-5);
+        assert!((g - e).abs() <= tol, "{what}[{i}]: got {g}, Keras {e}");
+    }
+}
+
+/// Runs fixture `file` through layer `layer` configured with `config`.
+fn parity(file: &str, layer: &str, config: Config) {
+    let f = fixture(&format!("keras-layers/{file}"));
+    let spec = layer_spec(layer).expect("a registered layer");
+    let x = array(&f["x"]);
+    let input = TensorSpec {
+        batch: Dim::Unknown,
+        dims: x.shape()[1..].iter().map(|&d| Dim::Known(d)).collect(),
+        dtype: DType::F32,
+        layout: Layout::Dense,
+    };
+    let inputs = [input];
+    let rule = RuleInput {
+        name: layer,
+        config: &config,
+        inputs: &inputs,
+    };
+    let out_spec = spec
+        .output_spec(&rule)
+        .expect("the rule accepts Keras' input");
+    let expected = array(&f["output"]);
+    let expected_dims: Vec<Dim> = expected.shape()[1..]
+        .iter()
+        .map(|&d| Dim::Known(d))
+        .collect();
+    assert_eq!(
+        out_spec.dims, expected_dims,
+        "{file}: the rule's output shape is Keras'"
+    );
+    let mut l = build_dyn(spec, &config, &inputs, &mut Rng::new(0)).expect("runtime layer");
+    let weights = f["weights"].as_object().cloned().unwrap_or_default();
+    let mut set = 0;
+    let mut write = |p: stratic_core::ParamMut<'_>| {
+        if let Some(v) = weights.get(p.variable) {
+            let w = array(v);
+            assert_eq!(w.shape(), p.shape, "{file}: {}", p.variable);
+            p.value
+                .copy_from_slice(w.as_slice().expect("standard layout"));
+            set += 1;
+        }
+    };
+    l.visit_params(layer, &mut write);
+    l.visit_state(layer, &mut write);
+    assert_eq!(set, weights.len(), "{file}: every Keras weight has a place");
+    let xr = rows(&x);
+    let y = l.call(Input::Dense(xr.view()));
+    assert_close(
+        &format!("{file}: output"),
+        y.as_slice().expect("rows"),
+        expected.as_slice().expect("std"),
+    );
+    l.forward(Input::Dense(xr.view()), &mut ForwardContext::default());
+    let probe = rows(&array(&f["probe"]));
+    l.backward(Input::Dense(xr.view()), probe.view(), true);
+    let grad_x = array(&f["grad_x"]);
+    let gi = l.grad_input().to_owned();
+    assert_close(
+        &format!("{file}: grad_x"),
+        gi.as_slice().expect("rows"),
+        grad_x.as_slice().expect("std"),
+    );
+    let grads = f["grad_weights"].as_object().cloned().unwrap_or_default();
+    let mut checked = 0;
+    l.visit_params(layer, &mut |p| {
+        if let Some(v) = grads.get(p.variable) {
+            let g = array(v);
+            assert_close(
+                &format!("{file}: grad {}", p.variable),
+                p.grad,
+                g.as_slice().expect("std"),
+            );
+            checked += 1;
+        }
+    });
+    assert_eq!(
+        checked,
+        grads.len(),
+        "{file}: every weight gradient compared"
+    );
+}
+
+#[test]
+fn flatten() {
+    parity("flatten.json", "flatten", Config::default());
+}

@@ -1,0 +1,50 @@
+//! Layers added on the layer architecture, end to end through `model!`: predict, fit and the
+//! summary of models that use them.
+
+use stratic::prelude::*;
+
+model! {
+    /// Rank-3 samples flattened in row-major (H, W, C) order.
+    struct Flat {
+        input(shape = [2, 3]) -> flatten()
+    }
+
+    /// A flatten between a rank-3 input and a dense head.
+    struct FlatHead {
+        input(shape = [2, 3]) -> flatten() -> dense(2, activation = softmax)
+    }
+}
+
+#[test]
+fn flatten_keeps_row_major_order() {
+    let x = ndarray::Array3::from_shape_fn((4, 2, 3), |(b, h, w)| (b * 6 + h * 3 + w) as f32);
+    let y = Flat::with_seed(0).predict(x.view()).unwrap();
+    assert_eq!(y.dim(), (4, 6));
+    for (b, row) in y.outer_iter().enumerate() {
+        let want: Vec<f32> = (0..6).map(|i| (b * 6 + i) as f32).collect();
+        assert_eq!(row.to_vec(), want);
+    }
+}
+
+#[test]
+fn flatten_trains_and_shows_in_the_summary() {
+    let x = ndarray::Array3::from_shape_fn((32, 2, 3), |(b, h, w)| {
+        ((b % 2) as f32) * if h == w { 1.0 } else { -0.5 }
+    });
+    let y = Array1::from_shape_fn(32, |b| (b % 2) as f32);
+    let mut model =
+        FlatHead::with_seed(1).compile(Adam::new(0.05), Loss::sparse_categorical_crossentropy());
+    let history = model
+        .fit(
+            x.view(),
+            y.view(),
+            &FitOptions::default().epochs(20).batch_size(8).verbose(0),
+        )
+        .unwrap();
+    let losses = history.loss();
+    assert!(losses[losses.len() - 1] < 0.5 * losses[0], "{losses:?}");
+    let text = model.model().summary().to_string();
+    assert!(text.contains("flatten (Flatten)"), "{text}");
+    assert!(text.contains("(None, 6)"), "{text}");
+    assert!(text.contains(" Total params: 14 (56.00 B)"), "{text}");
+}
