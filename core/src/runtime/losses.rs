@@ -6,7 +6,7 @@
 
 use ndarray::{Array2, ArrayView2, Axis, Zip};
 
-use super::activations::softmax_row;
+use super::kernels::activations::softmax_row;
 use super::layers::ensure_shape;
 use super::Error;
 

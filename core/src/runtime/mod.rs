@@ -1,20 +1,18 @@
 //! The runtime: layers on ndarray, losses, optimizers and the training loop.
 
-pub mod activations;
 mod constant;
 mod data;
 mod error;
-mod gemm;
 pub mod init;
+pub mod kernels;
 mod layer;
 mod layers;
 mod losses;
 mod model;
 mod optimizers;
 mod parallel;
-mod ragged;
 mod rng;
-mod sparse;
+mod tensor;
 mod train;
 mod uncompiled;
 mod weights;
@@ -32,7 +30,7 @@ pub use error::{
     WeightMismatch,
 };
 #[doc(hidden)]
-pub use gemm::sgemm;
+pub use kernels::gemm::sgemm;
 pub use layer::{BuildLayer, ForwardContext, Input, Layer, MergeLayer};
 // Every runtime layer type, as its spec's `runtime` names it (generated code reaches them here).
 pub use layers::*;
@@ -40,9 +38,9 @@ pub use losses::{Loss, EPSILON};
 pub use model::{Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
 pub use parallel::threads as num_threads;
-pub use ragged::{check_ragged_input, RaggedError, RaggedTensor, RaggedView, RowIndex};
 pub use rng::Rng;
-pub use sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};
+pub use tensor::ragged::{check_ragged_input, RaggedError, RaggedTensor, RaggedView, RowIndex};
+pub use tensor::sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};
 pub use train::{
     Callback, Compiled, EarlyStopping, Evaluation, ExponentialDecay, Fit, FitOptions, History,
     LearningRateSchedule, Logs, Metric, Mode, ModelCheckpoint, ReduceLROnPlateau, StopReason,

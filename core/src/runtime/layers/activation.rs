@@ -3,7 +3,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::{empty_rows, ensure_shape, UseSlots};
-use crate::runtime::activations;
+use crate::runtime::kernels::activations;
 use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, Rng};
 use crate::shape::{Activation, Config, LayerSpec, TensorSpec};
 

@@ -4,13 +4,13 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
 use super::empty_rows;
-use super::few_rows::{few_rows_dot, Epilogue};
-use super::sparse_product::{
+use super::{ensure_shape, UseSlots};
+use crate::runtime::kernels::activations::{self, needs_pre_activation};
+use crate::runtime::kernels::few_rows::{few_rows_dot, Epilogue};
+use crate::runtime::kernels::gemm::sgemm;
+use crate::runtime::kernels::sparse_product::{
     dot_by_column, sparse_dot, sparse_transpose_dot, transpose_dot_by_column, ByColumn,
 };
-use super::{ensure_shape, UseSlots};
-use crate::runtime::activations::{self, needs_pre_activation};
-use crate::runtime::gemm::sgemm;
 use crate::runtime::{
     init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng, SparseTensor,
 };
@@ -486,7 +486,7 @@ impl Layer for Dense {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::layers::few_rows::FEW_ROWS;
+    use crate::runtime::kernels::few_rows::FEW_ROWS;
     use ndarray::array;
     use ndarray::Axis;
 

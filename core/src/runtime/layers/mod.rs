@@ -3,11 +3,9 @@
 mod activation;
 mod dense;
 mod embedding;
-mod few_rows;
 mod flatten;
 mod merge;
 mod pooling;
-mod sparse_product;
 mod to_dense;
 
 use crate::runtime::{BuildLayer, Layer, Rng};

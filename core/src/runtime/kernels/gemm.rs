@@ -7,7 +7,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayBase, ArrayView2, DataMut, Ix2};
 #[cfg(target_arch = "x86_64")]
 use {
-    super::parallel::{split, threads},
+    crate::runtime::parallel::{split, threads},
     ndarray::{ArrayViewMut2, Axis},
     std::sync::atomic::{AtomicU32, AtomicU64, Ordering},
     std::time::Instant,
@@ -182,7 +182,7 @@ mod avx512 {
     const NC: usize = 1024;
 
     /// The tile shape (MR, NR) for products with `n` columns.
-    pub(super) fn tile(n: usize) -> (usize, usize) {
+    pub(crate) fn tile(n: usize) -> (usize, usize) {
         if n <= NARROW.1 {
             NARROW
         } else {
@@ -191,7 +191,7 @@ mod avx512 {
     }
 
     /// Whether the CPU has AVX-512F (std caches the detection).
-    pub(super) fn available() -> bool {
+    pub(crate) fn available() -> bool {
         std::is_x86_feature_detected!("avx512f")
     }
 
@@ -204,7 +204,7 @@ mod avx512 {
     /// `c = alpha · a · b + beta · c` for a `c` of unit column stride.
     ///
     /// **Panics** if `avx512f` is missing or `c`'s columns are not adjacent.
-    pub(super) fn gemm(
+    pub(crate) fn gemm(
         alpha: f32,
         a: ArrayView2<'_, f32>,
         b: ArrayView2<'_, f32>,

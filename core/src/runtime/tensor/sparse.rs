@@ -18,7 +18,7 @@ use std::ops::{Add, Range};
 use ndarray::{Array1, Array2, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewD, Axis};
 use ndarray::{Dimension, Ix1, Ix2, IxDyn};
 
-use super::Error;
+use crate::runtime::Error;
 
 /// The element types a [`SparseTensor`] can hold: anything copyable with a zero (`Default`)
 /// that can be compared with it and summed (for [`SparseOptions::sum_duplicates`]).

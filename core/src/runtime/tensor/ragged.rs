@@ -26,7 +26,7 @@ use std::fmt;
 
 use ndarray::{ArrayD, ArrayView2, IxDyn};
 
-use super::Error;
+use crate::runtime::Error;
 use crate::shape::{ragged_rank, Dim, Layout, TensorSpec};
 
 /// An integer type row splits, lengths and row ids may be given in. Negative values and values

@@ -16,7 +16,7 @@
 use ndarray::{ArrayView2, Axis};
 
 /// Up to this many rows, `Dense` computes its product here.
-pub(super) const FEW_ROWS: usize = 4;
+pub(crate) const FEW_ROWS: usize = 4;
 
 // With AVX2 and FMA, up to this many rows are computed in groups of `FEW_ROWS` when the output
 // has at least `GROUPED_MIN_UNITS` columns: 1.1-2.3x faster than matrixmultiply at 5-12 rows
@@ -27,7 +27,7 @@ const GROUPED_MIN_UNITS: usize = 32;
 
 /// What the output pass applies to `x · kernel`: `relu(x · kernel + bias)`, each part optional.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Epilogue<'a> {
+pub(crate) struct Epilogue<'a> {
     /// Added to every row; as long as a kernel row.
     pub bias: Option<&'a [f32]>,
     /// `max(v, 0)` after the bias.
@@ -39,7 +39,7 @@ pub(super) struct Epilogue<'a> {
 /// written, when this path does not apply: more rows, a kernel or input row not contiguous in
 /// standard order, no columns, or shapes that disagree (the general product then takes over,
 /// and panics on a shape error as before).
-pub(super) fn few_rows_dot(
+pub(crate) fn few_rows_dot(
     x: ArrayView2<'_, f32>,
     kernel: ArrayView2<'_, f32>,
     out: &mut [f32],
@@ -66,7 +66,7 @@ pub(super) fn few_rows_dot(
 /// relies: `1 <= n_rows <= FEW_ROWS`, `units >= 1`, `rows[r].len() == inputs` for every
 /// `r < n_rows`, `kernel.len() == inputs * units`, `out.len() == n_rows * units`, and the bias,
 /// if any, `units` long.
-pub(super) struct Product<'a, 'o> {
+pub(crate) struct Product<'a, 'o> {
     rows: [&'a [f32]; FEW_ROWS],
     n_rows: usize,
     kernel: &'a [f32],
@@ -190,7 +190,7 @@ mod avx2 {
 
     /// `few_rows_dot` for more than `FEW_ROWS` rows: groups of `FEW_ROWS` rows, if the CPU has
     /// AVX2 and FMA and the shape is one where that beats matrixmultiply (`GROUPED_ROWS`).
-    pub(super) fn grouped(
+    pub(crate) fn grouped(
         x: ArrayView2<'_, f32>,
         kernel: ArrayView2<'_, f32>,
         out: &mut [f32],
@@ -218,7 +218,7 @@ mod avx2 {
 
     /// Computes the product with AVX2 and FMA if this CPU has them; false (nothing written)
     /// otherwise.
-    pub(super) fn product(p: &mut Product<'_, '_>) -> bool {
+    pub(crate) fn product(p: &mut Product<'_, '_>) -> bool {
         if !available() {
             return false;
         }
