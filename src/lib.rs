@@ -53,6 +53,12 @@ pub mod prelude {
     };
 }
 
+/// The language reference, page by page.
+pub mod guide {
+    #[doc = include_str!("guide/layers.md")]
+    pub mod layers {}
+}
+
 // The README's tour is compiled and run as a doctest, so it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -34,7 +34,18 @@ fn expand_models(input: TokenStream) -> TokenStream {
     };
     let mut out = TokenStream::new();
     let mut models = Vec::new();
+    let mut declared: Vec<(String, proc_macro2::Span)> = Vec::new();
     for item in &items {
+        // Two items of one name would be rustc's E0428 on generated code; say it here.
+        let name = item.ident.to_string();
+        if declared.iter().any(|(n, _)| *n == name) {
+            cx.error(
+                item.ident.span(),
+                format!("a model named `{name}` is already declared in this invocation: rename one of them"),
+            );
+            continue;
+        }
+        declared.push((name, item.ident.span()));
         // Each model is checked against a fresh sink so one model's errors do not stop another's expansion.
         let item_cx = ctxt::Ctxt::new();
         let checked = check::check_model(&item_cx, item);

@@ -297,13 +297,13 @@ impl<'a> Graph<'a> {
         let mut input = check_input(self.cx, &bound, None)?;
         input.name = match explicit {
             Some((name, span)) => {
-                if self.namer.used.contains_key(&name) {
+                if self.namer.is_taken(&name) {
                     self.cx.error(
                         span,
                         format!("duplicate layer name {name:?}: every layer's name must be unique"),
                     );
                 }
-                self.namer.used.insert(name.clone(), span);
+                self.namer.take(&name, span);
                 name
             }
             None => self.namer.auto("input_layer"),

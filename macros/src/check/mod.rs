@@ -102,9 +102,49 @@ pub(super) fn merge_layer(name: &Ident) -> Option<&'static LayerSpec> {
 
 /// Checks one model. Returns `None` if any rule failed (the errors are in `cx`).
 pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
-    if !item.body.lets.is_empty() || item.body.outputs.is_some() {
-        return graph::check_graph(cx, item);
+    let model = if !item.body.lets.is_empty() || item.body.outputs.is_some() {
+        graph::check_graph(cx, item)?
+    } else {
+        check_sequential(cx, item)?
+    };
+    weights_fit_in_memory(cx, &model).then_some(model)
+}
+
+/// Every weight is an `f32` in one allocation per array: the model's weights, counted with
+/// overflow checks, must fit in the `isize::MAX` bytes an allocation can have. Larger models
+/// are a compile error at the layer that crosses the limit, not a panic in `new()`.
+fn weights_fit_in_memory(cx: &Ctxt, model: &CheckedModel) -> bool {
+    const BYTES_PER_WEIGHT: usize = 4;
+    let limit = isize::MAX as usize / BYTES_PER_WEIGHT;
+    let mut total = 0usize;
+    for l in &model.layers {
+        let (trainable, frozen) = l.param_counts();
+        match total
+            .checked_add(trainable)
+            .and_then(|t| t.checked_add(frozen))
+            .filter(|t| *t <= limit)
+        {
+            Some(t) => total = t,
+            None => {
+                cx.error(
+                    l.span,
+                    format!(
+                        "layer '{}' ({}) takes the model past {limit} weights ({} bytes as f32), more than one allocation can hold on this machine: it alone has {} weights; use smaller sizes",
+                        l.name,
+                        l.class_name(),
+                        isize::MAX,
+                        trainable.saturating_add(frozen)
+                    ),
+                );
+                return false;
+            }
+        }
     }
+    true
+}
+
+/// A model declared as one chain (Keras' `Sequential`).
+fn check_sequential(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     let terms = sequential_terms(cx, &item.body)?;
     let mut namer = Namer::default();
     // Bind every layer first, so argument errors of all layers are reported (in source order)
@@ -116,7 +156,7 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     let head = head.map(|c| bind_input(cx, c));
     // The input is a layer too (Keras' `InputLayer`): its name is taken.
     if let Some((name, span)) = head.as_ref().and_then(|h| h.name()) {
-        namer.used.insert(name, span);
+        namer.take(&name, span);
     }
     let mut calls = Vec::new();
     for term in rest {
@@ -386,10 +426,37 @@ fn clone_dims_value(v: &Value) -> Value {
 #[derive(Default)]
 pub(super) struct Namer {
     counters: HashMap<&'static str, usize>,
-    pub(super) used: HashMap<String, Span>,
+    /// Every name taken, keyed by its NFC form: rustc compares identifiers so, and a name
+    /// becomes the layer's field.
+    used: HashMap<String, (String, Span)>,
+}
+
+/// The form rustc compares identifiers in (Unicode NFC).
+fn nfc(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfc().collect()
 }
 
 impl Namer {
+    /// Whether `name` (or a name equal to it after NFC normalisation) is taken.
+    pub(super) fn is_taken(&self, name: &str) -> bool {
+        self.used.contains_key(&nfc(name))
+    }
+
+    /// Takes `name`, spanned at `span`.
+    pub(super) fn take(&mut self, name: &str, span: Span) {
+        self.used.insert(nfc(name), (name.to_string(), span));
+    }
+
+    /// The name as first written that `name` is equal to after NFC normalisation, when it
+    /// is written differently.
+    fn differently_written(&self, name: &str) -> Option<&str> {
+        self.used
+            .get(&nfc(name))
+            .map(|(first, _)| first.as_str())
+            .filter(|first| *first != name)
+    }
+
     pub(super) fn name(&mut self, cx: &Ctxt, kind: &'static str, bound: &Bound<'_>) -> String {
         if let (Some(name), Some(value)) = (bound.str("name"), bound.value("name")) {
             let span = value.span();
@@ -401,16 +468,22 @@ impl Namer {
                         identifier_like(&name)
                     ),
                 );
-            } else if self.used.contains_key(&name) {
+            } else if self.is_taken(&name) {
+                let how = match self.differently_written(&name) {
+                    Some(first) => format!(
+                        "another layer of this model is named {first:?}, which is the same name once Unicode-normalised (NFC), as Rust compares identifiers"
+                    ),
+                    None => "another layer of this model is already named so".to_string(),
+                };
                 cx.error(
                     span,
                     format!(
-                        "duplicate layer name {name:?}: another layer of this model is already named so, and names must be unique; rename one, e.g. {:?}",
+                        "duplicate layer name {name:?}: {how}, and names must be unique; rename one, e.g. {:?}",
                         format!("{name}_1")
                     ),
                 );
             }
-            self.used.insert(name.clone(), span);
+            self.take(&name, span);
             return name;
         }
         self.auto(kind)
@@ -426,8 +499,8 @@ impl Namer {
                 format!("{kind}_{n}")
             };
             *n += 1;
-            if !self.used.contains_key(&name) {
-                self.used.insert(name.clone(), Span::call_site());
+            if !self.is_taken(&name) {
+                self.take(&name, Span::call_site());
                 return name;
             }
         }

@@ -3,21 +3,24 @@
 //! # Adding a layer
 //!
 //! A layer is two files and two registration lines, with no edit in the macro, the loaders or
-//! the facade (see `flatten`, the first layer added this way):
-//! 1. **The spec**, `core/src/shape/layers/<family>.rs`: a `static` [`LayerSpec`] with the
-//!    DSL and Keras names, the parameters with Keras' defaults, the input spec, the
-//!    output-shape rule, the weights, and what the runtime does not run yet. Register it in
-//!    [`LAYERS`] below.
-//! 2. **The runtime**, `core/src/runtime/layers/<family>.rs`: a type named by the spec's
-//!    `runtime` that implements `Layer` (build from the [`Config`](super::Config), inference
-//!    `call`, training `forward`, `backward`, weights in Keras order). Register it in
-//!    `runtime::layers` (its `pub use` and the conformance list `for_each_layer!`).
+//! the facade. `flatten` was the first added this way; its two files are the example:
+//! 1. **The spec**, `core/src/shape/layers/flatten.rs`: a `static` [`LayerSpec`] with the DSL
+//!    and Keras names, the parameters with Keras' defaults, the input spec, the output-shape
+//!    rule, the weights, and what the runtime does not run yet. Registered by a line in
+//!    [`LAYERS`] below (with its `mod` and `pub use`).
+//! 2. **The runtime**, `core/src/runtime/layers/flatten.rs`: the type the spec's `runtime`
+//!    names, implementing `BuildLayer` (built from the [`Config`](super::Config) and the input
+//!    specs) and `Layer` (inference `call`, training `forward`, `backward`, weights in Keras
+//!    order). Registered by a line in `runtime::layers::build_dyn` (with its `mod` and
+//!    `pub use`).
 //!
 //! The macro binds arguments against the spec's parameters, checks the input against the
 //! input spec and the rule, counts parameters from the weight specs, and builds the runtime
 //! type from the config; `load_keras` compares the config key by key with Keras' `config.json`
-//! and finds the weights through their specs. The conformance test builds every registered
-//! layer and checks its real output shape and weights against the spec.
+//! and finds the weights through their specs. The conformance test (`core/tests/conformance.rs`)
+//! builds every registered layer and checks its real output shape and weights against the
+//! spec; `core/tests/keras_layers.rs` checks it against a Keras fixture. A new kind of
+//! parameter (a `ParamKind`) is the one thing that needs the macro: its check and its value.
 
 mod activation;
 mod dense;
@@ -76,4 +79,89 @@ pub fn layers_taking(layout: Layout) -> Vec<&'static str> {
         .filter(|s| s.arity == Arity::One && s.input.takes(layout))
         .map(|s| s.name)
         .collect()
+}
+
+/// The layer reference as Markdown, generated from the registry: one section per layer with
+/// its Keras class, what it computes, its parameters (kind, default, positional) and what it
+/// accepts. The facade's `guide::layers` page is this text, kept in step by a test.
+pub fn reference_markdown() -> String {
+    use super::spec::{DTypeClass, ParamDefault, ParamKind};
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# Layers\n\nEvery layer `model!` knows, generated from the layer specs (`stratic::shape::LAYERS`): \
+         the DSL call, Keras' class, the arguments with Keras' defaults, and what the layer accepts. \
+         Positional arguments may also be given as `key = value`; every layer also takes `name = \"...\"`.\n",
+    );
+    for s in LAYERS {
+        let _ = write!(
+            out,
+            "\n## `{}` (Keras `{}`)\n\n{}\n\n",
+            s.name, s.class_name, s.doc
+        );
+        if s.params.is_empty() {
+            out.push_str("No arguments.\n\n");
+        } else {
+            out.push_str("| argument | takes | default | positional |\n|---|---|---|---|\n");
+            for p in s.params {
+                let kind = match p.kind {
+                    ParamKind::PositiveInt => "a positive integer".to_string(),
+                    ParamKind::Int => "an integer".to_string(),
+                    ParamKind::Number => "a number".to_string(),
+                    ParamKind::Bool => "`true` or `false`".to_string(),
+                    ParamKind::Activation => "an activation".to_string(),
+                    ParamKind::Initializer => "an initializer".to_string(),
+                    ParamKind::DType => "a dtype".to_string(),
+                    ParamKind::Dims => "a list of dims".to_string(),
+                    ParamKind::Ints => "an integer or a list of integers".to_string(),
+                    ParamKind::Str => "a string".to_string(),
+                    ParamKind::Choice(c) => c
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    ParamKind::Path => "a path".to_string(),
+                    ParamKind::TypeSpec => "a type spec".to_string(),
+                    ParamKind::Tensors => "a list of tensors, e.g. `[a, b]`".to_string(),
+                };
+                let default = match &p.default {
+                    ParamDefault::Required => "required".to_string(),
+                    ParamDefault::Value(v) => format!("`{v}`"),
+                };
+                let positional = if p.positional { "yes" } else { "no" };
+                let _ = writeln!(out, "| `{}` | {kind} | {default} | {positional} |", p.name);
+            }
+            out.push('\n');
+        }
+        let rank = match s.input.max_ndim {
+            Some(m) if m == s.input.min_ndim => format!("rank {m}"),
+            Some(m) => format!("rank {} to {m}", s.input.min_ndim),
+            None => format!("rank {} or more", s.input.min_ndim),
+        };
+        let dtype = match s.input.dtype {
+            DTypeClass::Float => "floating point",
+            DTypeClass::Integer => "integer ids",
+            DTypeClass::Any => "any dtype",
+        };
+        let layouts: Vec<&str> = s
+            .input
+            .layouts
+            .iter()
+            .map(|l| match l {
+                Layout::Dense => "dense",
+                Layout::Sparse => "sparse",
+                Layout::Ragged => "ragged",
+            })
+            .collect();
+        let many = if s.arity == Arity::Many {
+            "a list of tensors, each "
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "Input: {many}{rank} (batch axis included), {dtype}, {}.",
+            layouts.join(" or ")
+        );
+    }
+    out
 }
