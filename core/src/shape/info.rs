@@ -1,7 +1,10 @@
 //! Layer metadata: what a model declares, layer by layer, for `summary()` and for comparing a
 //! saved Keras architecture with the declared one.
 
-use super::{weight_counts, Config, LayerSpec, TensorSpec, WeightSpec};
+use super::{
+    weight_counts, Config, DType, Dim, LayerSpec, Layout, ParamValue, RuleInput, TensorSpec,
+    WeightSpec,
+};
 
 /// One layer of a model as declared: its spec, name, configuration, the specs of the tensors
 /// it reads and produces, and its weights.
@@ -18,6 +21,8 @@ pub struct LayerInfo {
     pub config: Config,
     /// The spec of the layer's (first) input.
     pub input: TensorSpec,
+    /// The specs of every input of its first use (one but for merges): what it is built for.
+    pub inputs: Vec<TensorSpec>,
     /// The spec of the layer's output.
     pub output: TensorSpec,
     /// The weights, in Keras' order.
@@ -30,12 +35,66 @@ impl PartialEq for LayerInfo {
             && self.name == other.name
             && self.config == other.config
             && self.input == other.input
+            && self.inputs == other.inputs
             && self.output == other.output
             && self.weights == other.weights
     }
 }
 
+/// A [`TensorSpec`] as static data, the form generated code writes specs in (so a model's
+/// metadata is a table, not code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticSpec {
+    /// The batch dimension.
+    pub batch: Dim,
+    /// The dimensions after the batch axis.
+    pub dims: &'static [Dim],
+    /// The element type.
+    pub dtype: DType,
+    /// Dense, sparse or ragged.
+    pub layout: Layout,
+}
+
+impl StaticSpec {
+    /// The spec it describes.
+    pub fn to_spec(&self) -> TensorSpec {
+        TensorSpec {
+            batch: self.batch,
+            dims: self.dims.to_vec(),
+            dtype: self.dtype,
+            layout: self.layout,
+        }
+    }
+}
+
 impl LayerInfo {
+    /// The metadata of layer `name` of kind `spec`, from the static tables generated code
+    /// writes; its weights come from the spec.
+    pub fn from_static(
+        spec: &'static LayerSpec,
+        name: &'static str,
+        config: &[(&'static str, ParamValue)],
+        inputs: &[StaticSpec],
+        output: StaticSpec,
+    ) -> LayerInfo {
+        let config = Config::new(config.to_vec());
+        let inputs: Vec<TensorSpec> = inputs.iter().map(StaticSpec::to_spec).collect();
+        let weights = spec.weight_specs(&RuleInput {
+            name,
+            config: &config,
+            inputs: &inputs,
+        });
+        LayerInfo {
+            spec,
+            name,
+            input: inputs.first().cloned().unwrap_or_else(|| output.to_spec()),
+            config,
+            inputs,
+            output: output.to_spec(),
+            weights,
+        }
+    }
+
     /// Keras' class name: `Dense`, `Activation`, ...
     pub fn class_name(&self) -> &'static str {
         self.spec.class_name

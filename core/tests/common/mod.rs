@@ -196,7 +196,8 @@ pub fn dense_info(
         spec: &stratic_core::shape::layers::DENSE,
         name,
         config,
-        input,
+        input: input.clone(),
+        inputs: vec![input],
         output: TensorSpec::dense(vec![Dim::Known(units)]),
         weights,
     }

@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use stratic_core::shape::{
-    Activation, Arity, Config, DType, Dim, Initializer, Layout, ParamValue, TensorSpec, LAYERS,
+    Activation, Arity, DType, Dim, Initializer, Layout, ParamValue, TensorSpec, LAYERS,
 };
 
 use crate::ast::ModelItem;
@@ -104,6 +104,7 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
                 }
 
                 fn __build(rng: &mut __s::Rng) -> Self {
+                    let __layers = <Self as __s::Model>::layers();
                     #ident { #(#builds,)* #graph_build }
                 }
 
@@ -160,30 +161,18 @@ fn spec_index(l: &CheckedLayer) -> usize {
         .unwrap_or(0)
 }
 
-/// One build line, the same for every layer: the runtime type from its spec's config and the
-/// specs of its first use's inputs.
+/// One build line, the same for every layer: the runtime type from the config and input
+/// specs of its entry in `Model::layers()` (built once, shared with the summary and loaders).
 fn layer_build(model: &CheckedModel, index: usize) -> TokenStream {
-    let l = &model.layers[index];
-    let ty = format_ident!("{}", l.spec.runtime);
-    let spec = spec_index(l);
-    let config = config_tokens(&l.config);
-    let inputs = l.inputs.iter().map(spec_tokens);
+    let ty = format_ident!("{}", model.layers[index].spec.runtime);
     quote! {
         <__s::#ty as __s::BuildLayer>::from_config(
-            __s::shape::LAYERS[#spec],
-            &#config,
-            &[#(#inputs),*],
+            __layers[#index].spec,
+            &__layers[#index].config,
+            &__layers[#index].inputs,
             rng,
         )
     }
-}
-
-fn config_tokens(config: &Config) -> TokenStream {
-    let values = config.values().iter().map(|(name, value)| {
-        let v = param_value_tokens(value);
-        quote!((#name, #v))
-    });
-    quote!(__s::shape::Config::new(::std::vec![#(#values),*]))
 }
 
 fn param_value_tokens(value: &ParamValue) -> TokenStream {
@@ -249,6 +238,22 @@ fn spec_tokens(spec: &TensorSpec) -> TokenStream {
         __s::shape::TensorSpec {
             batch: #batch,
             dims: ::std::vec![#(#dims),*],
+            dtype: __s::shape::DType::#dtype,
+            layout: __s::shape::Layout::#layout,
+        }
+    }
+}
+
+/// A spec as static data (`StaticSpec`): a table entry rather than code that builds it.
+fn static_spec_tokens(spec: &TensorSpec) -> TokenStream {
+    let batch = dim_tokens(spec.batch);
+    let dims = spec.dims.iter().map(|d| dim_tokens(*d));
+    let dtype = format_ident!("{}", format!("{:?}", spec.dtype));
+    let layout = format_ident!("{}", format!("{:?}", spec.layout));
+    quote! {
+        __s::shape::StaticSpec {
+            batch: #batch,
+            dims: &[#(#dims),*],
             dtype: __s::shape::DType::#dtype,
             layout: __s::shape::Layout::#layout,
         }
@@ -461,26 +466,21 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
     let layer_infos = model.layers.iter().map(|l| {
         let spec = spec_index(l);
         let name = &l.name;
-        let config = config_tokens(&l.config);
-        let inputs = l.inputs.iter().map(spec_tokens);
-        let (input, output) = (spec_tokens(&l.input), spec_tokens(&l.output));
+        let values = l.config.values().iter().map(|(name, value)| {
+            let v = param_value_tokens(value);
+            quote!((#name, #v))
+        });
+        let inputs = l.inputs.iter().map(static_spec_tokens);
+        let output = static_spec_tokens(&l.output);
         quote! {{
-            let spec = __s::shape::LAYERS[#spec];
-            let config = #config;
-            let inputs = [#(#inputs),*];
-            let weights = spec.weight_specs(&__s::shape::RuleInput {
-                name: #name,
-                config: &config,
-                inputs: &inputs,
-            });
-            __s::shape::LayerInfo {
-                spec,
-                name: #name,
-                config,
-                input: #input,
-                output: #output,
-                weights,
-            }
+            const CONFIG: &[(&str, __s::shape::ParamValue)] = &[#(#values),*];
+            __s::shape::LayerInfo::from_static(
+                __s::shape::LAYERS[#spec],
+                #name,
+                CONFIG,
+                &[#(#inputs),*],
+                #output,
+            )
         }}
     });
     quote! {
