@@ -48,3 +48,40 @@ fn flatten_trains_and_shows_in_the_summary() {
     assert!(text.contains("(None, 6)"), "{text}");
     assert!(text.contains(" Total params: 14 (56.00 B)"), "{text}");
 }
+
+model! {
+    /// Transfer learning: a frozen body under a trainable head.
+    struct Frozen {
+        input(shape = [4]) -> dense(8, activation = relu, trainable = false) -> dense(1)
+    }
+}
+
+#[test]
+fn trainable_false_freezes_a_layer() {
+    let x = Array2::from_shape_fn((32, 4), |(i, j)| ((i * 7 + j * 3) % 11) as f32 / 11.0);
+    let y = Array2::from_shape_fn((32, 1), |(i, _)| (i % 3) as f32);
+    let model = Frozen::with_seed(2);
+    let text = model.summary().to_string();
+    assert!(text.contains(" Trainable params: 9 (36.00 B)"), "{text}");
+    assert!(
+        text.contains(" Non-trainable params: 40 (160.00 B)"),
+        "{text}"
+    );
+    let before = model.weights();
+    let mut model = model.compile(SGD::new(0.1), Loss::mse());
+    model
+        .fit(
+            x.view(),
+            y.view(),
+            &FitOptions::default().epochs(3).verbose(0),
+        )
+        .unwrap();
+    let after = model.model().weights();
+    for ((key, b), (_, a)) in before.iter().zip(&after) {
+        if key.starts_with("dense/") {
+            assert_eq!(a, b, "{key} is frozen");
+        } else {
+            assert_ne!(a, b, "{key} trains");
+        }
+    }
+}

@@ -39,6 +39,17 @@ pub struct Chain {
     pub terms: Vec<Term>,
 }
 
+impl Chain {
+    /// Where to point at the chain: its first term.
+    pub fn span(&self) -> Span {
+        match self.terms.first() {
+            Some(Term::Call(c)) => c.name.span(),
+            Some(Term::Name(id)) => id.span(),
+            _ => Span::call_site(),
+        }
+    }
+}
+
 /// One link of a chain.
 pub enum Term {
     /// `layer(args)`
@@ -93,6 +104,8 @@ pub enum Value {
         span: Span,
     },
     Call(Call),
+    /// `x -> layer(...)` inside a merge's list (Keras' nested call `Concatenate()([f, Dense(4)(x)])`).
+    Chain(Chain),
     /// A value that did not parse (the error is already recorded).
     Invalid(Span),
 }
@@ -110,6 +123,7 @@ impl Value {
             Value::Ident(i) => i.span(),
             Value::Path(p) => syn::spanned::Spanned::span(p),
             Value::Call(c) => c.name.span(),
+            Value::Chain(c) => c.span(),
         }
     }
 
@@ -125,6 +139,7 @@ impl Value {
             Value::Path(p) => format!("the path `{}`", quote::quote!(#p)),
             Value::List { .. } => "a list".to_string(),
             Value::Call(c) => format!("`{}(...)`", c.name),
+            Value::Chain(_) => "a chain `x -> layer(...)`".to_string(),
             Value::Invalid(_) => "an invalid value".to_string(),
         }
     }

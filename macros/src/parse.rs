@@ -199,6 +199,14 @@ fn parse_let(toks: Vec<TokenTree>, missing_semi: bool, cx: &Ctxt) -> Option<Let>
     })
 }
 
+/// Whether `toks` hold a `->` outside any group.
+fn has_top_level_arrow(toks: &[TokenTree]) -> bool {
+    toks.windows(2).any(|w| {
+        matches!((&w[0], &w[1]), (TokenTree::Punct(a), TokenTree::Punct(b))
+            if a.as_char() == '-' && a.spacing() == Spacing::Joint && b.as_char() == '>')
+    })
+}
+
 /// Splits at top-level `->` (a joint `-` followed by `>`).
 fn parse_chain(tokens: TokenStream, cx: &Ctxt) -> Chain {
     let toks: Vec<TokenTree> = tokens.into_iter().collect();
@@ -376,7 +384,12 @@ fn value_inner(input: ParseStream, cx: &Ctxt) -> syn::Result<Value> {
                 }
                 continue;
             }
-            items.push(parse_value(toks.into_iter().collect(), cx));
+            // `x -> dense(4)` inside a list: a chain, as Keras nests calls in a merge's list.
+            if has_top_level_arrow(&toks) {
+                items.push(Value::Chain(parse_chain(toks.into_iter().collect(), cx)));
+            } else {
+                items.push(parse_value(toks.into_iter().collect(), cx));
+            }
         }
         Value::List {
             items,

@@ -168,12 +168,24 @@ fn graph_rules() {
         (y, z)
     }));
     assert!(errs[0].contains("cannot find `z`"), "{errs:?}");
+    // A later `let` shadows an earlier one, as in Rust.
     let errs = errors(quote!(struct A {
         let x = input(shape = [4]);
         let x = x -> dense(2);
         x
     }));
-    assert!(errs[0].contains("already bound"), "{errs:?}");
+    assert!(errs.is_empty(), "{errs:?}");
+    // A shadowed tensor that reaches no output is still reported.
+    let errs = errors(quote!(struct A {
+        let x = input(shape = [4]);
+        let h = x -> dense(8);
+        let h = x -> dense(2);
+        h
+    }));
+    assert!(
+        errs.len() == 1 && errs[0].contains("tensor `h` does not reach any output"),
+        "{errs:?}"
+    );
     let errs = errors(quote!(struct A {
         let x = input(shape = [4]);
         let unused = input(shape = [3]);

@@ -46,7 +46,7 @@ pub use train::{
     LearningRateSchedule, Logs, Metric, Mode, ModelCheckpoint, ReduceLROnPlateau, StopReason,
     TargetElement, Targets, TerminateOnNaN, TrainContext, AUC_THRESHOLDS,
 };
-pub use uncompiled::{CompileFirst, IsCompiled};
+pub use uncompiled::{CompileFirst, DeclarationFailed, IsCompiled};
 #[cfg(feature = "keras")]
 pub use weights::{
     compare_architecture, keras_weight_paths, load_keras, load_keras_bytes, load_keras_weights,

@@ -33,3 +33,33 @@ pub trait CompileFirst: Model {
 }
 
 impl<M: Model> CompileFirst for M {}
+
+/// What `compile` returns on the stand-in of a model whose declaration has errors: it takes
+/// every call a compiled model takes, so that those calls add no "no method named ..." errors
+/// of their own to the declaration's. It cannot be built: the program does not compile.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DeclarationFailed(());
+
+#[doc(hidden)]
+#[allow(clippy::unused_self, missing_docs)]
+impl DeclarationFailed {
+    pub fn fit<X, Y, F>(&mut self, _x: X, _y: Y, _options: F) -> Result<History, Error> {
+        unreachable!("a model whose declaration failed does not compile")
+    }
+    pub fn evaluate<X, Y, B>(&mut self, _x: X, _y: Y, _b: B) -> Result<Evaluation, Error> {
+        unreachable!("a model whose declaration failed does not compile")
+    }
+    pub fn train_on_batch<X, Y>(&mut self, _x: X, _y: Y) -> Result<f32, Error> {
+        unreachable!("a model whose declaration failed does not compile")
+    }
+    pub fn predict<X>(&self, _x: X) -> Result<ndarray::ArrayD<f32>, Error> {
+        unreachable!("a model whose declaration failed does not compile")
+    }
+    pub fn model(&self) -> &Self {
+        self
+    }
+    pub fn summary(&self) -> crate::shape::Summary {
+        unreachable!("a model whose declaration failed does not compile")
+    }
+}

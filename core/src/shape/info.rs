@@ -69,21 +69,26 @@ impl StaticSpec {
 
 impl LayerInfo {
     /// The metadata of layer `name` of kind `spec`, from the static tables generated code
-    /// writes; its weights come from the spec.
+    /// writes; its weights come from the spec, every one non-trainable when `trainable` is
+    /// false (a frozen layer).
     pub fn from_static(
         spec: &'static LayerSpec,
         name: &'static str,
         config: &[(&'static str, ParamValue)],
         inputs: &[StaticSpec],
         output: StaticSpec,
+        trainable: bool,
     ) -> LayerInfo {
         let config = Config::new(config.to_vec());
         let inputs: Vec<TensorSpec> = inputs.iter().map(StaticSpec::to_spec).collect();
-        let weights = spec.weight_specs(&RuleInput {
+        let mut weights = spec.weight_specs(&RuleInput {
             name,
             config: &config,
             inputs: &inputs,
         });
+        if !trainable {
+            weights.iter_mut().for_each(|w| w.trainable = false);
+        }
         LayerInfo {
             spec,
             name,

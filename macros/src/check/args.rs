@@ -31,9 +31,28 @@ pub const fn param(name: &'static str, kind: Kind, required: bool, positional: b
     }
 }
 
-/// The arguments every layer takes besides its own: its name and Keras' first-layer shortcut.
-pub static COMMON: [Param; 3] = [
+/// Keras layer arguments that no layer here takes yet: naming one gets "not supported yet"
+/// rather than a "did you mean" for a name that merely looks alike.
+const KERAS_ARGUMENTS_NOT_SUPPORTED: &[&str] = &[
+    "kernel_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "bias_constraint",
+    "embeddings_regularizer",
+    "embeddings_constraint",
+    "lora_rank",
+    "mask_zero",
+    "input_length",
+    "dtype",
+    "autocast",
+];
+
+/// The arguments every layer takes besides its own: its name, whether its weights train, and
+/// Keras' first-layer shortcut.
+pub static COMMON: [Param; 4] = [
     param("name", Kind::Str, false, false),
+    param("trainable", Kind::Bool, false, false),
     param("input_shape", Kind::Dims, false, false),
     param("batch_input_shape", Kind::Dims, false, false),
 ];
@@ -163,7 +182,14 @@ pub fn dims_of(value: &Value) -> Option<Vec<Option<i64>>> {
 /// Binds `call`'s arguments to `params` (plus [`COMMON`]). Every problem is reported to `cx`;
 /// the arguments that did bind are returned either way, so the layer can still be checked.
 pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]) -> Bound<'a> {
-    let all = || params.iter().chain(COMMON.iter());
+    // `trainable` freezes weights: the input layer has none.
+    let all = || {
+        params.iter().chain(
+            COMMON
+                .iter()
+                .filter(|p| layer != "input" || p.name != "trainable"),
+        )
+    };
     let positional: Vec<&Param> = params.iter().filter(|p| p.positional).collect();
     let mut bound: Vec<BoundArg<'a>> = Vec::new();
     let mut next_pos = 0;
@@ -278,6 +304,7 @@ fn value_text(value: &Value) -> String {
             items.iter().map(value_text).collect::<Vec<_>>().join(", ")
         ),
         Value::Call(c) => format!("{}(...)", c.name),
+        Value::Chain(_) => "x -> ...".to_string(),
         Value::Invalid(_) => "...".to_string(),
     }
 }
@@ -299,6 +326,16 @@ fn unknown_argument<'n>(
     valid: impl Iterator<Item = &'n str> + Clone,
 ) {
     let list: Vec<String> = valid.clone().map(|n| format!("`{n}`")).collect();
+    if KERAS_ARGUMENTS_NOT_SUPPORTED.contains(&name) {
+        cx.error(
+            span,
+            format!(
+                "`{name}` is a Keras argument that `{layer}` does not support yet; `{layer}` takes {}",
+                list.join(", ")
+            ),
+        );
+        return;
+    }
     let hint = if name == "shape" && valid.clone().any(|n| n == "input_shape") {
         // Keras' layers take the input's shape as `input_shape` (only the first one).
         "did you mean `input_shape` (on the first layer)? ".to_string()
@@ -431,7 +468,7 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
             Value::List { items, .. } => {
                 let mut ok = true;
                 for item in items {
-                    if !matches!(item, Value::Ident(_) | Value::Call(_)) {
+                    if !matches!(item, Value::Ident(_) | Value::Call(_) | Value::Chain(_)) {
                         if !matches!(item, Value::Invalid(_)) {
                             cx.error(
                                 item.span(),

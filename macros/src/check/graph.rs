@@ -60,6 +60,8 @@ struct Graph<'a> {
     cx: &'a Ctxt,
     namer: Namer,
     env: HashMap<String, Bound_>,
+    /// Bindings a later `let` of the same name shadowed.
+    shadowed: Vec<(String, Bound_)>,
     inputs: Vec<CheckedInput>,
     slots: Vec<Slot<'a>>,
     nodes: Vec<Node>,
@@ -75,6 +77,7 @@ pub fn check_graph(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
         cx,
         namer: Namer::default(),
         env: HashMap::new(),
+        shadowed: Vec::new(),
         inputs: Vec::new(),
         slots: Vec::new(),
         nodes: Vec::new(),
@@ -84,12 +87,10 @@ pub fn check_graph(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     for l in &item.body.lets {
         let name = l.name.to_string();
         let eval = g.eval_chain(&l.chain, true);
-        if g.env.contains_key(&name) {
-            cx.error(
-                l.name.span(),
-                format!("`{name}` is already bound in this model: give this one another name"),
-            );
-            continue;
+        // A later `let` shadows an earlier one, as in Rust (Keras' `x = Dense(64)(x)`); the
+        // earlier binding is kept aside so that an unused one is still reported.
+        if let Some(previous) = g.env.remove(&name) {
+            g.shadowed.push((name.clone(), previous));
         }
         let Some(eval) = eval else {
             g.broken = true;
@@ -401,10 +402,15 @@ impl<'a> Graph<'a> {
                 Value::Call(nested) if merge_layer(&nested.name).is_some() => {
                     inputs.push(self.merge(nested)?);
                 }
+                // A chain written inline: `concatenate([f, meta -> dense(4)])`.
+                Value::Chain(chain) => match self.eval_chain(chain, false)? {
+                    Eval::Tensor(node) => inputs.push(node),
+                    Eval::Layers(_) => return None,
+                },
                 Value::Call(other) => {
                     self.cx.error(
                         other.name.span(),
-                        format!("only a merge may be written inside a merge's list; bind the tensor first, e.g. `let h = x -> {}(...);`, and list `h`", other.name),
+                        format!("a layer inside a merge's list needs its input: write `x -> {}(...)`, or bind the tensor first and list its name", other.name),
                     );
                     return None;
                 }
@@ -447,8 +453,12 @@ impl<'a> Graph<'a> {
                 NodeKind::Merge { inputs, .. } => stack.extend(inputs.iter().copied()),
             }
         }
-        let mut names: Vec<(&String, &Bound_)> = self.env.iter().collect();
-        names.sort_by_key(|(name, _)| name.as_str());
+        let mut names: Vec<(&String, &Bound_)> = self
+            .env
+            .iter()
+            .chain(self.shadowed.iter().map(|(n, b)| (n, b)))
+            .collect();
+        names.sort_by_key(|(name, b)| (name.as_str(), format!("{:?}", b.span)));
         for (name, entry) in names {
             match &entry.binding {
                 Binding::Layers { .. } if !entry.used => {
@@ -479,6 +489,7 @@ impl<'a> Graph<'a> {
                 let bound_by_name = self
                     .env
                     .values()
+                    .chain(self.shadowed.iter().map(|(_, b)| b))
                     .any(|e| matches!(e.binding, Binding::Tensor { node } if node == n));
                 if !bound_by_name {
                     self.cx.error(

@@ -139,6 +139,16 @@ pub fn check_input(
         };
         spec = report(cx, &shortcut, first, call.name.span())?;
     }
+    // A dtype that did not bind leaves the input's dtype unknown: checking the layers against
+    // the default float32 would add a misleading second error.
+    let dtype_failed = call
+        .args
+        .iter()
+        .any(|a| a.key.as_ref().is_some_and(|k| k == "dtype"))
+        && bound.get("dtype").is_none();
+    if dtype_failed {
+        return None;
+    }
     let input_tensor = match bound.value("input_tensor") {
         Some(Value::Ident(id)) => Some(syn::Path::from(id.clone())),
         Some(Value::Path(p)) => Some(p.clone()),

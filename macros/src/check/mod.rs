@@ -75,6 +75,8 @@ pub struct CheckedLayer {
     pub span: Span,
     /// How many times it is applied (more than once: a shared layer).
     pub uses: usize,
+    /// `trainable = false`: its weights are frozen (the optimizer skips them).
+    pub trainable: bool,
 }
 
 impl CheckedLayer {
@@ -556,7 +558,11 @@ pub(super) fn check_layer(
     };
     match spec.output_spec(&rule) {
         Ok(output) => {
-            let weights = spec.weight_specs(&rule);
+            let trainable = bound.bool("trainable").unwrap_or(true);
+            let mut weights = spec.weight_specs(&rule);
+            if !trainable {
+                weights.iter_mut().for_each(|w| w.trainable = false);
+            }
             let input = inputs.first().cloned().unwrap_or_else(|| output.clone());
             Some(CheckedLayer {
                 name: name.to_string(),
@@ -568,6 +574,7 @@ pub(super) fn check_layer(
                 weights,
                 span: call.name.span(),
                 uses: 1,
+                trainable,
             })
         }
         Err(e) => {

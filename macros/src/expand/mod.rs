@@ -458,9 +458,19 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
     for l in model.layers.iter().filter(|l| l.spec.arity == Arity::One) {
         let f = format_ident!("{}", l.name);
         let n = &l.name;
-        visit_params.push(quote!(__s::Layer::visit_params(&mut self.#f, #n, f);));
+        if l.trainable {
+            visit_params.push(quote!(__s::Layer::visit_params(&mut self.#f, #n, f);));
+            visit_weights.push(quote!(__s::Layer::visit_weights(&self.#f, #n, f);));
+        } else {
+            // Frozen (`trainable = false`): every weight is state the optimizer never sees.
+            visit_state.push(quote!(__s::Layer::visit_params(&mut self.#f, #n, f);));
+            visit_weights.push(quote! {
+                __s::Layer::visit_weights(&self.#f, #n, &mut |p: __s::ParamRef<'_>| {
+                    f(__s::ParamRef { trainable: false, ..p })
+                });
+            });
+        }
         visit_state.push(quote!(__s::Layer::visit_state(&mut self.#f, #n, f);));
-        visit_weights.push(quote!(__s::Layer::visit_weights(&self.#f, #n, f);));
     }
     let n_layers = model.layers.len();
     let layer_infos = model.layers.iter().map(|l| {
@@ -472,6 +482,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         });
         let inputs = l.inputs.iter().map(static_spec_tokens);
         let output = static_spec_tokens(&l.output);
+        let trainable = l.trainable;
         quote! {{
             const CONFIG: &[(&str, __s::shape::ParamValue)] = &[#(#values),*];
             __s::shape::LayerInfo::from_static(
@@ -480,6 +491,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                 CONFIG,
                 &[#(#inputs),*],
                 #output,
+                #trainable,
             )
         }}
     });
@@ -808,12 +820,34 @@ fn stub_of(
         #(#attrs)*
         #vis struct #ident {}
 
-        #[allow(unused_variables, dead_code)]
+        // The methods a program calls on a model, so that they add no "no method named"
+        // errors to the declaration's own. Nothing here runs: the program does not compile.
+        #[allow(unused_variables, dead_code, clippy::all)]
         impl #ident {
             /// Not built: the declaration has errors.
             pub fn new() -> Self { ::core::unreachable!() }
             /// Not built: the declaration has errors.
             pub fn with_seed(seed: u64) -> Self { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn summary(&self) -> ::stratic::__private::shape::Summary { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn to_dot(&self) -> ::std::string::String { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn predict<X>(&self, x: X) -> ::core::result::Result<::stratic::__private::ndarray::ArrayD<f32>, ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn compile<O, L>(self, optimizer: O, loss: L) -> ::stratic::__private::DeclarationFailed { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn compile_with<O, L, W>(self, optimizer: O, losses: L, weights: W) -> ::core::result::Result<::stratic::__private::DeclarationFailed, ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn weights(&self) -> ::std::vec::Vec<(::std::string::String, ::stratic::__private::ndarray::ArrayD<f32>)> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn save_weights<P>(&self, path: P) -> ::core::result::Result<(), ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn load_weights<P>(&mut self, path: P) -> ::core::result::Result<(), ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn load_keras<P>(&mut self, path: P) -> ::core::result::Result<(), ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn load_keras_weights<P>(&mut self, path: P) -> ::core::result::Result<(), ::stratic::__private::Error> { ::core::unreachable!() }
         }
     }
 }
