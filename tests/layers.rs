@@ -85,3 +85,54 @@ fn trainable_false_freezes_a_layer() {
         }
     }
 }
+
+model! {
+    /// The structured-data example's shape: thirteen named inputs, and five outputs.
+    struct Wide {
+        let a = input(shape = [1], name = "a");
+        let b = input(shape = [1], name = "b");
+        let c = input(shape = [1], name = "c");
+        let d = input(shape = [1], name = "d");
+        let e = input(shape = [1], name = "e");
+        let f = input(shape = [1], name = "f");
+        let g = input(shape = [1], name = "g");
+        let h = input(shape = [1], name = "h");
+        let i = input(shape = [1], name = "i");
+        let j = input(shape = [1], name = "j");
+        let k = input(shape = [1], name = "k");
+        let l = input(shape = [1], name = "l");
+        let m = input(shape = [1], name = "m");
+        let all = concatenate([a, b, c, d, e, f, g, h, i, j, k, l, m]);
+        let x = all -> dense(8, activation = relu);
+        (
+            x -> dense(1, name = "o1"),
+            x -> dense(1, name = "o2"),
+            x -> dense(1, name = "o3"),
+            x -> dense(1, name = "o4"),
+            x -> dense(1, name = "o5"),
+        )
+    }
+}
+
+#[test]
+fn thirteen_inputs_and_five_outputs_train() {
+    let col = |k: usize| Array2::from_shape_fn((16, 1), |(r, _)| ((r + k) % 5) as f32 / 5.0);
+    let cols: Vec<Array2<f32>> = (0..13).map(col).collect();
+    let v: Vec<_> = cols.iter().map(|c| c.view()).collect();
+    let x = (
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
+    );
+    let t = Array2::from_shape_fn((16, 1), |(r, _)| (r % 2) as f32);
+    let y = (t.view(), t.view(), t.view(), t.view(), t.view());
+    let mut model = Wide::with_seed(4).compile(Adam::new(0.01), Loss::mse());
+    let history = model
+        .fit(
+            x,
+            y,
+            &FitOptions::default().epochs(2).batch_size(8).verbose(0),
+        )
+        .unwrap();
+    assert_eq!(history.loss().len(), 2);
+    let out = model.model().predict(x).unwrap();
+    assert_eq!(out.4.dim(), (16, 1));
+}

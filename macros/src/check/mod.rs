@@ -584,6 +584,11 @@ pub(super) fn check_layer(
     }
 }
 
+/// The most inputs a model runs with (Keras programs use up to a dozen or so named inputs).
+pub const MAX_INPUTS: usize = 32;
+/// The most outputs: the target tuples `fit` takes are implemented up to this many.
+pub const MAX_OUTPUTS: usize = 16;
+
 /// Whether the runtime can run this model.
 pub fn runtime_supported(model: &CheckedModel) -> bool {
     unsupported(model).is_none()
@@ -658,10 +663,14 @@ pub fn unsupported(model: &CheckedModel) -> Option<(Span, String)> {
             )));
         }
     }
-    if model.inputs.len() > 8 || model.outputs.len() > 4 {
+    if model.inputs.len() > MAX_INPUTS || model.outputs.len() > MAX_OUTPUTS {
         return Some((
             model.ident.span(),
-            "models run with at most 8 inputs and 4 outputs yet".to_string(),
+            format!(
+                "models run with at most {MAX_INPUTS} inputs and {MAX_OUTPUTS} outputs; this one has {} and {}",
+                model.inputs.len(),
+                model.outputs.len()
+            ),
         ));
     }
     None

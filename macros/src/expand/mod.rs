@@ -320,23 +320,35 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             .collect(),
         single_in,
     );
-    let batch_ty = tuple(
-        in_dims
-            .iter()
-            .zip(&sparse)
-            .zip(&ragged)
-            .map(|((d, sparse), ragged)| {
-                if let Some(t) = ragged {
-                    quote!(__s::RaggedTensor<#t>)
-                } else if *sparse {
-                    quote!(__s::SparseTensor<f32>)
-                } else {
-                    quote!(__s::ndarray::Array<f32, #d>)
-                }
-            })
-            .collect(),
-        single_in,
-    );
+    let batch_fields: Vec<TokenStream> = in_dims
+        .iter()
+        .zip(&sparse)
+        .zip(&ragged)
+        .map(|((d, sparse), ragged)| {
+            if let Some(t) = ragged {
+                quote!(__s::RaggedTensor<#t>)
+            } else if *sparse {
+                quote!(__s::SparseTensor<f32>)
+            } else {
+                quote!(__s::ndarray::Array<f32, #d>)
+            }
+        })
+        .collect();
+    // Several inputs batch into a tuple struct of the model's own: `Default` is derived for
+    // any number of fields (std's tuples stop at 12).
+    let (batch_ty, batch_struct) = if single_in {
+        (tuple(batch_fields, true), TokenStream::new())
+    } else {
+        let name = format_ident!("__{}Batch", ident);
+        (
+            quote!(#name),
+            quote! {
+                #[doc(hidden)]
+                #[derive(Default)]
+                pub struct #name(#(pub #batch_fields),*);
+            },
+        )
+    };
     let output_ty = tuple(
         out_dims
             .iter()
@@ -496,6 +508,8 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         }}
     });
     quote! {
+        #batch_struct
+
         impl __s::Model for #ident {
             type Input<'a> = #input_ty;
             type Batch = #batch_ty;

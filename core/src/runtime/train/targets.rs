@@ -112,6 +112,18 @@ macro_rules! tuple_targets {
 tuple_targets!(2; A 0, B 1);
 tuple_targets!(3; A 0, B 1, C 2);
 tuple_targets!(4; A 0, B 1, C 2, D 3);
+tuple_targets!(5; A 0, B 1, C 2, D 3, E 4);
+tuple_targets!(6; A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_targets!(7; A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_targets!(8; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+tuple_targets!(9; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+tuple_targets!(10; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+tuple_targets!(11; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+tuple_targets!(12; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+tuple_targets!(13; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12);
+tuple_targets!(14; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13);
+tuple_targets!(15; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14);
+tuple_targets!(16; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14, P 15);
 
 pub(crate) fn target_count_error(given: usize, outputs: usize) -> Error {
     Error::TargetShape {
