@@ -136,3 +136,50 @@ fn thirteen_inputs_and_five_outputs_train() {
     let out = model.model().predict(x).unwrap();
     assert_eq!(out.4.dim(), (16, 1));
 }
+
+model! {
+    /// The functional guide's shared layers: one embedding for two texts.
+    struct SharedEmbedding {
+        let title = input(shape = [None], ragged = true, dtype = i32, name = "title");
+        let body = input(shape = [None], ragged = true, dtype = i32, name = "body");
+        let embed = embedding(20, 4);
+        let pool = global_average_pooling_1d();
+        let t = title -> embed -> pool;
+        let b = body -> embed -> pool;
+        concatenate([t, b]) -> dense(1, activation = sigmoid)
+    }
+}
+
+#[test]
+fn an_embedding_and_a_pooling_are_shared_between_two_inputs() {
+    let title = RaggedTensor::from_rows(&[vec![1, 2], vec![3], vec![4, 5, 6], vec![7]]).unwrap();
+    let body = RaggedTensor::from_rows(&[vec![8], vec![9, 10], vec![], vec![11, 12]]).unwrap();
+    let y = Array2::from_shape_vec((4, 1), vec![1.0, 0.0, 1.0, 0.0]).unwrap();
+    let model = SharedEmbedding::with_seed(5);
+    let summary = model.summary().to_string();
+    assert!(
+        summary.contains(" Total params: 89 (356.00 B)"),
+        "{summary}"
+    );
+    assert_eq!(model.weights().len(), 3, "one table, one kernel, one bias");
+    let before = model.weights()[0].1.clone();
+    let mut model = model.compile(SGD::new(0.5), Loss::binary_crossentropy());
+    model
+        .fit(
+            (&title, &body),
+            y.view(),
+            &FitOptions::default()
+                .epochs(1)
+                .batch_size(4)
+                .shuffle(false)
+                .verbose(0),
+        )
+        .unwrap();
+    let after = &model.model().weights()[0].1;
+    // Rows of ids used by either input moved; the others did not.
+    for id in 0..20usize {
+        let moved =
+            before.index_axis(ndarray::Axis(0), id) != after.index_axis(ndarray::Axis(0), id);
+        assert_eq!(moved, (1..=12).contains(&id), "row {id}");
+    }
+}

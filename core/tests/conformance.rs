@@ -214,6 +214,81 @@ fn check_one_input(spec: &'static LayerSpec, layout: Layout, rng: &mut Rng) -> b
     true
 }
 
+/// Every trainable weight's gradient, in visiting order.
+fn grads(layer: &mut dyn stratic_core::Layer) -> Vec<Vec<f32>> {
+    let mut out = Vec::new();
+    layer.visit_params("l", &mut |p| out.push(p.grad.to_vec()));
+    out
+}
+
+/// A shared layer (two uses) computes each use as the layer alone would, and its weight
+/// gradients are the sum over the uses.
+fn check_sharing(spec: &'static LayerSpec, layout: Layout, rng: &mut Rng) {
+    let config = example_config(spec);
+    let input_spec = example_spec(spec, layout);
+    let inputs = [input_spec.clone()];
+    let seed = rng.next_u64();
+    let build = || build_dyn(spec, &config, &inputs, &mut Rng::new(seed)).expect("runtime layer");
+    let (mut shared, mut alone) = (build(), build());
+    let (x0, x1) = (
+        example_value(&input_spec, rng),
+        example_value(&input_spec, rng),
+    );
+    let what = format!("shared layer `{}` on {input_spec}", spec.name);
+    shared.set_uses(2);
+    let mut cx = ForwardContext::default();
+    for (i, x) in [&x0, &x1].into_iter().enumerate() {
+        shared.select_use(i);
+        shared.forward(x.input(), &mut cx);
+    }
+    let g = |layer: &dyn stratic_core::Layer| Array2::from_elem(layer.output().dim(), 0.5f32);
+    let mut expected: Vec<Vec<f32>> = Vec::new();
+    let mut expected_grad_input = None;
+    for (i, x) in [&x0, &x1].into_iter().enumerate() {
+        shared.select_use(i);
+        assert_eq!(
+            shared.output(),
+            alone.call(x.input()),
+            "{what}: use {i}'s output"
+        );
+        alone.forward(x.input(), &mut cx);
+        let gi = g(alone.as_ref());
+        alone.backward(x.input(), gi.view(), true);
+        let gs = grads(alone.as_mut());
+        if i == 0 {
+            expected = gs;
+            expected_grad_input = Some(alone.grad_input().to_owned());
+        } else {
+            for (e, g) in expected.iter_mut().zip(gs) {
+                e.iter_mut().zip(g).for_each(|(e, g)| *e += g);
+            }
+        }
+    }
+    // Backward in reverse use order, as a model runs it: the last use first, then the others
+    // adding to its gradients.
+    for (i, x) in [(1, &x1), (0, &x0)] {
+        shared.select_use(i);
+        shared.set_accumulate(i == 0);
+        let gi = g(shared.as_ref());
+        shared.backward(x.input(), gi.view(), true);
+    }
+    if let Some(e) = expected_grad_input {
+        assert_eq!(
+            shared.grad_input(),
+            e.view(),
+            "{what}: use 0's input gradient"
+        );
+    }
+    for (got, want) in grads(shared.as_mut()).iter().zip(&expected) {
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                "{what}: gradient {g} against {w}"
+            );
+        }
+    }
+}
+
 fn check_merge(spec: &'static LayerSpec, rng: &mut Rng) {
     let config = example_config(spec);
     let input = TensorSpec::dense(vec![Dim::Known(4)]);
@@ -271,6 +346,11 @@ fn every_registered_layer_runs_as_its_spec_says() {
                     "layer `{}`: no layout its spec accepts runs with the default config",
                     spec.name
                 );
+                if spec.shareable {
+                    for &layout in &ran {
+                        check_sharing(spec, layout, &mut rng);
+                    }
+                }
             }
         }
     }

@@ -39,7 +39,7 @@
 
 use ndarray::{Array2, ArrayView, ArrayView2, Dimension};
 
-use super::{empty_rows, ensure_rows};
+use super::{empty_rows, ensure_rows, PerUse};
 use crate::runtime::{
     init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, RaggedTensor,
     RaggedView, Rng,
@@ -58,6 +58,10 @@ pub struct Embedding {
     touched: Vec<usize>,
     /// `in_touched[r]`: whether row `r` is in `touched`.
     in_touched: Vec<bool>,
+    /// The other uses' outputs, for a shared layer.
+    uses: PerUse<Array2<f32>>,
+    /// Whether `backward` adds to the table's gradient (later uses of a shared layer).
+    accumulate: bool,
 }
 
 /// Checks that every id of a ragged input lies in `[0, input_dim)`; the error names the id and
@@ -141,6 +145,8 @@ impl Embedding {
             grad: Array2::zeros((config.input_dim, config.output_dim)),
             touched: Vec::new(),
             in_touched: vec![false; config.input_dim],
+            uses: PerUse::default(),
+            accumulate: false,
         }
     }
 
@@ -217,12 +223,15 @@ impl Embedding {
         let Some(dst) = self.grad.as_slice_mut() else {
             return;
         };
-        // Zero what the previous step wrote, then sum this step's rows.
-        for &r in &self.touched {
-            dst[r * d..(r + 1) * d].fill(0.0);
-            self.in_touched[r] = false;
+        // Zero what the previous step wrote, then sum this step's rows; a shared layer's later
+        // uses add to the sum of the earlier ones.
+        if !self.accumulate {
+            for &r in &self.touched {
+                dst[r * d..(r + 1) * d].fill(0.0);
+                self.in_touched[r] = false;
+            }
+            self.touched.clear();
         }
-        self.touched.clear();
         let grad = grad.as_standard_layout();
         let Some(g) = grad.as_slice() else { return };
         for (g, &id) in g.chunks_exact(d.max(1)).zip(ids) {
@@ -331,6 +340,18 @@ impl Layer for Embedding {
     /// Ids have no gradient: always empty.
     fn grad_input(&self) -> ArrayView2<'_, f32> {
         empty_rows()
+    }
+
+    fn set_uses(&mut self, uses: usize) {
+        self.uses.set_uses(uses, &mut self.out);
+    }
+
+    fn select_use(&mut self, index: usize) {
+        self.uses.select(index, &mut self.out);
+    }
+
+    fn set_accumulate(&mut self, accumulate: bool) {
+        self.accumulate = accumulate;
     }
 
     /// Visits the table with its gradient (Keras' variable name `embeddings`).

@@ -4,7 +4,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{empty_rows, ensure_rows};
+use super::{empty_rows, ensure_rows, PerUse};
 use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, Rng};
 use crate::shape::{Config, LayerSpec, TensorSpec};
 
@@ -15,8 +15,9 @@ pub struct Flatten {
     features: usize,
     /// The input's last axis: the width of its rows.
     last: usize,
-    out: Array2<f32>,
-    grad_input: Array2<f32>,
+    buf: [Array2<f32>; 2],
+    /// The other uses' buffers, for a shared layer.
+    uses: PerUse<[Array2<f32>; 2]>,
 }
 
 impl Flatten {
@@ -25,8 +26,8 @@ impl Flatten {
         Flatten {
             features: dims.iter().product(),
             last: dims.last().copied().unwrap_or(1),
-            out: Array2::zeros((0, 0)),
-            grad_input: Array2::zeros((0, 0)),
+            buf: [Array2::zeros((0, 0)), Array2::zeros((0, 0))],
+            uses: PerUse::default(),
         }
     }
 
@@ -62,22 +63,30 @@ impl Layer for Flatten {
         Self::regroup(
             x.rows().unwrap_or_else(empty_rows),
             self.features,
-            &mut self.out,
+            &mut self.buf[0],
         );
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {
-        self.out.view()
+        self.buf[0].view()
     }
 
     fn backward(&mut self, _x: Input<'_>, grad_output: ArrayView2<'_, f32>, need: bool) {
         if need {
-            Self::regroup(grad_output, self.last, &mut self.grad_input);
+            Self::regroup(grad_output, self.last, &mut self.buf[1]);
         }
     }
 
     fn grad_input(&self) -> ArrayView2<'_, f32> {
-        self.grad_input.view()
+        self.buf[1].view()
+    }
+
+    fn set_uses(&mut self, uses: usize) {
+        self.uses.set_uses(uses, &mut self.buf);
+    }
+
+    fn select_use(&mut self, index: usize) {
+        self.uses.select(index, &mut self.buf);
     }
 }
 

@@ -79,6 +79,34 @@ pub(crate) fn ensure_rows(buf: &mut Array2<f32>, rows: usize, cols: usize) {
     *buf = Array2::from_shape_vec((rows, cols), v).unwrap_or_else(|_| Array2::zeros((rows, cols)));
 }
 
+/// The per-use state of a shared layer (its training buffers, grouped in one `S`): the active
+/// use's state lives in the layer, the others wait here, and switching swaps them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PerUse<S> {
+    parked: Vec<S>,
+    active: usize,
+}
+
+impl<S: Default> PerUse<S> {
+    /// Makes room for `uses` states; the current one becomes use 0's.
+    pub(crate) fn set_uses(&mut self, uses: usize, current: &mut S) {
+        self.select(0, current);
+        self.parked = (0..uses.max(1)).map(|_| S::default()).collect();
+        self.active = 0;
+    }
+
+    /// Swaps use `index`'s state into `current`, parking the active use's. An index past the
+    /// uses set is ignored.
+    pub(crate) fn select(&mut self, index: usize, current: &mut S) {
+        if index == self.active || index >= self.parked.len() {
+            return;
+        }
+        std::mem::swap(&mut self.parked[self.active], current);
+        std::mem::swap(&mut self.parked[index], current);
+        self.active = index;
+    }
+}
+
 /// The buffer sets of a shared layer's uses. The active use's buffers live in the layer's own
 /// fields (so its methods need not know about sharing); the others wait here, and switching
 /// swaps them in and out without copying.

@@ -22,7 +22,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{empty_rows, ensure_rows, ensure_shape};
+use super::{empty_rows, ensure_rows, ensure_shape, PerUse};
 use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, RaggedView, Rng};
 use crate::shape::{Config, LayerSpec, PoolingMode, TensorSpec};
 
@@ -32,12 +32,31 @@ pub struct GlobalPooling {
     mode: PoolingMode,
     /// The steps of a dense `(batch, steps, features)` input, from the spec it was built for.
     steps: usize,
+    buf: PoolBuffers,
+    /// The other uses' buffers, for a shared layer.
+    uses: PerUse<PoolBuffers>,
+}
+
+/// What one use of the layer keeps between its forward and backward passes.
+#[derive(Clone, Debug)]
+struct PoolBuffers {
     out: Array2<f32>,
     /// For max pooling: the input row holding each output's maximum (`usize::MAX` for an
     /// empty row).
     argmax: Vec<usize>,
     ranges: Vec<(usize, usize)>,
     grad_input: Array2<f32>,
+}
+
+impl Default for PoolBuffers {
+    fn default() -> Self {
+        PoolBuffers {
+            out: Array2::zeros((0, 0)),
+            argmax: Vec::new(),
+            ranges: Vec::new(),
+            grad_input: Array2::zeros((0, 0)),
+        }
+    }
 }
 
 fn pool(
@@ -110,10 +129,8 @@ impl GlobalPooling {
         GlobalPooling {
             mode,
             steps: 1,
-            out: Array2::zeros((0, 0)),
-            argmax: Vec::new(),
-            ranges: Vec::new(),
-            grad_input: Array2::zeros((0, 0)),
+            buf: PoolBuffers::default(),
+            uses: PerUse::default(),
         }
     }
 
@@ -132,8 +149,8 @@ impl GlobalPooling {
 
     /// Training forward on a ragged input, into the layer's buffer.
     pub fn forward_train_ragged(&mut self, x: RaggedView<'_, f32>) {
-        self.ranges.clear();
-        self.ranges.extend(x.row_ranges());
+        self.buf.ranges.clear();
+        self.buf.ranges.extend(x.row_ranges());
         self.forward_ranges(x.values());
     }
 
@@ -155,7 +172,7 @@ impl GlobalPooling {
 
     /// Training forward on a dense input given as rows (see [`call_dense`](Self::call_dense)).
     pub fn forward_train_dense(&mut self, x: ArrayView2<'_, f32>, steps: usize) {
-        self.ranges = uniform_ranges(x.nrows(), steps);
+        self.buf.ranges = uniform_ranges(x.nrows(), steps);
         self.forward_ranges(x);
     }
 
@@ -165,21 +182,21 @@ impl GlobalPooling {
     }
 
     fn forward_ranges(&mut self, x: ArrayView2<'_, f32>) {
-        ensure_shape(&mut self.out, self.ranges.len(), x.ncols());
-        let argmax = (self.mode == PoolingMode::Max).then_some(&mut self.argmax);
-        pool(self.mode, x, &self.ranges, &mut self.out, argmax);
+        ensure_shape(&mut self.buf.out, self.buf.ranges.len(), x.ncols());
+        let argmax = (self.mode == PoolingMode::Max).then_some(&mut self.buf.argmax);
+        pool(self.mode, x, &self.buf.ranges, &mut self.buf.out, argmax);
     }
 
     fn backward_ranges(&mut self, x: ArrayView2<'_, f32>, grad_output: ArrayView2<'_, f32>) {
         let f = x.ncols();
-        ensure_rows(&mut self.grad_input, x.nrows(), f);
+        ensure_rows(&mut self.buf.grad_input, x.nrows(), f);
         if self.mode == PoolingMode::Max {
             // Only each maximum receives the gradient.
-            self.grad_input.fill(0.0);
+            self.buf.grad_input.fill(0.0);
             for (i, g) in grad_output.rows().into_iter().enumerate() {
                 for (j, gv) in g.iter().enumerate() {
-                    if let Some(&r) = self.argmax.get(i * f + j) {
-                        if let Some(dst) = self.grad_input.get_mut((r, j)) {
+                    if let Some(&r) = self.buf.argmax.get(i * f + j) {
+                        if let Some(dst) = self.buf.grad_input.get_mut((r, j)) {
                             *dst = *gv;
                         }
                     }
@@ -188,10 +205,10 @@ impl GlobalPooling {
             return;
         }
         let go = grad_output.as_standard_layout();
-        let (Some(dst), Some(gs)) = (self.grad_input.as_slice_mut(), go.as_slice()) else {
+        let (Some(dst), Some(gs)) = (self.buf.grad_input.as_slice_mut(), go.as_slice()) else {
             return;
         };
-        for (&(a, b), g) in self.ranges.iter().zip(gs.chunks_exact(f.max(1))) {
+        for (&(a, b), g) in self.buf.ranges.iter().zip(gs.chunks_exact(f.max(1))) {
             let scale = match self.mode {
                 PoolingMode::Average if b > a => 1.0 / (b - a) as f32,
                 _ => 1.0,
@@ -241,7 +258,7 @@ impl Layer for GlobalPooling {
 
     /// The output of the last training forward, `(batch, features)`.
     fn output(&self) -> ArrayView2<'_, f32> {
-        self.out.view()
+        self.buf.out.view()
     }
 
     fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, _need: bool) {
@@ -250,7 +267,15 @@ impl Layer for GlobalPooling {
 
     /// The gradient with respect to the input's flat rows, from the last backward.
     fn grad_input(&self) -> ArrayView2<'_, f32> {
-        self.grad_input.view()
+        self.buf.grad_input.view()
+    }
+
+    fn set_uses(&mut self, uses: usize) {
+        self.uses.set_uses(uses, &mut self.buf);
+    }
+
+    fn select_use(&mut self, index: usize) {
+        self.uses.select(index, &mut self.buf);
     }
 }
 

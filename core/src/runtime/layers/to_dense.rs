@@ -19,7 +19,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::ensure_rows;
+use super::{ensure_rows, PerUse};
 use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, RaggedView, Rng};
 use crate::shape::{Config, LayerSpec, TensorSpec};
 
@@ -27,11 +27,30 @@ use crate::shape::{Config, LayerSpec, TensorSpec};
 #[derive(Clone, Debug)]
 pub struct ToDense {
     pad: f32,
+    buf: ToDenseBuffers,
+    /// The other uses' buffers, for a shared layer.
+    uses: PerUse<ToDenseBuffers>,
+}
+
+/// What one use of the layer keeps between its forward and backward passes.
+#[derive(Clone, Debug)]
+struct ToDenseBuffers {
     out: Array2<f32>,
     dense_shape: Vec<usize>,
     /// For each flat row of the input, its row in the padded output.
     index: Vec<usize>,
     grad_input: Array2<f32>,
+}
+
+impl Default for ToDenseBuffers {
+    fn default() -> Self {
+        ToDenseBuffers {
+            out: Array2::zeros((0, 0)),
+            dense_shape: Vec::new(),
+            index: Vec::new(),
+            grad_input: Array2::zeros((0, 0)),
+        }
+    }
 }
 
 // Fills `index` with the padded row of each flat row of `x` and returns the logical dense
@@ -94,10 +113,8 @@ impl ToDense {
     pub fn new(pad: f32) -> Self {
         ToDense {
             pad,
-            out: Array2::zeros((0, 0)),
-            dense_shape: Vec::new(),
-            index: Vec::new(),
-            grad_input: Array2::zeros((0, 0)),
+            buf: ToDenseBuffers::default(),
+            uses: PerUse::default(),
         }
     }
 
@@ -118,25 +135,31 @@ impl ToDense {
 
     /// Training forward, into the layer's buffer.
     pub fn forward_train_ragged(&mut self, x: RaggedView<'_, f32>) {
-        self.dense_shape = plan(&x, &mut self.index);
-        let rows: usize = self.dense_shape[..self.dense_shape.len() - 1]
+        self.buf.dense_shape = plan(&x, &mut self.buf.index);
+        let rows: usize = self.buf.dense_shape[..self.buf.dense_shape.len() - 1]
             .iter()
             .product();
-        ensure_rows(&mut self.out, rows, x.values().ncols());
-        fill(self.pad, x.values(), &self.index, &mut self.out);
+        ensure_rows(&mut self.buf.out, rows, x.values().ncols());
+        fill(self.pad, x.values(), &self.buf.index, &mut self.buf.out);
     }
 
     /// The logical shape of the last training output (batch axis first).
     pub fn dense_shape(&self) -> &[usize] {
-        &self.dense_shape
+        &self.buf.dense_shape
     }
 
     /// Backward: the gradient with respect to the input's flat rows is the output gradient at
     /// each value's padded position (padding gets none).
     pub fn backward_ragged(&mut self, x: RaggedView<'_, f32>, grad_output: ArrayView2<'_, f32>) {
         let v = x.values();
-        ensure_rows(&mut self.grad_input, v.nrows(), v.ncols());
-        for (mut dst, &src) in self.grad_input.rows_mut().into_iter().zip(&self.index) {
+        ensure_rows(&mut self.buf.grad_input, v.nrows(), v.ncols());
+        for (mut dst, &src) in self
+            .buf
+            .grad_input
+            .rows_mut()
+            .into_iter()
+            .zip(&self.buf.index)
+        {
             if src < grad_output.nrows() {
                 dst.assign(&grad_output.row(src));
             }
@@ -167,7 +190,7 @@ impl Layer for ToDense {
 
     /// The padded output of the last training forward, as rows.
     fn output(&self) -> ArrayView2<'_, f32> {
-        self.out.view()
+        self.buf.out.view()
     }
 
     fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, _need: bool) {
@@ -178,7 +201,15 @@ impl Layer for ToDense {
 
     /// The gradient with respect to the input's flat rows, from the last backward.
     fn grad_input(&self) -> ArrayView2<'_, f32> {
-        self.grad_input.view()
+        self.buf.grad_input.view()
+    }
+
+    fn set_uses(&mut self, uses: usize) {
+        self.uses.set_uses(uses, &mut self.buf);
+    }
+
+    fn select_use(&mut self, index: usize) {
+        self.uses.select(index, &mut self.buf);
     }
 }
 

@@ -25,7 +25,7 @@ pub static EMBEDDING: LayerSpec = LayerSpec {
         .dtype(DTypeClass::Integer)
         .layouts(&[Layout::Dense, Layout::Ragged]),
     arity: Arity::One,
-    shareable: false,
+    shareable: true,
     output: embedding_rule,
     weights: embedding_weights,
     runs: embedding_runs,

@@ -12,7 +12,7 @@ pub static FLATTEN: LayerSpec = LayerSpec {
     params: &[],
     input: InputSpec::float(1),
     arity: Arity::One,
-    shareable: false,
+    shareable: true,
     output: flatten_rule,
     weights: no_weights,
     runs: runs_always,

@@ -48,7 +48,7 @@ const fn global_pooling(
         params: &[],
         input: POOLING_INPUT,
         arity: Arity::One,
-        shareable: false,
+        shareable: true,
         output: pooling_rule,
         weights: no_weights,
         runs: pooling_runs,

@@ -14,7 +14,7 @@ pub static TO_DENSE: LayerSpec = LayerSpec {
     // Dense is accepted here so that the rule can say there is nothing to convert.
     input: InputSpec::float(2).layouts(&[Layout::Dense, Layout::Sparse, Layout::Ragged]),
     arity: Arity::One,
-    shareable: false,
+    shareable: true,
     output: to_dense_rule,
     weights: no_weights,
     runs: to_dense_runs,
