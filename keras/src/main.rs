@@ -1,0 +1,40 @@
+//! `stratic-keras declare model.keras [--name Model]`: prints the `model!` declaration of a
+//! model Keras saved, ready to paste; lists what it cannot declare instead.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: stratic-keras declare MODEL.keras [--name StructName]";
+    let (Some("declare"), Some(path)) = (args.first().map(String::as_str), args.get(1)) else {
+        eprintln!("{usage}");
+        return ExitCode::from(2);
+    };
+    let name = match args.iter().position(|a| a == "--name") {
+        Some(i) => match args.get(i + 1) {
+            Some(n) => n.clone(),
+            None => {
+                eprintln!("{usage}");
+                return ExitCode::from(2);
+            }
+        },
+        None => "Model".to_string(),
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match stratic_keras::declare_keras_file(&bytes, &name) {
+        Ok(source) => {
+            print!("{source}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

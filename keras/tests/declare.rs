@@ -1,0 +1,90 @@
+//! `declare` on the Keras fixtures prints exactly the declarations that tests/declared.rs (in the
+//! facade) compiles and loads; what the registry cannot express is listed, every item at once.
+
+use std::path::Path;
+
+use stratic_keras::{declare, declare_keras_file, DeclareError};
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+#[test]
+fn the_fixtures_declare_as_tests_declared_rs_compiles_them() {
+    let compiled = std::fs::read_to_string(repo("tests/declared.rs")).expect("tests/declared.rs");
+    for (file, name) in [
+        ("tests/fixtures/keras-files/mlp.keras", "DeclaredMlp"),
+        (
+            "tests/fixtures/keras-files/two_tower.keras",
+            "DeclaredTwoTower",
+        ),
+        ("tests/fixtures/keras-files-layers/bag.keras", "DeclaredBag"),
+    ] {
+        let bytes = std::fs::read(repo(file)).expect("fixture");
+        let source = declare_keras_file(&bytes, name).expect("declarable");
+        assert!(
+            compiled.contains(&source),
+            "{file}: the generated declaration is not the one tests/declared.rs compiles:\n{source}"
+        );
+    }
+}
+
+#[test]
+fn arguments_are_written_only_where_they_differ_from_the_defaults() {
+    let bytes = std::fs::read(repo("tests/fixtures/keras-files/mlp.keras")).unwrap();
+    let source = declare_keras_file(&bytes, "M").unwrap();
+    assert!(source.contains("dense(2, name = \"dense_2\")"), "{source}");
+    assert!(!source.contains("use_bias"), "{source}");
+    assert!(!source.contains("glorot_uniform"), "{source}");
+}
+
+#[test]
+fn unsupported_layers_and_arguments_are_all_listed() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 4], "name": "in"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 3, "activation": "relu",
+            "kernel_constraint": {"class_name": "MaxNorm"}}},
+        {"class_name": "Conv9D", "config": {"name": "weird"}},
+        {"class_name": "Dense", "config": {"name": "e", "units": 2, "activation": "hard_swish"}}
+    ]}}"#;
+    let Err(DeclareError::Unsupported(list)) = declare(config, "M") else {
+        panic!("expected the unsupported list");
+    };
+    let text: Vec<String> = list.iter().map(ToString::to_string).collect();
+    assert_eq!(text.len(), 3, "{text:#?}");
+    assert!(
+        text[0].contains("'d' (Dense): `kernel_constraint`"),
+        "{text:#?}"
+    );
+    assert!(
+        text[1].contains("'weird' (Conv9D): this layer"),
+        "{text:#?}"
+    );
+    assert!(
+        text[2].contains("'e' (Dense): `activation` = \"hard_swish\""),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn malformed_input_is_an_error_not_a_panic() {
+    assert!(matches!(
+        declare_keras_file(b"not a zip", "M"),
+        Err(DeclareError::Malformed(_))
+    ));
+    assert!(matches!(
+        declare("{}", "M"),
+        Err(DeclareError::Malformed(_))
+    ));
+    assert!(matches!(
+        declare("[1, 2", "M"),
+        Err(DeclareError::Malformed(_))
+    ));
+    assert!(matches!(
+        declare(
+            r#"{"class_name": "Sequential", "config": {"layers": 3}}"#,
+            "M"
+        ),
+        Err(DeclareError::Malformed(_))
+    ));
+}

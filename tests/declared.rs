@@ -1,0 +1,96 @@
+//! The declarations `stratic-keras declare` generates for the Keras fixtures, pasted as they
+//! come (keras/tests/declare.rs checks that the tool still prints exactly these), compiled and
+//! loaded here: each loads its `.keras` file and reproduces Keras' outputs.
+
+use std::path::Path;
+
+use stratic::prelude::*;
+
+model! {
+    pub struct DeclaredMlp {
+        input(shape = [4], name = "input_layer")
+            -> dense(5, activation = relu, name = "dense")
+            -> dense(3, activation = tanh, name = "dense_1")
+            -> dense(2, name = "dense_2")
+    }
+}
+
+model! {
+    pub struct DeclaredTwoTower {
+        let query = input(shape = [6], name = "query");
+        let doc = input(shape = [4], name = "doc");
+        let q_tower = query -> dense(5, activation = relu, name = "q_tower");
+        let d_tower = doc -> dense(5, activation = relu, name = "d_tower");
+        let concatenate = concatenate([q_tower, d_tower], name = "concatenate");
+        let score = concatenate -> dense(1, activation = sigmoid, name = "score");
+        (score, q_tower)
+    }
+}
+
+model! {
+    pub struct DeclaredBag {
+        input(shape = [None], ragged = true, dtype = i32, name = "tokens")
+            -> embedding(12, 4, name = "embedding")
+            -> global_average_pooling_1d(name = "pool")
+            -> dense(2, activation = tanh, name = "head")
+    }
+}
+
+fn fixture(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+fn json(path: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(path)).expect("fixture")).expect("json")
+}
+
+fn matrix(v: &serde_json::Value) -> Array2<f32> {
+    let rows: Vec<Vec<f32>> = serde_json::from_value(v.clone()).expect("rows");
+    let cols = rows[0].len();
+    let flat: Vec<f32> = rows.into_iter().flatten().collect();
+    Array2::from_shape_vec((flat.len() / cols, cols), flat).expect("matrix")
+}
+
+fn assert_close(got: &Array2<f32>, want: &Array2<f32>) {
+    assert_eq!(got.dim(), want.dim());
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= 1e-5, "got {got}, Keras {want}");
+    }
+}
+
+#[test]
+fn declared_mlp_loads_its_file() {
+    let j = json("keras-files/mlp.json");
+    let mut m = DeclaredMlp::with_seed(0);
+    m.load_keras(fixture("keras-files/mlp.keras"))
+        .expect("load_keras");
+    assert_close(
+        &m.predict(matrix(&j["x"]).view()).unwrap(),
+        &matrix(&j["output"]),
+    );
+}
+
+#[test]
+fn declared_two_tower_loads_its_file() {
+    let j = json("keras-files/two_tower.json");
+    let mut m = DeclaredTwoTower::with_seed(0);
+    m.load_keras(fixture("keras-files/two_tower.keras"))
+        .expect("load_keras");
+    let (q, d) = (matrix(&j["x_query"]), matrix(&j["x_doc"]));
+    let (score, tower) = m.predict((q.view(), d.view())).unwrap();
+    assert_close(&score, &matrix(&j["output_score"]));
+    assert_close(&tower, &matrix(&j["output_q"]));
+}
+
+#[test]
+fn declared_bag_loads_its_file() {
+    let j = json("keras-files-layers/bag.json");
+    let rows: Vec<Vec<i32>> = serde_json::from_value(j["rows"].clone()).unwrap();
+    let mut m = DeclaredBag::with_seed(0);
+    m.load_keras(fixture("keras-files-layers/bag.keras"))
+        .expect("load_keras");
+    let x = RaggedTensor::from_rows(&rows).unwrap();
+    assert_close(&m.predict(&x).unwrap(), &matrix(&j["outputs"]));
+}
