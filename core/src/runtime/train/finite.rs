@@ -62,18 +62,43 @@ macro_rules! always_finite {
 }
 always_finite!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize, bool);
 
-/// Whether every value of `values` is finite: `v * 0` is 0 for a finite value and NaN
-/// otherwise, and a sum of them stays NaN. Sixteen independent lanes let the compiler
-/// vectorise it (the sum is not reassociated), so the pass runs at memory speed.
+/// Whether every value of `values` is finite. The fast pass sums sixteen independent lanes
+/// (one add per value; the compiler vectorises it, as the sum is not reassociated): a NaN or
+/// an infinity leaves its lane non-finite. Finite values can overflow a lane too, so a
+/// non-finite lane is settled by the exact test of each value.
 pub(crate) fn all_finite(values: &[f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU has AVX2, checked by `avx2`.
+        return unsafe { all_finite_avx2(values) };
+    }
+    lane_sums_finite(values) || values.iter().all(|v| v.is_finite())
+}
+
+// With AVX2 when the CPU has it: twice the lanes of the baseline build's SSE2 per
+// instruction (the gradient check runs on every training step).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn all_finite_avx2(values: &[f32]) -> bool {
+    lane_sums_finite(values) || values.iter().all(|v| v.is_finite())
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DETECTED.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
+}
+
+#[inline(always)]
+fn lane_sums_finite(values: &[f32]) -> bool {
     let mut acc = [0.0f32; 16];
     let mut chunks = values.chunks_exact(16);
     for chunk in &mut chunks {
         for (a, &v) in acc.iter_mut().zip(chunk) {
-            *a += v * 0.0;
+            *a += v;
         }
     }
-    acc.iter().all(|a| *a == 0.0) && chunks.remainder().iter().all(|v| v.is_finite())
+    acc.iter().chain(chunks.remainder()).all(|a| a.is_finite())
 }
 
 // The first non-finite element of `values` (row-major, `per_row` to a row): the fast pass
