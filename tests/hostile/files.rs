@@ -170,6 +170,7 @@ fn corrupt_keras_files_give_a_typed_error_or_load() {
         |m: &mut TwoTower, b: &[u8]| load_keras_bytes(m, b),
     ));
     // Most corrupt files are refused; some flips land in weight values and still load.
+    eprintln!("Keras corpus: {} loaded, {} refused", total.0, total.1);
     assert!(total.1 > total.0, "loaded {}, refused {}", total.0, total.1);
 }
 
@@ -192,6 +193,11 @@ fn corrupt_safetensors_give_a_typed_error_or_load() {
         31,
         || TwoTower::with_seed(0),
         |m: &mut TwoTower, b: &[u8]| from_safetensors(m, b),
+    );
+    eprintln!(
+        "safetensors corpus: {} loaded, {} refused",
+        loaded + l2,
+        refused + r2
     );
     assert!(
         refused + r2 > 0 && loaded + l2 > 0,
