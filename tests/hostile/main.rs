@@ -27,6 +27,14 @@ model! {
         input(shape = [6], sparse = true, name = "words") -> dense(4, activation = relu) -> dense(1)
     }
 
+    /// Ragged floats: sequences of 2-vectors, summed per row.
+    pub struct RaggedRepro {
+        input(shape = [None, 2], ragged = true, name = "readings")
+            -> dense(3, activation = relu)
+            -> global_sum_pooling_1d()
+            -> dense(1)
+    }
+
     /// Two named inputs, so errors can be seen to name the right one.
     pub struct TwoInputs {
         let query = input(shape = [3], name = "query");

@@ -3,9 +3,9 @@
 
 use stratic::ndarray::s;
 use stratic::prelude::*;
-use stratic::{Error, SparseOptions, SparseTensor};
+use stratic::{Error, RaggedTensor, SparseOptions, SparseTensor};
 
-use super::{data, quiet, same_bits, snapshot, Repro, SparseRepro, TwoInputs};
+use super::{data, quiet, same_bits, snapshot, RaggedRepro, Repro, SparseRepro, TwoInputs};
 
 model! {
     /// A finite loss whose gradient overflows: a tiny first kernel times a huge input, a huge
@@ -238,4 +238,26 @@ fn a_non_finite_gradient_never_reaches_the_weights() {
         "{err:?}"
     );
     assert!(same_bits(&before, &snapshot(model.model())));
+}
+
+// A ragged input's values are checked too: row 2 holds values 3..5 (2-vectors), so the NaN
+// at flat element 7 is row 2, position 1 of its elements.
+#[test]
+fn ragged_values_are_checked_and_predict_keeps_their_nan() {
+    let mut values = vec![0.5f32; 10];
+    values[7] = f32::NAN;
+    let x = RaggedTensor::from_parts(values, &[2], &[[0usize, 2, 3, 5]]).unwrap();
+    let y = Array2::<f32>::zeros((3, 1));
+    let mut model = RaggedRepro::with_seed(4).compile(SGD::new(0.1), Loss::mse());
+    let before = snapshot(model.model());
+    match model.fit(&x, y.view(), &quiet()).unwrap_err() {
+        Error::NonFiniteInput {
+            input, row, column, ..
+        } => assert_eq!((input.as_str(), row, column), ("readings", 2, 1)),
+        other => panic!("expected NonFiniteInput, got {other:?}"),
+    }
+    assert!(same_bits(&before, &snapshot(model.model())));
+    let out = model.predict(&x).unwrap();
+    let nan: Vec<bool> = out.iter().map(|v| v.is_nan()).collect();
+    assert_eq!(nan, vec![false, false, true]);
 }

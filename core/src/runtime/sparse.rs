@@ -940,7 +940,10 @@ impl<T: Copy> SparseTensor<T> {
     ///
     /// Borrowed for every tensor whose rows are not many more than its entries (every
     /// batch); a tensor with far more rows than entries keeps pointers for its non-empty
-    /// rows only, and this builds the full table (`n_rows() + 1` words).
+    /// rows only, and this builds the full table (`n_rows() + 1` words), which aborts as any
+    /// `Vec` does if that does not fit in memory. [`row`](Self::row),
+    /// [`to_coo`](Self::to_coo) and [`gather_rows`](Self::gather_rows) never allocate by
+    /// the declared rows.
     pub fn indptr(&self) -> Cow<'_, [usize]> {
         match &self.rows {
             RowPointers::Dense(ptr) => Cow::Borrowed(ptr),
