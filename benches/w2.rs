@@ -8,6 +8,7 @@
 //! - `predict_1024`: `predict` on 1024 rows (inference samples/s).
 //! - `predict_1`: `predict` on 1 row (single-sample latency).
 //! - `predict_8`: `predict` on 8 rows (a small batch).
+//! - `fit_setup`: `fit` with `epochs(0)`, the finiteness check on and off (its cost).
 //!
 //! `cargo bench --bench w2`
 
@@ -112,5 +113,25 @@ fn predict_8(bencher: divan::Bencher) {
             model
                 .predict(divan::black_box(x.view()))
                 .expect("shapes are right")
+        });
+}
+
+/// What `fit` does before its first step, over the 60 000 samples (`epochs(0)`: the input
+/// and target checks, the targets' conversion), with `check` the finiteness pass of
+/// `FitOptions::check_finite` on or off: the difference is that pass's cost.
+#[divan::bench(args = [true, false], sample_count = 20, sample_size = 1)]
+fn fit_setup(bencher: divan::Bencher, check: bool) {
+    let (x, y) = data(SAMPLES);
+    let mut model = compiled();
+    let options = FitOptions::default()
+        .epochs(0)
+        .verbose(0)
+        .check_finite(check);
+    bencher
+        .counter(divan::counter::ItemsCount::new(SAMPLES))
+        .bench_local(|| {
+            model
+                .fit(divan::black_box(x.view()), y.view(), &options)
+                .expect("valid data")
         });
 }

@@ -36,9 +36,13 @@ pub mod weights {
     #[cfg(feature = "keras")]
     pub use stratic_core::{
         compare_architecture, keras_weight_paths, load_keras_bytes, load_keras_weights_bytes,
-        read_keras_archive, Hdf5Dataset, Hdf5File, KerasArchive, MAX_KERAS_ENTRY_BYTES,
+        load_keras_weights_with, load_keras_with, read_keras_archive, Hdf5Dataset, Hdf5File,
+        KerasArchive, MAX_KERAS_ENTRY_BYTES,
     };
-    pub use stratic_core::{from_safetensors, to_safetensors, MAX_HEADER_BYTES};
+    pub use stratic_core::{
+        from_safetensors, load_weights_with, to_safetensors, LoadLimits, DEFAULT_MAX_FILE_BYTES,
+        MAX_HEADER_BYTES,
+    };
 }
 
 /// Everything a program declaring and training a model needs, in one import.
@@ -47,9 +51,9 @@ pub mod prelude {
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2, Axis};
     pub use stratic_core::{
         Adam, AdamW, Callback, CompileFirst, Compiled, EarlyStopping, Error, Evaluation,
-        ExponentialDecay, FitOptions, History, Logs, Loss, Metric, Mode, Model, ModelCheckpoint,
-        Optimizer, RMSprop, RaggedTensor, ReduceLROnPlateau, SparseOptions, SparseTensor,
-        StopReason, TerminateOnNaN, TrainContext, SGD,
+        ExponentialDecay, FitOptions, History, LearningRateSchedule, Logs, Loss, Metric, Mode,
+        Model, ModelCheckpoint, Optimizer, RMSprop, RaggedTensor, ReduceLROnPlateau, SparseOptions,
+        SparseTensor, StopReason, TerminateOnNaN, TrainContext, SGD,
     };
 }
 

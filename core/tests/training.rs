@@ -308,8 +308,21 @@ fn terminate_on_nan_stops_and_reports_in_the_history() {
     let mut c = Mlp::with_seed(1).compile(Adam::default(), Loss::mse());
     let before = c.model().weights();
     let mut t = TerminateOnNaN;
+    // `fit` refuses the NaN before training unless its check is off.
+    assert!(matches!(
+        c.fit(x.view(), y.view(), &quiet()),
+        Err(Error::NonFiniteInput {
+            row: 5,
+            column: 2,
+            ..
+        })
+    ));
     let h = c
-        .fit_with(x.view(), y.view(), &quiet().epochs(3).batch_size(4))
+        .fit_with(
+            x.view(),
+            y.view(),
+            &quiet().epochs(3).batch_size(4).check_finite(false),
+        )
         .callback(&mut t)
         .run()
         .unwrap();
@@ -457,7 +470,7 @@ fn reduce_lr_on_plateau_and_exponential_decay() {
 
     // A schedule of the step: 8 samples in batches of 2 for 2 epochs is 8 steps; the last
     // step used step index 7.
-    let decay = ExponentialDecay::new(0.1, 2, 0.5);
+    let decay = ExponentialDecay::new(0.1, 2, 0.5).unwrap();
     let mut c = Mlp::with_seed(1)
         .compile(SGD::new(0.1), Loss::mse())
         .learning_rate_schedule(decay);

@@ -62,6 +62,37 @@ pub enum Error {
         /// The batch (0-based) it happened in.
         batch: usize,
     },
+    /// A value handed to `fit` is NaN or infinite (checked before the first step unless
+    /// `FitOptions::check_finite` is off): one such value would reach the loss and, through
+    /// the gradient, the weights.
+    NonFiniteInput {
+        /// What holds it: an input's name, `y` (`y[<output>]` with several outputs),
+        /// `sample_weight`, each prefixed `validation_data ` for validation data.
+        input: String,
+        /// The sample (row) it is in.
+        row: usize,
+        /// Its position within the sample: the column of a matrix, the row-major offset
+        /// over the axes after the first, the position in a ragged row.
+        column: usize,
+        /// The value.
+        value: f32,
+    },
+    /// A gradient became NaN or infinite while the loss was finite; the update was not
+    /// applied, so the weights are those before the step.
+    NonFiniteGradient {
+        /// The epoch (0-based) it happened in.
+        epoch: usize,
+        /// The batch (0-based) it happened in.
+        batch: usize,
+        /// The weight whose gradient it is, `layer/variable`.
+        weight: String,
+    },
+    /// `fit`, `evaluate` or `train_on_batch` received no samples, so there is no loss to
+    /// report (rather than a made-up 0).
+    NoSamples {
+        /// The call or argument: `fit`, `evaluate`, `train_on_batch`, `validation_data`.
+        call: &'static str,
+    },
     /// The inputs of a merge layer do not fit together at run time (dims declared `None`
     /// that disagree, e.g. two inputs of shape `(None, None)` added with different widths).
     MergeShape {
@@ -173,6 +204,29 @@ impl fmt::Debug for Error {
                 .field("epoch", epoch)
                 .field("batch", batch)
                 .finish(),
+            Error::NonFiniteInput {
+                input,
+                row,
+                column,
+                value,
+            } => f
+                .debug_struct("NonFiniteInput")
+                .field("input", input)
+                .field("row", row)
+                .field("column", column)
+                .field("value", value)
+                .finish(),
+            Error::NonFiniteGradient {
+                epoch,
+                batch,
+                weight,
+            } => f
+                .debug_struct("NonFiniteGradient")
+                .field("epoch", epoch)
+                .field("batch", batch)
+                .field("weight", weight)
+                .finish(),
+            Error::NoSamples { call } => f.debug_struct("NoSamples").field("call", call).finish(),
             Error::MergeShape {
                 layer,
                 shapes,
@@ -400,6 +454,28 @@ impl fmt::Display for Error {
                 "the loss became NaN or infinite in epoch {} at batch {}",
                 epoch + 1,
                 batch
+            ),
+            Error::NonFiniteInput {
+                input,
+                row,
+                column,
+                value,
+            } => write!(
+                f,
+                "'{input}' holds {value} at row {row}, column {column}; training data must be finite (clean it, or turn the check off with `FitOptions::check_finite(false)`)"
+            ),
+            Error::NonFiniteGradient {
+                epoch,
+                batch,
+                weight,
+            } => write!(
+                f,
+                "the gradient of '{weight}' became NaN or infinite in epoch {} at batch {batch}; the update was not applied",
+                epoch + 1
+            ),
+            Error::NoSamples { call } => write!(
+                f,
+                "`{call}` received no samples; there is no loss to compute"
             ),
             Error::MergeShape {
                 layer,

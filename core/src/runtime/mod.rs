@@ -42,15 +42,19 @@ pub use rng::Rng;
 pub use tensor::ragged::{check_ragged_input, RaggedError, RaggedTensor, RaggedView, RowIndex};
 pub use tensor::sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};
 pub use train::{
-    Callback, Compiled, EarlyStopping, Evaluation, ExponentialDecay, Fit, FitOptions, History,
-    LearningRateSchedule, Logs, Metric, Mode, ModelCheckpoint, ReduceLROnPlateau, StopReason,
-    TargetElement, Targets, TerminateOnNaN, TrainContext, AUC_THRESHOLDS,
+    Callback, Compiled, EarlyStopping, Evaluation, ExponentialDecay, FiniteElement, Fit,
+    FitOptions, History, InputValues, LearningRateSchedule, Logs, Metric, Mode, ModelCheckpoint,
+    NonFinite, ReduceLROnPlateau, StopReason, TargetElement, Targets, TerminateOnNaN, TrainContext,
+    AUC_THRESHOLDS,
 };
 pub use uncompiled::{CompileFirst, DeclarationFailed, IsCompiled};
 #[cfg(feature = "keras")]
 pub use weights::{
     compare_architecture, keras_weight_paths, load_keras, load_keras_bytes, load_keras_weights,
-    load_keras_weights_bytes, read_keras_archive, Hdf5Dataset, Hdf5File, KerasArchive,
-    MAX_KERAS_ENTRY_BYTES,
+    load_keras_weights_bytes, load_keras_weights_with, load_keras_with, read_keras_archive,
+    Hdf5Dataset, Hdf5File, KerasArchive, MAX_KERAS_ENTRY_BYTES,
 };
-pub use weights::{from_safetensors, load_weights, save_weights, to_safetensors, MAX_HEADER_BYTES};
+pub use weights::{
+    from_safetensors, load_weights, load_weights_with, save_weights, to_safetensors, LoadLimits,
+    DEFAULT_MAX_FILE_BYTES, MAX_HEADER_BYTES,
+};

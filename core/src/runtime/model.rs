@@ -7,7 +7,7 @@
 
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD};
 
-use super::train::{self, Compiled};
+use super::train::{self, Compiled, InputValues};
 use super::{Error, Loss, Optimizer};
 
 /// A weight as the optimizer sees it: its value and its gradient, as flat slices, so an update
@@ -46,7 +46,7 @@ pub struct ParamRef<'a> {
 pub trait Model: Sized {
     /// The inputs of one call, borrowed from the caller: an `ArrayView` for a dense input,
     /// a tuple for several inputs.
-    type Input<'a>: Copy;
+    type Input<'a>: Copy + InputValues;
     /// An owned batch of inputs, which `fit` fills by gathering rows and reuses.
     type Batch: Default;
     /// What `predict` returns: an `Array` for one output, a tuple for several.
@@ -56,6 +56,11 @@ pub trait Model: Sized {
     fn output_specs() -> &'static [crate::shape::TensorSpec];
     /// The name of every output's layer, in order (Keras keys per-output losses by them).
     fn output_names() -> &'static [&'static str];
+    /// The name of every input, in order (errors name inputs by them); `model!` generates
+    /// it, and the default, for models written without it, names none.
+    fn input_names() -> &'static [&'static str] {
+        &[]
+    }
     /// Checks every input against its declared shape and returns the number of samples.
     fn check_input(x: Self::Input<'_>) -> Result<usize, Error>;
     /// Copies the samples `rows` of `x` into `out`, resizing it as needed.

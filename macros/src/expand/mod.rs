@@ -436,6 +436,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         .iter()
         .map(|&o| spec_tokens(&model.nodes[o].spec));
     let output_names = model.outputs.iter().map(|&o| w.node_name(model, o));
+    let input_names = model.inputs.iter().map(|i| &i.name);
     let to_outputs: Vec<TokenStream> = model
         .outputs
         .iter()
@@ -522,6 +523,10 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
 
             fn output_names() -> &'static [&'static str] {
                 &[#(#output_names),*]
+            }
+
+            fn input_names() -> &'static [&'static str] {
+                &[#(#input_names),*]
             }
 
             fn check_input(x: Self::Input<'_>) -> ::core::result::Result<usize, __s::Error> {

@@ -30,7 +30,7 @@ const GROUPED_MIN_UNITS: usize = 32;
 pub(crate) struct Epilogue<'a> {
     /// Added to every row; as long as a kernel row.
     pub bias: Option<&'a [f32]>,
-    /// `max(v, 0)` after the bias.
+    /// `max(v, 0)` after the bias (NaN kept).
     pub relu: bool,
 }
 
@@ -156,7 +156,8 @@ fn apply_epilogue(e: Epilogue<'_>, out: &mut [f32]) {
     }
     if e.relu {
         for o in out.iter_mut() {
-            *o = o.max(0.0);
+            // NaN-propagating, as Keras' relu (`f32::max` would turn NaN into 0).
+            *o = crate::runtime::kernels::activations::relu(*o);
         }
     }
 }
@@ -564,5 +565,45 @@ mod tests {
             with_bias
         ));
         assert!(few_rows_dot(x.view(), kernel.view(), &mut out[..4], none));
+    }
+
+    // A NaN in an input row reaches every output of that row through the fused ReLU, in the
+    // portable build, the AVX2 build and the grouped rows, as Keras' relu keeps it; the other
+    // rows stay finite.
+    #[test]
+    fn relu_epilogue_keeps_nan() {
+        let mut rng = Rng::new(9);
+        for units in [5, 20, GROUPED_MIN_UNITS + 3] {
+            let kernel = Array2::from_shape_fn((6, units), |_| rng.next_f32() * 2.0 - 1.0);
+            let bias: Vec<f32> = (0..units).map(|_| rng.next_f32() - 0.5).collect();
+            let epilogue = Epilogue {
+                bias: Some(&bias),
+                relu: true,
+            };
+            for rows in 1..=GROUPED_ROWS {
+                let mut x = Array2::from_shape_fn((rows, 6), |_| rng.next_f32() * 2.0 - 1.0);
+                let bad = rows / 2;
+                x[[bad, 3]] = f32::NAN;
+                let mut out = vec![0.0; rows * units];
+                if !few_rows_dot(x.view(), kernel.view(), &mut out, epilogue) {
+                    continue;
+                }
+                for (r, row) in out.chunks(units).enumerate() {
+                    if r == bad {
+                        assert!(row.iter().all(|v| v.is_nan()), "{rows}x{units}: {row:?}");
+                    } else {
+                        assert!(row.iter().all(|v| v.is_finite()), "{rows}x{units}: {row:?}");
+                    }
+                }
+                if rows <= FEW_ROWS {
+                    let mut p = Product::new(x.view(), kernel.view(), &mut out, epilogue)
+                        .expect("a few rows, standard layout");
+                    portable_product(&mut p);
+                    assert!(out[bad * units..(bad + 1) * units]
+                        .iter()
+                        .all(|v| v.is_nan()));
+                }
+            }
+        }
     }
 }

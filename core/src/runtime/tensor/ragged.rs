@@ -167,6 +167,17 @@ pub enum RaggedError {
         /// The inner shape received.
         inner_shape: Vec<usize>,
     },
+    /// `from_value_rowids` was asked for many more rows than it has values: its row splits
+    /// would be sized by `nrows` (or the largest row id) rather than by the data given.
+    /// Build such a tensor from its row splits, which then are the data.
+    TooManyRows {
+        /// The rows asked for (`nrows`).
+        nrows: usize,
+        /// The values given.
+        n_values: usize,
+        /// The most rows accepted for that many values.
+        limit: usize,
+    },
     /// A size does not fit in memory (or overflows `usize`), e.g. a padded tensor or `nrows`.
     TooLarge {
         /// What was to be allocated.
@@ -236,6 +247,10 @@ impl fmt::Display for RaggedError {
                 f,
                 "axis {axis} of the values' inner shape {inner_shape:?} is 0; every inner axis must be positive"
             ),
+            TooManyRows { nrows, n_values, limit } => write!(
+                f,
+                "nrows = {nrows} for {n_values} values is more than the {limit} rows from_value_rowids accepts for them; pass the row splits instead (from_row_splits)"
+            ),
             TooLarge { what, dims } => write!(f, "{what} of sizes {dims:?} is too large"),
         }
     }
@@ -299,6 +314,13 @@ fn to_indices<S: RowIndex>(
         }
     }
     Ok(out)
+}
+
+// The most rows `RaggedTensor::from_value_rowids` builds for `n_values` values: 4 per
+// value plus 65 536, so its row splits stay within a few words per value (plus 512 KiB)
+// whatever `nrows` a caller passes.
+pub(crate) fn max_rows_for_values(n_values: usize) -> usize {
+    n_values.saturating_mul(4).saturating_add(1 << 16)
 }
 
 fn reserve<U>(v: &mut Vec<U>, n: usize, what: &'static str) -> Result<(), RaggedError> {
@@ -469,6 +491,10 @@ impl<T> RaggedTensor<T> {
 
     /// A ragged tensor of rank 2 from the row of each value (`from_value_rowids`): `value_rowids`
     /// is sorted, one entry per value, each below `nrows` (rows without values are empty).
+    ///
+    /// The row splits it builds are sized by `nrows`, so `nrows` is bounded by the data
+    /// given: at most 4 rows per value plus 65 536, else [`RaggedError::TooManyRows`]. A tensor with more empty rows than that
+    /// comes from [`from_row_splits`](Self::from_row_splits), whose splits are the data.
     pub fn from_value_rowids<S: RowIndex>(
         values: Vec<T>,
         value_rowids: &[S],
@@ -484,6 +510,15 @@ impl<T> RaggedTensor<T> {
             return Err(RaggedError::RowIdsLength {
                 len: value_rowids.len(),
                 n_values: values.len(),
+            }
+            .into());
+        }
+        let limit = max_rows_for_values(values.len());
+        if n > limit {
+            return Err(RaggedError::TooManyRows {
+                nrows: n,
+                n_values: values.len(),
+                limit,
             }
             .into());
         }
@@ -1086,7 +1121,8 @@ mod tests {
                 &[],
                 usize::MAX
             )),
-            RaggedError::TooLarge { .. }
+            // Refused by the bound on rows per value, before any size is computed.
+            RaggedError::TooManyRows { .. }
         ));
         assert!(matches!(
             err(RaggedTensor::from_value_rowids(
@@ -1211,5 +1247,26 @@ mod tests {
         assert!(check_ragged_input("x", &uniform, &bad).is_err());
         let dense = TensorSpec::dense(vec![Dim::Known(2)]);
         assert!(check_ragged_input("x", &dense, &x).is_err());
+    }
+
+    // Issue 19: `nrows = 2^27` with one value allocated 1 GiB of row splits. It is refused
+    // now, before any allocation, as are row ids that imply as many rows; the limit itself
+    // is accepted.
+    #[test]
+    fn value_rowids_rows_are_bounded_by_the_values() {
+        let big = 1usize << 27;
+        let limit = max_rows_for_values(1);
+        assert!(matches!(
+            RaggedTensor::from_value_rowids(vec![1.0f32], &[0usize], big),
+            Err(Error::Ragged(RaggedError::TooManyRows { nrows, n_values: 1, limit: l }))
+                if nrows == big && l == limit
+        ));
+        assert!(matches!(
+            RaggedTensor::from_value_rowids(vec![1.0f32, 2.0], &[0usize, big - 1], big),
+            Err(Error::Ragged(RaggedError::TooManyRows { .. }))
+        ));
+        let at_limit = RaggedTensor::from_value_rowids(vec![1.0f32], &[0usize], limit).unwrap();
+        assert_eq!(at_limit.n_rows(), limit);
+        assert!(RaggedTensor::from_value_rowids(vec![1.0f32], &[0usize], limit + 1).is_err());
     }
 }

@@ -11,7 +11,12 @@
 //! `indptr[r]..indptr[r + 1]` of `cols` and `values`, where a column is the row-major
 //! position over the remaining axes. Columns are strictly increasing within a row, so the
 //! representation is canonical and never holds two entries for one position.
+//!
+//! Memory scales with the entries, not the declared shape: a tensor with far more rows than
+//! entries (`[2^27, 1]` with a handful of values) keeps pointers for its non-empty rows only,
+//! so a few bytes of input cannot claim a gigabyte of row pointers.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Add, Range};
 
@@ -296,14 +301,90 @@ impl From<SparseError> for Error {
 /// assert!(err.is_err());
 /// # Ok::<(), stratic_core::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct SparseTensor<T> {
     dense_shape: Vec<usize>,
     /// Elements per row: the product of every dimension after the first.
     n_cols: usize,
-    indptr: Vec<usize>,
+    rows: RowPointers,
     cols: Vec<usize>,
     values: Vec<T>,
+}
+
+/// Where each row's entries are.
+#[derive(Clone, Debug)]
+enum RowPointers {
+    /// CSR: `n_rows + 1` pointers, row `r` is `ptr[r]..ptr[r + 1]`. Used whenever the rows
+    /// are not many more than the entries (`dense_rows_fit`), which every batch is.
+    Dense(Vec<usize>),
+    /// The non-empty rows only, for a tensor with many more rows than entries: row `ids[k]`
+    /// (increasing) is `ptr[k]..ptr[k + 1]`, every other row is empty.
+    Hyper { ids: Vec<usize>, ptr: Vec<usize> },
+}
+
+// Whether `n_rows + 1` pointers cost no more than a few words per entry (plus 32 KiB), so
+// that CSR's constant-time row lookup is kept without letting the declared shape, rather
+// than the data, decide the memory.
+fn dense_rows_fit(n_rows: usize, nnz: usize) -> bool {
+    n_rows <= nnz.saturating_mul(4).saturating_add(4096)
+}
+
+impl RowPointers {
+    // The pointers of the non-empty rows `ids` (`ptr` one longer), as CSR when that is small.
+    fn new(n_rows: usize, ids: Vec<usize>, ptr: Vec<usize>) -> Result<Self, SparseError> {
+        let nnz = ptr.last().copied().unwrap_or(0);
+        if !dense_rows_fit(n_rows, nnz) {
+            return Ok(RowPointers::Hyper { ids, ptr });
+        }
+        let mut dense: Vec<usize> = try_vec(n_rows + 1, "row pointers")?;
+        dense.push(0);
+        for (k, &row) in ids.iter().enumerate() {
+            // Rows before this one end where it starts.
+            dense.resize(row + 1, ptr[k]);
+            dense.push(ptr[k + 1]);
+        }
+        dense.resize(n_rows + 1, nnz);
+        Ok(RowPointers::Dense(dense))
+    }
+
+    // The entries of row `row`; empty for a row past the end of a `Hyper` table, which the
+    // callers bound by `n_rows` first.
+    fn range(&self, row: usize) -> Range<usize> {
+        match self {
+            RowPointers::Dense(ptr) => ptr[row]..ptr[row + 1],
+            RowPointers::Hyper { ids, ptr } => match ids.binary_search(&row) {
+                Ok(k) => ptr[k]..ptr[k + 1],
+                Err(_) => 0..0,
+            },
+        }
+    }
+
+    // Every non-empty row with its entries, in row order.
+    fn non_empty(&self) -> Box<dyn Iterator<Item = (usize, Range<usize>)> + '_> {
+        match self {
+            RowPointers::Dense(ptr) => Box::new(
+                ptr.windows(2)
+                    .enumerate()
+                    .filter(|(_, w)| w[0] < w[1])
+                    .map(|(r, w)| (r, w[0]..w[1])),
+            ),
+            RowPointers::Hyper { ids, ptr } => Box::new(
+                ids.iter()
+                    .zip(ptr.windows(2))
+                    .map(|(&r, w)| (r, w[0]..w[1])),
+            ),
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq for SparseTensor<T> {
+    // The same logical tensor, whichever row-pointer form each holds.
+    fn eq(&self, other: &Self) -> bool {
+        self.dense_shape == other.dense_shape
+            && self.cols == other.cols
+            && self.values == other.values
+            && self.rows.non_empty().eq(other.rows.non_empty())
+    }
 }
 
 impl<T> Default for SparseTensor<T> {
@@ -312,7 +393,7 @@ impl<T> Default for SparseTensor<T> {
         SparseTensor {
             dense_shape: vec![0],
             n_cols: 1,
-            indptr: vec![0],
+            rows: RowPointers::Dense(vec![0]),
             cols: Vec::new(),
             values: Vec::new(),
         }
@@ -525,14 +606,13 @@ impl<T: SparseElement> SparseTensor<T> {
     ) -> Result<Self, SparseError> {
         let n_rows = shape[0];
         let n_cols = shape[1..].iter().product();
-        let rows_plus_one = n_rows.checked_add(1).ok_or(SparseError::Allocation {
-            what: "row pointers",
-            elements: usize::MAX,
-        })?;
-        let mut indptr: Vec<usize> = try_vec(rows_plus_one, "row pointers")?;
+        // The non-empty rows and their pointers, at most one per entry: bounded by the
+        // entries given, whatever `n_rows` says.
+        let mut ids: Vec<usize> = Vec::new();
+        let mut ptr: Vec<usize> = try_vec(1, "row pointers")?;
         let mut cols: Vec<usize> = try_vec(nnz, "column indices")?;
         let mut vals: Vec<T> = try_vec(nnz, "values")?;
-        indptr.push(0);
+        ptr.push(0);
         let mut last: Option<(usize, usize)> = None;
         for (entry, key @ (row, col), value) in entries {
             if last == Some(key) {
@@ -547,21 +627,24 @@ impl<T: SparseElement> SparseTensor<T> {
                 }
                 continue;
             }
-            // Close every row up to this entry's.
-            while indptr.len() <= row {
-                indptr.push(cols.len());
+            // A new row closes the previous one.
+            if ids.last() != Some(&row) {
+                if !ids.is_empty() {
+                    ptr.push(cols.len());
+                }
+                ids.push(row);
             }
             cols.push(col);
             vals.push(value);
             last = Some(key);
         }
-        while indptr.len() < rows_plus_one {
-            indptr.push(cols.len());
+        if !ids.is_empty() {
+            ptr.push(cols.len());
         }
         Ok(SparseTensor {
             dense_shape: shape,
             n_cols,
-            indptr,
+            rows: RowPointers::new(n_rows, ids, ptr)?,
             cols,
             values: vals,
         })
@@ -740,7 +823,8 @@ impl<T: SparseElement> SparseTensor<T> {
         Ok(SparseTensor {
             dense_shape: dims,
             n_cols,
-            indptr,
+            // As many pointers as rows of the dense array given, so bounded by it.
+            rows: RowPointers::Dense(indptr),
             cols,
             values,
         })
@@ -756,9 +840,8 @@ impl<T: SparseElement> SparseTensor<T> {
         let total = self.n_rows() * self.n_cols;
         let mut data: Vec<T> = try_vec(total, "dense array")?;
         data.resize(total, T::default());
-        for row in 0..self.n_rows() {
-            let (cols, vals) = self.row(row);
-            for (&c, &v) in cols.iter().zip(vals) {
+        for (row, range) in self.rows.non_empty() {
+            for (&c, &v) in self.cols[range.clone()].iter().zip(&self.values[range]) {
                 data[row * self.n_cols + c] = v;
             }
         }
@@ -795,16 +878,16 @@ impl<T: SparseElement> SparseTensor<T> {
         let width = self.n_cols;
         match out.as_slice_mut() {
             Some(data) => {
-                for row in 0..self.n_rows() {
-                    let (cols, vals) = self.row(row);
+                for (row, range) in self.rows.non_empty() {
+                    let (cols, vals) = (&self.cols[range.clone()], &self.values[range]);
                     for (&c, &v) in cols.iter().zip(vals) {
                         data[row * width + c] = v;
                     }
                 }
             }
             None => {
-                for row in 0..self.n_rows() {
-                    let (cols, vals) = self.row(row);
+                for (row, range) in self.rows.non_empty() {
+                    let (cols, vals) = (&self.cols[range.clone()], &self.values[range]);
                     for (&c, &v) in cols.iter().zip(vals) {
                         let flat = row * width + c;
                         out[[flat / last, flat % last]] = v;
@@ -819,8 +902,8 @@ impl<T: SparseElement> SparseTensor<T> {
     pub fn to_coo(&self) -> (Array2<i64>, Array1<T>) {
         let rank = self.dense_shape.len();
         let mut indices = Array2::zeros((self.nnz(), rank));
-        for (row, pair) in self.indptr.windows(2).enumerate() {
-            for entry in pair[0]..pair[1] {
+        for (row, range) in self.rows.non_empty() {
+            for entry in range {
                 let index = unravel(&self.dense_shape, row, self.cols[entry]);
                 for (dst, src) in indices.row_mut(entry).iter_mut().zip(index) {
                     *dst = src;
@@ -854,8 +937,38 @@ impl<T: Copy> SparseTensor<T> {
     }
 
     /// The CSR row pointers, `n_rows() + 1` of them.
-    pub fn indptr(&self) -> &[usize] {
-        &self.indptr
+    ///
+    /// Borrowed for every tensor whose rows are not many more than its entries (every
+    /// batch); a tensor with far more rows than entries keeps pointers for its non-empty
+    /// rows only, and this builds the full table (`n_rows() + 1` words), which aborts as any
+    /// `Vec` does if that does not fit in memory. [`row`](Self::row),
+    /// [`to_coo`](Self::to_coo) and [`gather_rows`](Self::gather_rows) never allocate by
+    /// the declared rows.
+    pub fn indptr(&self) -> Cow<'_, [usize]> {
+        match &self.rows {
+            RowPointers::Dense(ptr) => Cow::Borrowed(ptr),
+            RowPointers::Hyper { .. } => {
+                let mut full = Vec::with_capacity(self.n_rows() + 1);
+                full.push(0);
+                for (row, range) in self.rows.non_empty() {
+                    full.resize(row + 1, range.start);
+                    full.push(range.end);
+                }
+                full.resize(self.n_rows() + 1, self.nnz());
+                Cow::Owned(full)
+            }
+        }
+    }
+
+    /// The row holding entry `entry` (`< nnz()`).
+    pub(crate) fn row_of_entry(&self, entry: usize) -> usize {
+        match &self.rows {
+            RowPointers::Dense(ptr) => ptr.partition_point(|&p| p <= entry).saturating_sub(1),
+            RowPointers::Hyper { ids, ptr } => {
+                let k = ptr.partition_point(|&p| p <= entry).saturating_sub(1);
+                ids.get(k).copied().unwrap_or(0)
+            }
+        }
     }
 
     /// The column of each entry (row-major position over the axes after the first),
@@ -873,8 +986,9 @@ impl<T: Copy> SparseTensor<T> {
     ///
     /// **Panics** if `row >= n_rows()`.
     pub fn row(&self, row: usize) -> (&[usize], &[T]) {
-        let (start, stop) = (self.indptr[row], self.indptr[row + 1]);
-        (&self.cols[start..stop], &self.values[start..stop])
+        assert!(row < self.n_rows(), "row {row} of {}", self.n_rows());
+        let range = self.rows.range(row);
+        (&self.cols[range.clone()], &self.values[range])
     }
 
     /// Copies the rows `rows` (in that order, repeats allowed) into `out`, reusing its
@@ -887,16 +1001,22 @@ impl<T: Copy> SparseTensor<T> {
         out.dense_shape.extend_from_slice(&self.dense_shape);
         out.dense_shape[0] = rows.len();
         out.n_cols = self.n_cols;
-        out.indptr.clear();
+        // A batch keeps CSR pointers: one per row asked for, so bounded by `rows`.
+        let mut indptr = match std::mem::replace(&mut out.rows, RowPointers::Dense(Vec::new())) {
+            RowPointers::Dense(buffer) => buffer,
+            RowPointers::Hyper { .. } => Vec::new(),
+        };
         out.cols.clear();
         out.values.clear();
-        out.indptr.push(0);
+        indptr.clear();
+        indptr.push(0);
         for &r in rows {
-            let (start, stop) = (self.indptr[r], self.indptr[r + 1]);
-            out.cols.extend_from_slice(&self.cols[start..stop]);
-            out.values.extend_from_slice(&self.values[start..stop]);
-            out.indptr.push(out.cols.len());
+            let (cols, values) = self.row(r);
+            out.cols.extend_from_slice(cols);
+            out.values.extend_from_slice(values);
+            indptr.push(out.cols.len());
         }
+        out.rows = RowPointers::Dense(indptr);
     }
 
     /// The rows `rows` as a new tensor (a contiguous mini-batch).
@@ -916,18 +1036,24 @@ impl<T: Copy> SparseTensor<T> {
                 ),
             });
         }
-        let (start, stop) = (self.indptr[rows.start], self.indptr[rows.end]);
         let mut dense_shape = self.dense_shape.clone();
         dense_shape[0] = rows.len();
+        let (mut ids, mut ptr) = (Vec::new(), vec![0]);
+        let (mut cols, mut values) = (Vec::new(), Vec::new());
+        for (row, range) in self.rows.non_empty() {
+            if rows.contains(&row) {
+                ids.push(row - rows.start);
+                cols.extend_from_slice(&self.cols[range.clone()]);
+                values.extend_from_slice(&self.values[range]);
+                ptr.push(cols.len());
+            }
+        }
         Ok(SparseTensor {
             dense_shape,
             n_cols: self.n_cols,
-            indptr: self.indptr[rows.start..=rows.end]
-                .iter()
-                .map(|p| p - start)
-                .collect(),
-            cols: self.cols[start..stop].to_vec(),
-            values: self.values[start..stop].to_vec(),
+            rows: RowPointers::new(rows.len(), ids, ptr)?,
+            cols,
+            values,
         })
     }
 }
@@ -964,7 +1090,7 @@ mod tests {
             strict(),
         )
         .unwrap();
-        assert_eq!(x.indptr(), &[0, 2, 2, 3]);
+        assert_eq!(&x.indptr()[..], &[0, 2, 2, 3]);
         assert_eq!(x.col_indices(), &[1, 3, 0]);
         assert_eq!(x.values(), &[1.0, 2.0, 3.0]);
         assert_eq!(x.n_rows(), 3);
@@ -1279,5 +1405,51 @@ mod tests {
             x.to_dense(),
             Err(Error::Sparse(SparseError::Allocation { .. }))
         ));
+    }
+
+    // Issue 19: `[2^27, 1]` with three entries must not allocate 2^27 row pointers. The
+    // tensor keeps its non-empty rows only, and behaves as the CSR form does: rows, batches,
+    // slices, COO, equality.
+    #[test]
+    fn many_rows_few_entries_stay_small() {
+        let rows = 1i64 << 27;
+        let x = coo(
+            array![[0, 0], [5, 0], [rows - 1, 0]],
+            vec![1.0, 2.0, 3.0],
+            &[rows, 1],
+            strict(),
+        )
+        .unwrap();
+        assert!(matches!(x.rows, RowPointers::Hyper { ref ids, .. } if ids.len() == 3));
+        assert_eq!(x.n_rows(), 1 << 27);
+        assert_eq!(x.row(5), (&[0][..], &[2.0][..]));
+        assert_eq!(x.row(6), (&[][..], &[][..]));
+        assert_eq!(x.row((1 << 27) - 1), (&[0][..], &[3.0][..]));
+        assert_eq!(x.row_of_entry(1), 5);
+        assert_eq!(x.row_of_entry(2), (1 << 27) - 1);
+        let mut batch = SparseTensor::default();
+        x.gather_rows(&[5, 1, (1 << 27) - 1], &mut batch);
+        assert_eq!(batch.indptr().as_ref(), &[0, 1, 1, 2]);
+        assert_eq!(batch.values(), &[2.0, 3.0]);
+        let (indices, values) = x.to_coo();
+        assert_eq!(indices, array![[0, 0], [5, 0], [rows - 1, 0]]);
+        assert_eq!(values.to_vec(), vec![1.0, 2.0, 3.0]);
+        let slice = x.slice_rows(4..10).unwrap();
+        assert_eq!(
+            slice.to_dense().unwrap(),
+            array![[0.0f32], [2.0], [0.0], [0.0], [0.0], [0.0]].into_dyn()
+        );
+        // A CSR tensor of the same content compares equal whatever its row form.
+        let small = coo(array![[1, 0]], vec![2.0], &[6, 1], strict()).unwrap();
+        assert!(matches!(small.rows, RowPointers::Dense(_)));
+        assert_eq!(slice, small);
+        // The full pointer table is still available on request.
+        let y = coo(array![[9000, 0]], vec![1.0], &[10_000, 1], strict()).unwrap();
+        assert!(matches!(y.rows, RowPointers::Hyper { .. }));
+        let ptr = y.indptr();
+        assert_eq!(
+            (ptr.len(), ptr[9000], ptr[9001], ptr[10_000]),
+            (10_001, 0, 1, 1)
+        );
     }
 }

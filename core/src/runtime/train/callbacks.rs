@@ -691,7 +691,8 @@ impl<M> Callback<M> for ReduceLROnPlateau {
 }
 
 /// A learning rate as a function of the optimizer's step (Keras'
-/// `LearningRateSchedule`), set before every training step.
+/// `LearningRateSchedule`), set before every training step. Training checks each value
+/// before applying it: a negative or non-finite rate stops it with [`Error::InvalidArgument`].
 pub trait LearningRateSchedule {
     /// The learning rate for step `step` (0 for the first update).
     fn learning_rate(&self, step: u64) -> f32;
@@ -702,9 +703,13 @@ pub trait LearningRateSchedule {
 ///
 /// ```
 /// # use stratic_core::{ExponentialDecay, LearningRateSchedule};
-/// let s = ExponentialDecay::new(0.1, 10, 0.5);
+/// let s = ExponentialDecay::new(0.1, 10, 0.5)?;
 /// assert!((s.learning_rate(10) - 0.05).abs() < 1e-7);
 /// assert!((s.staircase(true).learning_rate(19) - 0.05).abs() < 1e-7);
+/// // Checked where it is built, as the optimizers' hyperparameters are before training.
+/// assert!(ExponentialDecay::new(f32::NAN, 10, 0.5).is_err());
+/// assert!(ExponentialDecay::new(-0.1, 10, 0.5).is_err());
+/// # Ok::<(), stratic_core::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExponentialDecay {
@@ -715,14 +720,39 @@ pub struct ExponentialDecay {
 }
 
 impl ExponentialDecay {
-    /// A decay by `decay_rate` every `decay_steps` steps (at least 1).
-    pub fn new(initial_learning_rate: f32, decay_steps: u64, decay_rate: f32) -> Self {
-        ExponentialDecay {
+    /// A decay by `decay_rate` every `decay_steps` steps.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the argument: an `initial_learning_rate` that is
+    /// negative or not finite, a `decay_steps` of 0 (Keras refuses it too), a `decay_rate`
+    /// that is negative or not finite (a negative base has no real fractional power).
+    pub fn new(
+        initial_learning_rate: f32,
+        decay_steps: u64,
+        decay_rate: f32,
+    ) -> Result<Self, Error> {
+        let invalid = |name, message: String| Err(Error::InvalidArgument { name, message });
+        if !initial_learning_rate.is_finite() || initial_learning_rate < 0.0 {
+            return invalid(
+                "initial_learning_rate",
+                format!("must be a finite, non-negative number; received {initial_learning_rate}"),
+            );
+        }
+        if decay_steps == 0 {
+            return invalid("decay_steps", "must be positive; received 0".into());
+        }
+        if !decay_rate.is_finite() || decay_rate < 0.0 {
+            return invalid(
+                "decay_rate",
+                format!("must be a finite, non-negative number; received {decay_rate}"),
+            );
+        }
+        Ok(ExponentialDecay {
             initial_learning_rate,
-            decay_steps: decay_steps.max(1),
+            decay_steps,
             decay_rate,
             staircase: false,
-        }
+        })
     }
 
     /// Whether the rate decays in steps (an integer exponent) rather than continuously.
@@ -795,9 +825,35 @@ mod tests {
 
     #[test]
     fn exponential_decay_is_keras() {
-        let s = ExponentialDecay::new(1.0, 4, 0.5);
+        let s = ExponentialDecay::new(1.0, 4, 0.5).unwrap();
         assert_eq!(s.learning_rate(0), 1.0);
         assert!((s.learning_rate(2) - 0.5f32.sqrt()).abs() < 1e-7);
         assert_eq!(s.staircase(true).learning_rate(7), 0.5);
+    }
+
+    #[test]
+    fn exponential_decay_refuses_what_would_corrupt_the_weights() {
+        let name = |r: Result<ExponentialDecay, Error>| match r {
+            Err(Error::InvalidArgument { name, .. }) => name,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        };
+        assert_eq!(
+            name(ExponentialDecay::new(f32::NAN, 4, 0.5)),
+            "initial_learning_rate"
+        );
+        assert_eq!(
+            name(ExponentialDecay::new(-0.1, 4, 0.5)),
+            "initial_learning_rate"
+        );
+        assert_eq!(
+            name(ExponentialDecay::new(f32::INFINITY, 4, 0.5)),
+            "initial_learning_rate"
+        );
+        assert_eq!(name(ExponentialDecay::new(0.1, 0, 0.5)), "decay_steps");
+        assert_eq!(name(ExponentialDecay::new(0.1, 4, -0.5)), "decay_rate");
+        assert_eq!(name(ExponentialDecay::new(0.1, 4, f32::NAN)), "decay_rate");
+        // A rate of 0 and a growing schedule are valid; growth past f32 is caught per step.
+        assert!(ExponentialDecay::new(0.0, 4, 0.5).is_ok());
+        assert!(ExponentialDecay::new(0.1, 4, 2.0).is_ok());
     }
 }

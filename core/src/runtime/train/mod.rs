@@ -7,9 +7,11 @@
 //!   `ReduceLROnPlateau` and learning-rate schedules;
 //! - [`history`]: `Logs`, `History` (and its plot) and `Evaluation`;
 //! - [`progress`]: the progress bar and lines;
-//! - [`targets`]: how targets are checked and converted.
+//! - [`targets`]: how targets are checked and converted;
+//! - [`finite`]: the check for NaN and infinities in the data before the first step.
 
 mod callbacks;
+mod finite;
 mod history;
 mod metrics;
 mod options;
@@ -28,6 +30,7 @@ pub use callbacks::{
     Callback, EarlyStopping, ExponentialDecay, LearningRateSchedule, Mode, ModelCheckpoint,
     ReduceLROnPlateau, TerminateOnNaN, TrainContext,
 };
+pub use finite::{FiniteElement, InputValues, NonFinite};
 pub use history::{Evaluation, History, Logs, StopReason};
 use metrics::MetricState;
 pub use metrics::{Metric, AUC_THRESHOLDS};
@@ -62,7 +65,8 @@ struct TrainState {
     // The metrics' state per output: one set for training, one for evaluation.
     train_metrics: Vec<Vec<MetricState>>,
     eval_metrics: Vec<Vec<MetricState>>,
-    schedule: Option<Box<dyn LearningRateSchedule>>,
+    // `Send + Sync` so that a compiled model can train in a worker thread.
+    schedule: Option<Box<dyn LearningRateSchedule + Send + Sync>>,
     // Updates applied so far (Keras' `optimizer.iterations`), the schedule's step.
     steps_taken: u64,
     target_batches: Vec<ArrayD<f32>>,
@@ -117,6 +121,8 @@ trait Net {
     fn backward(&mut self, feed: Feed, grads: &[Array2<f32>]);
     /// One optimizer step over every parameter.
     fn update(&mut self);
+    /// The first weight (`layer/variable`) whose gradient holds a NaN or an infinity.
+    fn non_finite_gradient(&mut self) -> Option<String>;
     /// The optimizer.
     fn optimizer(&mut self) -> &mut dyn Optimizer;
     /// Inference on the batch.
@@ -166,6 +172,16 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
 
     fn update(&mut self) {
         self.optimizer.step(&mut *self.model);
+    }
+
+    fn non_finite_gradient(&mut self) -> Option<String> {
+        let mut bad = None;
+        self.model.visit_params(&mut |p| {
+            if bad.is_none() && !finite::all_finite(p.grad) {
+                bad = Some(format!("{}/{}", p.layer, p.variable));
+            }
+        });
+        bad
     }
 
     fn optimizer(&mut self) -> &mut dyn Optimizer {
@@ -262,8 +278,13 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     }
 
     /// Drives the optimizer's learning rate by `schedule`, evaluated at every training step
-    /// (Keras' `optimizer = Adam(learning_rate=ExponentialDecay(...))`).
-    pub fn learning_rate_schedule(mut self, schedule: impl LearningRateSchedule + 'static) -> Self {
+    /// (Keras' `optimizer = Adam(learning_rate=ExponentialDecay(...))`). Each step's value is
+    /// checked before it is applied: a negative or non-finite rate stops training with
+    /// [`Error::InvalidArgument`] and leaves the weights as they were.
+    pub fn learning_rate_schedule(
+        mut self,
+        schedule: impl LearningRateSchedule + Send + Sync + 'static,
+    ) -> Self {
         self.state.schedule = Some(Box::new(schedule));
         self
     }
@@ -421,11 +442,19 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// buffers, so repeated calls with the same batch size allocate nothing.
     ///
     /// # Errors
-    /// The input and target errors of [`fit`](Self::fit), and [`Error::NonFiniteLoss`] if the
-    /// loss is NaN or infinite (the weights are then left as they were).
+    /// The input and target errors of [`fit`](Self::fit); [`Error::NoSamples`] for an empty
+    /// batch; [`Error::NonFiniteLoss`] if the loss is NaN or infinite and
+    /// [`Error::NonFiniteGradient`] if a gradient is (the weights are then left as they
+    /// were). The data is not scanned for NaN here, as `fit` does: the loss and gradient
+    /// checks keep a NaN from the weights.
     pub fn train_on_batch<Y: Targets>(&mut self, x: M::Input<'_>, y: Y) -> Result<f32, Error> {
         self.optimizer.validate()?;
         let n = M::check_input(x)?;
+        if n == 0 {
+            return Err(Error::NoSamples {
+                call: "train_on_batch",
+            });
+        }
         let specs = M::output_specs();
         if Y::COUNT != specs.len() {
             return Err(target_count_error(Y::COUNT, specs.len()));
@@ -447,7 +476,8 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// weighted sum of their losses (each also reported as `<output>_loss`).
     ///
     /// # Errors
-    /// Input and target errors, and [`Error::InvalidArgument`] for a zero `batch_size`.
+    /// Input and target errors, [`Error::InvalidArgument`] for a zero `batch_size`, and
+    /// [`Error::NoSamples`] for inputs without samples.
     pub fn evaluate<Y: Targets>(
         &mut self,
         x: M::Input<'_>,
@@ -456,6 +486,9 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     ) -> Result<Evaluation, Error> {
         FitOptions::default().batch_size(batch_size).validate()?;
         let n = M::check_input(x)?;
+        if n == 0 {
+            return Err(Error::NoSamples { call: "evaluate" });
+        }
         let targets = self.prepare_all(&y, n)?;
         let (state, mut net) = self.split(x, None, &mut []);
         state.evaluate(&mut net, &targets, n, batch_size)
@@ -781,7 +814,9 @@ impl TrainState {
             let mut seen = 0usize;
             let mut non_finite = None;
             for (step, idx) in order.chunks(bs).enumerate() {
-                let loss = self.train_step(net, targets, weights, idx)?;
+                let loss = self
+                    .train_step(net, targets, weights, idx)
+                    .map_err(|e| at_step(e, epoch, step))?;
                 seen += idx.len();
                 total += loss as f64 * idx.len() as f64;
                 for (acc, l) in sums.iter_mut().zip(&self.step_losses) {
@@ -880,6 +915,27 @@ impl TrainState {
         self.step(net, Feed::Batch, weights.is_some(), true)
     }
 
+    // The learning rate for the next step from the schedule, if any, checked before it is
+    // applied: a schedule is user code, and a NaN or negative rate would corrupt the weights
+    // (or climb the loss) without a word.
+    fn scheduled_rate(&self) -> Result<Option<f32>, Error> {
+        let Some(schedule) = &self.schedule else {
+            return Ok(None);
+        };
+        let lr = schedule.learning_rate(self.steps_taken);
+        if lr.is_finite() && lr >= 0.0 {
+            Ok(Some(lr))
+        } else {
+            Err(Error::InvalidArgument {
+                name: "learning_rate",
+                message: format!(
+                    "the schedule gave {lr} for step {}; a learning rate must be finite and non-negative",
+                    self.steps_taken
+                ),
+            })
+        }
+    }
+
     // `train_on_batch` once the targets are in `target_rows`.
     fn train_on_batch(&mut self, net: &mut dyn Net) -> Result<f32, Error> {
         let loss = self.step(net, Feed::Inputs, false, false)?;
@@ -899,9 +955,8 @@ impl TrainState {
         weighted: bool,
         metrics: bool,
     ) -> Result<f32, Error> {
-        if let Some(schedule) = &self.schedule {
-            net.optimizer()
-                .set_learning_rate(schedule.learning_rate(self.steps_taken));
+        if let Some(lr) = self.scheduled_rate()? {
+            net.optimizer().set_learning_rate(lr);
         }
         net.forward_train(feed);
         let mut total = 0.0f32;
@@ -926,6 +981,15 @@ impl TrainState {
             return Ok(total);
         }
         net.backward(feed, &self.grads);
+        // A finite loss can still have a non-finite gradient (an overflow in backward); it
+        // must not reach the weights either.
+        if let Some(weight) = net.non_finite_gradient() {
+            return Err(Error::NonFiniteGradient {
+                epoch: 0,
+                batch: 0,
+                weight,
+            });
+        }
         net.update();
         self.steps_taken += 1;
         Ok(total)
@@ -1015,6 +1079,18 @@ impl TrainState {
     }
 }
 
+// `err` with the epoch and batch it happened at, for the errors of a step that carry them.
+fn at_step(err: Error, epoch: usize, batch: usize) -> Error {
+    match err {
+        Error::NonFiniteGradient { weight, .. } => Error::NonFiniteGradient {
+            epoch,
+            batch,
+            weight,
+        },
+        other => other,
+    }
+}
+
 // Expands per-sample weights `w` (indexed by sample) of the batch `idx` to its `rows` rows
 // (a sample spans `rows / idx.len()` rows once middle axes are folded).
 fn fill_row_weights(out: &mut Array1<f32>, w: &[f32], idx: &[usize], rows: usize) {
@@ -1053,7 +1129,13 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
     /// values; it overrides `FitOptions::validation_split`. Its inputs and targets are checked
     /// like the training data's.
     pub fn validation_data<V: Targets>(mut self, x: M::Input<'x>, y: V) -> Self {
-        let prepared = M::check_input(x).and_then(|n| self.compiled.prepare_all(&y, n));
+        let prepared = M::check_input(x).and_then(|n| match n {
+            // An empty validation set would report a made-up `val_loss` of 0.
+            0 => Err(Error::NoSamples {
+                call: "validation_data",
+            }),
+            n => self.compiled.prepare_all(&y, n),
+        });
         self.validation = Some(prepared.map(|t| (x, t)));
         self
     }
@@ -1081,9 +1163,12 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
     /// Trains.
     ///
     /// # Errors
-    /// Option, input and target errors (training or validation) before training;
+    /// Option, input and target errors (training or validation) before training, among them
+    /// [`Error::NoSamples`] for empty data and, unless `FitOptions::check_finite` is off,
+    /// [`Error::NonFiniteInput`] for a NaN or infinite value;
     /// [`Error::NonFiniteLoss`] if the loss becomes NaN or infinite and no callback stops
-    /// training; any error a callback returns.
+    /// training, [`Error::NonFiniteGradient`] if a gradient does (the weights keep the last
+    /// finite step either way); any error a callback returns.
     pub fn run(self) -> Result<History, Error> {
         let Fit {
             compiled,
@@ -1098,11 +1183,17 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
         options.validate()?;
         compiled.optimizer.validate()?;
         let n = M::check_input(x)?;
+        if n == 0 {
+            return Err(Error::NoSamples { call: "fit" });
+        }
         let targets = compiled.prepare_all(&y, n)?;
         let (xv, tv) = match validation.transpose()? {
             Some((xv, tv)) => (Some(xv), Some(tv)),
             None => (None, None),
         };
+        if options.check_finite {
+            check_finite_data::<M>(x, &targets, sample_weight, xv.zip(tv.as_deref()))?;
+        }
         let (state, mut net) = compiled.split(x, xv, &mut callbacks);
         state.fit(
             &mut net,
@@ -1114,6 +1205,26 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
             out,
         )
     }
+}
+
+// The check of `FitOptions::check_finite`, before the first step: inputs, targets, sample
+// weights, then the validation data, each the first non-finite value it holds.
+fn check_finite_data<M: Model>(
+    x: M::Input<'_>,
+    targets: &[ArrayD<f32>],
+    sample_weight: Option<ArrayView1<'_, f32>>,
+    validation: Option<(M::Input<'_>, &[ArrayD<f32>])>,
+) -> Result<(), Error> {
+    finite::check_inputs(&x, M::input_names(), "")?;
+    finite::check_targets(targets, M::output_names(), "")?;
+    if let Some(w) = sample_weight {
+        finite::check_sample_weights(w)?;
+    }
+    if let Some((xv, tv)) = validation {
+        finite::check_inputs(&xv, M::input_names(), "validation_data ")?;
+        finite::check_targets(tv, M::output_names(), "validation_data ")?;
+    }
+    Ok(())
 }
 
 impl<M: Model + std::fmt::Debug, O: std::fmt::Debug> std::fmt::Debug for Compiled<M, O> {

@@ -48,6 +48,12 @@ pub struct FitOptions {
     /// rounded value of a single-unit target); classes not listed weigh 1. Models with one
     /// output only.
     pub class_weight: Option<BTreeMap<usize, f32>>,
+    /// Whether `fit` checks, before its first step, that every input value, target, sample
+    /// weight and validation value is finite, refusing NaN and infinities with
+    /// [`Error::NonFiniteInput`] (on by default; one pass over the data, BENCHMARKS.md).
+    /// With it off, a NaN reaches the loss and `fit` ends in [`Error::NonFiniteLoss`] with
+    /// the weights of the last finite step.
+    pub check_finite: bool,
 }
 
 impl Default for FitOptions {
@@ -61,6 +67,7 @@ impl Default for FitOptions {
             validation_split: 0.0,
             initial_epoch: 0,
             class_weight: None,
+            check_finite: true,
         }
     }
 }
@@ -118,6 +125,13 @@ impl FitOptions {
     /// Weights the training loss per class: `(class, weight)` pairs.
     pub fn class_weight(mut self, weights: &[(usize, f32)]) -> Self {
         self.class_weight = Some(weights.iter().copied().collect());
+        self
+    }
+
+    /// Sets whether the data is checked for NaN and infinities before training (on by
+    /// default).
+    pub fn check_finite(mut self, check: bool) -> Self {
+        self.check_finite = check;
         self
     }
 

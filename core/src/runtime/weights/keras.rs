@@ -13,7 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::hdf5::Hdf5File;
-use super::{apply, read_file, FoundWeight};
+use super::{apply, read_file, FoundWeight, LoadLimits};
 use crate::runtime::error::{ArchitectureDifference, FileFormat, FileProblem};
 use crate::runtime::{Error, Model};
 use crate::shape::{Activation, Dim, LayerInfo, ParamKind, ParamValue, TensorSpec};
@@ -165,14 +165,48 @@ pub fn load_keras_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), Err
     load_h5(model, &archive.weights)
 }
 
-/// Loads the Keras weights file at `path`; see [`Model::load_keras_weights`].
+/// Loads the Keras weights file at `path`; see [`Model::load_keras_weights`]. Files above
+/// [`DEFAULT_MAX_FILE_BYTES`](super::DEFAULT_MAX_FILE_BYTES) are refused; see
+/// [`load_keras_weights_with`].
 pub fn load_keras_weights<M: Model>(model: &mut M, path: &Path) -> Result<(), Error> {
-    load_keras_weights_bytes(model, &read_file(path)?)
+    load_keras_weights_with(model, path, &LoadLimits::default())
 }
 
-/// Loads the `.keras` file at `path`; see [`Model::load_keras`].
+/// [`load_keras_weights`] within `limits` (a larger file is [`Error::WeightFile`] with
+/// [`FileProblem::TooLarge`]).
+pub fn load_keras_weights_with<M: Model>(
+    model: &mut M,
+    path: &Path,
+    limits: &LoadLimits,
+) -> Result<(), Error> {
+    load_keras_weights_bytes(model, &read_file(path, keras_format(path), limits)?)
+}
+
+/// Loads the `.keras` file at `path`; see [`Model::load_keras`]. Files above
+/// [`DEFAULT_MAX_FILE_BYTES`](super::DEFAULT_MAX_FILE_BYTES) are refused; see
+/// [`load_keras_with`].
 pub fn load_keras<M: Model>(model: &mut M, path: &Path) -> Result<(), Error> {
-    load_keras_bytes(model, &read_file(path)?)
+    load_keras_with(model, path, &LoadLimits::default())
+}
+
+/// [`load_keras`] within `limits` (a larger file is [`Error::WeightFile`] with
+/// [`FileProblem::TooLarge`]).
+pub fn load_keras_with<M: Model>(
+    model: &mut M,
+    path: &Path,
+    limits: &LoadLimits,
+) -> Result<(), Error> {
+    load_keras_bytes(model, &read_file(path, FileFormat::Zip, limits)?)
+}
+
+// The format a Keras file at `path` is read as, for the size error: a `.keras` archive is a
+// zip, anything else HDF5.
+fn keras_format(path: &Path) -> FileFormat {
+    if path.extension().is_some_and(|e| e == "keras") {
+        FileFormat::Zip
+    } else {
+        FileFormat::Hdf5
+    }
 }
 
 fn load_h5<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), Error> {

@@ -17,15 +17,53 @@ pub use hdf5::{Hdf5Dataset, Hdf5File};
 #[cfg(feature = "keras")]
 pub use keras::{
     compare_architecture, keras_weight_paths, load_keras, load_keras_bytes, load_keras_weights,
-    load_keras_weights_bytes, read_keras_archive, KerasArchive, MAX_KERAS_ENTRY_BYTES,
+    load_keras_weights_bytes, load_keras_weights_with, load_keras_with, read_keras_archive,
+    KerasArchive, MAX_KERAS_ENTRY_BYTES,
 };
 pub use safetensors_io::{from_safetensors, to_safetensors, MAX_HEADER_BYTES};
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 
 use super::{Error, Model, ParamMut};
-use crate::runtime::error::{DTypeMismatch, ShapeMismatch, WeightMismatch};
+use crate::runtime::error::{
+    DTypeMismatch, FileFormat, FileProblem, ShapeMismatch, WeightMismatch,
+};
+
+/// The default of [`LoadLimits::max_file_bytes`]: 4 GiB, a billion `f32` weights.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 << 30;
+
+/// Bounds on what the file loaders read, against a corrupt or hostile file (or a path such
+/// as `/dev/zero`) exhausting memory: a loader reads the whole file before parsing it.
+///
+/// ```
+/// # use stratic_core::LoadLimits;
+/// let limits = LoadLimits::default().max_file_bytes(64 << 20);
+/// assert_eq!(limits.max_file_bytes, 64 << 20);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// The largest file read, in bytes; a larger one is [`Error::WeightFile`] with
+    /// [`FileProblem::TooLarge`], before anything is allocated for it.
+    pub max_file_bytes: u64,
+}
+
+impl Default for LoadLimits {
+    fn default() -> Self {
+        LoadLimits {
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+}
+
+impl LoadLimits {
+    /// Sets the largest file read, in bytes.
+    pub fn max_file_bytes(mut self, bytes: u64) -> Self {
+        self.max_file_bytes = bytes;
+        self
+    }
+}
 
 /// What a file holds for one weight, before it is checked against the model.
 pub(crate) struct FoundWeight<'a> {
@@ -121,9 +159,42 @@ pub(crate) fn apply<M: Model>(
     Ok(())
 }
 
-/// Reads a whole file, as a typed error on failure.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::io(path, &e))
+/// Reads a whole file of `format` of at most `limits.max_file_bytes`, as a typed error on
+/// failure. The size is checked before reading and enforced while reading, since a file's
+/// stated length can be 0 (a device, a pipe) or grow meanwhile.
+pub(crate) fn read_file(
+    path: &Path,
+    format: FileFormat,
+    limits: &LoadLimits,
+) -> Result<Vec<u8>, Error> {
+    let max = limits.max_file_bytes;
+    let too_large = |size: String| {
+        Error::file(
+            format,
+            FileProblem::TooLarge,
+            format!(
+                "{}: {size} bytes, above the limit of {max} (LoadLimits::max_file_bytes)",
+                path.display()
+            ),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    let stated = file.metadata().map_err(|e| Error::io(path, &e))?.len();
+    if stated > max {
+        return Err(too_large(stated.to_string()));
+    }
+    let mut bytes = Vec::new();
+    // The stated length is only a hint (0 for a device); never more than the cap up front.
+    bytes
+        .try_reserve_exact(stated as usize)
+        .map_err(|_| too_large(stated.to_string()))?;
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, &e))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(format!("more than {max}")));
+    }
+    Ok(bytes)
 }
 
 /// Saves every weight of `model` to `path` in safetensors, keyed `"layer/variable"`.
@@ -133,8 +204,22 @@ pub fn save_weights<M: Model>(model: &M, path: &Path) -> Result<(), Error> {
 }
 
 /// Loads every weight of `model` from the safetensors file `path`; see
-/// [`from_safetensors`].
+/// [`from_safetensors`]. Files above [`DEFAULT_MAX_FILE_BYTES`] are refused; see
+/// [`load_weights_with`] to change that.
 pub fn load_weights<M: Model>(model: &mut M, path: &Path) -> Result<(), Error> {
-    let bytes = read_file(path)?;
+    load_weights_with(model, path, &LoadLimits::default())
+}
+
+/// [`load_weights`] within `limits`.
+///
+/// # Errors
+/// [`Error::WeightFile`] with [`FileProblem::TooLarge`] for a file above
+/// `limits.max_file_bytes`, and every error of [`from_safetensors`].
+pub fn load_weights_with<M: Model>(
+    model: &mut M,
+    path: &Path,
+    limits: &LoadLimits,
+) -> Result<(), Error> {
+    let bytes = read_file(path, FileFormat::Safetensors, limits)?;
     from_safetensors(model, &bytes)
 }
