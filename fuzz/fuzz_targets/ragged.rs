@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use stratic_core::shape::{EmbeddingConfig, PoolingMode};
-use stratic_core::{Embedding, GlobalPooling, RaggedTensor, Rng, ToDense};
+use stratic_core::{Embedding, GlobalPooling, Layer, RaggedTensor, Rng, ToDense};
 
 // Padded tensors above this many elements are skipped: their allocation is legitimate
 // (`to_dense` reports only sizes that overflow or cannot be reserved) but would trip
