@@ -183,3 +183,35 @@ fn an_embedding_and_a_pooling_are_shared_between_two_inputs() {
         assert_eq!(moved, (1..=12).contains(&id), "row {id}");
     }
 }
+
+#[test]
+fn try_with_seed_builds_what_with_seed_builds_and_refuses_what_cannot_be_allocated() {
+    let a = FlatHead::try_with_seed(9).unwrap();
+    assert_eq!(a.weights(), FlatHead::with_seed(9).weights());
+    assert!(FlatHead::try_new().is_ok());
+    // A layer whose weight no allocation can hold (2^31 x 2^31 f32: more than isize::MAX
+    // bytes): the macro refuses such a model; the runtime check says so too.
+    let info = stratic::shape::LayerInfo::from_static(
+        &stratic::shape::layers::DENSE,
+        "huge",
+        &[
+            ("units", stratic::shape::ParamValue::Int(1 << 31)),
+            ("use_bias", stratic::shape::ParamValue::Bool(false)),
+        ],
+        &[stratic::shape::StaticSpec {
+            batch: stratic::shape::Dim::Unknown,
+            dims: &[stratic::shape::Dim::Known(1 << 31)],
+            dtype: stratic::shape::DType::F32,
+            layout: stratic::shape::Layout::Dense,
+        }],
+        stratic::shape::StaticSpec {
+            batch: stratic::shape::Dim::Unknown,
+            dims: &[stratic::shape::Dim::Known(1 << 31)],
+            dtype: stratic::shape::DType::F32,
+            layout: stratic::shape::Layout::Dense,
+        },
+        true,
+    );
+    let err = stratic::__private::reserve_weights(&[info]).unwrap_err();
+    assert!(err.to_string().contains("'huge': weight 'kernel'"), "{err}");
+}

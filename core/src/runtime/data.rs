@@ -294,3 +294,30 @@ pub fn assign_rows(dst: &mut Array2<f32>, src: ArrayView2<'_, f32>) {
 pub fn add_rows(dst: &mut Array2<f32>, src: ArrayView2<'_, f32>) {
     *dst += &src;
 }
+
+/// Checks that every weight of `layers` can be allocated, by reserving each (and freeing it):
+/// `try_new` and `try_with_seed` call it so that a model too large for the machine is a typed
+/// error instead of an abort in the allocator. (Where the operating system overcommits memory
+/// a reservation can succeed and the pages still fail later; that is beyond a library's reach.)
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming the layer, the weight and its shape.
+pub fn reserve_weights(layers: &[crate::shape::LayerInfo]) -> Result<(), Error> {
+    for l in layers {
+        for w in &l.weights {
+            let fits = w
+                .len()
+                .is_some_and(|n| Vec::<f32>::new().try_reserve_exact(n).is_ok());
+            if !fits {
+                return Err(Error::InvalidArgument {
+                    name: "model",
+                    message: format!(
+                        "layer '{}': weight '{}' of shape {:?} cannot be allocated on this machine",
+                        l.name, w.name, w.shape
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}

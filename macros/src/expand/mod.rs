@@ -99,8 +99,33 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
 
                 /// Builds the model with weights drawn from a generator seeded with `seed`:
                 /// the same seed gives the same weights.
+                ///
+                /// Like every allocation in Rust, it aborts if the weights do not fit in
+                /// memory (a model larger than one allocation can be is a compile error);
+                /// [`try_with_seed`](Self::try_with_seed) returns an error instead.
                 pub fn with_seed(seed: u64) -> Self {
                     Self::__build(&mut __s::Rng::new(seed))
+                }
+
+                /// As [`with_seed`](Self::with_seed), with every weight reserved first: a
+                /// model too large for this machine is an error, not an abort.
+                ///
+                /// # Errors
+                /// [`Error::InvalidArgument`](::stratic::Error::InvalidArgument) naming the
+                /// layer and the weight that cannot be allocated.
+                pub fn try_with_seed(seed: u64) -> ::core::result::Result<Self, __s::Error> {
+                    __s::reserve_weights(<Self as __s::Model>::layers())?;
+                    ::core::result::Result::Ok(Self::with_seed(seed))
+                }
+
+                /// As [`new`](Self::new), with every weight reserved first; see
+                /// [`try_with_seed`](Self::try_with_seed).
+                ///
+                /// # Errors
+                /// As [`try_with_seed`](Self::try_with_seed).
+                pub fn try_new() -> ::core::result::Result<Self, __s::Error> {
+                    __s::reserve_weights(<Self as __s::Model>::layers())?;
+                    ::core::result::Result::Ok(Self::new())
                 }
 
                 fn __build(rng: &mut __s::Rng) -> Self {
@@ -847,6 +872,10 @@ fn stub_of(
             pub fn new() -> Self { ::core::unreachable!() }
             /// Not built: the declaration has errors.
             pub fn with_seed(seed: u64) -> Self { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn try_new() -> ::core::result::Result<Self, ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn try_with_seed(seed: u64) -> ::core::result::Result<Self, ::stratic::__private::Error> { ::core::unreachable!() }
             /// Not built: the declaration has errors.
             pub fn summary(&self) -> ::stratic::__private::shape::Summary { ::core::unreachable!() }
             /// Not built: the declaration has errors.
