@@ -215,3 +215,26 @@ fn try_with_seed_builds_what_with_seed_builds_and_refuses_what_cannot_be_allocat
     let err = stratic::__private::reserve_weights(&[info]).unwrap_err();
     assert!(err.to_string().contains("'huge': weight 'kernel'"), "{err}");
 }
+
+#[test]
+fn a_compiled_model_forwards_summary_weights_and_files() {
+    let model = FlatHead::with_seed(3);
+    let text = model.summary().to_string();
+    let mut compiled = model.compile(Adam::new(1e-3), Loss::sparse_categorical_crossentropy());
+    assert_eq!(compiled.summary().to_string(), text);
+    assert!(compiled.to_dot().contains("flatten"));
+    assert_eq!(compiled.weights(), compiled.model().weights());
+    let path = std::env::temp_dir().join(format!(
+        "stratic-forward-{}.safetensors",
+        std::process::id()
+    ));
+    compiled.save_weights(&path).unwrap();
+    let kernel = compiled.weights()[0].1.clone();
+    compiled
+        .set_weight("dense/kernel", (kernel.clone() * 0.0).view())
+        .unwrap();
+    assert_ne!(compiled.weights()[0].1, kernel);
+    compiled.load_weights(&path).unwrap();
+    assert_eq!(compiled.weights()[0].1, kernel);
+    std::fs::remove_file(&path).ok();
+}

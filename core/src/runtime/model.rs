@@ -94,6 +94,21 @@ pub trait Model: Sized {
         &[]
     }
 
+    /// The model's summary, as Keras' `model.summary()` prints it (`Display` it). `model!`
+    /// generates it; the default, for models written without it, has no rows.
+    fn summary(&self) -> crate::shape::Summary {
+        crate::shape::Summary {
+            model_name: std::any::type_name::<Self>().to_string(),
+            sequential: false,
+            rows: Vec::new(),
+        }
+    }
+
+    /// The model's graph in Graphviz DOT (the counterpart of Keras' `plot_model`).
+    fn to_dot(&self) -> String {
+        self.summary().to_dot()
+    }
+
     /// Inference: checks `x` against the declared inputs and returns the model's output in its
     /// logical shape (Keras' `model.predict`, in one batch).
     fn predict(&self, x: Self::Input<'_>) -> Result<Self::Output, Error> {

@@ -603,6 +603,11 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                 #(#visit_params)*
             }
 
+            fn summary(&self) -> __s::shape::Summary {
+                // The inherent method (generated beside it): callers need no trait in scope.
+                #ident::summary(self)
+            }
+
             fn layers() -> &'static [__s::shape::LayerInfo] {
                 static LAYERS: ::std::sync::OnceLock<[__s::shape::LayerInfo; #n_layers]> = ::std::sync::OnceLock::new();
                 LAYERS.get_or_init(|| [#(#layer_infos),*])

@@ -12,6 +12,7 @@
 
 mod callbacks;
 mod finite;
+mod forward;
 mod history;
 mod metrics;
 mod options;
