@@ -246,7 +246,10 @@ fn fit_learns_a_token_rule_with_adam() {
     let y = Array2::from_shape_vec((256, 1), labels).unwrap();
     let mut compiled = TextClassifier::with_seed(3).compile(
         Adam::new(0.05),
-        Loss::BinaryCrossentropy { from_logits: true },
+        Loss::BinaryCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        },
     );
     let options = FitOptions::default().epochs(30).seed(1).verbose(0);
     let history = compiled.fit(&x, y.view(), &options).unwrap();
