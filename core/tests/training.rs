@@ -951,39 +951,32 @@ fn compiled_metrics_ignore_sample_weights_as_in_keras() {
 #[test]
 fn fit_rejects_invalid_optimizer_settings() {
     let (x, y) = data(8);
-    let cases: Vec<(Box<dyn Fn() -> Result<stratic_core::History, Error>>, &str)> = vec![
+    fn refused<O: Optimizer>(
+        optimizer: O,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView2<'_, f32>,
+    ) -> Error {
+        let mut c = Mlp::with_seed(1).compile(optimizer, Loss::mse());
+        let before = c.model().weights();
+        let e = c.fit(x, y, &quiet()).unwrap_err();
+        // A refused fit leaves the weights as they were.
+        assert_eq!(c.model().weights(), before);
+        e
+    }
+    for (e, name) in [
+        (refused(SGD::new(-0.1), x.view(), y.view()), "learning_rate"),
         (
-            Box::new(|| {
-                let mut c = Mlp::with_seed(1).compile(SGD::new(-0.1), Loss::mse());
-                c.fit(x.view(), y.view(), &quiet())
-            }),
+            refused(Adam::new(f32::INFINITY), x.view(), y.view()),
             "learning_rate",
         ),
         (
-            Box::new(|| {
-                let mut c = Mlp::with_seed(1).compile(Adam::new(f32::INFINITY), Loss::mse());
-                c.fit(x.view(), y.view(), &quiet())
-            }),
-            "learning_rate",
-        ),
-        (
-            Box::new(|| {
-                let mut c = Mlp::with_seed(1)
-                    .compile(stratic_core::RMSprop::new(0.1).rho(2.0), Loss::mse());
-                c.fit(x.view(), y.view(), &quiet())
-            }),
+            refused(stratic_core::RMSprop::new(0.1).rho(2.0), x.view(), y.view()),
             "rho",
         ),
-    ];
-    for (fit, name) in cases {
-        match fit() {
-            Err(Error::InvalidArgument { name: n, .. }) => assert_eq!(n, name),
+    ] {
+        match e {
+            Error::InvalidArgument { name: n, .. } => assert_eq!(n, name),
             other => panic!("{name}: {other:?}"),
         }
     }
-    // The weights are untouched by a refused fit.
-    let mut c = Mlp::with_seed(1).compile(SGD::new(-0.1), Loss::mse());
-    let before = c.model().weights();
-    assert!(c.fit(x.view(), y.view(), &quiet()).is_err());
-    assert_eq!(c.model().weights(), before);
 }

@@ -832,7 +832,7 @@ mod tests {
     #[test]
     fn adamw_decays_then_steps_and_follows_its_learning_rate() {
         let w0 = [0.5f32, -2.0];
-        let grads = vec![vec![0.3f32, -0.1], vec![0.2, 0.4]];
+        let grads = [vec![0.3f32, -0.1], vec![0.2, 0.4]];
         let mut o = AdamW::new(0.02).weight_decay(0.1).amsgrad(true);
         assert_eq!(o.learning_rate(), 0.02);
         let mut w = w0;
