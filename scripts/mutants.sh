@@ -28,7 +28,12 @@ done
 
 out="${MUTANTS_OUT:-target/mutants}"
 mkdir -p "$out"
-args=(mutants --package stratic-core --no-shuffle --output "$out" --jobs "${MUTANTS_JOBS:-1}")
+args=(mutants --package stratic-core --no-shuffle --output "$out")
+# In place there is one tree, so one job (cargo-mutants refuses --jobs with --in-place).
+case " $* " in
+    *" --in-place "*) ;;
+    *) args+=(--jobs "${MUTANTS_JOBS:-1}") ;;
+esac
 if [ -n "$shard" ]; then
     # Round-robin: each shard samples every file rather than a run of one function.
     args+=(--shard "$shard" --sharding round-robin)

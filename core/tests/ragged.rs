@@ -393,3 +393,20 @@ fn ragged_dense_backward_matches_finite_differences() {
     assert_eq!(e.grad_kernel(), gk.view());
     assert_eq!(e.grad_bias(), gb.view());
 }
+
+#[test]
+fn a_bad_id_inside_an_inner_block_is_named_by_its_full_position() {
+    // Rows of values of shape [2]: flat id 5 is value 2 (row 1, index 0 in the row), inner
+    // position 1.
+    let ids =
+        RaggedTensor::from_parts(vec![1, 2, 3, 4, 5, 77, 6, 7], &[2], &[[0usize, 2, 4]]).unwrap();
+    assert_eq!(
+        check_ragged_ids("embedding", INPUT_DIM, &ids).unwrap_err(),
+        Error::IdOutOfRange {
+            layer: "embedding".into(),
+            id: 77,
+            position: vec![1, 0, 1],
+            input_dim: INPUT_DIM,
+        }
+    );
+}

@@ -980,3 +980,94 @@ fn fit_rejects_invalid_optimizer_settings() {
         }
     }
 }
+
+#[test]
+fn reduce_lr_on_plateau_reduces_down_to_min_lr_and_no_further() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(SGD::new(1.0), Loss::mse());
+    let mut monitor = Monitor {
+        key: "loss",
+        values: vec![1.0; 5],
+        weights: Vec::new(),
+    };
+    let mut plateau = ReduceLROnPlateau::new("loss")
+        .patience(1)
+        .factor(0.5)
+        .min_lr(0.3);
+    let h = c
+        .fit_with(x.view(), y.view(), &quiet().epochs(5).batch_size(4))
+        .callback(&mut monitor)
+        .callback(&mut plateau)
+        .run()
+        .unwrap();
+    // Logged at each epoch end before the change: 1 -> 0.5 -> max(0.25, 0.3) = 0.3, then
+    // it stays at min_lr.
+    assert_eq!(h.get("learning_rate"), &[1.0, 1.0, 0.5, 0.3, 0.3]);
+    assert_eq!(c.optimizer().learning_rate(), 0.3);
+}
+
+#[test]
+fn model_checkpoint_best_only_skips_an_equal_value_in_max_mode() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(Adam::new(0.01), Loss::mse());
+    let mut monitor = Monitor {
+        key: "score",
+        values: vec![0.5, 0.5, 0.7, 0.6],
+        weights: Vec::new(),
+    };
+    let mut saved = Vec::new();
+    let mut checkpoint = ModelCheckpoint::new(|_: &Mlp, epoch, _: &Logs| {
+        saved.push(epoch);
+        Ok(())
+    })
+    .monitor("score")
+    .mode(stratic_core::Mode::Max)
+    .save_best_only(true);
+    c.fit_with(x.view(), y.view(), &quiet().epochs(4).batch_size(4))
+        .callback(&mut monitor)
+        .callback(&mut checkpoint)
+        .run()
+        .unwrap();
+    assert_eq!(checkpoint.best(), Some(0.7));
+    drop(checkpoint);
+    assert_eq!(saved, vec![0, 2]);
+}
+
+/// Sets the learning rate from a callback and records what `set_learning_rate` answered.
+struct SetRate(Vec<(f32, bool)>);
+
+impl<M: Model> Callback<M> for SetRate {
+    fn on_epoch_end(
+        &mut self,
+        _: usize,
+        _: &mut Logs,
+        ctx: &mut TrainContext<'_, M>,
+    ) -> Result<(), Error> {
+        for lr in [-0.5f32, f32::INFINITY, f32::NAN, 0.0, 0.25] {
+            let ok = ctx.set_learning_rate(lr).is_ok();
+            self.0.push((ctx.learning_rate(), ok));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_callback_cannot_set_a_negative_or_non_finite_learning_rate() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(SGD::new(0.1), Loss::mse());
+    let mut set = SetRate(Vec::new());
+    c.fit_with(x.view(), y.view(), &quiet())
+        .callback(&mut set)
+        .run()
+        .unwrap();
+    assert_eq!(
+        set.0,
+        vec![
+            (0.1, false),
+            (0.1, false),
+            (0.1, false),
+            (0.0, true),
+            (0.25, true)
+        ]
+    );
+}
