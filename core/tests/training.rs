@@ -1071,3 +1071,27 @@ fn a_callback_cannot_set_a_negative_or_non_finite_learning_rate() {
         ]
     );
 }
+
+#[test]
+fn reduce_lr_on_plateau_in_max_mode() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(SGD::new(1.0), Loss::mse());
+    let mut monitor = Monitor {
+        key: "score",
+        values: vec![0.5, 0.7, 0.6, 0.9, 0.9],
+        weights: Vec::new(),
+    };
+    let mut plateau = ReduceLROnPlateau::new("score")
+        .mode(stratic_core::Mode::Max)
+        .patience(1)
+        .factor(0.5);
+    let h = c
+        .fit_with(x.view(), y.view(), &quiet().epochs(5).batch_size(4))
+        .callback(&mut monitor)
+        .callback(&mut plateau)
+        .run()
+        .unwrap();
+    // 0.7 and 0.9 improve; 0.6 and the repeated 0.9 do not, each halving the rate.
+    assert_eq!(h.get("learning_rate"), &[1.0, 1.0, 1.0, 0.5, 0.5]);
+    assert_eq!(c.optimizer().learning_rate(), 0.25);
+}
