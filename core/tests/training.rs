@@ -1081,10 +1081,12 @@ fn reduce_lr_on_plateau_in_max_mode() {
         values: vec![0.5, 0.7, 0.6, 0.9, 0.9],
         weights: Vec::new(),
     };
+    // min_delta 0 (Keras' default is 1e-4): an equal value is no improvement.
     let mut plateau = ReduceLROnPlateau::new("score")
         .mode(stratic_core::Mode::Max)
         .patience(1)
-        .factor(0.5);
+        .factor(0.5)
+        .min_delta(0.0);
     let h = c
         .fit_with(x.view(), y.view(), &quiet().epochs(5).batch_size(4))
         .callback(&mut monitor)
