@@ -1096,4 +1096,34 @@ fn reduce_lr_on_plateau_in_max_mode() {
     // 0.7 and 0.9 improve; 0.6 and the repeated 0.9 do not, each halving the rate.
     assert_eq!(h.get("learning_rate"), &[1.0, 1.0, 1.0, 0.5, 0.5]);
     assert_eq!(c.optimizer().learning_rate(), 0.25);
+    // min_delta counts against the improvement, in max mode (0.55 is not 0.1 above 0.5) and
+    // in min mode; and with min_delta 0 an equal value in min mode is no improvement.
+    for (mode, min_delta, values, expected) in [
+        (stratic_core::Mode::Max, 0.1, [0.5, 0.55, 0.7], 0.5),
+        (stratic_core::Mode::Max, 0.1, [0.5, 0.65, 0.8], 1.0),
+        (stratic_core::Mode::Min, 0.1, [0.5, 0.45, 0.3], 0.5),
+        (stratic_core::Mode::Min, 0.0, [0.5, 0.5, 0.4], 0.5),
+    ] {
+        let mut c = Mlp::with_seed(4).compile(SGD::new(1.0), Loss::mse());
+        let mut monitor = Monitor {
+            key: "score",
+            values: values.to_vec(),
+            weights: Vec::new(),
+        };
+        let mut plateau = ReduceLROnPlateau::new("score")
+            .mode(mode)
+            .patience(1)
+            .factor(0.5)
+            .min_delta(min_delta);
+        c.fit_with(x.view(), y.view(), &quiet().epochs(3).batch_size(4))
+            .callback(&mut monitor)
+            .callback(&mut plateau)
+            .run()
+            .unwrap();
+        assert_eq!(
+            c.optimizer().learning_rate(),
+            expected,
+            "{mode:?} {min_delta} {values:?}"
+        );
+    }
 }
