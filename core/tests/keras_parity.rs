@@ -61,7 +61,10 @@ fn losses_match_keras() {
     }
     case(
         "binary_crossentropy_from_logits",
-        Loss::BinaryCrossentropy { from_logits: true },
+        Loss::BinaryCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        },
         "logits",
         array2(&f["binary_crossentropy_from_logits"]["y_true"]),
     );
@@ -194,4 +197,143 @@ fn seed_fit_with_keras_defaults() {
     assert_eq!(prediction.dim(), (10, 8));
     let _: &ndarray::Array<f32, Ix2> = &prediction;
     report("seed_fit");
+}
+
+// The variants (tests/fixtures/keras-variants/, made by tests/fixtures/gen/gen_variants.py):
+// every loss with its gradient, unweighted and with sample weights (one of them 0), label
+// smoothing, and training with non-default optimizer settings.
+
+/// The loss a case of losses_variants.json names, and its targets in our layout (class ids as
+/// a column for the sparse loss).
+fn variant_loss(name: &str, y_true: &Value) -> (Loss, Array2<f32>) {
+    let loss = match name {
+        "mse" => Loss::mse(),
+        "mae" => Loss::mae(),
+        "binary_crossentropy" => Loss::binary_crossentropy(),
+        "binary_crossentropy_from_logits" => Loss::BinaryCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        },
+        "categorical_crossentropy" => Loss::categorical_crossentropy(),
+        "categorical_crossentropy_from_logits" => Loss::CategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        },
+        "categorical_crossentropy_label_smoothing_0.1" => Loss::CategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.1,
+        },
+        "sparse_categorical_crossentropy" => Loss::sparse_categorical_crossentropy(),
+        "sparse_categorical_crossentropy_from_logits" => {
+            Loss::SparseCategoricalCrossentropy { from_logits: true }
+        }
+        other => panic!("losses_variants.json has a loss this test does not know: {other}"),
+    };
+    let target = if loss.is_sparse() {
+        let ids = array(y_true);
+        let n = ids.len();
+        ids.into_shape_with_order((n, 1)).expect("one id per row")
+    } else {
+        array2(y_true)
+    };
+    (loss, target)
+}
+
+#[test]
+fn loss_variants_values_and_gradients() {
+    let f = fixture("keras-variants/losses_variants.json");
+    let weights = array(&f["sample_weight"])
+        .into_dimensionality::<ndarray::Ix1>()
+        .expect("1-D");
+    assert_eq!(weights[1], 0.0, "the fixture has one zero weight");
+    let cases = f["cases"].as_object().expect("cases");
+    assert_eq!(cases.len(), 9);
+    for (name, c) in cases {
+        let (loss, target) = variant_loss(name, &c["y_true"]);
+        let pred = array2(&c["y_pred"]);
+        for (kind, w) in [("unweighted", None), ("weighted", Some(weights.view()))] {
+            let what = format!("{name} {kind}");
+            // A gradient buffer of the wrong shape and full of garbage: compute must resize
+            // and overwrite it.
+            let mut grad = Array2::from_elem((1, 1), f32::NAN);
+            let value = loss
+                .compute_weighted(pred.view(), target.view(), w, &mut grad)
+                .unwrap();
+            close_scalar(&what, value, c[kind]["loss"].as_f64().expect("loss"));
+            close(
+                &format!("{what} gradient"),
+                &grad.into_dyn(),
+                &array(&c[kind]["grad_y_pred"]),
+            );
+        }
+        // The unweighted path is the weighted one with every weight 1.
+        let ones = ndarray::Array1::<f32>::ones(pred.nrows());
+        let mut grad = Array2::zeros((0, 0));
+        let value = loss
+            .compute_weighted(pred.view(), target.view(), Some(ones.view()), &mut grad)
+            .unwrap();
+        close_scalar(
+            &format!("{name} weights 1"),
+            value,
+            c["unweighted"]["loss"].as_f64().expect("loss"),
+        );
+        close(
+            &format!("{name} weights 1 gradient"),
+            &grad.into_dyn(),
+            &array(&c["unweighted"]["grad_y_pred"]),
+        );
+    }
+    report("loss_variants");
+}
+
+#[test]
+fn train_rmsprop_momentum() {
+    train_case(
+        "keras-variants/train_rmsprop_momentum.json",
+        RMSprop::new(0.005).momentum(0.9),
+    );
+}
+
+#[test]
+fn train_rmsprop_momentum_centered() {
+    train_case(
+        "keras-variants/train_rmsprop_momentum_centered.json",
+        RMSprop::new(0.005)
+            .rho(0.8)
+            .momentum(0.5)
+            .epsilon(1e-6)
+            .centered(true),
+    );
+}
+
+#[test]
+fn train_adam_amsgrad() {
+    train_case(
+        "keras-variants/train_adam_amsgrad.json",
+        Adam::new(0.01).amsgrad(true),
+    );
+}
+
+#[test]
+fn train_adam_nondefault() {
+    train_case(
+        "keras-variants/train_adam_nondefault.json",
+        Adam::new(0.02).beta_1(0.8).beta_2(0.95).epsilon(1e-4),
+    );
+}
+
+#[test]
+fn train_adamw_amsgrad() {
+    train_case(
+        "keras-variants/train_adamw_amsgrad.json",
+        AdamW::new(0.01).weight_decay(0.01).amsgrad(true),
+    );
+}
+
+#[test]
+fn train_sgd_momentum() {
+    train_case(
+        "keras-variants/train_sgd_momentum.json",
+        SGD::new(0.05).momentum(0.7),
+    );
 }

@@ -15,7 +15,8 @@ use stratic_core::shape::{
 };
 use stratic_core::{
     check_ragged_ids, check_ragged_input, rows_to_output, Adam, Dense, Embedding, Error,
-    FitOptions, GlobalPooling, Layer, Loss, Model, ParamMut, ParamRef, RaggedTensor, Rng, SGD,
+    FitOptions, GlobalPooling, Input, Layer, Loss, Model, ParamMut, ParamRef, RaggedTensor, Rng,
+    SGD,
 };
 
 const INPUT_DIM: usize = 10;
@@ -264,7 +265,10 @@ fn fit_learns_a_token_rule_with_adam() {
     let y = Array2::from_shape_vec((256, 1), labels).unwrap();
     let mut compiled = TextClassifier::with_seed(3).compile(
         Adam::new(0.05),
-        Loss::BinaryCrossentropy { from_logits: true },
+        Loss::BinaryCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        },
     );
     let options = FitOptions::default().epochs(30).seed(1).verbose(0);
     let history = compiled.fit(&x, y.view(), &options).unwrap();
@@ -320,4 +324,111 @@ fn bad_ids_and_shapes_are_errors_naming_the_position() {
     let out = compiled.predict(&empty).unwrap();
     let bias = compiled.model().dense.bias().unwrap()[0];
     assert_eq!(out[[0, 0]], bias);
+}
+
+// Dense on a ragged tensor (core/src/runtime/layers/dense_ragged.rs): the backward's kernel,
+// bias and input gradients against central finite differences of
+// L = sum(output * probe), through a non-linear activation, on rows of lengths 2, 0 and 3.
+#[test]
+fn ragged_dense_backward_matches_finite_differences() {
+    use stratic_core::shape::Activation;
+    let values: Vec<f32> = (0..10)
+        .map(|i| ((i * 7) % 11) as f32 / 11.0 - 0.4)
+        .collect();
+    let x = RaggedTensor::from_parts(values, &[2], &[[0usize, 2, 2, 5]]).unwrap();
+    let mut config = DenseConfig::new(3);
+    config.activation = Activation::Tanh;
+    let mut d = Dense::build(config, 2, &mut Rng::new(11));
+    let bias = Array1::from(vec![0.1f32, -0.2, 0.3]);
+    d.set_bias(bias.view()).unwrap();
+    let probe = Array2::from_shape_fn((5, 3), |(i, j)| ((i * 3 + j) % 4) as f32 - 1.5);
+    let objective = |d: &Dense, x: &RaggedTensor<f32>| -> f64 {
+        let y = Layer::call(d, Input::Ragged(x.view()));
+        y.iter()
+            .zip(probe.iter())
+            .map(|(a, b)| (a * b) as f64)
+            .sum()
+    };
+    Layer::forward(&mut d, Input::Ragged(x.view()), &mut Default::default());
+    // The training forward computes what inference does, with the input's partitions.
+    let out = x.view().with_values(Layer::output(&d));
+    assert_eq!(out.nested_row_splits(), x.nested_row_splits());
+    assert_eq!(
+        out.values().to_owned(),
+        Layer::call(&d, Input::Ragged(x.view()))
+    );
+    Layer::backward(&mut d, Input::Ragged(x.view()), probe.view(), true);
+    let (gk, gb, gx) = (
+        d.grad_kernel().to_owned(),
+        d.grad_bias().to_owned(),
+        Layer::grad_input(&d).to_owned(),
+    );
+    assert_eq!((gk.dim(), gb.len(), gx.dim()), ((2, 3), 3, (5, 2)));
+    let h = 1e-2f32;
+    let check = |what: &str, analytic: f32, up: f64, down: f64| {
+        let numeric = (up - down) / (2.0 * h as f64);
+        assert!(
+            (numeric - analytic as f64).abs() < 2e-3 * (1.0 + numeric.abs()),
+            "{what}: analytic {analytic}, numeric {numeric}"
+        );
+    };
+    for i in 0..2 {
+        for j in 0..3 {
+            let mut k = d.kernel().to_owned();
+            let mut probe_at = |delta: f32| {
+                let mut e = d.clone();
+                k[[i, j]] += delta;
+                e.set_kernel(k.view()).unwrap();
+                k[[i, j]] -= delta;
+                objective(&e, &x)
+            };
+            let (up, down) = (probe_at(h), probe_at(-h));
+            check(&format!("kernel[{i},{j}]"), gk[[i, j]], up, down);
+        }
+    }
+    for j in 0..3 {
+        let at = |delta: f32| {
+            let mut b = bias.clone();
+            b[j] += delta;
+            let mut e = d.clone();
+            e.set_bias(b.view()).unwrap();
+            objective(&e, &x)
+        };
+        let (up, down) = (at(h), at(-h));
+        check(&format!("bias[{j}]"), gb[j], up, down);
+    }
+    for r in 0..5 {
+        for c in 0..2 {
+            let at = |delta: f32| {
+                let mut moved = x.clone();
+                moved.flat_values_mut()[r * 2 + c] += delta;
+                objective(&d, &moved)
+            };
+            let (up, down) = (at(h), at(-h));
+            check(&format!("input[{r},{c}]"), gx[[r, c]], up, down);
+        }
+    }
+    // Without the input gradient asked for, the weight gradients are the same.
+    let mut e = d.clone();
+    Layer::forward(&mut e, Input::Ragged(x.view()), &mut Default::default());
+    Layer::backward(&mut e, Input::Ragged(x.view()), probe.view(), false);
+    assert_eq!(e.grad_kernel(), gk.view());
+    assert_eq!(e.grad_bias(), gb.view());
+}
+
+#[test]
+fn a_bad_id_inside_an_inner_block_is_named_by_its_full_position() {
+    // Rows of values of shape [2]: flat id 5 is value 2 (row 1, index 0 in the row), inner
+    // position 1.
+    let ids =
+        RaggedTensor::from_parts(vec![1, 2, 3, 4, 5, 77, 6, 7], &[2], &[[0usize, 2, 4]]).unwrap();
+    assert_eq!(
+        check_ragged_ids("embedding", INPUT_DIM, &ids).unwrap_err(),
+        Error::IdOutOfRange {
+            layer: "embedding".into(),
+            id: 77,
+            position: vec![1, 0, 1],
+            input_dim: INPUT_DIM,
+        }
+    );
 }

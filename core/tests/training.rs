@@ -709,3 +709,442 @@ fn several_outputs_log_keras_names() {
         .unwrap();
     assert!(early.best() >= 0.0);
 }
+
+/// Sets the logged value `key` from a script at each epoch end and records the weights, so
+/// that the real `EarlyStopping` (next in the callback list) sees a known sequence.
+struct Monitor {
+    key: &'static str,
+    values: Vec<f32>,
+    weights: Vec<Vec<(String, ndarray::ArrayD<f32>)>>,
+}
+
+impl<M: Model> Callback<M> for Monitor {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &mut Logs,
+        ctx: &mut TrainContext<'_, M>,
+    ) -> Result<(), Error> {
+        logs.set(self.key, self.values[epoch]);
+        self.weights.push(ctx.model().weights());
+        Ok(())
+    }
+}
+
+/// Runs `fit` for up to `values.len()` epochs with `early` watching the scripted `key`;
+/// returns the epoch it stopped after (None if it ran to the end), the callback and the
+/// weights at each epoch, and the model's final weights.
+#[allow(clippy::type_complexity)]
+fn run_early(
+    key: &'static str,
+    metrics: &[Metric],
+    mut early: EarlyStopping,
+    values: &[f32],
+) -> (
+    Option<usize>,
+    EarlyStopping,
+    Vec<Vec<(String, ndarray::ArrayD<f32>)>>,
+    Vec<(String, ndarray::ArrayD<f32>)>,
+) {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4)
+        .compile(Adam::new(0.01), Loss::mse())
+        .metrics(metrics);
+    let mut monitor = Monitor {
+        key,
+        values: values.to_vec(),
+        weights: Vec::new(),
+    };
+    let h = c
+        .fit_with(
+            x.view(),
+            y.view(),
+            &quiet().epochs(values.len()).batch_size(4),
+        )
+        .callback(&mut monitor)
+        .callback(&mut early)
+        .run()
+        .unwrap();
+    let stopped = match h.stopped {
+        Some(StopReason::Requested { epoch }) => Some(epoch),
+        None => None,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(stopped, early.stopped_epoch());
+    assert_eq!(h.epoch.len(), stopped.map_or(values.len(), |e| e + 1));
+    (stopped, early, monitor.weights, c.model().weights())
+}
+
+// Each case is Keras 3's EarlyStopping.on_epoch_end worked by hand on the scripted values.
+#[test]
+fn early_stopping_min_mode_patience_and_min_delta() {
+    let es = || EarlyStopping::new("score").mode(stratic_core::Mode::Min);
+    // Patience 2 on [1.0, 0.9, 0.95, 0.91, 0.92]: best at 1, waits 1, 2 -> stops at 3.
+    let (stop, e, ..) = run_early(
+        "score",
+        &[],
+        es().patience(2),
+        &[1.0, 0.9, 0.95, 0.91, 0.92],
+    );
+    assert_eq!((stop, e.best_epoch(), e.best()), (Some(3), 1, 0.9));
+    // Patience 0 stops at the first epoch without improvement, but never at epoch 0.
+    let (stop, e, ..) = run_early("score", &[], es(), &[1.0, 1.0, 0.5]);
+    assert_eq!((stop, e.best_epoch()), (Some(1), 0));
+    // A monotone improvement never stops.
+    let (stop, e, ..) = run_early("score", &[], es(), &[1.0, 0.9, 0.8]);
+    assert_eq!((stop, e.best_epoch()), (None, 2));
+    // min_delta 0.05: 0.9 -> 0.89 is no improvement.
+    let (stop, e, ..) = run_early(
+        "score",
+        &[],
+        es().patience(1).min_delta(0.05),
+        &[0.9, 0.89, 0.88],
+    );
+    assert_eq!((stop, e.best_epoch()), (Some(1), 0));
+    // ... but 0.9 -> 0.8 is.
+    let (stop, e, ..) = run_early(
+        "score",
+        &[],
+        es().patience(1).min_delta(0.05),
+        &[0.9, 0.8, 0.79],
+    );
+    assert_eq!((stop, e.best_epoch()), (Some(2), 1));
+}
+
+#[test]
+fn early_stopping_baseline_end_to_end() {
+    let es = || EarlyStopping::new("score").mode(stratic_core::Mode::Min);
+    // Improvements that do not beat the baseline do not reset the wait; Keras returns on
+    // every improvement before checking the patience, so it stops at the first non-improving
+    // epoch once the wait is used up: 2 here, 3 without the baseline.
+    let values = [0.9, 0.8, 0.8, 0.8];
+    let (stop, e, ..) = run_early("score", &[], es().patience(2).baseline(0.5), &values);
+    assert_eq!((stop, e.best_epoch()), (Some(2), 1));
+    let (stop, e, ..) = run_early("score", &[], es().patience(2), &values);
+    assert_eq!((stop, e.best_epoch()), (Some(3), 1));
+    // A value beating the baseline resets the wait as usual.
+    let (stop, ..) = run_early(
+        "score",
+        &[],
+        es().patience(2).baseline(0.85),
+        &[0.9, 0.8, 0.8, 0.8],
+    );
+    assert_eq!(stop, Some(3));
+}
+
+#[test]
+fn early_stopping_start_from_epoch_end_to_end() {
+    // The first two epochs are not monitored (their 0.1 is never the best), so the best is
+    // epoch 2 and restoring brings back its weights, not epoch 0's.
+    let es = EarlyStopping::new("score")
+        .mode(stratic_core::Mode::Min)
+        .patience(1)
+        .start_from_epoch(2)
+        .restore_best_weights(true);
+    let (stop, e, weights, last) = run_early("score", &[], es, &[0.1, 0.2, 0.9, 1.0, 1.1]);
+    assert_eq!((stop, e.best_epoch(), e.best()), (Some(3), 2, 0.9));
+    assert_eq!(last, weights[2]);
+    assert_ne!(last, weights[0]);
+    assert_ne!(last, weights[3]);
+    // Without the warm-up, epoch 0 is the best and training stops at 1.
+    let es = EarlyStopping::new("score")
+        .mode(stratic_core::Mode::Min)
+        .patience(1)
+        .restore_best_weights(true);
+    let (stop, e, weights, last) = run_early("score", &[], es, &[0.1, 0.2, 0.9, 1.0, 1.1]);
+    assert_eq!((stop, e.best_epoch()), (Some(1), 0));
+    assert_eq!(last, weights[0]);
+    // A warm-up longer than the run: nothing is monitored, nothing restored.
+    let es = EarlyStopping::new("score")
+        .mode(stratic_core::Mode::Min)
+        .start_from_epoch(5)
+        .restore_best_weights(true);
+    let (stop, _, weights, last) = run_early("score", &[], es, &[0.1, 0.2, 0.9]);
+    assert_eq!(stop, None);
+    assert_eq!(last, weights[2]);
+}
+
+#[test]
+fn early_stopping_max_mode_end_to_end() {
+    let values = [0.5, 0.7, 0.6, 0.65, 0.66];
+    // Explicit max mode on a scripted value.
+    let es = EarlyStopping::new("score")
+        .mode(stratic_core::Mode::Max)
+        .patience(1)
+        .restore_best_weights(true);
+    let (stop, e, weights, last) = run_early("score", &[], es, &values);
+    assert_eq!((stop, e.best_epoch(), e.best()), (Some(2), 1, 0.7));
+    assert_eq!(last, weights[1]);
+    // Auto mode on a metric that goes up (the model's accuracy, replaced by the script).
+    let es = EarlyStopping::new("accuracy").patience(1);
+    let (stop, e, ..) = run_early("accuracy", &[Metric::Accuracy], es, &values);
+    assert_eq!((stop, e.best_epoch()), (Some(2), 1));
+    // Auto mode on a metric that goes down (mae): the same values, read the other way.
+    let es = EarlyStopping::new("mae").patience(1);
+    let (stop, e, ..) = run_early("mae", &[Metric::Mae], es, &values);
+    assert_eq!((stop, e.best_epoch()), (Some(1), 0));
+    // Baseline in max mode: 0.5 and 0.7 do not beat 0.8, so the wait runs from epoch 0.
+    let es = EarlyStopping::new("score")
+        .mode(stratic_core::Mode::Max)
+        .patience(2)
+        .baseline(0.8);
+    let (stop, ..) = run_early("score", &[], es, &values);
+    assert_eq!(stop, Some(2));
+    let es = EarlyStopping::new("score")
+        .mode(stratic_core::Mode::Max)
+        .patience(2);
+    let (stop, ..) = run_early("score", &[], es, &values);
+    assert_eq!(stop, Some(3));
+    // min_delta in max mode: nothing after 0.6 beats it by 0.05.
+    let es = EarlyStopping::new("score")
+        .mode(stratic_core::Mode::Max)
+        .patience(3)
+        .min_delta(0.05);
+    let (stop, e, ..) = run_early("score", &[], es, &[0.5, 0.6, 0.62, 0.64, 0.645]);
+    assert_eq!((stop, e.best_epoch()), (Some(4), 1));
+}
+
+#[test]
+fn early_stopping_auto_mode_on_an_unknown_name_is_an_error() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(Adam::new(0.01), Loss::mse());
+    let mut monitor = Monitor {
+        key: "score",
+        values: vec![1.0; 2],
+        weights: Vec::new(),
+    };
+    let mut early = EarlyStopping::new("score");
+    let e = c
+        .fit_with(x.view(), y.view(), &quiet().epochs(2))
+        .callback(&mut monitor)
+        .callback(&mut early)
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidArgument { name: "mode", .. }),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn compiled_metrics_ignore_sample_weights_as_in_keras() {
+    // Keras 3 passes sample_weight to the loss and to `weighted_metrics`, not to the
+    // `metrics` given to compile: the loss is weighted, mse/mae/accuracy are not. A zero
+    // learning rate keeps the predictions fixed, so both are known from `predict`.
+    let (x, y) = data(10);
+    let w = Array1::from_shape_fn(10, |i| [0.0f32, 2.0, 0.5, 1.0, 3.0][i % 5]);
+    let mut c = Mlp::with_seed(6)
+        .compile(SGD::new(0.0), Loss::mse())
+        .metrics(&[Metric::Mse, Metric::Mae]);
+    let h = c
+        .fit_with(x.view(), y.view(), &quiet().batch_size(3))
+        .sample_weight(w.view())
+        .run()
+        .unwrap();
+    let p = c.predict(x.view()).unwrap();
+    let (mut mse, mut mae, mut weighted) = (0.0f64, 0.0f64, 0.0f64);
+    for i in 0..10 {
+        let (mut se, mut ae) = (0.0f64, 0.0f64);
+        for j in 0..2 {
+            let d = (p[[i, j]] - y[[i, j]]) as f64;
+            se += d * d / 2.0;
+            ae += d.abs() / 2.0;
+        }
+        mse += se / 10.0;
+        mae += ae / 10.0;
+        weighted += w[i] as f64 * se / 10.0;
+    }
+    assert!((h.get("mse")[0] as f64 - mse).abs() < 1e-6, "{h:?}");
+    assert!((h.get("mae")[0] as f64 - mae).abs() < 1e-6, "{h:?}");
+    assert!((h.loss()[0] as f64 - weighted).abs() < 1e-5, "{h:?}");
+    assert!((mse - weighted).abs() > 1e-3, "the weights must matter");
+    // A weight of 0 on every sample: the loss is 0, the metrics are unchanged.
+    let zeros = Array1::<f32>::zeros(10);
+    let h = c
+        .fit_with(x.view(), y.view(), &quiet().batch_size(3))
+        .sample_weight(zeros.view())
+        .run()
+        .unwrap();
+    assert_eq!(h.loss()[0], 0.0);
+    assert!((h.get("mse")[0] as f64 - mse).abs() < 1e-6);
+}
+
+#[test]
+fn fit_rejects_invalid_optimizer_settings() {
+    let (x, y) = data(8);
+    fn refused<O: Optimizer>(
+        optimizer: O,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView2<'_, f32>,
+    ) -> Error {
+        let mut c = Mlp::with_seed(1).compile(optimizer, Loss::mse());
+        let before = c.model().weights();
+        let e = c.fit(x, y, &quiet()).unwrap_err();
+        // A refused fit leaves the weights as they were.
+        assert_eq!(c.model().weights(), before);
+        e
+    }
+    for (e, name) in [
+        (refused(SGD::new(-0.1), x.view(), y.view()), "learning_rate"),
+        (
+            refused(Adam::new(f32::INFINITY), x.view(), y.view()),
+            "learning_rate",
+        ),
+        (
+            refused(stratic_core::RMSprop::new(0.1).rho(2.0), x.view(), y.view()),
+            "rho",
+        ),
+    ] {
+        match e {
+            Error::InvalidArgument { name: n, .. } => assert_eq!(n, name),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn reduce_lr_on_plateau_reduces_down_to_min_lr_and_no_further() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(SGD::new(1.0), Loss::mse());
+    let mut monitor = Monitor {
+        key: "loss",
+        values: vec![1.0; 5],
+        weights: Vec::new(),
+    };
+    let mut plateau = ReduceLROnPlateau::new("loss")
+        .patience(1)
+        .factor(0.5)
+        .min_lr(0.3);
+    let h = c
+        .fit_with(x.view(), y.view(), &quiet().epochs(5).batch_size(4))
+        .callback(&mut monitor)
+        .callback(&mut plateau)
+        .run()
+        .unwrap();
+    // Logged at each epoch end before the change: 1 -> 0.5 -> max(0.25, 0.3) = 0.3, then
+    // it stays at min_lr.
+    assert_eq!(h.get("learning_rate"), &[1.0, 1.0, 0.5, 0.3, 0.3]);
+    assert_eq!(c.optimizer().learning_rate(), 0.3);
+}
+
+#[test]
+fn model_checkpoint_best_only_skips_an_equal_value_in_max_mode() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(Adam::new(0.01), Loss::mse());
+    let mut monitor = Monitor {
+        key: "score",
+        values: vec![0.5, 0.5, 0.7, 0.6],
+        weights: Vec::new(),
+    };
+    let mut saved = Vec::new();
+    let mut checkpoint = ModelCheckpoint::new(|_: &Mlp, epoch, _: &Logs| {
+        saved.push(epoch);
+        Ok(())
+    })
+    .monitor("score")
+    .mode(stratic_core::Mode::Max)
+    .save_best_only(true);
+    c.fit_with(x.view(), y.view(), &quiet().epochs(4).batch_size(4))
+        .callback(&mut monitor)
+        .callback(&mut checkpoint)
+        .run()
+        .unwrap();
+    assert_eq!(checkpoint.best(), Some(0.7));
+    drop(checkpoint);
+    assert_eq!(saved, vec![0, 2]);
+}
+
+/// Sets the learning rate from a callback and records what `set_learning_rate` answered.
+struct SetRate(Vec<(f32, bool)>);
+
+impl<M: Model> Callback<M> for SetRate {
+    fn on_epoch_end(
+        &mut self,
+        _: usize,
+        _: &mut Logs,
+        ctx: &mut TrainContext<'_, M>,
+    ) -> Result<(), Error> {
+        for lr in [-0.5f32, f32::INFINITY, f32::NAN, 0.0, 0.25] {
+            let ok = ctx.set_learning_rate(lr).is_ok();
+            self.0.push((ctx.learning_rate(), ok));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_callback_cannot_set_a_negative_or_non_finite_learning_rate() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(SGD::new(0.1), Loss::mse());
+    let mut set = SetRate(Vec::new());
+    c.fit_with(x.view(), y.view(), &quiet())
+        .callback(&mut set)
+        .run()
+        .unwrap();
+    assert_eq!(
+        set.0,
+        vec![
+            (0.1, false),
+            (0.1, false),
+            (0.1, false),
+            (0.0, true),
+            (0.25, true)
+        ]
+    );
+}
+
+#[test]
+fn reduce_lr_on_plateau_in_max_mode() {
+    let (x, y) = data(8);
+    let mut c = Mlp::with_seed(4).compile(SGD::new(1.0), Loss::mse());
+    let mut monitor = Monitor {
+        key: "score",
+        values: vec![0.5, 0.7, 0.6, 0.9, 0.9],
+        weights: Vec::new(),
+    };
+    // min_delta 0 (Keras' default is 1e-4): an equal value is no improvement.
+    let mut plateau = ReduceLROnPlateau::new("score")
+        .mode(stratic_core::Mode::Max)
+        .patience(1)
+        .factor(0.5)
+        .min_delta(0.0);
+    let h = c
+        .fit_with(x.view(), y.view(), &quiet().epochs(5).batch_size(4))
+        .callback(&mut monitor)
+        .callback(&mut plateau)
+        .run()
+        .unwrap();
+    // 0.7 and 0.9 improve; 0.6 and the repeated 0.9 do not, each halving the rate.
+    assert_eq!(h.get("learning_rate"), &[1.0, 1.0, 1.0, 0.5, 0.5]);
+    assert_eq!(c.optimizer().learning_rate(), 0.25);
+    // min_delta counts against the improvement, in max mode (0.55 is not 0.1 above 0.5) and
+    // in min mode; and with min_delta 0 an equal value in min mode is no improvement.
+    for (mode, min_delta, values, expected) in [
+        (stratic_core::Mode::Max, 0.1, [0.5, 0.55, 0.7], 0.5),
+        (stratic_core::Mode::Max, 0.1, [0.5, 0.65, 0.8], 1.0),
+        (stratic_core::Mode::Min, 0.1, [0.5, 0.45, 0.3], 0.5),
+        (stratic_core::Mode::Min, 0.0, [0.5, 0.5, 0.4], 0.5),
+    ] {
+        let mut c = Mlp::with_seed(4).compile(SGD::new(1.0), Loss::mse());
+        let mut monitor = Monitor {
+            key: "score",
+            values: values.to_vec(),
+            weights: Vec::new(),
+        };
+        let mut plateau = ReduceLROnPlateau::new("score")
+            .mode(mode)
+            .patience(1)
+            .factor(0.5)
+            .min_delta(min_delta);
+        c.fit_with(x.view(), y.view(), &quiet().epochs(3).batch_size(4))
+            .callback(&mut monitor)
+            .callback(&mut plateau)
+            .run()
+            .unwrap();
+        assert_eq!(
+            c.optimizer().learning_rate(),
+            expected,
+            "{mode:?} {min_delta} {values:?}"
+        );
+    }
+}

@@ -18,10 +18,15 @@ pub const EPSILON: f32 = 1e-7;
 /// ```
 /// # use stratic_core::Loss;
 /// let mse = Loss::mse();
-/// let bce = Loss::BinaryCrossentropy { from_logits: true };
-/// # let _ = (mse, bce);
+/// let bce = Loss::BinaryCrossentropy {
+///     from_logits: true,
+///     label_smoothing: 0.0,
+/// };
+/// let smoothed = Loss::categorical_crossentropy().with_label_smoothing(0.1);
+/// # let _ = (mse, bce, smoothed);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+// Not `Eq` or `Hash`: `label_smoothing` is a float.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Loss {
     /// `mean_squared_error`: mean of `(pred - target)^2` over the last axis.
     MeanSquaredError,
@@ -31,11 +36,17 @@ pub enum Loss {
     BinaryCrossentropy {
         /// Whether predictions are logits rather than probabilities.
         from_logits: bool,
+        /// Keras' `label_smoothing`, in `[0, 1]`: targets become
+        /// `t * (1 - label_smoothing) + 0.5 * label_smoothing`.
+        label_smoothing: f32,
     },
     /// `categorical_crossentropy` with one-hot (or soft) targets.
     CategoricalCrossentropy {
         /// Whether predictions are logits rather than probabilities.
         from_logits: bool,
+        /// Keras' `label_smoothing`, in `[0, 1]`: with `k` classes, targets become
+        /// `t * (1 - label_smoothing) + label_smoothing / k`.
+        label_smoothing: f32,
     },
     /// `sparse_categorical_crossentropy`: targets are class ids.
     SparseCategoricalCrossentropy {
@@ -57,17 +68,41 @@ impl Loss {
 
     /// `"binary_crossentropy"` on probabilities.
     pub fn binary_crossentropy() -> Self {
-        Loss::BinaryCrossentropy { from_logits: false }
+        Loss::BinaryCrossentropy {
+            from_logits: false,
+            label_smoothing: 0.0,
+        }
     }
 
     /// `"categorical_crossentropy"` on probabilities.
     pub fn categorical_crossentropy() -> Self {
-        Loss::CategoricalCrossentropy { from_logits: false }
+        Loss::CategoricalCrossentropy {
+            from_logits: false,
+            label_smoothing: 0.0,
+        }
     }
 
     /// `"sparse_categorical_crossentropy"` on probabilities.
     pub fn sparse_categorical_crossentropy() -> Self {
         Loss::SparseCategoricalCrossentropy { from_logits: false }
+    }
+
+    /// The same cross-entropy with Keras' `label_smoothing` (binary: targets move towards 0.5;
+    /// categorical: towards `1 / k`). Other losses have no label smoothing in Keras and are
+    /// returned unchanged. The value is checked when the loss is computed: it must be in
+    /// `[0, 1]`.
+    pub fn with_label_smoothing(self, label_smoothing: f32) -> Self {
+        match self {
+            Loss::BinaryCrossentropy { from_logits, .. } => Loss::BinaryCrossentropy {
+                from_logits,
+                label_smoothing,
+            },
+            Loss::CategoricalCrossentropy { from_logits, .. } => Loss::CategoricalCrossentropy {
+                from_logits,
+                label_smoothing,
+            },
+            other => other,
+        }
     }
 
     /// Keras' name of the loss.
@@ -104,7 +139,8 @@ impl Loss {
     /// the sum of the weights.
     ///
     /// # Errors
-    /// [`Error::TargetShape`] if the shapes disagree, or `weights` has not one value per row.
+    /// [`Error::TargetShape`] if the shapes disagree, or `weights` has not one value per row;
+    /// [`Error::InvalidArgument`] if `label_smoothing` is not in `[0, 1]`.
     pub fn compute_weighted(
         &self,
         pred: ArrayView2<'_, f32>,
@@ -113,6 +149,21 @@ impl Loss {
         grad: &mut Array2<f32>,
     ) -> Result<f32, Error> {
         self.check_shapes(pred, target)?;
+        let smoothing = match *self {
+            Loss::BinaryCrossentropy {
+                label_smoothing, ..
+            }
+            | Loss::CategoricalCrossentropy {
+                label_smoothing, ..
+            } => label_smoothing,
+            _ => 0.0,
+        };
+        if !(0.0..=1.0).contains(&smoothing) {
+            return Err(Error::InvalidArgument {
+                name: "label_smoothing",
+                message: format!("must be in [0, 1]; received {smoothing}"),
+            });
+        }
         let (rows, k) = pred.dim();
         if let Some(w) = weights {
             if w.len() != rows {
@@ -160,9 +211,30 @@ impl Loss {
                 };
                 (d.abs(), s)
             }),
-            Loss::BinaryCrossentropy { from_logits: true } => elementwise!(bce_logits),
-            Loss::BinaryCrossentropy { from_logits: false } => elementwise!(bce_probs),
-            Loss::CategoricalCrossentropy { from_logits } => {
+            // Keras smooths the targets, then computes the loss as usual; with no smoothing the
+            // targets pass unchanged (t * 1 + 0 is t).
+            Loss::BinaryCrossentropy {
+                from_logits: true,
+                label_smoothing: ls,
+            } => {
+                let (a, b) = (1.0 - ls, 0.5 * ls);
+                elementwise!(|x: f32, t: f32| bce_logits(x, t * a + b))
+            }
+            Loss::BinaryCrossentropy {
+                from_logits: false,
+                label_smoothing: ls,
+            } => {
+                let (a, b) = (1.0 - ls, 0.5 * ls);
+                elementwise!(|p: f32, t: f32| bce_probs(p, t * a + b))
+            }
+            Loss::CategoricalCrossentropy {
+                from_logits,
+                label_smoothing: ls,
+            } => {
+                let smooth = Smoothing {
+                    keep: 1.0 - ls,
+                    add: ls / k as f32,
+                };
                 let mut sum = 0.0f64;
                 for (r, ((p, t), g)) in pred
                     .axis_iter(Axis(0))
@@ -172,9 +244,9 @@ impl Loss {
                 {
                     let w = weight(r);
                     let l = if from_logits {
-                        cce_logits_row(p, t, g, per_row * w)
+                        cce_logits_row(p, t, smooth, g, per_row * w)
                     } else {
-                        cce_probs_row(p, t, g, per_row * w)
+                        cce_probs_row(p, t, smooth, g, per_row * w)
                     };
                     sum += w as f64 * l;
                 }
@@ -333,11 +405,26 @@ fn bce_probs(p: f32, t: f32) -> (f32, f32) {
     (l, d)
 }
 
+/// Label smoothing of a categorical target: `t * keep + add`.
+#[derive(Clone, Copy)]
+struct Smoothing {
+    keep: f32,
+    add: f32,
+}
+
+impl Smoothing {
+    #[inline(always)]
+    fn apply(self, t: f32) -> f32 {
+        t * self.keep + self.add
+    }
+}
+
 // TF's softmax_cross_entropy_with_logits: -sum t (x - logsumexp x); its gradient is
 // softmax(x) - t (exact for targets summing to one, and what TF uses regardless).
 fn cce_logits_row(
     x: ndarray::ArrayView1<'_, f32>,
     t: ndarray::ArrayView1<'_, f32>,
+    smooth: Smoothing,
     mut g: ndarray::ArrayViewMut1<'_, f32>,
     scale: f32,
 ) -> f64 {
@@ -350,13 +437,13 @@ fn cce_logits_row(
     let loss: f64 = x
         .iter()
         .zip(t.iter())
-        .map(|(&v, &t)| -(t as f64) * (v as f64 - lse))
+        .map(|(&v, &t)| -(smooth.apply(t) as f64) * (v as f64 - lse))
         .sum();
     g.assign(&x);
     softmax_row(g.view_mut());
     Zip::from(&mut g)
         .and(&t)
-        .for_each(|g, &t| *g = (*g - t) * scale);
+        .for_each(|g, &t| *g = (*g - smooth.apply(t)) * scale);
     loss
 }
 
@@ -365,6 +452,7 @@ fn cce_logits_row(
 fn cce_probs_row(
     p: ndarray::ArrayView1<'_, f32>,
     t: ndarray::ArrayView1<'_, f32>,
+    smooth: Smoothing,
     mut g: ndarray::ArrayViewMut1<'_, f32>,
     scale: f32,
 ) -> f64 {
@@ -372,6 +460,7 @@ fn cce_probs_row(
     let mut loss = 0.0f64;
     let mut dot = 0.0f32;
     Zip::from(&mut g).and(&p).and(&t).for_each(|g, &p, &t| {
+        let t = smooth.apply(t);
         let q = p / s;
         let c = q.clamp(EPSILON, 1.0 - EPSILON);
         loss -= (t * c.ln()) as f64;
@@ -447,13 +536,29 @@ mod tests {
             (Loss::mae(), &pred_logits, &dense_t),
             (Loss::binary_crossentropy(), &pred_probs, &dense_t),
             (
-                Loss::BinaryCrossentropy { from_logits: true },
+                Loss::BinaryCrossentropy {
+                    from_logits: true,
+                    label_smoothing: 0.0,
+                },
                 &pred_logits,
+                &dense_t,
+            ),
+            (
+                Loss::binary_crossentropy().with_label_smoothing(0.2),
+                &pred_probs,
                 &dense_t,
             ),
             (Loss::categorical_crossentropy(), &pred_probs, &dense_t),
             (
-                Loss::CategoricalCrossentropy { from_logits: true },
+                Loss::categorical_crossentropy().with_label_smoothing(0.2),
+                &pred_probs,
+                &dense_t,
+            ),
+            (
+                Loss::CategoricalCrossentropy {
+                    from_logits: true,
+                    label_smoothing: 0.0,
+                },
                 &pred_logits,
                 &dense_t,
             ),
@@ -506,6 +611,22 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+        for bad in [-0.1f32, 1.5, f32::NAN] {
+            let loss = Loss::categorical_crossentropy().with_label_smoothing(bad);
+            let e = loss.value(pred.view(), pred.view());
+            assert!(
+                matches!(
+                    e,
+                    Err(Error::InvalidArgument {
+                        name: "label_smoothing",
+                        ..
+                    })
+                ),
+                "{bad}: {e:?}"
+            );
+        }
+        // The other losses have no label smoothing: the builder leaves them as they are.
+        assert_eq!(Loss::mse().with_label_smoothing(0.5), Loss::mse());
     }
 
     #[test]

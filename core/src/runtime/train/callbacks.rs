@@ -776,52 +776,8 @@ impl LearningRateSchedule for ExponentialDecay {
 mod tests {
     use super::*;
 
-    // Runs Keras' EarlyStopping decision over a scripted sequence; returns the epoch it stops
-    // at and the best epoch.
-    fn script(mut es: EarlyStopping, higher: bool, values: &[f32]) -> (Option<usize>, usize) {
-        es.best = if higher {
-            f32::NEG_INFINITY
-        } else {
-            f32::INFINITY
-        };
-        for (epoch, v) in values.iter().enumerate() {
-            if epoch < es.start_from_epoch {
-                continue;
-            }
-            if es.observe(epoch, *v, higher).0 {
-                return (Some(epoch), es.best_epoch);
-            }
-        }
-        (None, es.best_epoch)
-    }
-
-    #[test]
-    fn early_stopping_stops_where_keras_does() {
-        // Keras: patience 2 on [1.0, 0.9, 0.95, 0.91, 0.92]: best at 1, waits 1, 2 -> stops
-        // at epoch 3.
-        let losses = [1.0, 0.9, 0.95, 0.91, 0.92];
-        let es = EarlyStopping::new("loss").patience(2);
-        assert_eq!(script(es, false, &losses), (Some(3), 1));
-        // Patience 0 stops at the first epoch without improvement, but never at epoch 0.
-        let es = EarlyStopping::new("loss");
-        assert_eq!(script(es, false, &[1.0, 1.0]), (Some(1), 0));
-        // min_delta: 0.9 -> 0.89 is not an improvement by 0.05.
-        let es = EarlyStopping::new("loss").patience(1).min_delta(0.05);
-        assert_eq!(script(es, false, &[0.9, 0.89, 0.88]), (Some(1), 0));
-        // Baseline: improvements above the baseline do not reset the wait.
-        // Keras returns on every improvement before checking the patience, so it stops only
-        // after a non-improving epoch: at 2 here, where without the baseline it would be 3.
-        let es = EarlyStopping::new("loss").patience(2).baseline(0.5);
-        assert_eq!(script(es, false, &[0.9, 0.8, 0.8, 0.8]), (Some(2), 1));
-        let es = EarlyStopping::new("loss").patience(2);
-        assert_eq!(script(es, false, &[0.9, 0.8, 0.8, 0.8]), (Some(3), 1));
-        // start_from_epoch: the first two epochs are not monitored.
-        let es = EarlyStopping::new("loss").patience(1).start_from_epoch(2);
-        assert_eq!(script(es, false, &[0.1, 0.2, 0.9, 1.0, 1.1]), (Some(3), 2));
-        // Max mode (accuracy).
-        let es = EarlyStopping::new("val_accuracy").patience(1);
-        assert_eq!(script(es, true, &[0.5, 0.7, 0.6, 0.65]), (Some(2), 1));
-    }
+    // EarlyStopping is tested through `fit` and the real callback, on scripted values, in
+    // core/tests/training.rs (every argument, min, max and auto mode).
 
     #[test]
     fn exponential_decay_is_keras() {

@@ -16,6 +16,9 @@ const EPSILON: f32 = 1e-7;
 
 /// A metric, as named in Keras' `compile(metrics=[...])`.
 ///
+/// As in Keras 3, these metrics are not weighted: `sample_weight` and `class_weight` weight
+/// the loss only (Keras passes them to `weighted_metrics`, which stratic does not have yet).
+///
 /// ```
 /// # use stratic_core::Metric;
 /// let metrics = [Metric::Accuracy, Metric::Auc, Metric::Mae];
