@@ -20,14 +20,17 @@
 //! layer and checks its real output shape and weights against the spec.
 
 mod activation;
+mod conv;
 mod dense;
 mod embedding;
 mod flatten;
 mod merge;
 mod pooling;
 mod to_dense;
+mod window_pooling;
 
 pub use activation::ACTIVATION;
+pub use conv::{conv_geometry, spatial_rank, ConvGeometry, Padding, Window, CONV1D, CONV2D};
 pub use dense::{DenseConfig, DENSE};
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
@@ -39,6 +42,10 @@ pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
 pub use to_dense::TO_DENSE;
+pub use window_pooling::{
+    pooling_windows, AVERAGE_POOLING_1D, AVERAGE_POOLING_2D, GLOBAL_AVERAGE_POOLING_2D,
+    GLOBAL_MAX_POOLING_2D, MAX_POOLING_1D, MAX_POOLING_2D,
+};
 
 use super::spec::{Arity, LayerSpec};
 use super::Layout;
@@ -53,6 +60,14 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GLOBAL_SUM_POOLING_1D,
     &TO_DENSE,
     &FLATTEN,
+    &CONV1D,
+    &CONV2D,
+    &MAX_POOLING_1D,
+    &MAX_POOLING_2D,
+    &AVERAGE_POOLING_1D,
+    &AVERAGE_POOLING_2D,
+    &GLOBAL_MAX_POOLING_2D,
+    &GLOBAL_AVERAGE_POOLING_2D,
     &CONCATENATE,
     &ADD,
     &SUBTRACT,
