@@ -25,6 +25,21 @@ model! {
             -> global_max_pooling_1d()
             -> dense(2, activation = softmax)
     }
+
+    /// A flat vector reshaped into a sequence, one axis inferred.
+    struct Reshaped {
+        input(shape = [12]) -> reshape([-1, 3]) -> conv1d(2, 2)
+    }
+}
+
+#[test]
+fn reshape_regroups_in_row_major_order() {
+    let model = Reshaped::with_seed(0);
+    let text = model.summary().to_string();
+    assert!(text.contains("(None, 4, 3)"), "{text}");
+    assert!(text.contains("(None, 3, 2)"), "{text}");
+    let x = Array2::from_shape_fn((2, 12), |(b, i)| (b * 12 + i) as f32);
+    assert_eq!(model.predict(x.view()).unwrap().dim(), (2, 3, 2));
 }
 
 #[test]

@@ -233,3 +233,10 @@ fn dense_rank3() {
     );
     parity("dense_rank3.json", "dense", config);
 }
+
+#[test]
+fn reshape() {
+    // reshape([4, 6])
+    let config = configure("reshape", vec![("target_shape", ints(&[4, 6]))]);
+    parity("reshape.json", "reshape", config);
+}

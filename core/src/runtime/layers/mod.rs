@@ -7,6 +7,7 @@ mod embedding;
 mod flatten;
 mod merge;
 mod pooling;
+mod reshape;
 mod to_dense;
 mod window_pooling;
 
@@ -19,6 +20,7 @@ pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
 pub use pooling::GlobalPooling;
+pub use reshape::Reshape;
 pub use to_dense::ToDense;
 pub use window_pooling::Pooling;
 
@@ -56,6 +58,7 @@ pub fn build_dyn(
         "Flatten" => boxed::<Flatten>(spec, config, inputs, rng),
         "Conv" => boxed::<Conv>(spec, config, inputs, rng),
         "Pooling" => boxed::<Pooling>(spec, config, inputs, rng),
+        "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
         _ => None,
     }
 }

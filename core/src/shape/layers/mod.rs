@@ -26,6 +26,7 @@ mod embedding;
 mod flatten;
 mod merge;
 mod pooling;
+mod reshape;
 mod to_dense;
 mod window_pooling;
 
@@ -41,6 +42,7 @@ pub use merge::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
+pub use reshape::{reshape_target, RESHAPE};
 pub use to_dense::TO_DENSE;
 pub use window_pooling::{
     pooling_windows, AVERAGE_POOLING_1D, AVERAGE_POOLING_2D, GLOBAL_AVERAGE_POOLING_2D,
@@ -68,6 +70,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &AVERAGE_POOLING_2D,
     &GLOBAL_MAX_POOLING_2D,
     &GLOBAL_AVERAGE_POOLING_2D,
+    &RESHAPE,
     &CONCATENATE,
     &ADD,
     &SUBTRACT,
