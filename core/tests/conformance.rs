@@ -30,6 +30,8 @@ fn example_config(spec: &LayerSpec) -> Config {
                 ParamKind::Activation => {
                     ParamValue::Activation(stratic_core::shape::Activation::Tanh)
                 }
+                // A reshape must keep the count of any example input: infer its one axis.
+                ParamKind::Ints if p.name == "target_shape" => ParamValue::Ints(vec![-1].into()),
                 ParamKind::Ints => ParamValue::Ints(vec![2].into()),
                 ParamKind::Choice(names) => ParamValue::Str(names[0].into()),
                 ParamKind::Tensors => return None,

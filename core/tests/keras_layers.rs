@@ -7,7 +7,9 @@ mod common;
 
 use common::{array, fixture};
 use ndarray::{Array2, ArrayD};
-use stratic_core::shape::{layer_spec, Config, DType, Dim, Layout, RuleInput, TensorSpec};
+use stratic_core::shape::{
+    layer_spec, Activation, Config, DType, Dim, Layout, ParamValue, RuleInput, TensorSpec,
+};
 use stratic_core::{build_dyn, ForwardContext, Input, Rng};
 
 /// An N-D array as the rows layers see: every axis but the last folded in.
@@ -109,4 +111,132 @@ fn parity(file: &str, layer: &str, config: Config) {
 #[test]
 fn flatten() {
     parity("flatten.json", "flatten", Config::default());
+}
+
+fn ints(v: &[i64]) -> ParamValue {
+    ParamValue::Ints(v.to_vec().into())
+}
+
+fn choice(name: &'static str) -> ParamValue {
+    ParamValue::Str(name.into())
+}
+
+fn configure(layer: &str, given: Vec<(&'static str, ParamValue)>) -> Config {
+    layer_spec(layer)
+        .expect("a registered layer")
+        .configure(given)
+}
+
+#[test]
+fn conv2d_valid() {
+    // conv2d(3, kernel_size = [3, 3], activation = relu)
+    let config = configure(
+        "conv2d",
+        vec![
+            ("filters", ParamValue::Int(3)),
+            ("kernel_size", ints(&[3, 3])),
+            ("activation", ParamValue::Activation(Activation::Relu)),
+        ],
+    );
+    parity("conv2d_valid.json", "conv2d", config);
+}
+
+#[test]
+fn conv2d_same_stride2() {
+    // conv2d(4, kernel_size = [3, 2], strides = [2, 2], padding = same)
+    let config = configure(
+        "conv2d",
+        vec![
+            ("filters", ParamValue::Int(4)),
+            ("kernel_size", ints(&[3, 2])),
+            ("strides", ints(&[2, 2])),
+            ("padding", choice("same")),
+        ],
+    );
+    parity("conv2d_same_stride2.json", "conv2d", config);
+}
+
+#[test]
+fn conv1d_valid() {
+    // conv1d(3, kernel_size = 3)
+    let config = configure(
+        "conv1d",
+        vec![
+            ("filters", ParamValue::Int(3)),
+            ("kernel_size", ParamValue::Int(3)),
+        ],
+    );
+    parity("conv1d_valid.json", "conv1d", config);
+}
+
+#[test]
+fn conv1d_causal_dilated() {
+    // conv1d(2, kernel_size = 2, padding = causal, dilation_rate = 2)
+    let config = configure(
+        "conv1d",
+        vec![
+            ("filters", ParamValue::Int(2)),
+            ("kernel_size", ParamValue::Int(2)),
+            ("padding", choice("causal")),
+            ("dilation_rate", ParamValue::Int(2)),
+        ],
+    );
+    parity("conv1d_causal_dilated.json", "conv1d", config);
+}
+
+#[test]
+fn max_pooling2d() {
+    // max_pooling_2d(pool_size = [2, 2])
+    let config = configure("max_pooling_2d", vec![("pool_size", ints(&[2, 2]))]);
+    parity("max_pooling2d.json", "max_pooling_2d", config);
+}
+
+#[test]
+fn average_pooling2d_same() {
+    // average_pooling_2d(pool_size = [3, 3], strides = [2, 2], padding = same)
+    let config = configure(
+        "average_pooling_2d",
+        vec![
+            ("pool_size", ints(&[3, 3])),
+            ("strides", ints(&[2, 2])),
+            ("padding", choice("same")),
+        ],
+    );
+    parity("average_pooling2d_same.json", "average_pooling_2d", config);
+}
+
+#[test]
+fn global_average_pooling2d() {
+    let config = configure("global_average_pooling_2d", vec![]);
+    parity(
+        "global_average_pooling2d.json",
+        "global_average_pooling_2d",
+        config,
+    );
+}
+
+#[test]
+fn global_max_pooling1d() {
+    let config = configure("global_max_pooling_1d", vec![]);
+    parity("global_max_pooling1d.json", "global_max_pooling_1d", config);
+}
+
+#[test]
+fn dense_rank3() {
+    // dense(3, activation = tanh) on a rank-3 input
+    let config = configure(
+        "dense",
+        vec![
+            ("units", ParamValue::Int(3)),
+            ("activation", ParamValue::Activation(Activation::Tanh)),
+        ],
+    );
+    parity("dense_rank3.json", "dense", config);
+}
+
+#[test]
+fn reshape() {
+    // reshape([4, 6])
+    let config = configure("reshape", vec![("target_shape", ints(&[4, 6]))]);
+    parity("reshape.json", "reshape", config);
 }

@@ -5,3 +5,4 @@ pub mod activations;
 pub(crate) mod few_rows;
 pub(crate) mod gemm;
 pub(crate) mod sparse_product;
+pub(crate) mod window;

@@ -1,22 +1,28 @@
 //! Built layers: weights plus the buffers training reuses.
 
 mod activation;
+mod conv;
 mod dense;
 mod embedding;
 mod flatten;
 mod merge;
 mod pooling;
+mod reshape;
 mod to_dense;
+mod window_pooling;
 
 use crate::runtime::{BuildLayer, Layer, Rng};
 use crate::shape::{Config, LayerSpec, TensorSpec};
 pub use activation::ActivationLayer;
+pub use conv::Conv;
 pub use dense::Dense;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
 pub use pooling::GlobalPooling;
+pub use reshape::Reshape;
 pub use to_dense::ToDense;
+pub use window_pooling::Pooling;
 
 use ndarray::{Array2, ArrayView2};
 
@@ -50,6 +56,9 @@ pub fn build_dyn(
         "GlobalPooling" => boxed::<GlobalPooling>(spec, config, inputs, rng),
         "ToDense" => boxed::<ToDense>(spec, config, inputs, rng),
         "Flatten" => boxed::<Flatten>(spec, config, inputs, rng),
+        "Conv" => boxed::<Conv>(spec, config, inputs, rng),
+        "Pooling" => boxed::<Pooling>(spec, config, inputs, rng),
+        "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
         _ => None,
     }
 }

@@ -23,14 +23,18 @@
 //! parameter (a `ParamKind`) is the one thing that needs the macro: its check and its value.
 
 mod activation;
+mod conv;
 mod dense;
 mod embedding;
 mod flatten;
 mod merge;
 mod pooling;
+mod reshape;
 mod to_dense;
+mod window_pooling;
 
 pub use activation::ACTIVATION;
+pub use conv::{conv_geometry, spatial_rank, ConvGeometry, Padding, Window, CONV1D, CONV2D};
 pub use dense::{DenseConfig, DENSE};
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
@@ -41,7 +45,12 @@ pub use merge::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
+pub use reshape::{reshape_target, RESHAPE};
 pub use to_dense::TO_DENSE;
+pub use window_pooling::{
+    pooling_windows, AVERAGE_POOLING_1D, AVERAGE_POOLING_2D, GLOBAL_AVERAGE_POOLING_2D,
+    GLOBAL_MAX_POOLING_2D, MAX_POOLING_1D, MAX_POOLING_2D,
+};
 
 use super::spec::{Arity, LayerSpec};
 use super::Layout;
@@ -56,6 +65,15 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GLOBAL_SUM_POOLING_1D,
     &TO_DENSE,
     &FLATTEN,
+    &CONV1D,
+    &CONV2D,
+    &MAX_POOLING_1D,
+    &MAX_POOLING_2D,
+    &AVERAGE_POOLING_1D,
+    &AVERAGE_POOLING_2D,
+    &GLOBAL_MAX_POOLING_2D,
+    &GLOBAL_AVERAGE_POOLING_2D,
+    &RESHAPE,
     &CONCATENATE,
     &ADD,
     &SUBTRACT,

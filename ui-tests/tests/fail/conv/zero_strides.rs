@@ -1,0 +1,9 @@
+use stratic::prelude::*;
+
+model! {
+    struct M {
+        input(shape = [8, 8, 1]) -> conv2d(4, 3, strides = [1, 0])
+    }
+}
+
+fn main() {}
