@@ -2,6 +2,7 @@
 
 mod activation;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
@@ -12,6 +13,7 @@ use crate::runtime::{BuildLayer, Layer, Rng};
 use crate::shape::{Config, LayerSpec, TensorSpec};
 pub use activation::ActivationLayer;
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
@@ -50,6 +52,7 @@ pub fn build_dyn(
         "GlobalPooling" => boxed::<GlobalPooling>(spec, config, inputs, rng),
         "ToDense" => boxed::<ToDense>(spec, config, inputs, rng),
         "Flatten" => boxed::<Flatten>(spec, config, inputs, rng),
+        "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
         _ => None,
     }
 }

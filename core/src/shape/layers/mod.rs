@@ -21,6 +21,7 @@
 
 mod activation;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
@@ -29,6 +30,7 @@ mod to_dense;
 
 pub use activation::ACTIVATION;
 pub use dense::{DenseConfig, DENSE};
+pub use dropout::DROPOUT;
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
 pub use merge::{
@@ -61,6 +63,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &MAXIMUM,
     &MINIMUM,
     &DOT,
+    &DROPOUT,
 ];
 
 /// The spec of the layer the DSL calls `name`.
