@@ -172,8 +172,10 @@ fn check_one_input(spec: &'static LayerSpec, layout: Layout, rng: &mut Rng) -> b
     );
     // A forward outside training computes the inference output; a training forward may
     // differ by design (dropout, batch statistics), so only its shape is checked.
-    let mut inference = ForwardContext::default();
-    inference.training = false;
+    let mut inference = ForwardContext {
+        training: false,
+        ..ForwardContext::default()
+    };
     layer.forward(value.input(), &mut inference);
     assert_eq!(
         layer.output(),

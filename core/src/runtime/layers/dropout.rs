@@ -146,8 +146,10 @@ mod tests {
         let x = Array2::from_shape_fn((3, 4), |(r, c)| (r * 4 + c) as f32);
         let mut d = Dropout::new(0.9, Some(1));
         assert_eq!(d.call(x.view().into()), x);
-        let mut cx = ForwardContext::training(0);
-        cx.training = false;
+        let mut cx = ForwardContext {
+            training: false,
+            ..ForwardContext::training(0)
+        };
         d.forward(x.view().into(), &mut cx);
         assert_eq!(d.output(), x);
     }
