@@ -3,6 +3,7 @@
 mod activation;
 mod conv;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
@@ -16,6 +17,7 @@ use crate::shape::{Config, LayerSpec, TensorSpec};
 pub use activation::ActivationLayer;
 pub use conv::Conv;
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
@@ -59,6 +61,7 @@ pub fn build_dyn(
         "Conv" => boxed::<Conv>(spec, config, inputs, rng),
         "Pooling" => boxed::<Pooling>(spec, config, inputs, rng),
         "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
+        "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
         _ => None,
     }
 }

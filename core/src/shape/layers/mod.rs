@@ -25,6 +25,7 @@
 mod activation;
 mod conv;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
@@ -36,6 +37,7 @@ mod window_pooling;
 pub use activation::ACTIVATION;
 pub use conv::{conv_geometry, spatial_rank, ConvGeometry, Padding, Window, CONV1D, CONV2D};
 pub use dense::{DenseConfig, DENSE};
+pub use dropout::DROPOUT;
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
 pub use merge::{
@@ -82,6 +84,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &MAXIMUM,
     &MINIMUM,
     &DOT,
+    &DROPOUT,
 ];
 
 /// The spec of the layer the DSL calls `name`.
