@@ -350,3 +350,13 @@ fn a_sparse_input_of_the_wrong_shape_is_refused_by_name() {
         })
     ));
 }
+
+#[test]
+fn equality_compares_which_row_each_entry_is_in() {
+    // The same shape, columns and values; the entry in another row.
+    let a = SparseTensor::from_dense(ndarray::array![[1.0f32, 0.0], [0.0, 0.0]].view()).unwrap();
+    let b = SparseTensor::from_dense(ndarray::array![[0.0f32, 0.0], [1.0, 0.0]].view()).unwrap();
+    assert_ne!(a, b);
+    let c = SparseTensor::from_dense(ndarray::array![[1.0f32, 0.0], [0.0, 0.0]].view()).unwrap();
+    assert_eq!(a, c);
+}
