@@ -22,6 +22,9 @@
 #![warn(missing_docs)]
 
 pub use ndarray;
+/// Data-parallel training over several processes (MPI behind the `mpi` feature): see
+/// `FitOptions::distributed`.
+pub use stratic_core::distributed;
 pub use stratic_core::shape;
 pub use stratic_core::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, Layer, Model, ParamMut,

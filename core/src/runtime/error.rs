@@ -149,6 +149,16 @@ pub enum Error {
         /// The vocabulary size: ids must be below it.
         input_dim: usize,
     },
+    // === distributed training ===
+    /// Another rank of a distributed `fit` failed, so this one stopped too (the failing rank
+    /// returns its own error); or the ranks do not train the same model with the same
+    /// arguments.
+    Distributed {
+        /// The rank that failed (the lowest, when several did).
+        rank: usize,
+        /// That rank's error, as text.
+        message: String,
+    },
 }
 
 // Written out rather than derived, with the derive's output: a derived `fmt` is `#[inline]`,
@@ -264,6 +274,11 @@ impl fmt::Debug for Error {
                 .finish(),
             Error::Sparse(e) => f.debug_tuple("Sparse").field(e).finish(),
             Error::Ragged(e) => f.debug_tuple("Ragged").field(e).finish(),
+            Error::Distributed { rank, message } => f
+                .debug_struct("Distributed")
+                .field("rank", rank)
+                .field("message", message)
+                .finish(),
             Error::IdOutOfRange {
                 layer,
                 id,
@@ -448,6 +463,9 @@ impl fmt::Display for Error {
                 )
             }
             Error::InvalidArgument { name, message } => write!(f, "invalid `{name}`: {message}"),
+            Error::Distributed { rank, message } => {
+                write!(f, "distributed training stopped: rank {rank} failed: {message}")
+            }
             Error::Weight { key, message } => write!(f, "weight '{key}': {message}"),
             Error::NonFiniteLoss { epoch, batch } => write!(
                 f,

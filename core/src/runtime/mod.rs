@@ -2,6 +2,7 @@
 
 mod constant;
 mod data;
+pub mod distributed;
 mod error;
 pub mod init;
 pub mod kernels;

@@ -25,6 +25,8 @@ pub(crate) struct TrainInfo {
     pub(crate) has_schedule: bool,
     /// Every logged metric name (without `val_`) and whether higher is better.
     pub(crate) directions: Vec<(String, bool)>,
+    /// This process's rank in a distributed `fit` (0 otherwise).
+    pub(crate) rank: usize,
 }
 
 impl<M> TrainContext<'_, M> {
@@ -84,6 +86,12 @@ impl<M> TrainContext<'_, M> {
     /// The number of batches per epoch.
     pub fn steps_per_epoch(&self) -> usize {
         self.info.steps
+    }
+
+    /// This process's rank in a distributed `fit` (`FitOptions::distributed`), 0 otherwise.
+    /// Side effects that must happen once, such as writing files, belong to rank 0.
+    pub fn rank(&self) -> usize {
+        self.info.rank
     }
 
     /// Whether larger values of the logged quantity `name` are better: false for losses,
@@ -534,6 +542,11 @@ where
                 return Ok(());
             }
             self.best = Some(current);
+        }
+        // Every rank holds the same weights; one copy on disk is enough, and ranks sharing a
+        // file system must not write the same file at once.
+        if ctx.rank() != 0 {
+            return Ok(());
         }
         (self.save)(ctx.model(), epoch, logs)
     }

@@ -200,6 +200,33 @@ impl MetricState {
         self.metric
     }
 
+    /// Visits every accumulated count and sum, in a fixed order: a distributed `fit` sums
+    /// them over the ranks, which gives the metric over all the ranks' samples.
+    pub(crate) fn for_each_value(&mut self, f: &mut dyn FnMut(&mut f64)) {
+        match &mut self.state {
+            State::Mean { sum, count } => {
+                f(sum);
+                f(count);
+            }
+            State::Counts { tp, fp, fn_ } => {
+                f(tp);
+                f(fp);
+                f(fn_);
+            }
+            State::Auc(counts) => {
+                let c = &mut **counts;
+                for v in
+                    c.tp.iter_mut()
+                        .chain(&mut c.fp)
+                        .chain(&mut c.tn)
+                        .chain(&mut c.fn_)
+                {
+                    f(v);
+                }
+            }
+        }
+    }
+
     /// Forgets every update (Keras resets metrics at the start of each epoch and evaluation).
     pub(crate) fn reset(&mut self) {
         match &mut self.state {

@@ -11,6 +11,7 @@
 //! - [`finite`]: the check for NaN and infinities in the data before the first step.
 
 mod callbacks;
+mod distributed;
 mod finite;
 mod forward;
 mod history;
@@ -31,6 +32,7 @@ pub use callbacks::{
     Callback, EarlyStopping, ExponentialDecay, LearningRateSchedule, Mode, ModelCheckpoint,
     ReduceLROnPlateau, TerminateOnNaN, TrainContext,
 };
+use distributed::Ranks;
 pub use finite::{FiniteElement, InputValues, NonFinite};
 pub use history::{Evaluation, History, Logs, StopReason};
 use metrics::MetricState;
@@ -79,6 +81,8 @@ struct TrainState {
     step_losses: Vec<f32>,
     order: Vec<usize>,
     logs: Logs,
+    // The ranks of a distributed `fit`, for the duration of the call.
+    ranks: Option<Ranks>,
 }
 
 /// Which inputs a set of samples comes from.
@@ -124,6 +128,11 @@ trait Net {
     fn update(&mut self);
     /// The first weight (`layer/variable`) whose gradient holds a NaN or an infinity.
     fn non_finite_gradient(&mut self) -> Option<String>;
+    /// One optimizer step with `grads` (every parameter's, flat, in visit order) in place of
+    /// the gradients of the last `backward` (a distributed step's averaged ones).
+    fn update_with(&mut self, grads: &[f32]);
+    /// Visits every trainable parameter of the model.
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// The optimizer.
     fn optimizer(&mut self) -> &mut dyn Optimizer;
     /// Inference on the batch.
@@ -183,6 +192,14 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
             }
         });
         bad
+    }
+
+    fn update_with(&mut self, grads: &[f32]) {
+        distributed::update_with(&mut *self.model, &mut *self.optimizer, grads);
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        self.model.visit_params(f);
     }
 
     fn optimizer(&mut self) -> &mut dyn Optimizer {
@@ -572,6 +589,7 @@ impl TrainState {
             step_losses: vec![0.0; k],
             order: Vec::new(),
             logs: Logs::default(),
+            ranks: None,
         }
     }
 
@@ -731,8 +749,11 @@ impl TrainState {
         };
         let stdout;
         let mut lock;
+        let quiet = self.ranks.as_ref().is_some_and(|r| !r.is_root());
         let mut progress = match (out, options.verbose) {
             (_, 0) => Progress::Silent,
+            // Only rank 0 of a distributed fit reports.
+            _ if quiet => Progress::Silent,
             (Some(out), verbose) => Progress::Lines { out, verbose },
             (None, 1) if std::io::stdout().is_terminal() => Progress::Bar { bar: None },
             (None, verbose) => {
@@ -775,8 +796,23 @@ impl TrainState {
         let n = order.len();
         let k = self.losses.len();
         let mut rng = options.seed.map_or_else(Rng::from_entropy, Rng::new);
-        let bs = options.batch_size;
-        let steps = n.div_ceil(bs);
+        let mut bs = options.batch_size;
+        let mut steps = n.div_ceil(bs);
+        let names = self.metric_names_flat();
+        if let Some(ranks) = &mut self.ranks {
+            let plan = format!(
+                "batch_size {}, epochs {}..{}, validation {}, outputs {k}, metrics {names:?}",
+                options.batch_size,
+                options.initial_epoch,
+                options.epochs,
+                validation.is_some(),
+            );
+            ranks.begin(net, &plan)?;
+            // Each rank takes its share of every global batch; a rank whose shard runs out
+            // first joins the remaining steps with no samples.
+            bs = ranks.local_batch(options.batch_size);
+            steps = ranks.max(if bs == 0 { 0 } else { n.div_ceil(bs) });
+        }
         let mut directions: Vec<(String, bool)> = self
             .train_metrics
             .iter()
@@ -790,17 +826,22 @@ impl TrainState {
             steps,
             has_schedule: self.schedule.is_some(),
             directions,
+            rank: self.ranks.as_ref().map_or(0, Ranks::rank),
         };
         let mut stop = false;
         let mut history = History::default();
-        net.hook(Hook::TrainBegin, &mut stop, &info)?;
-        let need_batch_logs = net.has_callbacks() || matches!(progress, Progress::Bar { .. });
+        self.hook(net, Hook::TrainBegin, &mut stop, &info)?;
+        let mut need_batch_logs = net.has_callbacks() || matches!(progress, Progress::Bar { .. });
+        if let Some(ranks) = &self.ranks {
+            // Batch logs are reduced over the ranks: all of them, or none, compute them.
+            need_batch_logs = ranks.any(need_batch_logs);
+        }
         // Names from an earlier run (with other metrics) must not linger in the batch logs.
         self.logs.clear();
         let mut epoch_logs = Logs::default();
         let mut sums = vec![0.0f64; k];
         for epoch in options.initial_epoch..options.epochs {
-            net.hook(Hook::EpochBegin(epoch), &mut stop, &info)?;
+            self.hook(net, Hook::EpochBegin(epoch), &mut stop, &info)?;
             let clock = progress.begin_epoch(epoch, options.epochs, steps);
             if options.shuffle {
                 rng.shuffle(order);
@@ -814,22 +855,31 @@ impl TrainState {
             sums.fill(0.0);
             let mut seen = 0usize;
             let mut non_finite = None;
-            for (step, idx) in order.chunks(bs).enumerate() {
-                let loss = self
-                    .train_step(net, targets, weights, idx)
-                    .map_err(|e| at_step(e, epoch, step))?;
-                seen += idx.len();
-                total += loss as f64 * idx.len() as f64;
+            for step in 0..steps {
+                let from = (step * bs).min(order.len());
+                let idx = &order[from..(from + bs).min(order.len())];
+                let (loss, count) = if self.ranks.is_some() {
+                    self.step_shared(net, targets, weights, idx)
+                        .map_err(|e| at_step(e, epoch, step))?
+                } else {
+                    (
+                        self.train_step(net, targets, weights, idx)
+                            .map_err(|e| at_step(e, epoch, step))?,
+                        idx.len(),
+                    )
+                };
+                seen += count;
+                total += loss as f64 * count as f64;
                 for (acc, l) in sums.iter_mut().zip(&self.step_losses) {
-                    *acc += *l as f64 * idx.len() as f64;
+                    *acc += *l as f64 * count as f64;
                 }
                 if !loss.is_finite() {
                     non_finite = Some(step);
                 }
                 if need_batch_logs || non_finite.is_some() {
                     let mut logs = std::mem::take(&mut self.logs);
-                    self.fill_logs(&mut logs, total, &sums, seen);
-                    net.hook(Hook::BatchEnd(step, &logs), &mut stop, &info)?;
+                    self.fill_logs_shared(&mut logs, total, &sums, seen);
+                    self.hook(net, Hook::BatchEnd(step, &logs), &mut stop, &info)?;
                     progress.batch_end(&clock, step, &logs);
                     self.logs = logs;
                 }
@@ -844,7 +894,7 @@ impl TrainState {
                 }
             }
             epoch_logs.clear();
-            self.fill_logs(&mut epoch_logs, total, &sums, seen);
+            self.fill_logs_shared(&mut epoch_logs, total, &sums, seen);
             if let Some(set) = &validation {
                 let mut val = Logs::default();
                 self.evaluate_set(net, set, bs, &mut val, "val_")?;
@@ -852,7 +902,12 @@ impl TrainState {
                     epoch_logs.set(name, value);
                 }
             }
-            net.hook(Hook::EpochEnd(epoch, &mut epoch_logs), &mut stop, &info)?;
+            self.hook(
+                net,
+                Hook::EpochEnd(epoch, &mut epoch_logs),
+                &mut stop,
+                &info,
+            )?;
             history.record(epoch, &epoch_logs);
             progress.end_epoch(clock, &epoch_logs);
             if stop {
@@ -862,8 +917,29 @@ impl TrainState {
                 break;
             }
         }
-        net.hook(Hook::TrainEnd(&epoch_logs), &mut stop, &info)?;
+        self.hook(net, Hook::TrainEnd(&epoch_logs), &mut stop, &info)?;
         Ok(history)
+    }
+
+    // Runs a callback hook; in a distributed fit every rank then learns whether any failed
+    // or asked to stop, so that all decide alike.
+    fn hook(
+        &mut self,
+        net: &mut dyn Net,
+        hook: Hook<'_>,
+        stop: &mut bool,
+        info: &TrainInfo,
+    ) -> Result<(), Error> {
+        let result = net.hook(hook, stop, info);
+        match &mut self.ranks {
+            Some(ranks) => ranks.agree(result, stop),
+            None => result,
+        }
+    }
+
+    // Every logged name besides the loss, for the plan distributed ranks compare.
+    fn metric_names_flat(&self) -> String {
+        self.metric_names().join(",")
     }
 
     // The running logs of an epoch: the mean loss over `seen` samples, each output's with
@@ -899,6 +975,18 @@ impl TrainState {
         weights: Option<&[f32]>,
         idx: &[usize],
     ) -> Result<f32, Error> {
+        self.load_batch(net, targets, weights, idx);
+        self.step(net, Feed::Batch, weights.is_some(), true)
+    }
+
+    // Gathers the samples `idx` and their targets (and row weights) into the batch.
+    fn load_batch(
+        &mut self,
+        net: &mut dyn Net,
+        targets: &[ArrayD<f32>],
+        weights: Option<&[f32]>,
+        idx: &[usize],
+    ) {
         net.gather(Source::Train, idx);
         for (i, target) in targets.iter().enumerate() {
             let batch = &mut self.target_batches[i];
@@ -913,7 +1001,6 @@ impl TrainState {
                 fill_row_weights(&mut self.row_weights[i], w, idx, view.nrows());
             }
         }
-        self.step(net, Feed::Batch, weights.is_some(), true)
     }
 
     // The learning rate for the next step from the schedule, if any, checked before it is
@@ -959,6 +1046,34 @@ impl TrainState {
         if let Some(lr) = self.scheduled_rate()? {
             net.optimizer().set_learning_rate(lr);
         }
+        let total = self.forward_losses(net, feed, weighted, metrics)?;
+        if !total.is_finite() {
+            return Ok(total);
+        }
+        net.backward(feed, &self.grads);
+        // A finite loss can still have a non-finite gradient (an overflow in backward); it
+        // must not reach the weights either.
+        if let Some(weight) = net.non_finite_gradient() {
+            return Err(Error::NonFiniteGradient {
+                epoch: 0,
+                batch: 0,
+                weight,
+            });
+        }
+        net.update();
+        self.steps_taken += 1;
+        Ok(total)
+    }
+
+    // Forward and losses (and metrics) on `feed`: the loss gradients are then in `grads`.
+    // Returns the total (weighted) loss.
+    fn forward_losses(
+        &mut self,
+        net: &mut dyn Net,
+        feed: Feed,
+        weighted: bool,
+        metrics: bool,
+    ) -> Result<f32, Error> {
         net.forward_train(feed);
         let mut total = 0.0f32;
         for i in 0..self.losses.len() {
@@ -978,21 +1093,6 @@ impl TrainState {
             self.step_losses[i] = loss;
             total += weight * loss;
         }
-        if !total.is_finite() {
-            return Ok(total);
-        }
-        net.backward(feed, &self.grads);
-        // A finite loss can still have a non-finite gradient (an overflow in backward); it
-        // must not reach the weights either.
-        if let Some(weight) = net.non_finite_gradient() {
-            return Err(Error::NonFiniteGradient {
-                epoch: 0,
-                batch: 0,
-                weight,
-            });
-        }
-        net.update();
-        self.steps_taken += 1;
         Ok(total)
     }
 
@@ -1033,7 +1133,9 @@ impl TrainState {
         let mut per_output = vec![0.0f64; k];
         let mut idx: Vec<usize> = Vec::with_capacity(batch_size);
         let mut start = set.range.start;
-        while start < set.range.end {
+        // An error is kept, not returned, until the ranks of a distributed fit agree on it.
+        let mut failed = None;
+        'batches: while start < set.range.end {
             let end = (start + batch_size).min(set.range.end);
             idx.clear();
             idx.extend(start..end);
@@ -1046,12 +1148,18 @@ impl TrainState {
                     fill_row_weights(&mut self.row_weights[i], w, &idx, target_rows.nrows());
                 }
                 let w = set.weights.map(|_| self.row_weights[i].view());
-                let loss = self.losses[i].compute_weighted(
+                let loss = match self.losses[i].compute_weighted(
                     pred.view(),
                     target_rows.view(),
                     w,
                     &mut self.grads[i],
-                )?;
+                ) {
+                    Ok(loss) => loss,
+                    Err(e) => {
+                        failed = Some(e);
+                        break 'batches;
+                    }
+                };
                 for m in &mut self.eval_metrics[i] {
                     m.update(pred.view(), target_rows.view());
                 }
@@ -1060,8 +1168,15 @@ impl TrainState {
             }
             start = end;
         }
-        let n = set.range.len();
-        let mean = |sum: f64| if n == 0 { 0.0 } else { (sum / n as f64) as f32 };
+        // The total, each output's, and the count, summed over the ranks when distributed.
+        let mut sums: Vec<f64> = std::iter::once(total)
+            .chain(per_output.iter().copied())
+            .chain([set.range.len() as f64])
+            .collect();
+        self.reduce_evaluation(failed, &mut sums)?;
+        let (total, n) = (sums[0], sums[k + 1]);
+        per_output.copy_from_slice(&sums[1..=k]);
+        let mean = |sum: f64| if n == 0.0 { 0.0 } else { (sum / n) as f32 };
         let mut local = Logs::default();
         local.set(&format!("{prefix}loss"), mean(total));
         if k > 1 {
@@ -1181,6 +1296,36 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
             mut callbacks,
             out,
         } = self;
+        // A world of one rank is ordinary training, bit for bit.
+        compiled.state.ranks = options
+            .distributed
+            .clone()
+            .filter(|w| w.size() > 1)
+            .map(Ranks::new);
+        let result = Self::train(
+            compiled,
+            x,
+            y,
+            &options,
+            validation,
+            sample_weight,
+            &mut callbacks,
+            out,
+        );
+        distributed::finish(compiled.state.ranks.take(), result)
+    }
+
+    #[allow(clippy::too_many_arguments)] // `Fit`'s parts, each distinct.
+    fn train(
+        compiled: &mut Compiled<M, O>,
+        x: M::Input<'x>,
+        y: Y,
+        options: &FitOptions,
+        validation: Option<Result<Prepared<'x, M>, Error>>,
+        sample_weight: Option<ArrayView1<'x, f32>>,
+        callbacks: &mut [&'c mut dyn Callback<M>],
+        out: Option<&'c mut dyn Write>,
+    ) -> Result<History, Error> {
         options.validate()?;
         compiled.optimizer.validate()?;
         let n = M::check_input(x)?;
@@ -1195,14 +1340,14 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
         if options.check_finite {
             check_finite_data::<M>(x, &targets, sample_weight, xv.zip(tv.as_deref()))?;
         }
-        let (state, mut net) = compiled.split(x, xv, &mut callbacks);
+        let (state, mut net) = compiled.split(x, xv, callbacks);
         state.fit(
             &mut net,
             n,
             &targets,
             tv.as_deref(),
             sample_weight,
-            &options,
+            options,
             out,
         )
     }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::super::distributed::World;
 use super::super::Error;
 
 /// The arguments of `fit`, with Keras' defaults: 1 epoch, batches of 32, shuffled each epoch,
@@ -54,6 +55,9 @@ pub struct FitOptions {
     /// With it off, a NaN reaches the loss and `fit` ends in [`Error::NonFiniteLoss`] with
     /// the weights of the last finite step.
     pub check_finite: bool,
+    /// The ranks to train with, data-parallel (see [`distributed`](Self::distributed));
+    /// `None` trains in this process alone.
+    pub distributed: Option<World>,
 }
 
 impl Default for FitOptions {
@@ -68,6 +72,7 @@ impl Default for FitOptions {
             initial_epoch: 0,
             class_weight: None,
             check_finite: true,
+            distributed: None,
         }
     }
 }
@@ -132,6 +137,22 @@ impl FitOptions {
     /// default).
     pub fn check_finite(mut self, check: bool) -> Self {
         self.check_finite = check;
+        self
+    }
+
+    /// Trains data-parallel on every rank of `world`: each rank calls `fit` with its own
+    /// part of the data (see [`shard`](crate::distributed::shard)) and the same arguments.
+    ///
+    /// `batch_size` is then the global batch, as in Keras' distribution strategies: rank `r`
+    /// of `n` takes `batch_size / n` samples of each (one more when `r < batch_size % n`).
+    /// The ranks start from rank 0's weights; each step averages the gradients over the
+    /// global batch (one all-reduce) and every rank applies the same update, so the weights
+    /// stay identical. Losses, metrics and validation are reduced over the ranks, so the
+    /// history, and what callbacks decide, are the same on every rank. Only rank 0 prints
+    /// progress and writes checkpoints. An error on one rank stops every rank: that rank
+    /// returns it and the others return [`Error::Distributed`] naming it.
+    pub fn distributed(mut self, world: &World) -> Self {
+        self.distributed = Some(world.clone());
         self
     }
 
