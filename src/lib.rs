@@ -33,6 +33,9 @@ pub use stratic_core::{
 };
 pub use stratic_macros::model;
 
+/// ONNX export (`model.save_onnx("model.onnx")`, `to_onnx()`): see [`onnx::OnnxExport`].
+pub use stratic_core::onnx;
+
 /// Weights from and to bytes, and the readers behind `Model::load_keras*`: for weights
 /// embedded in the program (`include_bytes!`) or received over the network.
 pub mod weights {
@@ -55,8 +58,8 @@ pub mod prelude {
     pub use stratic_core::{
         Adam, AdamW, Callback, CompileFirst, Compiled, EarlyStopping, Error, Evaluation,
         ExponentialDecay, FitOptions, History, LearningRateSchedule, Logs, Loss, Metric, Mode,
-        Model, ModelCheckpoint, Optimizer, RMSprop, RaggedTensor, ReduceLROnPlateau, SparseOptions,
-        SparseTensor, StopReason, TerminateOnNaN, TrainContext, SGD,
+        Model, ModelCheckpoint, OnnxExport, Optimizer, RMSprop, RaggedTensor, ReduceLROnPlateau,
+        SparseOptions, SparseTensor, StopReason, TerminateOnNaN, TrainContext, SGD,
     };
 }
 

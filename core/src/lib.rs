@@ -8,6 +8,8 @@
 pub mod shape;
 
 #[cfg(feature = "runtime")]
+pub mod onnx;
+#[cfg(feature = "runtime")]
 mod runtime;
 #[cfg(feature = "runtime")]
 pub use runtime::*;

@@ -159,6 +159,17 @@ pub enum Error {
         /// That rank's error, as text.
         message: String,
     },
+    // === ONNX export ===
+    /// A model cannot be written as ONNX: a layer (or input) whose computation ONNX cannot
+    /// express as exported, such as a sparse or ragged tensor. Nothing was written.
+    OnnxExport {
+        /// The layer's (or input's) name.
+        layer: String,
+        /// Its Keras class (`Dense`, `InputLayer`, ...).
+        class: String,
+        /// Why it cannot be exported.
+        reason: String,
+    },
 }
 
 // Written out rather than derived, with the derive's output: a derived `fmt` is `#[inline]`,
@@ -203,6 +214,16 @@ impl fmt::Debug for Error {
                 .debug_struct("InvalidArgument")
                 .field("name", name)
                 .field("message", message)
+                .finish(),
+            Error::OnnxExport {
+                layer,
+                class,
+                reason,
+            } => f
+                .debug_struct("OnnxExport")
+                .field("layer", layer)
+                .field("class", class)
+                .field("reason", reason)
                 .finish(),
             Error::Weight { key, message } => f
                 .debug_struct("Weight")
@@ -518,6 +539,14 @@ impl fmt::Display for Error {
                 message,
             } => write!(f, "{format} file {problem}: {message}"),
             Error::WeightMismatch(m) => m.fmt(f),
+            Error::OnnxExport {
+                layer,
+                class,
+                reason,
+            } => write!(
+                f,
+                "cannot export layer '{layer}' ({class}) to ONNX: {reason}"
+            ),
             Error::Architecture { differences } => {
                 f.write_str(
                     "the saved architecture differs from the declared model (saved | declared):",

@@ -4,7 +4,8 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{ParamMut, ParamRef, RaggedView, Rng, SparseTensor};
+use super::{Error, ParamMut, ParamRef, RaggedView, Rng, SparseTensor};
+use crate::onnx::LayerExport;
 use crate::shape::{Config, LayerSpec, TensorSpec};
 
 /// A tensor as a layer receives it.
@@ -122,6 +123,16 @@ pub trait Layer {
     /// Whether `backward` adds to the weight gradients (the second and later uses of a shared
     /// layer, whose gradient is the sum over its uses) or overwrites them.
     fn set_accumulate(&mut self, _accumulate: bool) {}
+
+    /// Writes the layer's inference computation as ONNX nodes, from `cx.input(0)` to
+    /// `cx.output()`, with its weights as the initializers `cx.weight(..)` names (see
+    /// [`crate::onnx`]). The default refuses with [`Error::OnnxExport`] naming the layer.
+    ///
+    /// # Errors
+    /// [`Error::OnnxExport`] when ONNX cannot express the layer as configured.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        Err(cx.unsupported("no ONNX export is written for this layer yet"))
+    }
 }
 
 /// Building a layer from its spec and configuration (Keras' constructor plus `build`). The
@@ -150,4 +161,22 @@ pub trait MergeLayer {
     fn backward(&mut self, xs: &[ArrayView2<'_, f32>], grad_output: ArrayView2<'_, f32>);
     /// The gradient with respect to input `index`, from the last `backward`.
     fn grad_input(&self, index: usize) -> ArrayView2<'_, f32>;
+
+    /// Writes the merge as ONNX nodes, from `cx.inputs()` to `cx.output()` (see
+    /// [`crate::onnx`]). The default refuses with [`Error::OnnxExport`] naming the layer.
+    ///
+    /// # Errors
+    /// [`Error::OnnxExport`] when ONNX cannot express the merge as configured.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        Err(cx.unsupported("no ONNX export is written for this merge yet"))
+    }
+}
+
+/// A built layer of a model, as exporters walk them (see `Model::layer`).
+#[derive(Clone, Copy)]
+pub enum LayerRef<'a> {
+    /// A one-input layer.
+    One(&'a dyn Layer),
+    /// A merge layer.
+    Merge(&'a dyn MergeLayer),
 }

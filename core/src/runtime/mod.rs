@@ -32,11 +32,13 @@ pub use error::{
 };
 #[doc(hidden)]
 pub use kernels::gemm::sgemm;
-pub use layer::{BuildLayer, ForwardContext, Input, Layer, MergeLayer};
+pub use layer::{BuildLayer, ForwardContext, Input, Layer, LayerRef, MergeLayer};
 // Every runtime layer type, as its spec's `runtime` names it (generated code reaches them here).
 pub use layers::*;
 pub use losses::{Loss, EPSILON};
 pub use model::{Model, ParamMut, ParamRef};
+// The ONNX export extension trait, beside `Model` (its module is `crate::onnx`).
+pub use crate::onnx::OnnxExport;
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
 pub use parallel::threads as num_threads;
 pub use rng::Rng;

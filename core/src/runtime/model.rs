@@ -94,6 +94,19 @@ pub trait Model: Sized {
         &[]
     }
 
+    /// The model's graph as data: how every tensor is computed, in graph order. `model!`
+    /// generates it; the default, for models written without it, is `None`, and then
+    /// exporters (ONNX) report that the model has no graph metadata.
+    fn graph() -> Option<&'static crate::shape::ModelGraph> {
+        None
+    }
+
+    /// The built layer `index` of [`layers`](Model::layers), for exporters. `model!`
+    /// generates it; the default has none.
+    fn layer(&self, _index: usize) -> Option<super::LayerRef<'_>> {
+        None
+    }
+
     /// The model's summary, as Keras' `model.summary()` prints it (`Display` it). `model!`
     /// generates it; the default, for models written without it, has no rows.
     fn summary(&self) -> crate::shape::Summary {

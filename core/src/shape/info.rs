@@ -67,6 +67,50 @@ impl StaticSpec {
     }
 }
 
+/// How a model's tensors are computed, node by node in graph order: what the generated
+/// forward pass does, as data (for exporters such as ONNX). `model!` generates it
+/// (`Model::graph`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelGraph {
+    /// Every tensor of the model, each after the ones it reads.
+    pub nodes: &'static [GraphNode],
+    /// The output nodes, in the model's output order.
+    pub outputs: &'static [usize],
+}
+
+/// One tensor of a [`ModelGraph`]: how it is computed and its spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GraphNode {
+    /// What computes it.
+    pub op: GraphOp,
+    /// Its spec.
+    pub spec: StaticSpec,
+}
+
+/// What computes a [`GraphNode`]. Layers are indices into `Model::layers()`, nodes indices
+/// into [`ModelGraph::nodes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphOp {
+    /// Input `i` of the model.
+    Input(usize),
+    /// Use `use_index` (0 for the first) of the one-input layer `layer`, applied to `input`.
+    Apply {
+        /// The layer.
+        layer: usize,
+        /// Which use of a shared layer this is.
+        use_index: usize,
+        /// The node it reads.
+        input: usize,
+    },
+    /// The merge layer `layer` applied to the nodes `inputs`.
+    Merge {
+        /// The layer.
+        layer: usize,
+        /// The nodes it reads, in order.
+        inputs: &'static [usize],
+    },
+}
+
 impl LayerInfo {
     /// The metadata of layer `name` of kind `spec`, from the static tables generated code
     /// writes; its weights come from the spec, every one non-trainable when `trainable` is

@@ -13,7 +13,7 @@ pub mod spec;
 mod summary;
 mod vocab;
 
-pub use info::{LayerInfo, StaticSpec};
+pub use info::{GraphNode, GraphOp, LayerInfo, ModelGraph, StaticSpec};
 pub use input::{
     check_input_layer, InputArg, InputArgs, InputRuleViolation, TypeSpecArg, TypeSpecKind,
 };

@@ -533,6 +533,30 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             )
         }}
     });
+    let graph_nodes = model.nodes.iter().map(|n| {
+        let op = match &n.kind {
+            NodeKind::Input(i) => quote!(__s::shape::GraphOp::Input(#i)),
+            NodeKind::Apply {
+                layer,
+                use_index,
+                input,
+            } => quote!(__s::shape::GraphOp::Apply { layer: #layer, use_index: #use_index, input: #input }),
+            NodeKind::Merge { layer, inputs } => {
+                quote!(__s::shape::GraphOp::Merge { layer: #layer, inputs: &[#(#inputs),*] })
+            }
+        };
+        let spec = static_spec_tokens(&n.spec);
+        quote!(__s::shape::GraphNode { op: #op, spec: #spec })
+    });
+    let graph_outputs = model.outputs.iter();
+    let layer_refs = model.layers.iter().enumerate().map(|(i, l)| {
+        let f = format_ident!("{}", l.name);
+        if l.spec.arity == Arity::One {
+            quote!(#i => ::core::option::Option::Some(__s::LayerRef::One(&self.#f)),)
+        } else {
+            quote!(#i => ::core::option::Option::Some(__s::LayerRef::Merge(&self.#f)),)
+        }
+    });
     quote! {
         #batch_struct
 
@@ -611,6 +635,21 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             fn layers() -> &'static [__s::shape::LayerInfo] {
                 static LAYERS: ::std::sync::OnceLock<[__s::shape::LayerInfo; #n_layers]> = ::std::sync::OnceLock::new();
                 LAYERS.get_or_init(|| [#(#layer_infos),*])
+            }
+
+            fn graph() -> ::core::option::Option<&'static __s::shape::ModelGraph> {
+                static GRAPH: __s::shape::ModelGraph = __s::shape::ModelGraph {
+                    nodes: &[#(#graph_nodes),*],
+                    outputs: &[#(#graph_outputs),*],
+                };
+                ::core::option::Option::Some(&GRAPH)
+            }
+
+            fn layer(&self, index: usize) -> ::core::option::Option<__s::LayerRef<'_>> {
+                match index {
+                    #(#layer_refs)*
+                    _ => ::core::option::Option::None,
+                }
             }
 
             #[allow(unused_variables)]
@@ -899,6 +938,10 @@ fn stub_of(
             pub fn load_weights<P>(&mut self, path: P) -> ::core::result::Result<(), ::stratic::__private::Error> { ::core::unreachable!() }
             /// Not built: the declaration has errors.
             pub fn load_keras<P>(&mut self, path: P) -> ::core::result::Result<(), ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn to_onnx(&self) -> ::core::result::Result<::std::vec::Vec<u8>, ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
+            pub fn save_onnx<P>(&self, path: P) -> ::core::result::Result<(), ::stratic::__private::Error> { ::core::unreachable!() }
             /// Not built: the declaration has errors.
             pub fn load_keras_weights<P>(&mut self, path: P) -> ::core::result::Result<(), ::stratic::__private::Error> { ::core::unreachable!() }
         }

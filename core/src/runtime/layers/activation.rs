@@ -1,5 +1,7 @@
 //! Keras' `Activation` layer: an activation function with no weights.
 
+use crate::onnx::LayerExport;
+use crate::runtime::Error;
 use ndarray::{Array2, ArrayView2};
 
 use super::{empty_rows, ensure_shape, UseSlots};
@@ -41,6 +43,12 @@ impl BuildLayer for ActivationLayer {
 }
 
 impl Layer for ActivationLayer {
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        cx.activation(self.activation, &x, &out);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let mut out = x.rows().unwrap_or_else(empty_rows).to_owned();
         activations::forward(self.activation, out.view_mut());

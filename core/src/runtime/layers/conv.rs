@@ -3,6 +3,8 @@
 //! so Keras weights load unchanged). Backward is two products, `dW = colsᵀ · dZ` and
 //! `dCols = dZ · Wᵀ`, then col2im. A 1D convolution is the 2D one on a single row.
 
+use crate::onnx::{window_attrs, Attr, LayerExport};
+use crate::runtime::Error;
 use ndarray::{Array1, Array2, ArrayView2, Zip};
 
 use super::{empty_rows, ensure_shape};
@@ -131,6 +133,46 @@ impl BuildLayer for Conv {
 }
 
 impl Layer for Conv {
+    /// `Conv` between transposes to channels-first and back, the kernel transposed from
+    /// Keras' `(k..., in, out)` to ONNX's `(out, in, k...)` by a node over the `kernel`
+    /// initializer; then the bias and the activation on the channels-last result.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let info = cx.info();
+        let inputs: Vec<TensorSpec> = cx.input_spec(0).cloned().into_iter().collect();
+        let rule = RuleInput {
+            name: info.name,
+            config: &info.config,
+            inputs: &inputs,
+        };
+        let g =
+            conv_geometry(&rule, info.spec.class_name).map_err(|e| cx.unsupported(e.message))?;
+        let mut attrs = window_attrs(&g.windows, true).map_err(|e| cx.unsupported(e))?;
+        attrs.push(Attr::int(
+            "group",
+            i64::try_from(g.groups).map_err(|_| cx.unsupported("too many groups"))?,
+        ));
+        let r = g.windows.len() as i64;
+        let perm: Vec<i64> = [r + 1, r].into_iter().chain(0..r).collect();
+        let kernel = cx.weight("kernel")?;
+        let kt = cx.tmp("kernel_oihw");
+        cx.node(
+            "Transpose",
+            &[&kernel],
+            &[&kt],
+            vec![Attr::ints("perm", &perm)],
+        );
+        let z = if !self.use_bias && self.activation == Activation::Linear {
+            cx.output().to_string()
+        } else {
+            cx.tmp("conv")
+        };
+        cx.channels_first(&z, |cx, xt, yt| {
+            cx.node("Conv", &[xt, &kt], &[yt], attrs);
+            Ok(())
+        })?;
+        cx.bias_activation(&z, self.use_bias, self.activation)
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let x = x.rows().unwrap_or_else(empty_rows);
         let mut buf = Array2::zeros((0, 0));

@@ -1,6 +1,7 @@
 //! Keras' `Dense`: `activation(x · kernel + bias)`, on a dense input or, as a sparse x dense
 //! product that never densifies it, on a [`SparseTensor`].
 
+use crate::onnx::LayerExport;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
 use super::empty_rows;
@@ -375,6 +376,20 @@ impl BuildLayer for Dense {
 }
 
 impl Layer for Dense {
+    /// `MatMul` with the kernel (broadcast over any middle axes), `Add` of the bias, then
+    /// the activation.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let kernel = cx.weight("kernel")?;
+        let x = cx.input(0).to_string();
+        let z = if !self.config.use_bias && self.config.activation == Activation::Linear {
+            cx.output().to_string()
+        } else {
+            cx.tmp("matmul")
+        };
+        cx.node("MatMul", &[&x, &kernel], &[&z], vec![]);
+        cx.bias_activation(&z, self.config.use_bias, self.config.activation)
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         match x {
             Input::Sparse(s) => self.call_sparse(s),

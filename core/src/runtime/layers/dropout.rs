@@ -1,6 +1,8 @@
 //! Keras' `Dropout` at run time: a fresh mask every training step, drawn from the model's
 //! random stream (or the layer's own, when it has a `seed`); the identity in inference.
 
+use crate::onnx::LayerExport;
+use crate::runtime::Error;
 use ndarray::{Array2, ArrayView2, Zip};
 
 use super::{empty_rows, ensure_rows};
@@ -48,6 +50,13 @@ impl BuildLayer for Dropout {
 }
 
 impl Layer for Dropout {
+    /// Inference is the identity (Keras' `training=False`).
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        cx.node("Identity", &[&x], &[&out], vec![]);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         x.rows().unwrap_or_else(empty_rows).to_owned()
     }

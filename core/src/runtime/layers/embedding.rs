@@ -37,6 +37,7 @@
 //! # Ok::<(), stratic_core::Error>(())
 //! ```
 
+use crate::onnx::{Attr, DataType, LayerExport};
 use ndarray::{Array2, ArrayView, ArrayView2, Dimension};
 
 use super::{empty_rows, ensure_rows, PerUse};
@@ -312,6 +313,28 @@ impl BuildLayer for Embedding {
 }
 
 impl Layer for Embedding {
+    /// `Gather` of the table's rows by the ids, cast from the `float32` input `predict`
+    /// takes to `int64`. Ragged ids, today the only ones `model!` runs, are refused by the
+    /// exporter before this.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let table = cx.weight("embeddings")?;
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        let ids = cx.tmp("ids");
+        cx.node(
+            "Cast",
+            &[&x],
+            &[&ids],
+            vec![Attr::int("to", DataType::Int64 as i64)],
+        );
+        cx.node(
+            "Gather",
+            &[&table, &ids],
+            &[&out],
+            vec![Attr::int("axis", 0)],
+        );
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         match x {
             Input::RaggedIds(ids) => self.call_ragged(ids),

@@ -2,6 +2,8 @@
 //! (`(batch · d1 · ... · dn-1, dn)`), in row-major order, so flattening keeps the values in
 //! place and regroups them as `(batch, d1 · ... · dn)`: H, W, C order, as Keras.
 
+use crate::onnx::{Attr, LayerExport};
+use crate::runtime::Error;
 use ndarray::{Array2, ArrayView2};
 
 use super::{empty_rows, ensure_rows, PerUse};
@@ -53,6 +55,13 @@ impl BuildLayer for Flatten {
 }
 
 impl Layer for Flatten {
+    /// ONNX's `Flatten` on the channels-last tensor: H, W, C order, as Keras flattens.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        cx.node("Flatten", &[&x], &[&out], vec![Attr::int("axis", 1)]);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let mut out = Array2::zeros((0, 0));
         Self::regroup(x.rows().unwrap_or_else(empty_rows), self.features, &mut out);

@@ -36,6 +36,7 @@
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 use super::ensure_shape;
+use crate::onnx::{Attr, LayerExport};
 use crate::runtime::{BuildLayer, Error, MergeLayer, Rng};
 use crate::shape::{Config, LayerSpec, MergeConfig, MergeOp, TensorSpec};
 
@@ -255,6 +256,85 @@ fn forward_into(
 }
 
 impl MergeLayer for Merge {
+    /// `Sum`, `Sub`, `Mul`, `Mean`, `Max`, `Min` or `Concat`; `dot` as the sum of the
+    /// product over the last axis (each input first divided by its norm, floored at Keras'
+    /// epsilon, with `normalize`).
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let xs: Vec<String> = cx.inputs().to_vec();
+        let refs: Vec<&str> = xs.iter().map(String::as_str).collect();
+        let out = cx.output().to_string();
+        match self.config.op {
+            MergeOp::Add => cx.node("Sum", &refs, &[&out], vec![]),
+            MergeOp::Average => cx.node("Mean", &refs, &[&out], vec![]),
+            MergeOp::Maximum => cx.node("Max", &refs, &[&out], vec![]),
+            MergeOp::Minimum => cx.node("Min", &refs, &[&out], vec![]),
+            MergeOp::Subtract => cx.node("Sub", &refs, &[&out], vec![]),
+            MergeOp::Concatenate => {
+                cx.node(
+                    "Concat",
+                    &refs,
+                    &[&out],
+                    vec![Attr::int("axis", self.config.axis)],
+                );
+            }
+            MergeOp::Multiply => {
+                // `Mul` is binary: a chain, left to right as the runtime multiplies.
+                let mut acc = refs.first().map(|s| s.to_string()).unwrap_or_default();
+                for (k, x) in refs.iter().enumerate().skip(1) {
+                    let next = if k + 1 == refs.len() {
+                        out.clone()
+                    } else {
+                        cx.tmp("product")
+                    };
+                    cx.node("Mul", &[&acc, x], &[&next], vec![]);
+                    acc = next;
+                }
+            }
+            MergeOp::Dot => {
+                if cx.input_spec(0).is_some_and(|s| s.ndim() != 2) {
+                    return Err(cx.unsupported("`dot` is exported for inputs of rank 2 only"));
+                }
+                let axes = cx.ints("axes", &[-1]);
+                let mut sides = Vec::new();
+                for x in &refs {
+                    if self.config.normalize {
+                        let (sq, norm, floored, unit) = (
+                            cx.tmp("sum_squares"),
+                            cx.tmp("norm"),
+                            cx.tmp("norm_floored"),
+                            cx.tmp("normalized"),
+                        );
+                        let eps = cx.scalar("epsilon", NORM_EPSILON);
+                        cx.node(
+                            "ReduceSumSquare",
+                            &[x, &axes],
+                            &[&sq],
+                            vec![Attr::int("keepdims", 1)],
+                        );
+                        cx.node("Sqrt", &[&sq], &[&norm], vec![]);
+                        cx.node("Max", &[&norm, &eps], &[&floored], vec![]);
+                        cx.node("Div", &[x, &floored], &[&unit], vec![]);
+                        sides.push(unit);
+                    } else {
+                        sides.push(x.to_string());
+                    }
+                }
+                let (Some(a), Some(b)) = (sides.first(), sides.get(1)) else {
+                    return Err(cx.unsupported("`dot` needs two inputs"));
+                };
+                let product = cx.tmp("product");
+                cx.node("Mul", &[a, b], &[&product], vec![]);
+                cx.node(
+                    "ReduceSum",
+                    &[&product, &axes],
+                    &[&out],
+                    vec![Attr::int("keepdims", 1)],
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn call(&self, xs: &[ArrayView2<'_, f32>]) -> Array2<f32> {
         let rows = xs.first().map_or(0, |x| x.nrows());
         let mut out = Array2::zeros((rows, self.out_cols(xs)));

@@ -20,6 +20,8 @@
 //! # Ok::<(), stratic_core::Error>(())
 //! ```
 
+use crate::onnx::{Attr, LayerExport};
+use crate::runtime::Error;
 use ndarray::{Array2, ArrayView2};
 
 use super::{empty_rows, ensure_rows, ensure_shape, PerUse};
@@ -242,6 +244,20 @@ impl BuildLayer for GlobalPooling {
 }
 
 impl Layer for GlobalPooling {
+    /// `ReduceMean`, `ReduceMax` or `ReduceSum` over the steps axis (ragged inputs are
+    /// refused before this, by the exporter).
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let op = match self.mode {
+            PoolingMode::Average => "ReduceMean",
+            PoolingMode::Max => "ReduceMax",
+            PoolingMode::Sum => "ReduceSum",
+        };
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        let axes = cx.ints("axes", &[1]);
+        cx.node(op, &[&x, &axes], &[&out], vec![Attr::int("keepdims", 0)]);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         match x {
             Input::Ragged(r) => self.call_ragged(r),

@@ -2,6 +2,8 @@
 //! so reshaping keeps the values in place and regroups them into rows of the target's last
 //! axis (and back, for the gradient).
 
+use crate::onnx::LayerExport;
+use crate::runtime::Error;
 use ndarray::{Array2, ArrayView2};
 
 use super::{empty_rows, ensure_rows};
@@ -53,6 +55,26 @@ impl BuildLayer for Reshape {
 }
 
 impl Layer for Reshape {
+    /// `Reshape` to `[batch, target...]` (0 copies the batch size).
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let info = cx.info();
+        let inputs: Vec<TensorSpec> = cx.input_spec(0).cloned().into_iter().collect();
+        let rule = RuleInput {
+            name: info.name,
+            config: &info.config,
+            inputs: &inputs,
+        };
+        let target = reshape_target(&rule).map_err(|e| cx.unsupported(e.message))?;
+        let mut shape = vec![0i64];
+        for t in target {
+            shape.push(i64::try_from(t).map_err(|_| cx.unsupported("target too large"))?);
+        }
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        let shape = cx.ints("shape", &shape);
+        cx.node("Reshape", &[&x, &shape], &[&out], vec![]);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let mut out = Array2::zeros((0, 0));
         regroup(

@@ -2,6 +2,8 @@
 //! run time, one type: the windows come from the spec's geometry, the kernels from
 //! `kernels::window`. A global pooling layer is one window over every position.
 
+use crate::onnx::{window_attrs, Attr, LayerExport};
+use crate::runtime::Error;
 use ndarray::{Array2, ArrayView2};
 
 use super::{empty_rows, ensure_shape};
@@ -75,6 +77,41 @@ impl BuildLayer for Pooling {
 }
 
 impl Layer for Pooling {
+    /// `MaxPool` / `AveragePool` (padding excluded from the mean, as TensorFlow) between
+    /// transposes to channels-first and back; the global poolings reduce the spatial axes.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let info = cx.info();
+        let class = info.spec.class_name;
+        let inputs: Vec<TensorSpec> = cx.input_spec(0).cloned().into_iter().collect();
+        let rank = inputs.first().map_or(0, |s| s.dims.len().saturating_sub(1));
+        let out = cx.output().to_string();
+        if class.starts_with("Global") {
+            let x = cx.input(0).to_string();
+            let spatial: Vec<i64> = (1..=rank as i64).collect();
+            let axes = cx.ints("axes", &spatial);
+            let op = if self.max { "ReduceMax" } else { "ReduceMean" };
+            cx.node(op, &[&x, &axes], &[&out], vec![Attr::int("keepdims", 0)]);
+            return Ok(());
+        }
+        let rule = RuleInput {
+            name: info.name,
+            config: &info.config,
+            inputs: &inputs,
+        };
+        let windows = pooling_windows(&rule, class).map_err(|e| cx.unsupported(e.message))?;
+        let mut attrs = window_attrs(&windows, false).map_err(|e| cx.unsupported(e))?;
+        let op = if self.max {
+            "MaxPool"
+        } else {
+            attrs.push(Attr::int("count_include_pad", 0));
+            "AveragePool"
+        };
+        cx.channels_first(&out, |cx, xt, yt| {
+            cx.node(op, &[xt], &[yt], attrs);
+            Ok(())
+        })
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let mut out = Array2::zeros((0, 0));
         self.run(x.rows().unwrap_or_else(empty_rows), &mut out, None);

@@ -1,0 +1,109 @@
+//! The ONNX export without an ONNX runtime (run by `cargo test --workspace`): what is
+//! refused, and that the layer table lists every registered layer. tests/tract.rs (feature
+//! `tract`) runs the exported files.
+
+use std::collections::BTreeSet;
+
+use stratic::prelude::*;
+use stratic::shape::LAYERS;
+use stratic::Error;
+
+mod common;
+use common::LAYER_TABLE;
+
+model! {
+    /// bag.json's model: ragged ids, which ONNX cannot take.
+    struct Bag {
+        input(shape = [None], ragged = true, dtype = i32, name = "tokens")
+            -> embedding(12, 4)
+            -> global_average_pooling_1d(name = "pool")
+            -> dense(2, activation = tanh, name = "head")
+    }
+
+    /// A sparse input into a dense layer.
+    struct SparseBag {
+        input(shape = [6], sparse = true, name = "counts") -> dense(2, name = "scores")
+    }
+
+    /// A ragged tensor padded: `to_dense` reads ragged tensors only.
+    struct Padded {
+        input(shape = [None, 2], ragged = true, name = "rows") -> to_dense()
+    }
+
+    /// The exported counterpart, for the file's first bytes.
+    struct Small {
+        input(shape = [3], name = "x") -> dense(2, name = "y")
+    }
+}
+
+#[test]
+fn every_registered_layer_is_listed() {
+    let listed: BTreeSet<&str> = LAYER_TABLE.iter().map(|(n, _)| *n).collect();
+    let registered: BTreeSet<&str> = LAYERS.iter().map(|s| s.name).collect();
+    assert_eq!(
+        listed, registered,
+        "LAYER_TABLE must list every registered layer"
+    );
+}
+
+#[test]
+fn sparse_and_ragged_inputs_are_refused_naming_the_layer_and_nothing_is_written() {
+    let dir = std::env::temp_dir().join(format!("stratic-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bag.onnx");
+    let err = Bag::with_seed(0).save_onnx(&path).unwrap_err();
+    match &err {
+        Error::OnnxExport {
+            layer,
+            class,
+            reason,
+        } => {
+            assert_eq!((layer.as_str(), class.as_str()), ("embedding", "Embedding"));
+            assert!(reason.contains("ragged"), "{reason}");
+        }
+        other => panic!("expected OnnxExport, got {other:?}"),
+    }
+    assert!(err.to_string().contains("'embedding' (Embedding)"), "{err}");
+    assert!(!path.exists(), "a refused export writes no file");
+    let err = SparseBag::with_seed(0).to_onnx().unwrap_err();
+    match &err {
+        Error::OnnxExport { layer, reason, .. } => {
+            assert_eq!(layer, "scores");
+            assert!(reason.contains("sparse"), "{reason}");
+        }
+        other => panic!("expected OnnxExport, got {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_export_is_an_onnx_model_proto_with_ir_8() {
+    let bytes = Small::with_seed(0).to_onnx().expect("exports");
+    // Field 1 (ir_version), varint 8: the first two bytes of the ModelProto.
+    assert_eq!(&bytes[..2], &[0x08, 0x08]);
+    // The initializers carry the weights' names.
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("y/kernel") && text.contains("y/bias"));
+    assert!(text.contains("batch"), "the symbolic batch dimension");
+}
+
+#[test]
+fn every_layer_listed_as_refused_is_refused_naming_it() {
+    let refused: BTreeSet<&str> = LAYER_TABLE
+        .iter()
+        .filter(|(_, e)| *e == common::Export::Refused)
+        .map(|(n, _)| *n)
+        .collect();
+    let cases = [
+        (Bag::with_seed(0).to_onnx().unwrap_err(), "embedding"),
+        (Padded::with_seed(0).to_onnx().unwrap_err(), "to_dense"),
+    ];
+    let covered: BTreeSet<&str> = cases.iter().map(|(_, n)| *n).collect();
+    assert_eq!(covered, refused, "a refusal case for every refused layer");
+    for (err, layer) in cases {
+        match err {
+            Error::OnnxExport { layer: got, .. } => assert_eq!(got, layer),
+            other => panic!("expected OnnxExport naming {layer}, got {other:?}"),
+        }
+    }
+}
