@@ -76,6 +76,19 @@ fn sparse_and_ragged_inputs_are_refused_naming_the_layer_and_nothing_is_written(
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every case exports; with `STRATIC_ONNX_DUMP=dir` the files are written there for
+/// tests/onnx_check.py (onnx.checker and ONNX Runtime).
+#[test]
+fn every_case_exports_and_is_dumped_on_request() {
+    let cases = common::cases();
+    assert!(cases.len() >= 8);
+    if let Some(dir) = std::env::var_os("STRATIC_ONNX_DUMP") {
+        for case in &cases {
+            common::dump(std::path::Path::new(&dir), case);
+        }
+    }
+}
+
 #[test]
 fn an_export_is_an_onnx_model_proto_with_ir_8() {
     let bytes = Small::with_seed(0).to_onnx().expect("exports");
