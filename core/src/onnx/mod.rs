@@ -639,3 +639,85 @@ fn refuse_layouts(cx: &LayerExport<'_>) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::layers::{Padding, Window, EMBEDDING};
+    use crate::shape::{DType, EmbeddingConfig};
+    use crate::Rng;
+
+    fn pads(w: Window) -> Vec<i64> {
+        let attrs = window_attrs(&[w], true).expect("attrs");
+        let pads = attrs.iter().find(|a| a.0.name == "pads").expect("pads");
+        match &pads.0.value {
+            AttributeValue::Ints(v) => v.clone(),
+            other => panic!("pads is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn window_pads_reproduce_tensorflow_padding() {
+        // `same`, stride 2 over 5: 3 outputs, one zero of padding, after the input (TF).
+        let w = Window::new(5, 2, 2, 1, Padding::Same).expect("window");
+        assert_eq!(pads(w), [0, 1]);
+        // `same`, kernel 3 over 10 with stride 2: 5 outputs, padding 1 = 0 before, 1 after.
+        let w = Window::new(10, 3, 2, 1, Padding::Same).expect("window");
+        assert_eq!(pads(w), [0, 1]);
+        // `causal`, kernel 3 dilated 2: all 4 zeros before the input.
+        let w = Window::new(12, 3, 1, 2, Padding::Causal).expect("window");
+        assert_eq!(pads(w), [4, 0]);
+        // `valid` on a length the stride does not divide: the tail is dropped, no padding.
+        let w = Window::new(7, 2, 2, 1, Padding::Valid).expect("window");
+        assert_eq!(pads(w), [0, 0]);
+    }
+
+    #[test]
+    fn embedding_on_dense_ids_exports_as_a_gather_of_the_table() {
+        let config = EmbeddingConfig::new(10, 3).to_config();
+        let ids = TensorSpec {
+            dtype: DType::I32,
+            ..TensorSpec::dense(vec![Dim::Known(4)])
+        };
+        let layer = crate::build_dyn(
+            &EMBEDDING,
+            &config,
+            std::slice::from_ref(&ids),
+            &mut Rng::new(0),
+        )
+        .expect("embedding builds");
+        let info = LayerInfo {
+            spec: &EMBEDDING,
+            name: "embedding",
+            config,
+            input: ids.clone(),
+            inputs: vec![ids.clone()],
+            output: TensorSpec::dense(vec![Dim::Known(4), Dim::Known(3)]),
+            weights: Vec::new(),
+        };
+        let mut b = Builder {
+            nodes: Vec::new(),
+            initializers: vec![TensorProto {
+                dims: vec![10, 3],
+                data_type: DataType::Float,
+                name: "embedding/embeddings".into(),
+                raw_data: vec![0; 120],
+            }],
+            names: HashSet::new(),
+        };
+        let mut cx = LayerExport {
+            builder: &mut b,
+            info: &info,
+            inputs: vec!["ids".into()],
+            input_specs: vec![ids],
+            output: "embedding".into(),
+            output_spec: info.output.clone(),
+        };
+        layer.export_onnx(&mut cx).expect("exports");
+        let ops: Vec<&str> = b.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["Cast", "Gather"]);
+        assert_eq!(b.nodes[1].input[0], "embedding/embeddings");
+        assert_eq!(b.nodes[1].input[1], b.nodes[0].output[0]);
+        assert_eq!(b.nodes[1].output, ["embedding"]);
+    }
+}

@@ -332,7 +332,8 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("dense", Export::Exported),
     ("activation", Export::Exported),
     // `model!` runs `embedding` on ragged ids only, which ONNX cannot take; its `Gather`
-    // export is written for dense ids, which `model!` does not run yet.
+    // export is written for dense ids, which `model!` does not run yet (its nodes are checked
+    // by a unit test in core/src/onnx/mod.rs, not by a runtime).
     ("embedding", Export::Refused),
     ("global_average_pooling_1d", Export::Exported),
     ("global_max_pooling_1d", Export::Exported),
