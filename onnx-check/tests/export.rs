@@ -120,3 +120,21 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
         }
     }
 }
+
+#[test]
+fn save_onnx_writes_what_to_onnx_returns_and_reports_an_unwritable_path() {
+    let dir = std::env::temp_dir().join(format!("stratic-onnx-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let model = Small::with_seed(3);
+    let path = dir.join("small.onnx");
+    model.save_onnx(&path).expect("saves");
+    assert_eq!(
+        std::fs::read(&path).expect("written"),
+        model.to_onnx().expect("exports")
+    );
+    let err = model
+        .save_onnx(dir.join("no such dir").join("small.onnx"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
