@@ -16,8 +16,10 @@
 //!   transposes it with a node, which runtimes fold when they load the file;
 //! - dense inputs are `float32`, as `predict` takes them.
 //!
-//! Sparse and ragged tensors have no ONNX form: a model with one is refused, naming the
-//! layer that reads it, and nothing is written.
+//! Sparse and ragged tensors have no ONNX form. A sparse input read only by layers that
+//! compute the same on its dense form (`Dense`) becomes a dense ONNX input of its shape;
+//! otherwise, and for every ragged input, the model is refused, naming the layer that reads
+//! it, and nothing is written.
 
 mod proto;
 
@@ -481,7 +483,8 @@ fn export<M: Model>(model: &M) -> Result<ModelProto, Error> {
                     .map_or_else(|| format!("input_{i}"), |n| n.to_string());
                 let name = b.fresh(&name);
                 // A sparse or ragged input is refused by the layer reading it (below), which
-                // names the layer; here it is declared as what it would be dense.
+                // names the layer, unless that layer computes the same on its dense form (Dense):
+                // here it is declared as what it is dense.
                 inputs.push(ValueInfoProto {
                     name: name.clone(),
                     elem_type: DataType::Float,
@@ -518,7 +521,7 @@ fn export<M: Model>(model: &M) -> Result<ModelProto, Error> {
                     output: out.clone(),
                     output_spec: spec,
                 };
-                refuse_layouts(&cx)?;
+                refuse_layouts(&cx, built.onnx_sparse_as_dense())?;
                 built.export_onnx(&mut cx)?;
                 out
             }
@@ -552,7 +555,7 @@ fn export<M: Model>(model: &M) -> Result<ModelProto, Error> {
                     output: out.clone(),
                     output_spec: spec,
                 };
-                refuse_layouts(&cx)?;
+                refuse_layouts(&cx, false)?;
                 built.export_onnx(&mut cx)?;
                 out
             }
@@ -624,11 +627,13 @@ fn layer_at<'m, M: Model>(
     }
 }
 
-/// Sparse and ragged tensors have no ONNX form: refuse the layer reading one.
-fn refuse_layouts(cx: &LayerExport<'_>) -> Result<(), Error> {
+/// Sparse and ragged tensors have no ONNX form: refuse the layer reading one, unless it
+/// computes the same on the dense form of a sparse input (`sparse_as_dense`).
+fn refuse_layouts(cx: &LayerExport<'_>, sparse_as_dense: bool) -> Result<(), Error> {
     for spec in &cx.input_specs {
         let what = match spec.layout {
             Layout::Dense => continue,
+            Layout::Sparse if sparse_as_dense => continue,
             Layout::Sparse => "sparse",
             Layout::Ragged => "ragged",
         };
@@ -670,6 +675,44 @@ mod tests {
         // `valid` on a length the stride does not divide: the tail is dropped, no padding.
         let w = Window::new(7, 2, 2, 1, Padding::Valid).expect("window");
         assert_eq!(pads(w), [0, 0]);
+    }
+
+    #[test]
+    fn a_sparse_input_is_refused_unless_the_layer_reads_its_dense_form() {
+        let spec = TensorSpec {
+            layout: Layout::Sparse,
+            ..TensorSpec::dense(vec![Dim::Known(6)])
+        };
+        let info = LayerInfo {
+            spec: &crate::shape::layers::FLATTEN,
+            name: "flatten",
+            config: crate::shape::Config::new(Vec::new()),
+            input: spec.clone(),
+            inputs: vec![spec.clone()],
+            output: spec.clone(),
+            weights: Vec::new(),
+        };
+        let mut b = Builder {
+            nodes: Vec::new(),
+            initializers: Vec::new(),
+            names: HashSet::new(),
+        };
+        let cx = LayerExport {
+            builder: &mut b,
+            info: &info,
+            inputs: vec!["x".into()],
+            input_specs: vec![spec.clone()],
+            output: "flatten".into(),
+            output_spec: spec,
+        };
+        match refuse_layouts(&cx, false) {
+            Err(Error::OnnxExport { layer, reason, .. }) => {
+                assert_eq!(layer, "flatten");
+                assert!(reason.contains("sparse"), "{reason}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(refuse_layouts(&cx, true).is_ok());
     }
 
     #[test]

@@ -133,6 +133,14 @@ pub trait Layer {
     fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
         Err(cx.unsupported("no ONNX export is written for this layer yet"))
     }
+
+    /// Whether [`export_onnx`](Layer::export_onnx) computes on the dense form of a sparse
+    /// input what the layer computes on the sparse one (a product is a product), so that a
+    /// sparse model input it reads can be exported as a dense ONNX input. `false` by default:
+    /// the exporter then refuses the sparse input.
+    fn onnx_sparse_as_dense(&self) -> bool {
+        false
+    }
 }
 
 /// Building a layer from its spec and configuration (Keras' constructor plus `build`). The

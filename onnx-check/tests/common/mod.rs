@@ -112,6 +112,13 @@ model! {
         (similarity, category)
     }
 
+    /// A sparse input read by a dense layer: exported as a dense input.
+    pub struct SparseBag {
+        input(shape = [6], sparse = true, name = "counts")
+            -> dense(4, activation = relu)
+            -> dense(2, name = "scores")
+    }
+
     /// two_heads.json's model (tests/fixtures/keras-files-layers/), loaded from Keras' file.
     pub struct TwoHeads {
         let image = input(shape = [8, 8, 2], name = "image");
@@ -242,6 +249,13 @@ pub fn cases() -> Vec<Case> {
         vec![l, r],
         vec![dyn_of(similarity), dyn_of(category)],
     ));
+
+    // Sparse counts: `predict` takes the sparse tensor, the ONNX file its dense form.
+    let m = SparseBag::with_seed(8);
+    let x = values(&[6, 6], 11).mapv(|v| if v > 0.3 { v } else { 0.0 });
+    let sparse = SparseTensor::from_dense(x.view()).expect("sparse");
+    let y = m.predict(&sparse).expect("predict");
+    out.push(case("sparse_bag", &m, vec![x], vec![dyn_of(y)]));
 
     // two_heads.json's model, loaded from Keras' file: the export reproduces what Keras saved.
     let mut m = TwoHeads::with_seed(0);

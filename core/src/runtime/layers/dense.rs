@@ -390,6 +390,11 @@ impl Layer for Dense {
         cx.bias_activation(&z, self.config.use_bias, self.config.activation)
     }
 
+    /// The sparse x dense product is the product of the sparse tensor's dense form.
+    fn onnx_sparse_as_dense(&self) -> bool {
+        true
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         match x {
             Input::Sparse(s) => self.call_sparse(s),
