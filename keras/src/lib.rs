@@ -199,6 +199,23 @@ fn param_value(kind: ParamKind, v: &Value) -> Option<ParamValue> {
     })
 }
 
+/// Whether a saved value is the default: Keras saves a per-axis tuple (`[1, 1]`) where the
+/// spec's default is one value for every axis (`1`).
+fn same_value(default: &ParamValue, saved: &ParamValue) -> bool {
+    fn per_axis(v: &ParamValue) -> Option<Vec<i64>> {
+        match v {
+            ParamValue::Int(i) => Some(vec![*i]),
+            ParamValue::Ints(items) => Some(items.to_vec()),
+            _ => None,
+        }
+    }
+    match (per_axis(default), per_axis(saved)) {
+        (Some(d), Some(s)) if d.len() == 1 => !s.is_empty() && s.iter().all(|x| *x == d[0]),
+        (Some(d), Some(s)) => d == s,
+        _ => default == saved,
+    }
+}
+
 /// How a value is written in the DSL.
 fn dsl_value(v: &ParamValue, kind: ParamKind) -> String {
     match (v, kind) {
@@ -253,7 +270,7 @@ fn layer_call(
         };
         match &p.default {
             ParamDefault::Required => args.push(dsl_value(&value, p.kind)),
-            ParamDefault::Value(d) if *d == value => {}
+            ParamDefault::Value(d) if same_value(d, &value) => {}
             ParamDefault::Value(_) => {
                 args.push(format!("{} = {}", p.name, dsl_value(&value, p.kind)))
             }

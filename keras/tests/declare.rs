@@ -19,6 +19,10 @@ fn the_fixtures_declare_as_tests_declared_rs_compiles_them() {
             "DeclaredTwoTower",
         ),
         ("tests/fixtures/keras-files-layers/bag.keras", "DeclaredBag"),
+        (
+            "tests/fixtures/keras-files-layers/two_heads.keras",
+            "DeclaredTwoHeads",
+        ),
     ] {
         let bytes = std::fs::read(repo(file)).expect("fixture");
         let source = declare_keras_file(&bytes, name).expect("declarable");
