@@ -194,6 +194,24 @@ fn param_value(kind: ParamKind, v: &Value) -> Option<ParamValue> {
             ),
             other => ParamValue::Int(other.as_i64()?),
         },
+        ParamKind::IntPairs => {
+            let mut flat = Vec::new();
+            for item in v
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(std::slice::from_ref(v))
+            {
+                match item {
+                    Value::Array(pair) => {
+                        for x in pair {
+                            flat.push(x.as_i64()?);
+                        }
+                    }
+                    other => flat.push(other.as_i64()?),
+                }
+            }
+            ParamValue::Ints(flat.into())
+        }
         ParamKind::Str | ParamKind::Choice(_) => ParamValue::Str(v.as_str()?.to_string().into()),
         _ => return None,
     })
@@ -222,6 +240,14 @@ fn dsl_value(v: &ParamValue, kind: ParamKind) -> String {
         (ParamValue::Float(f), _) if f.fract() == 0.0 => format!("{f:.1}"),
         (ParamValue::Str(s), ParamKind::Str) => format!("{s:?}"),
         (ParamValue::Ints(v), _) if v.len() > 1 && v.iter().all(|x| *x == v[0]) => v[0].to_string(),
+        // Pairs, as Keras writes them for rank 2: symmetric ones as one count per axis.
+        (ParamValue::Ints(v), ParamKind::IntPairs) if v.len() == 4 => {
+            if v[0] == v[1] && v[2] == v[3] {
+                format!("[{}, {}]", v[0], v[2])
+            } else {
+                format!("[[{}, {}], [{}, {}]]", v[0], v[1], v[2], v[3])
+            }
+        }
         (other, _) => other.to_string(),
     }
 }

@@ -92,3 +92,32 @@ fn malformed_input_is_an_error_not_a_panic() {
         Err(DeclareError::Malformed(_))
     ));
 }
+
+#[test]
+fn padding_pairs_declare_as_they_are_written() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1], "name": "in"}},
+        {"class_name": "ZeroPadding2D", "config": {"name": "pad", "padding": [[1, 2], [3, 3]],
+            "data_format": "channels_last"}},
+        {"class_name": "ZeroPadding2D", "config": {"name": "pad_1", "padding": [[1, 1], [1, 1]],
+            "data_format": "channels_last"}},
+        {"class_name": "Cropping2D", "config": {"name": "crop", "cropping": [[2, 2], [1, 1]],
+            "data_format": "channels_last"}},
+        {"class_name": "UpSampling2D", "config": {"name": "up", "size": [2, 2],
+            "interpolation": "nearest", "data_format": "channels_last"}}
+    ]}}"#;
+    let source = declare(config, "M").expect("declarable");
+    assert!(
+        source.contains("zero_padding_2d(padding = [[1, 2], [3, 3]], name = \"pad\")"),
+        "{source}"
+    );
+    assert!(
+        source.contains("zero_padding_2d(name = \"pad_1\")"),
+        "{source}"
+    );
+    assert!(
+        source.contains("cropping_2d(cropping = [2, 1], name = \"crop\")"),
+        "{source}"
+    );
+    assert!(source.contains("up_sampling_2d(name = \"up\")"), "{source}");
+}

@@ -34,6 +34,9 @@ pub enum ParamKind {
     Dims,
     /// An integer or a list of integers (`kernel_size = 3` or `[3, 3]`).
     Ints,
+    /// An integer, a list of integers, or a list of `[before, after]` pairs
+    /// (`padding = [[1, 2], [0, 0]]`); pairs are kept flattened in the [`Config`].
+    IntPairs,
     /// A string literal.
     Str,
     /// One bare name of a fixed vocabulary (`padding = same`), listed in the spec.

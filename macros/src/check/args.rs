@@ -149,6 +149,26 @@ fn config_value(kind: Kind, value: &Value) -> Option<ParamValue> {
             ParamValue::Initializer(Initializer::from_name(&id.to_string())?)
         }
         (Kind::Choice(_), Value::Ident(id)) => ParamValue::Str(id.to_string().into()),
+        (Kind::IntPairs, Value::List { items, .. }) => ParamValue::Ints(
+            items
+                .iter()
+                .try_fold(Vec::new(), |mut out, v| {
+                    match v {
+                        Value::Int { value, .. } => out.push(*value),
+                        Value::List { items, .. } => {
+                            for v in items {
+                                let Value::Int { value, .. } = v else {
+                                    return None;
+                                };
+                                out.push(*value);
+                            }
+                        }
+                        _ => return None,
+                    }
+                    Some(out)
+                })?
+                .into(),
+        ),
         (Kind::Ints, Value::List { items, .. }) => ParamValue::Ints(
             items
                 .iter()
@@ -502,6 +522,46 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
                 ok
             }
             _ => wrong("an integer or a list of integers such as `3` or `[3, 3]`"),
+        },
+        Kind::IntPairs => match value {
+            Value::Int { .. } => true,
+            Value::List { items, .. } if !items.is_empty() => {
+                let pairs = items.iter().all(|i| matches!(i, Value::List { .. }));
+                let mut ok = true;
+                for item in items {
+                    let good = match item {
+                        Value::Int { .. } => !pairs,
+                        Value::List { items, .. } => {
+                            pairs
+                                && items.len() == 2
+                                && items.iter().all(|i| matches!(i, Value::Int { .. }))
+                        }
+                        _ => false,
+                    };
+                    if !good && !matches!(item, Value::Invalid(_)) {
+                        let message = match item {
+                            Value::List { .. } if !pairs => format!(
+                                "`{name}` of `{layer}` mixes counts and `[before, after]` pairs: write one count per axis (`[1, 2]`) or a pair per axis (`[[1, 1], [2, 2]]`)"
+                            ),
+                            Value::Int { .. } => format!(
+                                "`{name}` of `{layer}` mixes counts and `[before, after]` pairs: write this axis as a pair too, e.g. `[1, 1]`"
+                            ),
+                            Value::List { .. } => format!(
+                                "`{name}` of `{layer}` takes `[before, after]` pairs of two integers, found {}",
+                                item.describe()
+                            ),
+                            _ => format!(
+                                "`{name}` of `{layer}` takes integers or `[before, after]` pairs, found {}",
+                                item.describe()
+                            ),
+                        };
+                        cx.error(item.span(), message);
+                    }
+                    ok &= good;
+                }
+                ok
+            }
+            _ => wrong("an integer, a list of integers, or a list of pairs such as `1`, `[1, 2]` or `[[1, 1], [2, 2]]`"),
         },
         Kind::Choice(choices) => match value {
             Value::Str(s) => choice(cx, value.span(), &s.value(), name, layer, choices),

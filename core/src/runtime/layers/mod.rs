@@ -9,6 +9,7 @@ mod flatten;
 mod merge;
 mod pooling;
 mod reshape;
+mod spatial;
 mod to_dense;
 mod window_pooling;
 
@@ -23,6 +24,7 @@ pub use flatten::Flatten;
 pub use merge::Merge;
 pub use pooling::GlobalPooling;
 pub use reshape::Reshape;
+pub use spatial::Spatial;
 pub use to_dense::ToDense;
 pub use window_pooling::Pooling;
 
@@ -62,6 +64,7 @@ pub fn build_dyn(
         "Pooling" => boxed::<Pooling>(spec, config, inputs, rng),
         "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
         "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
+        "Spatial" => boxed::<Spatial>(spec, config, inputs, rng),
         _ => None,
     }
 }

@@ -523,7 +523,14 @@ fn same_value(saved: &Value, declared: &ParamValue) -> bool {
             .is_some_and(|n| LayerInfo::snake_case(n) == i.name() || n == i.name()),
         ParamValue::Ints(v) => match saved {
             Value::Array(items) => {
-                let saved: Vec<Option<i64>> = items.iter().map(Value::as_i64).collect();
+                // Pairs (`padding: [[1, 1], [2, 2]]`) compare flattened, as they are declared.
+                let saved: Vec<Option<i64>> = items
+                    .iter()
+                    .flat_map(|x| match x {
+                        Value::Array(inner) => inner.iter().map(Value::as_i64).collect(),
+                        other => vec![other.as_i64()],
+                    })
+                    .collect();
                 let ours: Vec<Option<i64>> = v.iter().map(|x| Some(*x)).collect();
                 saved == ours || (ours.len() == 1 && saved.iter().all(|x| *x == ours[0]))
             }

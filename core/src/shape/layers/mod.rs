@@ -31,6 +31,7 @@ mod flatten;
 mod merge;
 mod pooling;
 mod reshape;
+mod spatial;
 mod to_dense;
 mod window_pooling;
 
@@ -48,6 +49,10 @@ pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
 pub use reshape::{reshape_target, RESHAPE};
+pub use spatial::{
+    spatial_map, SpatialMap, CROPPING_1D, CROPPING_2D, UP_SAMPLING_1D, UP_SAMPLING_2D,
+    ZERO_PADDING_1D, ZERO_PADDING_2D,
+};
 pub use to_dense::TO_DENSE;
 pub use window_pooling::{
     pooling_windows, AVERAGE_POOLING_1D, AVERAGE_POOLING_2D, GLOBAL_AVERAGE_POOLING_2D,
@@ -76,6 +81,12 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GLOBAL_MAX_POOLING_2D,
     &GLOBAL_AVERAGE_POOLING_2D,
     &RESHAPE,
+    &ZERO_PADDING_1D,
+    &ZERO_PADDING_2D,
+    &CROPPING_1D,
+    &CROPPING_2D,
+    &UP_SAMPLING_1D,
+    &UP_SAMPLING_2D,
     &CONCATENATE,
     &ADD,
     &SUBTRACT,
@@ -134,6 +145,10 @@ pub fn reference_markdown() -> String {
                     ParamKind::DType => "a dtype".to_string(),
                     ParamKind::Dims => "a list of dims".to_string(),
                     ParamKind::Ints => "an integer or a list of integers".to_string(),
+                    ParamKind::IntPairs => {
+                        "an integer, a list of integers, or a list of `[before, after]` pairs"
+                            .to_string()
+                    }
                     ParamKind::Str => "a string".to_string(),
                     ParamKind::Choice(c) => c
                         .iter()
