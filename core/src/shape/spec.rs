@@ -263,6 +263,15 @@ impl WeightSpec {
         }
     }
 
+    /// A non-trainable weight (moving statistics) directly under the layer in Keras' files:
+    /// training updates it, the optimizer does not.
+    pub fn non_trainable(name: &'static str, shape: Vec<usize>, initializer: Initializer) -> Self {
+        WeightSpec {
+            trainable: false,
+            ..WeightSpec::trainable(name, shape, initializer)
+        }
+    }
+
     /// The number of values, or `None` if it overflows `usize`.
     pub fn len(&self) -> Option<usize> {
         self.shape

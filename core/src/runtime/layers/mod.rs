@@ -7,6 +7,7 @@ mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
+mod normalization;
 mod pooling;
 mod reshape;
 mod spatial;
@@ -22,6 +23,7 @@ pub use dropout::Dropout;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
+pub use normalization::{BatchNormalization, LayerNormalization};
 pub use pooling::GlobalPooling;
 pub use reshape::Reshape;
 pub use spatial::Spatial;
@@ -65,6 +67,8 @@ pub fn build_dyn(
         "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
         "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
         "Spatial" => boxed::<Spatial>(spec, config, inputs, rng),
+        "BatchNormalization" => boxed::<BatchNormalization>(spec, config, inputs, rng),
+        "LayerNormalization" => boxed::<LayerNormalization>(spec, config, inputs, rng),
         _ => None,
     }
 }

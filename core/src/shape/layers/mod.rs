@@ -29,6 +29,7 @@ mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
+mod normalization;
 mod pooling;
 mod reshape;
 mod spatial;
@@ -44,6 +45,9 @@ pub use flatten::FLATTEN;
 pub use merge::{
     merge_output, MergeConfig, MergeOp, ADD, AVERAGE, CONCATENATE, DOT, MAXIMUM, MERGES, MINIMUM,
     MULTIPLY, SUBTRACT,
+};
+pub use normalization::{
+    norm_axis, BatchNormConfig, LayerNormConfig, NormAxis, BATCH_NORMALIZATION, LAYER_NORMALIZATION,
 };
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
@@ -96,6 +100,8 @@ pub static LAYERS: &[&LayerSpec] = &[
     &MINIMUM,
     &DOT,
     &DROPOUT,
+    &BATCH_NORMALIZATION,
+    &LAYER_NORMALIZATION,
 ];
 
 /// The spec of the layer the DSL calls `name`.
