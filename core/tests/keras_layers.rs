@@ -21,6 +21,12 @@ fn rows(a: &ArrayD<f32>) -> Array2<f32> {
 
 fn assert_close(what: &str, got: &[f32], expected: &[f32]) {
     assert_eq!(got.len(), expected.len(), "{what}: number of values");
+    let worst = got
+        .iter()
+        .zip(expected)
+        .fold(0.0f32, |m, (g, e)| m.max((g - e).abs()));
+    // Shown with `--nocapture`: the measured error, for the record (BENCHMARKS.md, reports).
+    eprintln!("{what}: max abs error {worst:e}");
     for (i, (g, e)) in got.iter().zip(expected).enumerate() {
         let tol = (1e-5 * e.abs()).max(1e-5);
         assert!((g - e).abs() <= tol, "{what}[{i}]: got {g}, Keras {e}");
@@ -239,4 +245,38 @@ fn reshape() {
     // reshape([4, 6])
     let config = configure("reshape", vec![("target_shape", ints(&[4, 6]))]);
     parity("reshape.json", "reshape", config);
+}
+
+#[test]
+fn lstm_last() {
+    // lstm(4)
+    let config = configure("lstm", vec![("units", ParamValue::Int(4))]);
+    parity("lstm_last.json", "lstm", config);
+}
+
+#[test]
+fn lstm_sequences() {
+    // lstm(3, return_sequences = true)
+    let config = configure(
+        "lstm",
+        vec![
+            ("units", ParamValue::Int(3)),
+            ("return_sequences", ParamValue::Bool(true)),
+        ],
+    );
+    parity("lstm_sequences.json", "lstm", config);
+}
+
+#[test]
+fn gru_last() {
+    // gru(4), reset_after = true by default
+    let config = configure("gru", vec![("units", ParamValue::Int(4))]);
+    parity("gru_last.json", "gru", config);
+}
+
+#[test]
+fn simple_rnn_last() {
+    // simple_rnn(3)
+    let config = configure("simple_rnn", vec![("units", ParamValue::Int(3))]);
+    parity("simple_rnn_last.json", "simple_rnn", config);
 }

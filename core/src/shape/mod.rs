@@ -18,8 +18,8 @@ pub use input::{
     check_input_layer, InputArg, InputArgs, InputRuleViolation, TypeSpecArg, TypeSpecKind,
 };
 pub use layers::{
-    layer_spec, layers_taking, merge_output, reference_markdown, DenseConfig, EmbeddingConfig,
-    MergeConfig, MergeOp, PoolingMode, LAYERS, MERGES,
+    layer_spec, layers_taking, merge_output, reference_markdown, CellKind, DenseConfig,
+    EmbeddingConfig, MergeConfig, MergeOp, PoolingMode, RecurrentConfig, LAYERS, MERGES,
 };
 pub use ragged::{ragged_rank, ragged_type_spec_rank};
 pub use spec::{

@@ -8,6 +8,7 @@ mod embedding;
 mod flatten;
 mod merge;
 mod pooling;
+mod recurrent;
 mod reshape;
 mod to_dense;
 mod window_pooling;
@@ -22,6 +23,7 @@ pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
 pub use pooling::GlobalPooling;
+pub use recurrent::Recurrent;
 pub use reshape::Reshape;
 pub use to_dense::ToDense;
 pub use window_pooling::Pooling;
@@ -62,6 +64,7 @@ pub fn build_dyn(
         "Pooling" => boxed::<Pooling>(spec, config, inputs, rng),
         "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
         "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
+        "Recurrent" => boxed::<Recurrent>(spec, config, inputs, rng),
         _ => None,
     }
 }

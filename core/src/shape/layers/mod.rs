@@ -30,6 +30,7 @@ mod embedding;
 mod flatten;
 mod merge;
 mod pooling;
+mod recurrent;
 mod reshape;
 mod to_dense;
 mod window_pooling;
@@ -47,6 +48,7 @@ pub use merge::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
+pub use recurrent::{cell_of, CellKind, RecurrentConfig, GRU, LSTM, SIMPLE_RNN};
 pub use reshape::{reshape_target, RESHAPE};
 pub use to_dense::TO_DENSE;
 pub use window_pooling::{
@@ -85,6 +87,9 @@ pub static LAYERS: &[&LayerSpec] = &[
     &MINIMUM,
     &DOT,
     &DROPOUT,
+    &LSTM,
+    &GRU,
+    &SIMPLE_RNN,
 ];
 
 /// The spec of the layer the DSL calls `name`.
