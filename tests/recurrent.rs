@@ -26,6 +26,15 @@ model! {
             -> dense(1, activation = sigmoid)
     }
 
+    /// `return_sequences` on ragged rows gives ragged states, pooled over each row.
+    struct RaggedStates {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(12, 6)
+            -> gru(8, return_sequences = true)
+            -> global_max_pooling_1d()
+            -> dense(1, activation = sigmoid)
+    }
+
     /// Dense sequences through two stacked recurrent layers.
     struct Stacked {
         input(shape = [6, 2])
@@ -125,6 +134,22 @@ fn an_lstm_learns_over_ragged_rows() {
         .filter(|(p, y)| (**p > 0.5) == (**y > 0.5))
         .count();
     assert!(correct as f64 / 256.0 > 0.9, "accuracy {correct}/256");
+}
+
+#[test]
+fn ragged_states_pool_over_each_row_and_train() {
+    let (x, y) = token_rows(256);
+    let mut model =
+        RaggedStates::with_seed(5).compile(Adam::new(0.02), Loss::binary_crossentropy());
+    let options = FitOptions::default().epochs(10).batch_size(32).verbose(0);
+    let history = model.fit(&x, y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(loss[loss.len() - 1] < 0.5 * loss[0], "{loss:?}");
+    // A row's prediction does not depend on the other rows of its batch (no padding).
+    let p = model.model().predict(&x).expect("predict");
+    let first = RaggedTensor::from_rows(&[x.row(0).expect("row 0").to_vec()]).expect("row");
+    let alone = model.model().predict(&first).expect("predict");
+    assert!((p[[0, 0]] - alone[[0, 0]]).abs() < 1e-6);
 }
 
 #[test]
