@@ -19,8 +19,8 @@ pub use input::{
 };
 pub use layers::{
     layer_spec, layers_taking, merge_output, norm_axis, reference_markdown, BatchNormConfig,
-    DenseConfig, EmbeddingConfig, LayerNormConfig, MergeConfig, MergeOp, NormAxis, PoolingMode,
-    LAYERS, MERGES,
+    CellKind, DenseConfig, EmbeddingConfig, LayerNormConfig, MergeConfig, MergeOp, NormAxis,
+    PoolingMode, RecurrentConfig, LAYERS, MERGES,
 };
 pub use ragged::{ragged_rank, ragged_type_spec_rank};
 pub use spec::{

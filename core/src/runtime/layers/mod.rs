@@ -9,6 +9,7 @@ mod flatten;
 mod merge;
 mod normalization;
 mod pooling;
+mod recurrent;
 mod reshape;
 mod spatial;
 mod to_dense;
@@ -25,6 +26,7 @@ pub use flatten::Flatten;
 pub use merge::Merge;
 pub use normalization::{BatchNormalization, LayerNormalization};
 pub use pooling::GlobalPooling;
+pub use recurrent::Recurrent;
 pub use reshape::Reshape;
 pub use spatial::Spatial;
 pub use to_dense::ToDense;
@@ -69,6 +71,7 @@ pub fn build_dyn(
         "Spatial" => boxed::<Spatial>(spec, config, inputs, rng),
         "BatchNormalization" => boxed::<BatchNormalization>(spec, config, inputs, rng),
         "LayerNormalization" => boxed::<LayerNormalization>(spec, config, inputs, rng),
+        "Recurrent" => boxed::<Recurrent>(spec, config, inputs, rng),
         _ => None,
     }
 }

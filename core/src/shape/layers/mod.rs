@@ -31,6 +31,7 @@ mod flatten;
 mod merge;
 mod normalization;
 mod pooling;
+mod recurrent;
 mod reshape;
 mod spatial;
 mod to_dense;
@@ -52,6 +53,7 @@ pub use normalization::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
+pub use recurrent::{cell_of, CellKind, RecurrentConfig, GRU, LSTM, SIMPLE_RNN};
 pub use reshape::{reshape_target, RESHAPE};
 pub use spatial::{
     spatial_map, SpatialMap, CROPPING_1D, CROPPING_2D, UP_SAMPLING_1D, UP_SAMPLING_2D,
@@ -102,6 +104,9 @@ pub static LAYERS: &[&LayerSpec] = &[
     &DROPOUT,
     &BATCH_NORMALIZATION,
     &LAYER_NORMALIZATION,
+    &LSTM,
+    &GRU,
+    &SIMPLE_RNN,
 ];
 
 /// The spec of the layer the DSL calls `name`.
