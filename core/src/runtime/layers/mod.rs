@@ -7,6 +7,7 @@ mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
+mod noise;
 mod pooling;
 mod reshape;
 mod to_dense;
@@ -21,6 +22,7 @@ pub use dropout::Dropout;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
+pub use noise::{Noise, NoiseKind};
 pub use pooling::GlobalPooling;
 pub use reshape::Reshape;
 pub use to_dense::ToDense;
@@ -62,6 +64,7 @@ pub fn build_dyn(
         "Pooling" => boxed::<Pooling>(spec, config, inputs, rng),
         "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
         "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
+        "Noise" => boxed::<Noise>(spec, config, inputs, rng),
         _ => None,
     }
 }

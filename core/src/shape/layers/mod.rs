@@ -37,7 +37,9 @@ mod window_pooling;
 pub use activation::ACTIVATION;
 pub use conv::{conv_geometry, spatial_rank, ConvGeometry, Padding, Window, CONV1D, CONV2D};
 pub use dense::{DenseConfig, DENSE};
-pub use dropout::DROPOUT;
+pub use dropout::{
+    DROPOUT, GAUSSIAN_DROPOUT, GAUSSIAN_NOISE, SPATIAL_DROPOUT_1D, SPATIAL_DROPOUT_2D,
+};
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
 pub use merge::{
@@ -85,6 +87,10 @@ pub static LAYERS: &[&LayerSpec] = &[
     &MINIMUM,
     &DOT,
     &DROPOUT,
+    &GAUSSIAN_NOISE,
+    &GAUSSIAN_DROPOUT,
+    &SPATIAL_DROPOUT_1D,
+    &SPATIAL_DROPOUT_2D,
 ];
 
 /// The spec of the layer the DSL calls `name`.
