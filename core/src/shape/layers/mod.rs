@@ -149,6 +149,10 @@ pub fn reference_markdown() -> String {
                     ParamKind::Path => "a path".to_string(),
                     ParamKind::TypeSpec => "a type spec".to_string(),
                     ParamKind::Tensors => "a list of tensors, e.g. `[a, b]`".to_string(),
+                    ParamKind::Regularizer => {
+                        "a regularizer: `l1(0.01)`, `l2(0.01)`, `l1_l2(l1 = .., l2 = ..)`"
+                            .to_string()
+                    }
                 };
                 let default = match &p.default {
                     ParamDefault::Required => "required".to_string(),
