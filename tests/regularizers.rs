@@ -75,6 +75,8 @@ fn loss_and_update_match_a_hand_computation() {
     model.set_weight("dense/bias", b.row(0).into_dyn()).unwrap();
     let lr = 0.1f32;
     let mut model = model.compile(SGD::new(lr), Loss::mse());
+    // Evaluation's loss holds the same terms, activity penalties included.
+    let evaluated = model.evaluate(x().view(), t.view(), 3).unwrap().loss;
     let loss = model.train_on_batch(x().view(), t.view()).unwrap();
 
     // By hand, in f64.
@@ -91,6 +93,16 @@ fn loss_and_update_match_a_hand_computation() {
         (f64::from(loss) - (mse + penalty)).abs() < 1e-5,
         "{loss} vs {}",
         mse + penalty
+    );
+    // Evaluated in batches of 3 and 1: Keras' loss of a batch holds that batch's activity
+    // penalty, and the reported loss is the mean over batches weighted by their sizes.
+    let activity =
+        |rows: std::ops::Range<usize>| 0.05 * y.slice(ndarray::s![rows, ..]).mapv(|v| v * v).sum();
+    let weights_only = penalty - activity(0..4);
+    let expected = mse + weights_only + (3.0 * activity(0..3) + activity(3..4)) / 4.0;
+    assert!(
+        (f64::from(evaluated) - expected).abs() < 1e-5,
+        "{evaluated} vs {expected}"
     );
     let dy = (&y - &t64).mapv(|d| 2.0 * d / n) + y.mapv(|v| 2.0 * 0.05 * v);
     let dw = x.t().dot(&dy) + w64.mapv(|v| 0.01 * f64::from(sign(v as f32)) + 0.04 * v);

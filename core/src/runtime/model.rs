@@ -85,6 +85,10 @@ pub trait Model: Sized {
     fn take_activity_penalty(&mut self) -> f64 {
         0.0
     }
+    /// Makes the next `forward_train` passes training ones (`true`, the default) or
+    /// inference ones, which evaluation runs for the activity penalties. `model!` generates
+    /// it; the default, for models written without it, does nothing.
+    fn set_training(&mut self, _training: bool) {}
     /// Visits every trainable weight and its gradient.
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// Visits every non-trainable weight (moving statistics), writable; the optimizer never

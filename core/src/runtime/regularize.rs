@@ -80,6 +80,13 @@ pub(crate) fn has_weight_regularizers<M: Model>() -> bool {
     })
 }
 
+/// Whether any layer of `M` has an `activity_regularizer`.
+pub(crate) fn has_activity_regularizers<M: Model>() -> bool {
+    M::layers()
+        .iter()
+        .any(|l| l.config.regularizer("activity_regularizer").is_some())
+}
+
 /// The weight penalty of `model`: the sum over its trainable weights of their regularizers'
 /// penalties (Keras' `Layer._get_regularization_losses`).
 pub fn weight_penalty<M: Model>(model: &M) -> f64 {

@@ -595,6 +595,10 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                 #forward
             }
 
+            fn set_training(&mut self, training: bool) {
+                self.__cx.training = training;
+            }
+
             fn take_activity_penalty(&mut self) -> f64 {
                 ::std::mem::take(&mut self.__cx.penalty)
             }

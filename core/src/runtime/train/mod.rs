@@ -143,8 +143,9 @@ trait Net {
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// The optimizer.
     fn optimizer(&mut self) -> &mut dyn Optimizer;
-    /// Inference on the batch.
-    fn predict_batch(&self) -> Vec<Array2<f32>>;
+    /// Inference on the batch, with its activity penalties (0 for a model without activity
+    /// regularizers).
+    fn predict_batch(&mut self) -> (Vec<Array2<f32>>, f32);
     /// Whether any callback was given.
     fn has_callbacks(&self) -> bool;
     /// Runs `hook` of every callback, in order.
@@ -254,8 +255,19 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
         &mut *self.optimizer
     }
 
-    fn predict_batch(&self) -> Vec<Array2<f32>> {
-        self.model.call(M::batch_view(self.batch))
+    fn predict_batch(&mut self) -> (Vec<Array2<f32>>, f32) {
+        if !regularize::has_activity_regularizers::<M>() {
+            return (self.model.call(M::batch_view(self.batch)), 0.0);
+        }
+        // The activity penalties come from the forward pass, run here outside training:
+        // the conformance test holds every layer's such pass to its inference `call`.
+        self.model.set_training(false);
+        self.model.forward_train(M::batch_view(self.batch));
+        self.model.set_training(true);
+        let outputs = (0..M::output_specs().len())
+            .map(|i| self.model.train_output(i).to_owned())
+            .collect();
+        (outputs, self.model.take_activity_penalty() as f32)
     }
 
     fn has_callbacks(&self) -> bool {
@@ -1192,7 +1204,9 @@ impl TrainState {
             idx.clear();
             idx.extend(start..end);
             net.gather(set.source, &idx);
-            let preds = net.predict_batch();
+            let (preds, activity) = net.predict_batch();
+            // Keras' evaluation loss holds each batch's activity penalties.
+            total += f64::from(activity) * (end - start) as f64;
             for (i, pred) in preds.iter().enumerate() {
                 gather_rows(set.targets[i].view(), &idx, &mut self.target_batches[i]);
                 let target_rows = as_rows(self.target_batches[i].view());
