@@ -12,7 +12,7 @@ use std::fmt::Write;
 use serde_json::Value;
 use stratic_core::shape::{
     Activation, Arity, Initializer, LayerInfo, LayerSpec, ParamDefault, ParamKind, ParamValue,
-    LAYERS,
+    Regularizer, LAYERS,
 };
 
 /// What the generated declaration cannot express.
@@ -213,6 +213,23 @@ fn param_value(kind: ParamKind, v: &Value) -> Option<ParamValue> {
             ParamValue::Ints(flat.into())
         }
         ParamKind::Str | ParamKind::Choice(_) => ParamValue::Str(v.as_str()?.to_string().into()),
+        // `null`, or `{"class_name": "L2", "config": {"l2": 0.01}}`.
+        ParamKind::Regularizer if v.is_null() => ParamValue::None,
+        ParamKind::Regularizer => {
+            let factor = |key: &str| -> Option<f64> {
+                match v.get("config").and_then(|c| c.get(key)) {
+                    None => Some(0.0),
+                    Some(x) => x.as_f64(),
+                }
+            };
+            let (l1, l2) = (factor("l1")?, factor("l2")?);
+            ParamValue::Regularizer(match v.get("class_name").and_then(Value::as_str)? {
+                "L1" => Regularizer::l1(l1),
+                "L2" => Regularizer::l2(l2),
+                "L1L2" => Regularizer::l1_l2(l1, l2),
+                _ => return None,
+            })
+        }
         _ => return None,
     })
 }

@@ -121,3 +121,20 @@ fn padding_pairs_declare_as_they_are_written() {
     );
     assert!(source.contains("up_sampling_2d(name = \"up\")"), "{source}");
 }
+
+#[test]
+fn regularizers_are_declared_in_the_dsl() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "name": "input_layer"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 2, "activation": "linear", "use_bias": true,
+            "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L1L2", "config": {"l1": 0.5, "l2": 0.25}, "registered_name": null},
+            "bias_regularizer": null,
+            "activity_regularizer": {"class_name": "L2", "config": {"l2": 0.125}}}}]}}"#;
+    let source = declare(config, "M").unwrap();
+    assert!(
+        source.contains(
+            "dense(2, kernel_regularizer = l1_l2(l1 = 0.5, l2 = 0.25), activity_regularizer = l2(0.125), name = \"dense\")"
+        ),
+        "{source}"
+    );
+}

@@ -79,6 +79,16 @@ pub trait Model: Sized {
     /// Backward through the graph in reverse order, from the gradient of the loss with
     /// respect to each output (`grad_outputs[i]` for output `i`).
     fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]);
+    /// The sum of the activity penalties (Keras' `activity_regularizer` losses) of the
+    /// training forward passes since the last call, cleared. `model!` generates it; the
+    /// default, for models written without it, has none.
+    fn take_activity_penalty(&mut self) -> f64 {
+        0.0
+    }
+    /// Makes the next `forward_train` passes training ones (`true`, the default) or
+    /// inference ones, which evaluation runs for the activity penalties. `model!` generates
+    /// it; the default, for models written without it, does nothing.
+    fn set_training(&mut self, _training: bool) {}
     /// Visits every trainable weight and its gradient.
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// Visits every non-trainable weight (moving statistics), writable; the optimizer never

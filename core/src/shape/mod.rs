@@ -9,6 +9,7 @@ mod info;
 mod input;
 pub mod layers;
 mod ragged;
+mod regularizer;
 pub mod spec;
 mod summary;
 mod vocab;
@@ -23,6 +24,9 @@ pub use layers::{
     PoolingMode, RecurrentConfig, LAYERS, MERGES,
 };
 pub use ragged::{ragged_rank, ragged_type_spec_rank};
+pub use regularizer::{
+    regularizes, weight_regularizer, Regularizer, RegularizerKind, REGULARIZERS,
+};
 pub use spec::{
     weight_counts, Arity, Config, DTypeClass, InputSpec, LayerSpec, ParamDefault, ParamKind,
     ParamSpec, ParamValue, RuleInput, WeightSpec,

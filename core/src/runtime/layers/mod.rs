@@ -8,6 +8,7 @@ mod embedding;
 mod flatten;
 mod merge;
 mod normalization;
+mod noise;
 mod pooling;
 mod recurrent;
 mod reshape;
@@ -25,6 +26,7 @@ pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
 pub use normalization::{BatchNormalization, LayerNormalization};
+pub use noise::{Noise, NoiseKind};
 pub use pooling::GlobalPooling;
 pub use recurrent::Recurrent;
 pub use reshape::Reshape;
@@ -72,6 +74,7 @@ pub fn build_dyn(
         "BatchNormalization" => boxed::<BatchNormalization>(spec, config, inputs, rng),
         "LayerNormalization" => boxed::<LayerNormalization>(spec, config, inputs, rng),
         "Recurrent" => boxed::<Recurrent>(spec, config, inputs, rng),
+        "Noise" => boxed::<Noise>(spec, config, inputs, rng),
         _ => None,
     }
 }

@@ -536,6 +536,49 @@ fn same_value(saved: &Value, declared: &ParamValue) -> bool {
             }
             other => v.len() == 1 && other.as_i64() == Some(v[0]),
         },
+        // `{"class_name": "L2", "config": {"l2": 0.01}}`; a factor the class lacks is 0.
+        ParamValue::Regularizer(r) => {
+            let factor = |key: &str, ours: f64| {
+                let theirs = saved
+                    .get("config")
+                    .and_then(|c| c.get(key))
+                    .map_or(Some(0.0), Value::as_f64);
+                theirs.is_some_and(|x| (x - ours).abs() <= 1e-7 * ours.abs().max(1.0))
+            };
+            saved.get("class_name").and_then(Value::as_str) == Some(r.class_name())
+                && factor("l1", r.l1)
+                && factor("l2", r.l2)
+        }
         ParamValue::None => saved.is_null(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Regularizer;
+
+    #[test]
+    fn saved_regularizers_compare_by_class_and_factors() {
+        let saved: Value = serde_json::from_str(
+            r#"{"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.009999999776482582}, "registered_name": null}"#,
+        )
+        .unwrap();
+        let l2 = |f| ParamValue::Regularizer(Regularizer::l2(f));
+        assert!(same_value(&saved, &l2(0.01)));
+        assert!(!same_value(&saved, &l2(0.02)));
+        assert!(!same_value(
+            &saved,
+            &ParamValue::Regularizer(Regularizer::l1(0.01))
+        ));
+        assert!(!same_value(&saved, &ParamValue::None));
+        assert!(!same_value(&Value::Null, &l2(0.01)));
+        let both: Value =
+            serde_json::from_str(r#"{"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.5}}"#)
+                .unwrap();
+        assert!(same_value(
+            &both,
+            &ParamValue::Regularizer(Regularizer::l1_l2(0.0, 0.5))
+        ));
     }
 }

@@ -40,7 +40,9 @@ mod window_pooling;
 pub use activation::ACTIVATION;
 pub use conv::{conv_geometry, spatial_rank, ConvGeometry, Padding, Window, CONV1D, CONV2D};
 pub use dense::{DenseConfig, DENSE};
-pub use dropout::DROPOUT;
+pub use dropout::{
+    DROPOUT, GAUSSIAN_DROPOUT, GAUSSIAN_NOISE, SPATIAL_DROPOUT_1D, SPATIAL_DROPOUT_2D,
+};
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
 pub use merge::{
@@ -107,6 +109,10 @@ pub static LAYERS: &[&LayerSpec] = &[
     &LSTM,
     &GRU,
     &SIMPLE_RNN,
+    &GAUSSIAN_NOISE,
+    &GAUSSIAN_DROPOUT,
+    &SPATIAL_DROPOUT_1D,
+    &SPATIAL_DROPOUT_2D,
 ];
 
 /// The spec of the layer the DSL calls `name`.
@@ -169,6 +175,10 @@ pub fn reference_markdown() -> String {
                     ParamKind::Path => "a path".to_string(),
                     ParamKind::TypeSpec => "a type spec".to_string(),
                     ParamKind::Tensors => "a list of tensors, e.g. `[a, b]`".to_string(),
+                    ParamKind::Regularizer => {
+                        "a regularizer: `l1(0.01)`, `l2(0.01)`, `l1_l2(l1 = .., l2 = ..)`"
+                            .to_string()
+                    }
                 };
                 let default = match &p.default {
                     ParamDefault::Required => "required".to_string(),
