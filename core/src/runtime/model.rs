@@ -178,6 +178,17 @@ pub trait Model: Sized {
         super::weights::load_keras_weights(self, path.as_ref())
     }
 
+    /// Saves every weight in Keras' own weights file format, for Keras'
+    /// `model.load_weights("x.weights.h5")` on the same architecture (see
+    /// `stratic-keras declare` for the way the other direction): HDF5, laid out as
+    /// `model.save_weights` writes it (`layers/dense/vars/0`, layers named by class and
+    /// creation order), so the model's layer names need not match Keras'. Trainable and
+    /// non-trainable weights (moving statistics) alike.
+    #[cfg(feature = "keras")]
+    fn save_keras_weights(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        super::weights::save_keras_weights(self, path.as_ref())
+    }
+
     /// Loads a model Keras saved with `model.save("x.keras")`: compares the saved
     /// architecture (layer classes, units, activations, `use_bias`, input shape) with this
     /// model's and reports every difference in [`Error::Architecture`], then loads the weights.

@@ -13,6 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::hdf5::Hdf5File;
+use super::hdf5_write::Hdf5Tree;
 use super::{apply, read_file, FoundWeight, LoadLimits};
 use crate::runtime::error::{ArchitectureDifference, FileFormat, FileProblem};
 use crate::runtime::{Error, Model};
@@ -96,18 +97,7 @@ pub fn read_keras_archive(bytes: &[u8]) -> Result<KerasArchive, Error> {
 /// from its spec, numbered per group (`layers/lstm/cell/vars/0`). A model without layer
 /// metadata is taken to consist of `Dense` layers.
 pub fn keras_weight_paths<M: Model>(model: &M) -> Vec<(String, String)> {
-    let mut per_class: HashMap<String, usize> = HashMap::new();
-    let mut next = |class: &str| {
-        let snake = LayerInfo::snake_case(class);
-        let n = per_class.entry(snake.clone()).or_insert(0);
-        let name = if *n == 0 {
-            snake
-        } else {
-            format!("{snake}_{n}")
-        };
-        *n += 1;
-        name
-    };
+    let mut next = file_layer_namer();
     let mut out = Vec::new();
     let layers = M::layers();
     if layers.is_empty() {
@@ -146,6 +136,54 @@ pub fn keras_weight_paths<M: Model>(model: &M) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Keras' names for a model's layers in its files: the class in snake case, numbered per
+/// class in creation order (`dense`, `dense_1`, `conv2d`, ...).
+fn file_layer_namer() -> impl FnMut(&str) -> String {
+    let mut per_class: HashMap<String, usize> = HashMap::new();
+    move |class: &str| {
+        let snake = LayerInfo::snake_case(class);
+        let n = per_class.entry(snake.clone()).or_insert(0);
+        let name = if *n == 0 {
+            snake
+        } else {
+            format!("{snake}_{n}")
+        };
+        *n += 1;
+        name
+    }
+}
+
+/// A Keras weights file (`.weights.h5`) of every weight of `model`, in the layout
+/// `model.save_weights` writes: `layers/<layer>/vars/<i>` (nested parts such as
+/// `layers/lstm/cell/vars/0` from the weight specs), an empty `vars` group for each layer
+/// without weights and for the model itself.
+pub fn keras_weights_bytes<M: Model>(model: &M) -> Result<Vec<u8>, Error> {
+    let mut tree = Hdf5Tree::new();
+    tree.group("vars")?;
+    let mut next = file_layer_namer();
+    for l in M::layers() {
+        let name = next(l.class_name());
+        tree.group(&format!("layers/{name}/vars"))?;
+    }
+    let weights: HashMap<String, ndarray::ArrayD<f32>> = model.weights().into_iter().collect();
+    for (key, path) in keras_weight_paths(model) {
+        let Some(value) = weights.get(&key) else {
+            return Err(config_err(format!(
+                "the weight '{key}' is not in the model"
+            )));
+        };
+        let data: Vec<f32> = value.iter().copied().collect();
+        tree.dataset(&path, value.shape(), data)?;
+    }
+    tree.to_bytes()
+}
+
+/// Writes [`keras_weights_bytes`] to `path`; see [`Model::save_keras_weights`].
+pub fn save_keras_weights<M: Model>(model: &M, path: &Path) -> Result<(), Error> {
+    let bytes = keras_weights_bytes(model)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, &e))
 }
 
 /// Loads a Keras weights file (`.weights.h5`, or a `.keras` archive whose architecture is
