@@ -135,7 +135,7 @@ struct Writer {
 
 impl Writer {
     fn align(&mut self) {
-        while self.out.len() % 8 != 0 {
+        while !self.out.len().is_multiple_of(8) {
             self.out.push(0);
         }
     }
