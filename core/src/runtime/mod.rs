@@ -53,9 +53,10 @@ pub use train::{
 pub use uncompiled::{CompileFirst, DeclarationFailed, IsCompiled};
 #[cfg(feature = "keras")]
 pub use weights::{
-    compare_architecture, keras_weight_paths, keras_weights_bytes, load_keras, load_keras_bytes,
-    load_keras_weights, load_keras_weights_bytes, load_keras_weights_with, load_keras_with,
-    read_keras_archive, Hdf5Dataset, Hdf5File, Hdf5Tree, KerasArchive, MAX_KERAS_ENTRY_BYTES,
+    compare_architecture, keras_bytes, keras_config, keras_weight_paths, keras_weights_bytes,
+    load_keras, load_keras_bytes, load_keras_weights, load_keras_weights_bytes,
+    load_keras_weights_with, load_keras_with, read_keras_archive, Hdf5Dataset, Hdf5File, Hdf5Tree,
+    KerasArchive, MAX_KERAS_ENTRY_BYTES,
 };
 pub use weights::{
     from_safetensors, load_weights, load_weights_with, save_weights, to_safetensors, LoadLimits,

@@ -189,6 +189,16 @@ pub trait Model: Sized {
         super::weights::save_keras_weights(self, path.as_ref())
     }
 
+    /// Saves the model as a `.keras` archive for Keras 3's `keras.saving.load_model`: its
+    /// architecture (`config.json`, Sequential for a model declared as one chain, Functional
+    /// otherwise), the weights as [`save_keras_weights`](Model::save_keras_weights) writes
+    /// them, and `metadata.json`. Models over ragged tensors (which Keras 3 models do not
+    /// hold) are refused with [`Error::WeightFile`], and nothing is written.
+    #[cfg(feature = "keras")]
+    fn save_keras(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        super::weights::save_keras(self, path.as_ref())
+    }
+
     /// Loads a model Keras saved with `model.save("x.keras")`: compares the saved
     /// architecture (layer classes, units, activations, `use_bias`, input shape) with this
     /// model's and reports every difference in [`Error::Architecture`], then loads the weights.

@@ -12,6 +12,8 @@ mod hdf5;
 mod hdf5_write;
 #[cfg(feature = "keras")]
 mod keras;
+#[cfg(feature = "keras")]
+mod keras_save;
 mod safetensors_io;
 
 #[cfg(feature = "keras")]
@@ -24,6 +26,8 @@ pub use keras::{
     load_keras_weights, load_keras_weights_bytes, load_keras_weights_with, load_keras_with,
     read_keras_archive, save_keras_weights, KerasArchive, MAX_KERAS_ENTRY_BYTES,
 };
+#[cfg(feature = "keras")]
+pub use keras_save::{keras_bytes, keras_config, save_keras};
 pub use safetensors_io::{from_safetensors, to_safetensors, MAX_HEADER_BYTES};
 
 use std::collections::HashMap;
