@@ -51,6 +51,20 @@ model! {
     }
 }
 
+model! {
+    pub struct DeclaredCnn {
+        input(shape = [12, 12, 1], name = "input_layer")
+            -> conv2d(4, 3, activation = relu, name = "conv2d")
+            -> batch_normalization(name = "batch_normalization")
+            -> max_pooling_2d(strides = 2, name = "max_pooling2d")
+            -> conv2d(6, 3, padding = same, activation = relu, name = "conv2d_1")
+            -> max_pooling_2d(strides = 2, name = "max_pooling2d_1")
+            -> flatten(name = "flatten")
+            -> dropout(0.5, name = "dropout")
+            -> dense(3, activation = softmax, name = "dense")
+    }
+}
+
 fn fixture(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -142,4 +156,14 @@ fn declared_two_heads_loads_its_file() {
     let (cls, reg) = m.predict((image.view(), meta.view())).unwrap();
     assert_close(&cls, &matrix(&j["outputs"][0]));
     assert_close(&reg, &matrix(&j["outputs"][1]));
+}
+
+#[test]
+fn declared_cnn_loads_its_file() {
+    let j = json("keras-files-layers/cnn.json");
+    let mut m = DeclaredCnn::with_seed(0);
+    m.load_keras(fixture("keras-files-layers/cnn.keras"))
+        .expect("load_keras");
+    let x: Array<f32, stratic::ndarray::Ix4> = nested(&j["inputs"][0]);
+    assert_close(&m.predict(x.view()).unwrap(), &matrix(&j["outputs"][0]));
 }

@@ -9,6 +9,9 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+mod check;
+pub use check::{check_keras_file, check_keras_parts, CheckReport};
+
 use serde_json::Value;
 use stratic_core::shape::{
     Activation, Arity, Initializer, LayerInfo, LayerSpec, ParamDefault, ParamKind, ParamValue,
@@ -278,6 +281,9 @@ fn inert(key: &str, v: &Value) -> bool {
         || (key == "data_format" && v.as_str() == Some("channels_last"))
         // Keras' Embedding default; initializers' own settings are read with their class.
         || (key == "keepdims" && v == &Value::Bool(false))
+        // Batch renormalization's momentum means nothing while `renorm` is false (which is
+        // inert; `renorm = true` is listed as unsupported).
+        || key == "renorm_momentum"
 }
 
 /// `layer(args)` for a Keras layer, through its spec.
@@ -303,6 +309,10 @@ fn layer_call(
         let Some(saved) = config.get(p.name) else {
             continue;
         };
+        // Keras' `None` for a parameter whose default is unset (`seed`): nothing to write.
+        if saved.is_null() && matches!(p.default, ParamDefault::Value(ParamValue::None)) {
+            continue;
+        }
         let Some(value) = param_value(p.kind, saved) else {
             problems.push(Unsupported {
                 layer: name.clone(),

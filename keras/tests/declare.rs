@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use stratic_keras::{declare, declare_keras_file, DeclareError};
+use stratic_keras::{
+    check_keras_file, check_keras_parts, declare, declare_keras_file, DeclareError,
+};
 
 fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -23,6 +25,7 @@ fn the_fixtures_declare_as_tests_declared_rs_compiles_them() {
             "tests/fixtures/keras-files-layers/two_heads.keras",
             "DeclaredTwoHeads",
         ),
+        ("tests/fixtures/keras-files-layers/cnn.keras", "DeclaredCnn"),
     ] {
         let bytes = std::fs::read(repo(file)).expect("fixture");
         let source = declare_keras_file(&bytes, name).expect("declarable");
@@ -136,5 +139,59 @@ fn regularizers_are_declared_in_the_dsl() {
             "dense(2, kernel_regularizer = l1_l2(l1 = 0.5, l2 = 0.25), activity_regularizer = l2(0.125), name = \"dense\")"
         ),
         "{source}"
+    );
+}
+
+#[test]
+fn check_finds_every_weight_of_every_fixture_where_the_declaration_puts_it() {
+    for (file, weights) in [
+        ("tests/fixtures/keras-files/mlp.keras", 6),
+        ("tests/fixtures/keras-files/two_tower.keras", 6),
+        ("tests/fixtures/keras-files-layers/bag.keras", 3),
+        ("tests/fixtures/keras-files-layers/two_heads.keras", 8),
+        ("tests/fixtures/keras-files-layers/cnn.keras", 10),
+        ("tests/fixtures/keras-files-layers/lstm_text.keras", 6),
+    ] {
+        let bytes = std::fs::read(repo(file)).expect("fixture");
+        let report = check_keras_file(&bytes).expect("checkable");
+        assert_eq!(report.problems, Vec::<String>::new(), "{file}");
+        assert_eq!(report.matched, weights, "{file}");
+    }
+}
+
+#[test]
+fn check_reports_weights_of_another_model_one_by_one() {
+    let bag = stratic_core::read_keras_archive(
+        &std::fs::read(repo("tests/fixtures/keras-files-layers/bag.keras")).unwrap(),
+    )
+    .unwrap();
+    let wide = bag.config.replace("\"output_dim\": 4", "\"output_dim\": 6");
+    assert_ne!(wide, bag.config, "the fixture's embedding width is 4");
+    let report = check_keras_parts(&wide, &bag.weights).unwrap();
+    // The head's bias (2) still fits; the table and the head's kernel do not.
+    assert_eq!(report.matched, 1, "{report:?}");
+    assert_eq!(report.problems.len(), 2, "{report:?}");
+    assert!(
+        report.problems[0].contains("[12, 6]") && report.problems[0].contains("[12, 4]"),
+        "{report:?}"
+    );
+    let cnn = stratic_core::read_keras_archive(
+        &std::fs::read(repo("tests/fixtures/keras-files-layers/cnn.keras")).unwrap(),
+    )
+    .unwrap();
+    let report = check_keras_parts(&bag.config, &cnn.weights).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("not in the file")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("layers/conv2d/vars/0: in the file")),
+        "{report:?}"
     );
 }
