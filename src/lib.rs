@@ -26,6 +26,9 @@ pub use ndarray;
 /// `FitOptions::distributed`.
 pub use stratic_core::distributed;
 pub use stratic_core::shape;
+/// The speed trap: training warns once when stratic-core was built at opt-level 0 (see the
+/// README's first section for the profile snippet).
+pub use stratic_core::{unoptimized, ALLOW_UNOPTIMIZED_VAR, UNOPTIMIZED_WARNING};
 pub use stratic_core::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, Layer, Model, ParamMut,
     ParamRef, RaggedTensor, ShapeMismatch, SparseError, SparseOptions, SparseTensor,

@@ -45,10 +45,10 @@ pub use rng::Rng;
 pub use tensor::ragged::{check_ragged_input, RaggedError, RaggedTensor, RaggedView, RowIndex};
 pub use tensor::sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};
 pub use train::{
-    Callback, Compiled, EarlyStopping, Evaluation, ExponentialDecay, FiniteElement, Fit,
-    FitOptions, History, InputValues, LearningRateSchedule, Logs, Metric, Mode, ModelCheckpoint,
-    NonFinite, ReduceLROnPlateau, StopReason, TargetElement, Targets, TerminateOnNaN, TrainContext,
-    AUC_THRESHOLDS,
+    unoptimized, Callback, Compiled, EarlyStopping, Evaluation, ExponentialDecay, FiniteElement,
+    Fit, FitOptions, History, InputValues, LearningRateSchedule, Logs, Metric, Mode,
+    ModelCheckpoint, NonFinite, ReduceLROnPlateau, StopReason, TargetElement, Targets,
+    TerminateOnNaN, TrainContext, ALLOW_UNOPTIMIZED_VAR, AUC_THRESHOLDS, UNOPTIMIZED_WARNING,
 };
 pub use uncompiled::{CompileFirst, DeclarationFailed, IsCompiled};
 #[cfg(feature = "keras")]

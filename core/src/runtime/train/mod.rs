@@ -18,6 +18,7 @@ mod history;
 mod metrics;
 mod options;
 mod progress;
+mod speed_trap;
 mod targets;
 
 use std::io::{IsTerminal, Write};
@@ -39,6 +40,9 @@ use metrics::MetricState;
 pub use metrics::{Metric, AUC_THRESHOLDS};
 pub use options::FitOptions;
 use progress::Progress;
+pub use speed_trap::{
+    unoptimized, QUIET_VAR as ALLOW_UNOPTIMIZED_VAR, WARNING as UNOPTIMIZED_WARNING,
+};
 use targets::target_count_error;
 pub use targets::{TargetElement, Targets};
 
@@ -528,6 +532,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// were). The data is not scanned for NaN here, as `fit` does: the loss and gradient
     /// checks keep a NaN from the weights.
     pub fn train_on_batch<Y: Targets>(&mut self, x: M::Input<'_>, y: Y) -> Result<f32, Error> {
+        speed_trap::warn_if_unoptimized();
         self.optimizer.validate()?;
         let n = M::check_input(x)?;
         if n == 0 {
@@ -1393,6 +1398,7 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
         callbacks: &mut [&'c mut dyn Callback<M>],
         out: Option<&'c mut dyn Write>,
     ) -> Result<History, Error> {
+        speed_trap::warn_if_unoptimized();
         options.validate()?;
         compiled.optimizer.validate()?;
         let n = M::check_input(x)?;
