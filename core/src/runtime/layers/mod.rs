@@ -9,6 +9,7 @@ mod flatten;
 mod merge;
 mod noise;
 mod pooling;
+mod preprocessing;
 mod reshape;
 mod to_dense;
 mod window_pooling;
@@ -24,6 +25,7 @@ pub use flatten::Flatten;
 pub use merge::Merge;
 pub use noise::{Noise, NoiseKind};
 pub use pooling::GlobalPooling;
+pub use preprocessing::Rescaling;
 pub use reshape::Reshape;
 pub use to_dense::ToDense;
 pub use window_pooling::Pooling;
@@ -65,6 +67,7 @@ pub fn build_dyn(
         "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
         "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
         "Noise" => boxed::<Noise>(spec, config, inputs, rng),
+        "Rescaling" => boxed::<Rescaling>(spec, config, inputs, rng),
         _ => None,
     }
 }

@@ -30,6 +30,7 @@ mod embedding;
 mod flatten;
 mod merge;
 mod pooling;
+mod preprocessing;
 mod reshape;
 mod to_dense;
 mod window_pooling;
@@ -49,6 +50,7 @@ pub use merge::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
+pub use preprocessing::RESCALING;
 pub use reshape::{reshape_target, RESHAPE};
 pub use to_dense::TO_DENSE;
 pub use window_pooling::{
@@ -91,6 +93,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GAUSSIAN_DROPOUT,
     &SPATIAL_DROPOUT_1D,
     &SPATIAL_DROPOUT_2D,
+    &RESCALING,
 ];
 
 /// The spec of the layer the DSL calls `name`.
