@@ -4,9 +4,9 @@ use ndarray::array;
 use stratic::prelude::*;
 
 model! {
-    /// Pixels to `[-1, 1]`.
+    /// Pixels to about `[-1, 1]` (x / 128 - 1).
     struct Rescale {
-        input(shape = [3]) -> rescaling(0.0078431373, offset = -1.0)
+        input(shape = [3]) -> rescaling(0.0078125, offset = -1.0)
     }
 
     /// A rescaling in front of a trained layer.
@@ -20,7 +20,7 @@ fn rescaling_predicts_x_times_scale_plus_offset() {
     let x = array![[0.0f32, 127.5, 255.0], [51.0, 204.0, 25.5]];
     let y = Rescale::new().predict(x.view()).unwrap();
     for (a, b) in y.iter().zip(x.iter()) {
-        assert!((a - (b * 0.0078431373 - 1.0)).abs() < 1e-6, "{a} for {b}");
+        assert!((a - (b / 128.0 - 1.0)).abs() < 1e-6, "{a} for {b}");
     }
 }
 
