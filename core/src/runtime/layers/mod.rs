@@ -25,7 +25,7 @@ pub use flatten::Flatten;
 pub use merge::Merge;
 pub use noise::{Noise, NoiseKind};
 pub use pooling::GlobalPooling;
-pub use preprocessing::Rescaling;
+pub use preprocessing::{CategoryEncoding, CategoryMode, Rescaling};
 pub use reshape::Reshape;
 pub use to_dense::ToDense;
 pub use window_pooling::Pooling;
@@ -68,6 +68,7 @@ pub fn build_dyn(
         "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
         "Noise" => boxed::<Noise>(spec, config, inputs, rng),
         "Rescaling" => boxed::<Rescaling>(spec, config, inputs, rng),
+        "CategoryEncoding" => boxed::<CategoryEncoding>(spec, config, inputs, rng),
         _ => None,
     }
 }

@@ -50,7 +50,7 @@ pub use merge::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
-pub use preprocessing::RESCALING;
+pub use preprocessing::{CATEGORY_ENCODING, RESCALING};
 pub use reshape::{reshape_target, RESHAPE};
 pub use to_dense::TO_DENSE;
 pub use window_pooling::{
@@ -94,6 +94,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &SPATIAL_DROPOUT_1D,
     &SPATIAL_DROPOUT_2D,
     &RESCALING,
+    &CATEGORY_ENCODING,
 ];
 
 /// The spec of the layer the DSL calls `name`.

@@ -1,9 +1,13 @@
-//! Keras' preprocessing layers carried inside a model: `rescaling(scale, offset)`.
+//! Keras' preprocessing layers carried inside a model: `rescaling(scale, offset)` and
+//! `category_encoding(num_tokens, output_mode)`.
+
+use std::borrow::Cow;
 
 use crate::shape::spec::{
-    no_weights, runs_always, InputSpec, LayerSpec, ParamKind, ParamSpec, ParamValue, RuleInput,
+    no_weights, runs_always, DTypeClass, InputSpec, LayerSpec, ParamKind, ParamSpec, ParamValue,
+    RuleInput,
 };
-use crate::shape::{Arity, Layout, RuleError, TensorSpec};
+use crate::shape::{Arity, Config, DType, Dim, Layout, RuleError, TensorSpec};
 
 /// `rescaling(scale, offset)`.
 pub static RESCALING: LayerSpec = LayerSpec {
@@ -39,6 +43,63 @@ fn rescaling_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
     Ok(rule.input().clone())
 }
 
+/// `category_encoding(num_tokens, output_mode)`.
+pub static CATEGORY_ENCODING: LayerSpec = LayerSpec {
+    name: "category_encoding",
+    class_name: "CategoryEncoding",
+    doc: "Integer ids in `[0, num_tokens)` to vectors of `num_tokens`: `one_hot` encodes each id (`(batch, None) -> (batch, None, num_tokens)`), `multi_hot` marks the ids each sample holds and `count` counts them (`(batch, None) -> (batch, num_tokens)`). Takes ragged ids.",
+    params: &[
+        ParamSpec::required("num_tokens", ParamKind::PositiveInt),
+        ParamSpec::optional(
+            "output_mode",
+            ParamKind::Choice(OUTPUT_MODES),
+            ParamValue::Str(Cow::Borrowed("multi_hot")),
+        )
+        .positional(),
+    ],
+    input: InputSpec::float(2)
+        .ndim(2)
+        .dtype(DTypeClass::Integer)
+        .layouts(&[Layout::Dense, Layout::Ragged]),
+    arity: Arity::One,
+    shareable: false,
+    output: category_encoding_rule,
+    weights: no_weights,
+    runs: category_encoding_runs,
+    id_bound: Some(|c: &Config| c.usize("num_tokens")),
+    runtime: "CategoryEncoding",
+};
+
+/// `CategoryEncoding`'s output modes.
+const OUTPUT_MODES: &[&str] = &["one_hot", "multi_hot", "count"];
+
+/// `one_hot` adds an axis of `num_tokens` (the ids stay ragged); `multi_hot` and `count`
+/// replace the ids of each sample by one dense vector of `num_tokens`.
+fn category_encoding_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
+    let input = rule.input();
+    let tokens = Dim::Known(rule.config.usize("num_tokens"));
+    if rule.config.str("output_mode") == "one_hot" {
+        let mut out = input.clone();
+        out.dims.push(tokens);
+        out.dtype = DType::F32;
+        return Ok(out);
+    }
+    Ok(TensorSpec {
+        batch: input.batch,
+        dims: vec![tokens],
+        dtype: DType::F32,
+        layout: Layout::Dense,
+    })
+}
+
+fn category_encoding_runs(rule: &RuleInput<'_>) -> Result<(), String> {
+    if rule.input().layout == Layout::Ragged {
+        Ok(())
+    } else {
+        Err("`category_encoding` runs on ragged ids yet; declare its input `ragged = true, dtype = i32`".to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +124,55 @@ mod tests {
         let e = output(f64::INFINITY, 0.0).unwrap_err().message;
         assert!(e.contains("scale=inf"), "{e}");
         assert!(output(1.0, f64::NEG_INFINITY).is_err());
+    }
+
+    #[test]
+    fn category_encoding_adds_or_replaces_the_token_axis() {
+        let ragged = || TensorSpec {
+            dims: vec![Dim::Unknown],
+            dtype: DType::I32,
+            layout: Layout::Ragged,
+            ..TensorSpec::dense(vec![])
+        };
+        let rule = |mode: &'static str, input: TensorSpec| {
+            let config = CATEGORY_ENCODING.configure(vec![
+                ("num_tokens", ParamValue::Int(5)),
+                ("output_mode", ParamValue::Str(mode.into())),
+            ]);
+            let inputs = [input];
+            let rule = RuleInput {
+                name: "category_encoding",
+                config: &config,
+                inputs: &inputs,
+            };
+            (
+                CATEGORY_ENCODING.output_spec(&rule),
+                (CATEGORY_ENCODING.runs)(&rule),
+            )
+        };
+        let (out, runs) = rule("one_hot", ragged());
+        let out = out.unwrap();
+        assert_eq!(
+            (out.shape_string(), out.layout),
+            ("(None, None, 5)".into(), Layout::Ragged)
+        );
+        assert!(runs.is_ok());
+        for mode in ["multi_hot", "count"] {
+            let out = rule(mode, ragged()).0.unwrap();
+            assert_eq!(
+                (out.shape_string(), out.layout),
+                ("(None, 5)".into(), Layout::Dense)
+            );
+            assert_eq!(out.dtype, DType::F32);
+        }
+        // Float input is refused by the input spec; dense ids do not run yet.
+        let floats = TensorSpec::dense(vec![Dim::Known(3)]);
+        let e = rule("count", floats).0.unwrap_err().message;
+        assert!(e.contains("expects integer ids"), "{e}");
+        let ids = TensorSpec {
+            dtype: DType::I32,
+            ..TensorSpec::dense(vec![Dim::Known(3)])
+        };
+        assert!(rule("count", ids).1.is_err());
     }
 }
