@@ -288,3 +288,20 @@ fn embedding_penalties_have_their_gradients() {
     let checked = check_gradients!(EmbeddingReg, &ids, t);
     assert_eq!(checked, 8 * 3 + 3 + 1);
 }
+
+#[test]
+fn the_activity_penalty_is_the_last_forward_passes_only() {
+    let mut m = OneReg::with_seed(1);
+    m.forward_train(x().view());
+    m.forward_train(x().view());
+    let twice = m.take_activity_penalty();
+    m.forward_train(x().view());
+    let once = m.take_activity_penalty();
+    assert!(once > 0.0);
+    assert_eq!(twice, once);
+    assert_eq!(m.take_activity_penalty(), 0.0);
+    // The penalty of the output `predict` returns: 0.05 · Σy².
+    let y = m.predict(x().view()).unwrap();
+    let by_hand: f64 = 0.05 * y.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+    assert!((once - by_hand).abs() < 1e-5, "{once} vs {by_hand}");
+}

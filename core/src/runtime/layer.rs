@@ -63,8 +63,8 @@ pub struct ForwardContext {
     /// The random stream of the model, advanced by every layer that draws from it.
     pub rng: Rng,
     /// The activity penalties of the pass so far (Keras' `activity_regularizer` losses):
-    /// each layer with one adds its output's; training reads and clears the sum after the
-    /// forward pass.
+    /// each layer with one adds its output's. A model clears the sum before each forward
+    /// pass, and training reads it after.
     pub penalty: f64,
 }
 

@@ -79,8 +79,8 @@ pub trait Model: Sized {
     /// Backward through the graph in reverse order, from the gradient of the loss with
     /// respect to each output (`grad_outputs[i]` for output `i`).
     fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]);
-    /// The sum of the activity penalties (Keras' `activity_regularizer` losses) of the
-    /// training forward passes since the last call, cleared. `model!` generates it; the
+    /// The sum of the activity penalties (Keras' `activity_regularizer` losses) of the last
+    /// `forward_train`, cleared. `model!` generates it; the
     /// default, for models written without it, has none.
     fn take_activity_penalty(&mut self) -> f64 {
         0.0

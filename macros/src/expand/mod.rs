@@ -591,6 +591,8 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             }
 
             fn forward_train(&mut self, x: Self::Input<'_>) {
+                // The activity penalties are the last pass's only.
+                self.__cx.penalty = 0.0;
                 #(#rows_of_inputs)*
                 #forward
             }

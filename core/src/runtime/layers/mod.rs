@@ -10,6 +10,7 @@ mod merge;
 mod noise;
 mod normalization;
 mod pooling;
+mod preprocessing;
 mod recurrent;
 mod reshape;
 mod spatial;
@@ -28,6 +29,7 @@ pub use merge::Merge;
 pub use noise::{Noise, NoiseKind};
 pub use normalization::{BatchNormalization, LayerNormalization};
 pub use pooling::GlobalPooling;
+pub use preprocessing::{CategoryEncoding, CategoryMode, Rescaling};
 pub use recurrent::Recurrent;
 pub use reshape::Reshape;
 pub use spatial::Spatial;
@@ -75,6 +77,8 @@ pub fn build_dyn(
         "LayerNormalization" => boxed::<LayerNormalization>(spec, config, inputs, rng),
         "Recurrent" => boxed::<Recurrent>(spec, config, inputs, rng),
         "Noise" => boxed::<Noise>(spec, config, inputs, rng),
+        "Rescaling" => boxed::<Rescaling>(spec, config, inputs, rng),
+        "CategoryEncoding" => boxed::<CategoryEncoding>(spec, config, inputs, rng),
         _ => None,
     }
 }

@@ -31,6 +31,7 @@ mod flatten;
 mod merge;
 mod normalization;
 mod pooling;
+mod preprocessing;
 mod recurrent;
 mod reshape;
 mod spatial;
@@ -55,6 +56,7 @@ pub use normalization::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
+pub use preprocessing::{CATEGORY_ENCODING, RESCALING};
 pub use recurrent::{cell_of, CellKind, RecurrentConfig, GRU, LSTM, SIMPLE_RNN};
 pub use reshape::{reshape_target, RESHAPE};
 pub use spatial::{
@@ -113,6 +115,8 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GAUSSIAN_DROPOUT,
     &SPATIAL_DROPOUT_1D,
     &SPATIAL_DROPOUT_2D,
+    &RESCALING,
+    &CATEGORY_ENCODING,
 ];
 
 /// The spec of the layer the DSL calls `name`.
