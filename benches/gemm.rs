@@ -1,4 +1,4 @@
-//! Matrix products of `Dense` on W2's shapes (DESIGN.md section 6) and a few small ones: our
+//! Matrix products of `Dense` on W2's shapes (benches/README.md) and a few small ones: our
 //! product (`sgemm`, AVX-512 where the CPU has it) against ndarray's `general_mat_mul`
 //! (matrixmultiply). The counter is floating-point operations (2·m·k·n), so divan's items/s
 //! are FLOP/s.

@@ -1,4 +1,4 @@
-//! W1 of DESIGN.md section 6, the seed program's workload: input 4 -> dense 8, RMSprop(0.001),
+//! W1 of benches/README.md, the seed program's workload: input 4 -> dense 8, RMSprop(0.001),
 //! mean squared error, batch 10. Measures one training step (forward, loss, backward, update)
 //! and, for reference, one prediction of the batch.
 //!

@@ -1,4 +1,4 @@
-//! W2 of DESIGN.md section 6, the MLP workload: input 784 -> dense 256 relu -> dense 256 relu
+//! W2 of benches/README.md, the MLP workload: input 784 -> dense 256 relu -> dense 256 relu
 //! -> dense 10, sparse categorical cross-entropy from logits, Adam(1e-3), batch 128, data
 //! 60 000 x 784 uniform in [0, 1) with labels uniform in 0..10 (the peers' data).
 //!

@@ -1,4 +1,4 @@
-//! W3 of DESIGN.md section 6, the sparse workload: 25 600 rows of 20 000 features with 200
+//! W3 of benches/README.md, the sparse workload: 25 600 rows of 20 000 features with 200
 //! non-zeros each (CSR, 1 %), batch 256 -> dense 64 relu -> dense 1 sigmoid, binary
 //! cross-entropy, Adam(1e-3). The data is the peers' (../shared/peers): distinct sorted
 //! columns per row, values uniform in [0, 1), labels 0/1.

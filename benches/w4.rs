@@ -1,4 +1,4 @@
-//! W4 of DESIGN.md section 6, ragged sequences: i32 tokens, vocabulary 10 000, lengths uniform
+//! W4 of benches/README.md, ragged sequences: i32 tokens, vocabulary 10 000, lengths uniform
 //! in [1, 100], batch 64 -> embedding 32 -> mean over each sequence -> dense 1 sigmoid, binary
 //! cross-entropy, Adam(1e-3). Measures training throughput over an epoch of 12 800 sequences
 //! (the peers' data size), and one training step on a batch of 64.

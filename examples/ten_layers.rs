@@ -1,5 +1,5 @@
-//! A 10-layer `model!` declaration, the subject of the compile-time measurement of DESIGN.md
-//! section 6 (the rebuild after editing a layer; BENCHMARKS.md): input 32 -> nine dense relu
+//! A 10-layer `model!` declaration, the subject of the compile-time measurement in
+//! benches/README.md (the rebuild after editing a layer; BENCHMARKS.md): input 32 -> nine dense relu
 //! layers -> dense 1, trained for a few epochs on a generated regression.
 //!
 //! Run with `cargo run --example ten_layers`.

@@ -1,4 +1,4 @@
-//! W2 (DESIGN.md section 6: 784 -> dense 256 relu -> dense 256 relu -> dense 10, sparse
+//! W2 (benches/README.md: 784 -> dense 256 relu -> dense 256 relu -> dense 10, sparse
 //! categorical cross-entropy from logits, Adam(1e-3), global batch 128, 60 000 x 784
 //! uniform data) trained data-parallel over MPI, timed: training samples/s and the share of
 //! the step spent in the gradient all-reduce. Figures for BENCHMARKS.md:

@@ -26,6 +26,9 @@ pub use ndarray;
 /// `FitOptions::distributed`.
 pub use stratic_core::distributed;
 pub use stratic_core::shape;
+/// The speed trap: training warns once when stratic-core was built at opt-level 0 (see the
+/// README's first section for the profile snippet).
+pub use stratic_core::{unoptimized, ALLOW_UNOPTIMIZED_VAR, UNOPTIMIZED_WARNING};
 pub use stratic_core::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, Layer, Model, ParamMut,
     ParamRef, RaggedTensor, ShapeMismatch, SparseError, SparseOptions, SparseTensor,
@@ -41,9 +44,9 @@ pub use stratic_core::onnx;
 pub mod weights {
     #[cfg(feature = "keras")]
     pub use stratic_core::{
-        compare_architecture, keras_weight_paths, load_keras_bytes, load_keras_weights_bytes,
-        load_keras_weights_with, load_keras_with, read_keras_archive, Hdf5Dataset, Hdf5File,
-        KerasArchive, MAX_KERAS_ENTRY_BYTES,
+        compare_architecture, keras_bytes, keras_config, keras_weight_paths, keras_weights_bytes,
+        load_keras_bytes, load_keras_weights_bytes, load_keras_weights_with, load_keras_with,
+        read_keras_archive, Hdf5Dataset, Hdf5File, Hdf5Tree, KerasArchive, MAX_KERAS_ENTRY_BYTES,
     };
     pub use stratic_core::{
         from_safetensors, load_weights_with, to_safetensors, LoadLimits, DEFAULT_MAX_FILE_BYTES,

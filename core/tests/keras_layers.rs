@@ -21,10 +21,14 @@ fn rows(a: &ArrayD<f32>) -> Array2<f32> {
 
 fn assert_close(what: &str, got: &[f32], expected: &[f32]) {
     assert_eq!(got.len(), expected.len(), "{what}: number of values");
+    let mut max_error = 0.0f32;
     for (i, (g, e)) in got.iter().zip(expected).enumerate() {
         let tol = (1e-5 * e.abs()).max(1e-5);
         assert!((g - e).abs() <= tol, "{what}[{i}]: got {g}, Keras {e}");
+        max_error = max_error.max((g - e).abs());
     }
+    // Shown with `--nocapture`: the figures recorded for the layers' parity.
+    println!("{what}: max abs error {max_error:e}");
 }
 
 /// Runs fixture `file` through layer `layer` configured with `config`.
@@ -57,14 +61,21 @@ fn parity(file: &str, layer: &str, config: Config) {
         "{file}: the rule's output shape is Keras'"
     );
     let mut l = build_dyn(spec, &config, &inputs, &mut Rng::new(0)).expect("runtime layer");
+    // A training case (batch normalization) runs one training step; its `weights` were read
+    // after the step, so the statistics it updates (`moving_after`) start from the layer's
+    // initializers (Keras' too: the case builds a fresh layer) and are compared afterwards.
+    let training = f["training"].as_bool().unwrap_or(false);
+    let after = f["moving_after"].as_object().cloned().unwrap_or_default();
     let weights = f["weights"].as_object().cloned().unwrap_or_default();
     let mut set = 0;
     let mut write = |p: stratic_core::ParamMut<'_>| {
         if let Some(v) = weights.get(p.variable) {
             let w = array(v);
             assert_eq!(w.shape(), p.shape, "{file}: {}", p.variable);
-            p.value
-                .copy_from_slice(w.as_slice().expect("standard layout"));
+            if !after.contains_key(p.variable) {
+                p.value
+                    .copy_from_slice(w.as_slice().expect("standard layout"));
+            }
             set += 1;
         }
     };
@@ -72,13 +83,23 @@ fn parity(file: &str, layer: &str, config: Config) {
     l.visit_state(layer, &mut write);
     assert_eq!(set, weights.len(), "{file}: every Keras weight has a place");
     let xr = rows(&x);
-    let y = l.call(Input::Dense(xr.view()));
+    let mut cx = ForwardContext {
+        training,
+        ..ForwardContext::default()
+    };
+    l.forward(Input::Dense(xr.view()), &mut cx);
+    let y = if training {
+        l.output().to_owned()
+    } else {
+        // Outside training, the forward pass computes inference's output.
+        assert_eq!(l.output(), l.call(Input::Dense(xr.view())), "{file}");
+        l.call(Input::Dense(xr.view()))
+    };
     assert_close(
         &format!("{file}: output"),
         y.as_slice().expect("rows"),
         expected.as_slice().expect("std"),
     );
-    l.forward(Input::Dense(xr.view()), &mut ForwardContext::default());
     let probe = rows(&array(&f["probe"]));
     l.backward(Input::Dense(xr.view()), probe.view(), true);
     let grad_x = array(&f["grad_x"]);
@@ -87,6 +108,22 @@ fn parity(file: &str, layer: &str, config: Config) {
         &format!("{file}: grad_x"),
         gi.as_slice().expect("rows"),
         grad_x.as_slice().expect("std"),
+    );
+    let mut moved = 0;
+    l.visit_state(layer, &mut |p| {
+        if let Some(v) = after.get(p.variable) {
+            assert_close(
+                &format!("{file}: {} after the step", p.variable),
+                p.value,
+                array(v).as_slice().expect("std"),
+            );
+            moved += 1;
+        }
+    });
+    assert_eq!(
+        moved,
+        after.len(),
+        "{file}: every updated statistic compared"
     );
     let grads = f["grad_weights"].as_object().cloned().unwrap_or_default();
     let mut checked = 0;
@@ -239,4 +276,70 @@ fn reshape() {
     // reshape([4, 6])
     let config = configure("reshape", vec![("target_shape", ints(&[4, 6]))]);
     parity("reshape.json", "reshape", config);
+}
+
+#[test]
+fn batch_normalization_inference() {
+    // batch_normalization(), given gamma, beta and moving statistics: the moving ones are used
+    let config = configure("batch_normalization", vec![]);
+    parity(
+        "batch_normalization_inference.json",
+        "batch_normalization",
+        config,
+    );
+}
+
+#[test]
+fn batch_normalization_training() {
+    // batch_normalization(momentum = 0.9), one training step from Keras' initial weights
+    let config = configure(
+        "batch_normalization",
+        vec![("momentum", ParamValue::Float(0.9))],
+    );
+    parity(
+        "batch_normalization_training.json",
+        "batch_normalization",
+        config,
+    );
+}
+
+#[test]
+fn layer_normalization() {
+    // layer_normalization() on a rank-3 input
+    let config = configure("layer_normalization", vec![]);
+    parity("layer_normalization.json", "layer_normalization", config);
+}
+
+#[test]
+fn lstm_last() {
+    // lstm(4)
+    let config = configure("lstm", vec![("units", ParamValue::Int(4))]);
+    parity("lstm_last.json", "lstm", config);
+}
+
+#[test]
+fn lstm_sequences() {
+    // lstm(3, return_sequences = true)
+    let config = configure(
+        "lstm",
+        vec![
+            ("units", ParamValue::Int(3)),
+            ("return_sequences", ParamValue::Bool(true)),
+        ],
+    );
+    parity("lstm_sequences.json", "lstm", config);
+}
+
+#[test]
+fn gru_last() {
+    // gru(4), reset_after = true by default
+    let config = configure("gru", vec![("units", ParamValue::Int(4))]);
+    parity("gru_last.json", "gru", config);
+}
+
+#[test]
+fn simple_rnn_last() {
+    // simple_rnn(3)
+    let config = configure("simple_rnn", vec![("units", ParamValue::Int(3))]);
+    parity("simple_rnn_last.json", "simple_rnn", config);
 }

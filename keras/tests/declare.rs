@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use stratic_keras::{declare, declare_keras_file, DeclareError};
+use stratic_keras::{
+    check_keras_file, check_keras_parts, declare, declare_keras_file, DeclareError,
+};
 
 fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -19,6 +21,11 @@ fn the_fixtures_declare_as_tests_declared_rs_compiles_them() {
             "DeclaredTwoTower",
         ),
         ("tests/fixtures/keras-files-layers/bag.keras", "DeclaredBag"),
+        (
+            "tests/fixtures/keras-files-layers/two_heads.keras",
+            "DeclaredTwoHeads",
+        ),
+        ("tests/fixtures/keras-files-layers/cnn.keras", "DeclaredCnn"),
     ] {
         let bytes = std::fs::read(repo(file)).expect("fixture");
         let source = declare_keras_file(&bytes, name).expect("declarable");
@@ -87,4 +94,104 @@ fn malformed_input_is_an_error_not_a_panic() {
         ),
         Err(DeclareError::Malformed(_))
     ));
+}
+
+#[test]
+fn padding_pairs_declare_as_they_are_written() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1], "name": "in"}},
+        {"class_name": "ZeroPadding2D", "config": {"name": "pad", "padding": [[1, 2], [3, 3]],
+            "data_format": "channels_last"}},
+        {"class_name": "ZeroPadding2D", "config": {"name": "pad_1", "padding": [[1, 1], [1, 1]],
+            "data_format": "channels_last"}},
+        {"class_name": "Cropping2D", "config": {"name": "crop", "cropping": [[2, 2], [1, 1]],
+            "data_format": "channels_last"}},
+        {"class_name": "UpSampling2D", "config": {"name": "up", "size": [2, 2],
+            "interpolation": "nearest", "data_format": "channels_last"}}
+    ]}}"#;
+    let source = declare(config, "M").expect("declarable");
+    assert!(
+        source.contains("zero_padding_2d(padding = [[1, 2], [3, 3]], name = \"pad\")"),
+        "{source}"
+    );
+    assert!(
+        source.contains("zero_padding_2d(name = \"pad_1\")"),
+        "{source}"
+    );
+    assert!(
+        source.contains("cropping_2d(cropping = [2, 1], name = \"crop\")"),
+        "{source}"
+    );
+    assert!(source.contains("up_sampling_2d(name = \"up\")"), "{source}");
+}
+
+#[test]
+fn regularizers_are_declared_in_the_dsl() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "name": "input_layer"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 2, "activation": "linear", "use_bias": true,
+            "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L1L2", "config": {"l1": 0.5, "l2": 0.25}, "registered_name": null},
+            "bias_regularizer": null,
+            "activity_regularizer": {"class_name": "L2", "config": {"l2": 0.125}}}}]}}"#;
+    let source = declare(config, "M").unwrap();
+    assert!(
+        source.contains(
+            "dense(2, kernel_regularizer = l1_l2(l1 = 0.5, l2 = 0.25), activity_regularizer = l2(0.125), name = \"dense\")"
+        ),
+        "{source}"
+    );
+}
+
+#[test]
+fn check_finds_every_weight_of_every_fixture_where_the_declaration_puts_it() {
+    for (file, weights) in [
+        ("tests/fixtures/keras-files/mlp.keras", 6),
+        ("tests/fixtures/keras-files/two_tower.keras", 6),
+        ("tests/fixtures/keras-files-layers/bag.keras", 3),
+        ("tests/fixtures/keras-files-layers/two_heads.keras", 8),
+        ("tests/fixtures/keras-files-layers/cnn.keras", 10),
+        ("tests/fixtures/keras-files-layers/lstm_text.keras", 6),
+    ] {
+        let bytes = std::fs::read(repo(file)).expect("fixture");
+        let report = check_keras_file(&bytes).expect("checkable");
+        assert_eq!(report.problems, Vec::<String>::new(), "{file}");
+        assert_eq!(report.matched, weights, "{file}");
+    }
+}
+
+#[test]
+fn check_reports_weights_of_another_model_one_by_one() {
+    let bag = stratic_core::read_keras_archive(
+        &std::fs::read(repo("tests/fixtures/keras-files-layers/bag.keras")).unwrap(),
+    )
+    .unwrap();
+    let wide = bag.config.replace("\"output_dim\": 4", "\"output_dim\": 6");
+    assert_ne!(wide, bag.config, "the fixture's embedding width is 4");
+    let report = check_keras_parts(&wide, &bag.weights).unwrap();
+    // The head's bias (2) still fits; the table and the head's kernel do not.
+    assert_eq!(report.matched, 1, "{report:?}");
+    assert_eq!(report.problems.len(), 2, "{report:?}");
+    assert!(
+        report.problems[0].contains("[12, 6]") && report.problems[0].contains("[12, 4]"),
+        "{report:?}"
+    );
+    let cnn = stratic_core::read_keras_archive(
+        &std::fs::read(repo("tests/fixtures/keras-files-layers/cnn.keras")).unwrap(),
+    )
+    .unwrap();
+    let report = check_keras_parts(&bag.config, &cnn.weights).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("not in the file")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("layers/conv2d/vars/0: in the file")),
+        "{report:?}"
+    );
 }

@@ -63,6 +63,10 @@ pub struct ForwardContext {
     pub training: bool,
     /// The random stream of the model, advanced by every layer that draws from it.
     pub rng: Rng,
+    /// The activity penalties of the pass so far (Keras' `activity_regularizer` losses):
+    /// each layer with one adds its output's. A model clears the sum before each forward
+    /// pass, and training reads it after.
+    pub penalty: f64,
 }
 
 impl ForwardContext {
@@ -71,6 +75,7 @@ impl ForwardContext {
         ForwardContext {
             training: true,
             rng: Rng::new(seed),
+            penalty: 0.0,
         }
     }
 }

@@ -9,6 +9,7 @@ mod info;
 mod input;
 pub mod layers;
 mod ragged;
+mod regularizer;
 pub mod spec;
 mod summary;
 mod vocab;
@@ -18,10 +19,14 @@ pub use input::{
     check_input_layer, InputArg, InputArgs, InputRuleViolation, TypeSpecArg, TypeSpecKind,
 };
 pub use layers::{
-    layer_spec, layers_taking, merge_output, reference_markdown, DenseConfig, EmbeddingConfig,
-    MergeConfig, MergeOp, PoolingMode, LAYERS, MERGES,
+    layer_spec, layers_taking, merge_output, norm_axis, reference_markdown, BatchNormConfig,
+    CellKind, DenseConfig, EmbeddingConfig, LayerNormConfig, MergeConfig, MergeOp, NormAxis,
+    PoolingMode, RecurrentConfig, LAYERS, MERGES,
 };
 pub use ragged::{ragged_rank, ragged_type_spec_rank};
+pub use regularizer::{
+    regularizes, weight_regularizer, Regularizer, RegularizerKind, REGULARIZERS,
+};
 pub use spec::{
     weight_counts, Arity, Config, DTypeClass, InputSpec, LayerSpec, ParamDefault, ParamKind,
     ParamSpec, ParamValue, RuleInput, WeightSpec,

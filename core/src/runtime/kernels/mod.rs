@@ -4,5 +4,6 @@
 pub mod activations;
 pub(crate) mod few_rows;
 pub(crate) mod gemm;
+pub(crate) mod normalization;
 pub(crate) mod sparse_product;
 pub(crate) mod window;

@@ -1,0 +1,178 @@
+//! Keras' preprocessing layers carried inside a model: `rescaling(scale, offset)` and
+//! `category_encoding(num_tokens, output_mode)`.
+
+use std::borrow::Cow;
+
+use crate::shape::spec::{
+    no_weights, runs_always, DTypeClass, InputSpec, LayerSpec, ParamKind, ParamSpec, ParamValue,
+    RuleInput,
+};
+use crate::shape::{Arity, Config, DType, Dim, Layout, RuleError, TensorSpec};
+
+/// `rescaling(scale, offset)`.
+pub static RESCALING: LayerSpec = LayerSpec {
+    name: "rescaling",
+    class_name: "Rescaling",
+    doc: "`x * scale + offset`, value by value (e.g. `rescaling(0.00392156863)`, 1 / 255, for pixels); the same in training and inference. Shape unchanged; takes ragged inputs (on their flat values).",
+    params: &[
+        ParamSpec::required("scale", ParamKind::Number),
+        ParamSpec::optional("offset", ParamKind::Number, ParamValue::Float(0.0)).positional(),
+    ],
+    input: InputSpec::float(1).layouts(&[Layout::Dense, Layout::Ragged]),
+    arity: Arity::One,
+    shareable: false,
+    output: rescaling_rule,
+    weights: no_weights,
+    runs: runs_always,
+    id_bound: None,
+    runtime: "Rescaling",
+};
+
+/// The shape is unchanged; `scale` and `offset` must be finite (an infinite literal would
+/// turn every value into an infinity or a NaN).
+fn rescaling_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
+    for name in ["scale", "offset"] {
+        let v = rule.config.float(name);
+        if !v.is_finite() {
+            return Err(RuleError::new(format!(
+                "Invalid value received for argument `{name}` of layer '{}' (Rescaling). Expected a finite number. Received: {name}={v}",
+                rule.name
+            )));
+        }
+    }
+    Ok(rule.input().clone())
+}
+
+/// `category_encoding(num_tokens, output_mode)`.
+pub static CATEGORY_ENCODING: LayerSpec = LayerSpec {
+    name: "category_encoding",
+    class_name: "CategoryEncoding",
+    doc: "Integer ids in `[0, num_tokens)` to vectors of `num_tokens`: `one_hot` encodes each id (`(batch, None) -> (batch, None, num_tokens)`), `multi_hot` marks the ids each sample holds and `count` counts them (`(batch, None) -> (batch, num_tokens)`). Takes ragged ids.",
+    params: &[
+        ParamSpec::required("num_tokens", ParamKind::PositiveInt),
+        ParamSpec::optional(
+            "output_mode",
+            ParamKind::Choice(OUTPUT_MODES),
+            ParamValue::Str(Cow::Borrowed("multi_hot")),
+        )
+        .positional(),
+    ],
+    input: InputSpec::float(2)
+        .ndim(2)
+        .dtype(DTypeClass::Integer)
+        .layouts(&[Layout::Dense, Layout::Ragged]),
+    arity: Arity::One,
+    shareable: false,
+    output: category_encoding_rule,
+    weights: no_weights,
+    runs: category_encoding_runs,
+    id_bound: Some(|c: &Config| c.usize("num_tokens")),
+    runtime: "CategoryEncoding",
+};
+
+/// `CategoryEncoding`'s output modes.
+const OUTPUT_MODES: &[&str] = &["one_hot", "multi_hot", "count"];
+
+/// `one_hot` adds an axis of `num_tokens` (the ids stay ragged); `multi_hot` and `count`
+/// replace the ids of each sample by one dense vector of `num_tokens`.
+fn category_encoding_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
+    let input = rule.input();
+    let tokens = Dim::Known(rule.config.usize("num_tokens"));
+    if rule.config.str("output_mode") == "one_hot" {
+        let mut out = input.clone();
+        out.dims.push(tokens);
+        out.dtype = DType::F32;
+        return Ok(out);
+    }
+    Ok(TensorSpec {
+        batch: input.batch,
+        dims: vec![tokens],
+        dtype: DType::F32,
+        layout: Layout::Dense,
+    })
+}
+
+fn category_encoding_runs(rule: &RuleInput<'_>) -> Result<(), String> {
+    if rule.input().layout == Layout::Ragged {
+        Ok(())
+    } else {
+        Err("`category_encoding` runs on ragged ids yet; declare its input `ragged = true, dtype = i32`".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Dim;
+
+    fn output(scale: f64, offset: f64) -> Result<TensorSpec, RuleError> {
+        let config = RESCALING.configure(vec![
+            ("scale", ParamValue::Float(scale)),
+            ("offset", ParamValue::Float(offset)),
+        ]);
+        RESCALING.output_spec(&RuleInput {
+            name: "rescaling",
+            config: &config,
+            inputs: &[TensorSpec::dense(vec![Dim::Known(2), Dim::Known(3)])],
+        })
+    }
+
+    #[test]
+    fn keeps_the_shape_and_refuses_infinite_factors() {
+        assert_eq!(output(0.5, -1.0).unwrap().shape_string(), "(None, 2, 3)");
+        assert!(output(-2.0, 0.0).is_ok());
+        let e = output(f64::INFINITY, 0.0).unwrap_err().message;
+        assert!(e.contains("scale=inf"), "{e}");
+        assert!(output(1.0, f64::NEG_INFINITY).is_err());
+    }
+
+    #[test]
+    fn category_encoding_adds_or_replaces_the_token_axis() {
+        let ragged = || TensorSpec {
+            dims: vec![Dim::Unknown],
+            dtype: DType::I32,
+            layout: Layout::Ragged,
+            ..TensorSpec::dense(vec![])
+        };
+        let rule = |mode: &'static str, input: TensorSpec| {
+            let config = CATEGORY_ENCODING.configure(vec![
+                ("num_tokens", ParamValue::Int(5)),
+                ("output_mode", ParamValue::Str(mode.into())),
+            ]);
+            let inputs = [input];
+            let rule = RuleInput {
+                name: "category_encoding",
+                config: &config,
+                inputs: &inputs,
+            };
+            (
+                CATEGORY_ENCODING.output_spec(&rule),
+                (CATEGORY_ENCODING.runs)(&rule),
+            )
+        };
+        let (out, runs) = rule("one_hot", ragged());
+        let out = out.unwrap();
+        assert_eq!(
+            (out.shape_string(), out.layout),
+            ("(None, None, 5)".into(), Layout::Ragged)
+        );
+        assert!(runs.is_ok());
+        for mode in ["multi_hot", "count"] {
+            let out = rule(mode, ragged()).0.unwrap();
+            assert_eq!(
+                (out.shape_string(), out.layout),
+                ("(None, 5)".into(), Layout::Dense)
+            );
+            assert_eq!(out.dtype, DType::F32);
+        }
+        // Float input is refused by the input spec; dense ids do not run yet.
+        let floats = TensorSpec::dense(vec![Dim::Known(3)]);
+        let e = rule("count", floats).0.unwrap_err().message;
+        assert!(e.contains("expects integer ids"), "{e}");
+        let ids = TensorSpec {
+            dtype: DType::I32,
+            ..TensorSpec::dense(vec![Dim::Known(3)])
+        };
+        assert!(rule("count", ids).1.is_err());
+    }
+}
