@@ -26,6 +26,9 @@ model! {
             -> dense(8, activation = swish)
             -> dense(8, use_bias = false)
             -> dropout(0.3)
+            -> gaussian_noise(0.5)
+            -> gaussian_dropout(0.2)
+            -> rescaling(0.5, 0.25)
             -> dense(5)
             -> activation(softmax, name = "probabilities")
     }
@@ -55,6 +58,7 @@ model! {
         let image = input(shape = [10, 10, 3], name = "image");
         let f = image
             -> conv2d(4, 3, strides = 2, padding = same, activation = relu)
+            -> spatial_dropout_2d(0.3)
             -> conv2d(6, 2, dilation_rate = 2, padding = same)
             -> max_pooling_2d(2, strides = 1, padding = same)
             -> average_pooling_2d(2, padding = same)
@@ -74,6 +78,7 @@ model! {
         let x = input(shape = [12, 3], name = "series");
         let h = x
             -> conv1d(4, 3, padding = causal, activation = tanh)
+            -> spatial_dropout_1d(0.3)
             -> max_pooling_1d(2)
             -> conv1d(6, 2, strides = 2, activation = elu)
             -> average_pooling_1d(2, strides = 1, padding = same);
@@ -373,4 +378,25 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("minimum", Export::Exported),
     ("dot", Export::Exported),
     ("dropout", Export::Exported),
+    ("gaussian_noise", Export::Exported),
+    ("gaussian_dropout", Export::Exported),
+    ("spatial_dropout_1d", Export::Exported),
+    ("spatial_dropout_2d", Export::Exported),
+    ("rescaling", Export::Exported),
+    // Not written yet (the default `export_onnx` refuses, naming the layer): ONNX has `Pad`,
+    // `Slice`, `Resize`, `BatchNormalization`, `LayerNormalization`, `LSTM`, `GRU` and `RNN`
+    // for them, the recurrent ones with Keras' gates reordered.
+    ("zero_padding_1d", Export::Refused),
+    ("zero_padding_2d", Export::Refused),
+    ("cropping_1d", Export::Refused),
+    ("cropping_2d", Export::Refused),
+    ("up_sampling_1d", Export::Refused),
+    ("up_sampling_2d", Export::Refused),
+    ("batch_normalization", Export::Refused),
+    ("layer_normalization", Export::Refused),
+    ("lstm", Export::Refused),
+    ("gru", Export::Refused),
+    ("simple_rnn", Export::Refused),
+    // Runs on ragged ids only.
+    ("category_encoding", Export::Refused),
 ];

@@ -3,6 +3,8 @@
 //! training step from the model's random stream (or the layer's own, when it has a `seed`)
 //! and is the identity in inference.
 
+use crate::onnx::LayerExport;
+use crate::runtime::Error;
 use ndarray::{Array2, ArrayView2, Axis, Zip};
 
 use super::{empty_rows, ensure_rows};
@@ -120,6 +122,13 @@ impl BuildLayer for Noise {
 }
 
 impl Layer for Noise {
+    /// Inference is the identity (the noise and dropouts are active in training only).
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        cx.node("Identity", &[&x], &[&out], vec![]);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         x.rows().unwrap_or_else(empty_rows).to_owned()
     }

@@ -1,5 +1,7 @@
 //! Keras' preprocessing layers at run time: `Rescaling` and `CategoryEncoding`.
 
+use crate::onnx::LayerExport;
+use crate::runtime::Error;
 use ndarray::{Array2, ArrayView2, Zip};
 
 use super::{empty_rows, ensure_rows};
@@ -39,6 +41,19 @@ impl BuildLayer for Rescaling {
 }
 
 impl Layer for Rescaling {
+    /// `Mul` by the scale, then `Add` of the offset, in `float32` as the runtime computes.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        let (scale, offset) = (
+            cx.scalar("scale", self.scale),
+            cx.scalar("offset", self.offset),
+        );
+        let scaled = cx.tmp("scaled");
+        cx.node("Mul", &[&x, &scale], &[&scaled], vec![]);
+        cx.node("Add", &[&scaled, &offset], &[&out], vec![]);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let (scale, offset) = (self.scale, self.offset);
         x.rows()
