@@ -80,26 +80,44 @@ pub(crate) fn channel_moments(
         return 0;
     }
     acc.fill(0.0);
-    each_segment(x, b, |c, seg| {
-        if let Some(a) = acc.get_mut(c) {
-            *a += seg.iter().map(|&v| f64::from(v)).sum::<f64>();
+    if b.inner == 1 {
+        // The last axis: whole rows, one value per channel, in a loop the compiler unrolls.
+        for row in x.chunks_exact(b.block()) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += f64::from(v);
+            }
         }
-    });
+    } else {
+        each_segment(x, b, |c, seg| {
+            if let Some(a) = acc.get_mut(c) {
+                *a += seg.iter().map(|&v| f64::from(v)).sum::<f64>();
+            }
+        });
+    }
     let n = count as f64;
     let means: &[f64] = acc;
     for (m, &a) in mean.iter_mut().zip(means) {
         *m = (a / n) as f32;
     }
     acc.fill(0.0);
-    each_segment(x, b, |c, seg| {
-        if let (Some(a), Some(&m)) = (acc.get_mut(c), mean.get(c)) {
-            let m = f64::from(m);
-            *a += seg
-                .iter()
-                .map(|&v| (f64::from(v) - m) * (f64::from(v) - m))
-                .sum::<f64>();
+    if b.inner == 1 {
+        for row in x.chunks_exact(b.block()) {
+            for ((a, &v), &m) in acc.iter_mut().zip(row).zip(mean.iter()) {
+                let d = f64::from(v) - f64::from(m);
+                *a += d * d;
+            }
         }
-    });
+    } else {
+        each_segment(x, b, |c, seg| {
+            if let (Some(a), Some(&m)) = (acc.get_mut(c), mean.get(c)) {
+                let m = f64::from(m);
+                *a += seg
+                    .iter()
+                    .map(|&v| (f64::from(v) - m) * (f64::from(v) - m))
+                    .sum::<f64>();
+            }
+        });
+    }
     for (v, &a) in var.iter_mut().zip(acc.iter()) {
         *v = (a / n) as f32;
     }
@@ -115,6 +133,12 @@ pub(crate) fn channel_affine(x: &[f32], b: Blocks, scale: &[f32], shift: &[f32],
         .chunks_exact(b.block())
         .zip(out.chunks_exact_mut(b.block()))
     {
+        if b.inner == 1 {
+            for ((o, &v), (&s, &t)) in ob.iter_mut().zip(xb).zip(scale.iter().zip(shift)) {
+                *o = v * s + t;
+            }
+            continue;
+        }
         let segs = xb.chunks_exact(b.inner).zip(ob.chunks_exact_mut(b.inner));
         for ((xs, os), (&s, &t)) in segs.zip(scale.iter().zip(shift)) {
             for (o, &v) in os.iter_mut().zip(xs) {
@@ -124,25 +148,55 @@ pub(crate) fn channel_affine(x: &[f32], b: Blocks, scale: &[f32], shift: &[f32],
     }
 }
 
-/// `xhat = (x - mean[c]) · inv[c]`, what backward needs of the forward pass.
+/// `xhat = (x - mean[c]) · inv[c]`, what backward needs of the forward pass, and with
+/// `affine = (gamma, beta, out)` also `out = gamma[c] · xhat + beta[c]` in the same pass.
 pub(crate) fn channel_standardize(
     x: &[f32],
     b: Blocks,
     mean: &[f32],
     inv: &[f32],
     xhat: &mut [f32],
+    affine: Option<(&[f32], &[f32], &mut [f32])>,
 ) {
     if b.is_empty() {
         return;
     }
-    for (xb, hb) in x
+    let Some((gamma, beta, out)) = affine else {
+        for (xb, hb) in x
+            .chunks_exact(b.block())
+            .zip(xhat.chunks_exact_mut(b.block()))
+        {
+            let segs = xb.chunks_exact(b.inner).zip(hb.chunks_exact_mut(b.inner));
+            for ((xs, hs), (&m, &i)) in segs.zip(mean.iter().zip(inv)) {
+                for (h, &v) in hs.iter_mut().zip(xs) {
+                    *h = (v - m) * i;
+                }
+            }
+        }
+        return;
+    };
+    let blocks = x
         .chunks_exact(b.block())
         .zip(xhat.chunks_exact_mut(b.block()))
-    {
-        let segs = xb.chunks_exact(b.inner).zip(hb.chunks_exact_mut(b.inner));
-        for ((xs, hs), (&m, &i)) in segs.zip(mean.iter().zip(inv)) {
-            for (h, &v) in hs.iter_mut().zip(xs) {
+        .zip(out.chunks_exact_mut(b.block()));
+    for ((xb, hb), ob) in blocks {
+        let per_channel = mean.iter().zip(inv).zip(gamma.iter().zip(beta));
+        if b.inner == 1 {
+            let values = hb.iter_mut().zip(ob.iter_mut()).zip(xb);
+            for (((h, o), &v), ((&m, &i), (&g, &t))) in values.zip(per_channel) {
                 *h = (v - m) * i;
+                *o = *h * g + t;
+            }
+            continue;
+        }
+        let segs = xb
+            .chunks_exact(b.inner)
+            .zip(hb.chunks_exact_mut(b.inner))
+            .zip(ob.chunks_exact_mut(b.inner));
+        for (((xs, hs), os), ((&m, &i), (&g, &t))) in segs.zip(per_channel) {
+            for ((h, o), &v) in hs.iter_mut().zip(os.iter_mut()).zip(xs) {
+                *h = (v - m) * i;
+                *o = *h * g + t;
             }
         }
     }
@@ -163,6 +217,14 @@ pub(crate) fn channel_grad_sums(
         return;
     }
     for (db, hb) in dy.chunks_exact(b.block()).zip(xhat.chunks_exact(b.block())) {
+        if b.inner == 1 {
+            let sums = sum_dy.iter_mut().zip(sum_dy_xhat.iter_mut());
+            for ((&d, &h), (s1, s2)) in db.iter().zip(hb).zip(sums) {
+                *s1 += f64::from(d);
+                *s2 += f64::from(d) * f64::from(h);
+            }
+            continue;
+        }
         let segs = db.chunks_exact(b.inner).zip(hb.chunks_exact(b.inner));
         for ((ds, hs), (s1, s2)) in segs.zip(sum_dy.iter_mut().zip(sum_dy_xhat.iter_mut())) {
             for (&d, &h) in ds.iter().zip(hs) {
@@ -194,6 +256,14 @@ pub(crate) fn channel_grad_input(
         .zip(xhat.chunks_exact(b.block()))
         .zip(dx.chunks_exact_mut(b.block()));
     for ((db, hb), gb) in blocks {
+        if b.inner == 1 {
+            let per_channel = scale.iter().zip(mean_dy).zip(mean_dy_xhat);
+            for (((g, &d), &h), ((&s, &m1), &m2)) in gb.iter_mut().zip(db).zip(hb).zip(per_channel)
+            {
+                *g = s * (d - m1 - h * m2);
+            }
+            continue;
+        }
         let segs = db
             .chunks_exact(b.inner)
             .zip(hb.chunks_exact(b.inner))

@@ -261,8 +261,15 @@ impl Layer for BatchNormalization {
         }
         self.set_affine();
         if let (Some(o), Some(h)) = (self.out.as_slice_mut(), self.xhat.as_slice_mut()) {
-            channel_affine(&xs, self.blocks, &self.scale_c, &self.shift_c, o);
-            channel_standardize(&xs, self.blocks, &self.mean, &self.inv, h);
+            if self.batch_statistics {
+                let (g, b) = (self.gamma.as_slice(), self.beta.as_slice());
+                let affine = g.zip(b).map(|(g, b)| (g, b, o));
+                channel_standardize(&xs, self.blocks, &self.mean, &self.inv, h, affine);
+            } else {
+                // Outside training, the arithmetic of `call`, so that both give the same output.
+                channel_affine(&xs, self.blocks, &self.scale_c, &self.shift_c, o);
+                channel_standardize(&xs, self.blocks, &self.mean, &self.inv, h, None);
+            }
         }
     }
 
