@@ -151,3 +151,8 @@ fn call_batch_normalization(bencher: divan::Bencher) {
 fn call_dropout(bencher: divan::Bencher) {
     layer_call(bencher, "dropout", vec![("rate", ParamValue::Float(0.2))]);
 }
+
+#[divan::bench]
+fn layer_layer_normalization(bencher: divan::Bencher) {
+    layer_step(bencher, "layer_normalization", vec![]);
+}

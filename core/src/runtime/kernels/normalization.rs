@@ -295,6 +295,33 @@ pub(crate) fn group_normalize(
         return;
     }
     let n = b.size as f64;
+    if b.inner == 1 {
+        // The last axis: every group is a row.
+        let rows = x.chunks_exact(b.size).zip(out.chunks_exact_mut(b.size));
+        for (r, (xr, or)) in rows.enumerate() {
+            let mean = sum3(xr, xr, xr, |v, _, _| f64::from(v)) / n;
+            let var = sum3(xr, xr, xr, |v, _, _| {
+                (f64::from(v) - mean) * (f64::from(v) - mean)
+            }) / n;
+            let (mean, var) = (mean as f32, var as f32);
+            let inv = 1.0 / (var + epsilon).sqrt();
+            for ((o, &v), (&g, &t)) in or.iter_mut().zip(xr).zip(gamma.iter().zip(beta)) {
+                let s = inv * g;
+                *o = v * s + (t - mean * s);
+            }
+            if let Some((xhat, invs)) = keep.as_mut() {
+                let start = r.saturating_mul(b.size);
+                let hs = xhat.iter_mut().skip(start).take(b.size);
+                for (h, &v) in hs.zip(xr) {
+                    *h = (v - mean) * inv;
+                }
+                if let Some(slot) = invs.get_mut(r) {
+                    *slot = inv;
+                }
+            }
+        }
+        return;
+    }
     let (size, inner) = (b.size, b.inner);
     let mut group = 0usize;
     for (blk_index, (xb, ob)) in x
@@ -350,6 +377,32 @@ pub(crate) fn group_backward(
         return;
     }
     let n = b.size as f64;
+    if b.inner == 1 {
+        // The last axis: every group is a row.
+        let rows = dy.chunks_exact(b.size).zip(xhat.chunks_exact(b.size));
+        for (r, (dr, hr)) in rows.enumerate() {
+            let sums = sum_dy.iter_mut().zip(sum_dy_xhat.iter_mut());
+            for ((&d, &h), (s1, s2)) in dr.iter().zip(hr).zip(sums) {
+                *s1 += f64::from(d);
+                *s2 += f64::from(d) * f64::from(h);
+            }
+            let Some(dx) = dx.as_mut() else {
+                continue;
+            };
+            let a1 = sum3(dr, gamma, hr, |d, g, _| f64::from(d) * f64::from(g));
+            let a2 = sum3(dr, gamma, hr, |d, g, h| {
+                f64::from(d) * f64::from(g) * f64::from(h)
+            });
+            let (m1, m2) = ((a1 / n) as f32, (a2 / n) as f32);
+            let i = inv.get(r).copied().unwrap_or(0.0);
+            let start = r.saturating_mul(b.size);
+            let gs = dx.iter_mut().skip(start).take(b.size);
+            for (o, ((&d, &h), &g)) in gs.zip(dr.iter().zip(hr).zip(gamma)) {
+                *o = i * (d * g - m1 - h * m2);
+            }
+        }
+        return;
+    }
     let (size, inner) = (b.size, b.inner);
     let mut group = 0usize;
     let blocks = dy
@@ -388,4 +441,37 @@ pub(crate) fn group_backward(
             group += 1;
         }
     }
+}
+
+/// `Σ f(a[i], b[i], c[i])` over the common length, in 8 independent partial sums: a single
+/// running `f64` sum is a chain of dependent additions, 8 of them fill the vector lanes.
+fn sum3(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f64) -> f64 {
+    const LANES: usize = 8;
+    let len = a.len().min(b.len()).min(c.len());
+    let (a, b, c) = (
+        a.get(..len).unwrap_or(&[]),
+        b.get(..len).unwrap_or(&[]),
+        c.get(..len).unwrap_or(&[]),
+    );
+    let (ac, bc, cc) = (
+        a.chunks_exact(LANES),
+        b.chunks_exact(LANES),
+        c.chunks_exact(LANES),
+    );
+    let tail = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .zip(cc.remainder());
+    let mut acc = [0.0f64; LANES];
+    for ((x, y), z) in ac.zip(bc).zip(cc) {
+        for (((s, &p), &q), &r) in acc.iter_mut().zip(x).zip(y).zip(z) {
+            *s += f(p, q, r);
+        }
+    }
+    let mut total: f64 = acc.iter().sum();
+    for ((&p, &q), &r) in tail {
+        total += f(p, q, r);
+    }
+    total
 }
