@@ -16,6 +16,13 @@ pub(crate) struct Blocks {
 }
 
 impl Blocks {
+    /// No value at all: every pass does nothing.
+    pub(crate) const EMPTY: Blocks = Blocks {
+        size: 0,
+        inner: 1,
+        block: 0,
+    };
+
     /// The layout of an axis of `size` values with `inner` values after it; `None` if their
     /// product overflows.
     pub(crate) fn new(size: usize, inner: usize) -> Option<Blocks> {

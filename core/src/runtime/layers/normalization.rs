@@ -35,11 +35,7 @@ fn blocks_of(inputs: &[TensorSpec], axis: i64) -> Blocks {
         .first()
         .and_then(|s| norm_axis(s, axis).ok())
         .and_then(|a| Blocks::new(a.size, a.inner))
-        .unwrap_or_else(empty_blocks)
-}
-
-fn empty_blocks() -> Blocks {
-    Blocks::new(0, 1).unwrap_or_else(|| unreachable!("0 · 1 does not overflow"))
+        .unwrap_or(Blocks::EMPTY)
 }
 
 fn initialized(init_with: Initializer, n: usize, rng: &mut Rng) -> Array1<f32> {
