@@ -228,7 +228,7 @@ fn check_epsilon(rule: &RuleInput<'_>, class: &str) -> Result<(), RuleError> {
     }
     if (epsilon as f32) <= 0.0 {
         return Err(RuleError::new(format!(
-            "Invalid value received for argument `epsilon` of layer '{}' ({class}): epsilon={epsilon} is 0 in float32, which the layer computes in; use at least {:e}",
+            "Invalid value received for argument `epsilon` of layer '{}' ({class}): epsilon={epsilon:e} is 0 in float32, which the layer computes in; use at least {:e}",
             rule.name,
             f32::from_bits(1)
         )));
