@@ -11,7 +11,7 @@ use crate::shape::{Arity, Config, Initializer, RuleError, TensorSpec};
 pub static BATCH_NORMALIZATION: LayerSpec = LayerSpec {
     name: "batch_normalization",
     class_name: "BatchNormalization",
-    doc: "Normalizes each feature of `axis`: in training with the batch's mean and (biased) variance over every other axis, updating `moving = moving · momentum + batch · (1 - momentum)`; in inference with the moving statistics. Then `gamma · x̂ + beta`. `moving_mean` and `moving_variance` are non-trainable weights. Shape unchanged.",
+    doc: "Normalizes each feature of `axis`: in training with the batch's mean and (biased) variance over every other axis, updating `moving = moving · momentum + batch · (1 - momentum)`; in inference, and in training when the layer is frozen (`trainable = false`, as Keras), with the moving statistics. Then `gamma · x̂ + beta`. `moving_mean` and `moving_variance` are non-trainable weights. Shape unchanged.",
     params: &[
         ParamSpec::optional("axis", ParamKind::Int, ParamValue::Int(-1)),
         ParamSpec::optional("momentum", ParamKind::Number, ParamValue::Float(0.99)),
