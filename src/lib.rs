@@ -38,9 +38,9 @@ pub use stratic_macros::model;
 pub mod weights {
     #[cfg(feature = "keras")]
     pub use stratic_core::{
-        compare_architecture, keras_weight_paths, load_keras_bytes, load_keras_weights_bytes,
-        load_keras_weights_with, load_keras_with, read_keras_archive, Hdf5Dataset, Hdf5File,
-        KerasArchive, MAX_KERAS_ENTRY_BYTES,
+        compare_architecture, keras_bytes, keras_config, keras_weight_paths, keras_weights_bytes,
+        load_keras_bytes, load_keras_weights_bytes, load_keras_weights_with, load_keras_with,
+        read_keras_archive, Hdf5Dataset, Hdf5File, Hdf5Tree, KerasArchive, MAX_KERAS_ENTRY_BYTES,
     };
     pub use stratic_core::{
         from_safetensors, load_weights_with, to_safetensors, LoadLimits, DEFAULT_MAX_FILE_BYTES,

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use stratic::ndarray::{Array, ArrayD, Dimension};
 use stratic::prelude::*;
 
 model! {
@@ -33,6 +34,20 @@ model! {
             -> embedding(12, 4, name = "embedding")
             -> global_average_pooling_1d(name = "pool")
             -> dense(2, activation = tanh, name = "head")
+    }
+}
+
+model! {
+    pub struct DeclaredTwoHeads {
+        let image = input(shape = [8, 8, 2], name = "image");
+        let stem = image -> conv2d(5, 3, strides = 2, padding = same, activation = relu, name = "stem");
+        let meta = input(shape = [3], name = "meta");
+        let gap = stem -> global_average_pooling_2d(name = "gap");
+        let meta_dense = meta -> dense(4, activation = relu, name = "meta_dense");
+        let join = concatenate([gap, meta_dense], name = "join");
+        let cls = join -> dense(3, activation = softmax, name = "cls");
+        let reg = join -> dense(1, name = "reg");
+        (cls, reg)
     }
 }
 
@@ -93,4 +108,38 @@ fn declared_bag_loads_its_file() {
         .expect("load_keras");
     let x = RaggedTensor::from_rows(&rows).unwrap();
     assert_close(&m.predict(&x).unwrap(), &matrix(&j["outputs"]));
+}
+
+/// A nested JSON list (any rank) as an array.
+fn nested<D: Dimension>(v: &serde_json::Value) -> Array<f32, D> {
+    fn walk(v: &serde_json::Value, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f32>) {
+        match v {
+            serde_json::Value::Array(items) => {
+                if shape.len() == depth {
+                    shape.push(items.len());
+                }
+                items.iter().for_each(|i| walk(i, depth + 1, shape, out));
+            }
+            other => out.push(other.as_f64().expect("a number") as f32),
+        }
+    }
+    let (mut shape, mut out) = (Vec::new(), Vec::new());
+    walk(v, 0, &mut shape, &mut out);
+    ArrayD::from_shape_vec(shape, out)
+        .expect("rectangular")
+        .into_dimensionality()
+        .expect("rank")
+}
+
+#[test]
+fn declared_two_heads_loads_its_file() {
+    let j = json("keras-files-layers/two_heads.json");
+    let mut m = DeclaredTwoHeads::with_seed(0);
+    m.load_keras(fixture("keras-files-layers/two_heads.keras"))
+        .expect("load_keras");
+    let image: Array<f32, stratic::ndarray::Ix4> = nested(&j["inputs"][0]);
+    let meta: Array2<f32> = nested(&j["inputs"][1]);
+    let (cls, reg) = m.predict((image.view(), meta.view())).unwrap();
+    assert_close(&cls, &matrix(&j["outputs"][0]));
+    assert_close(&reg, &matrix(&j["outputs"][1]));
 }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use stratic::ndarray::{Array, Array4, ArrayD};
 use stratic::prelude::*;
 use stratic::Error;
 
@@ -22,6 +23,17 @@ model! {
             -> embedding(12, 5)
             -> global_average_pooling_1d(name = "pool")
             -> dense(2, activation = tanh, name = "head")
+    }
+
+    /// two_heads.json's model: an image and a vector in, a class and a value out.
+    struct TwoHeads {
+        let image = input(shape = [8, 8, 2], name = "image");
+        let meta = input(shape = [3], name = "meta");
+        let f = image
+            -> conv2d(5, 3, strides = 2, padding = same, activation = relu, name = "stem")
+            -> global_average_pooling_2d(name = "gap");
+        let h = concatenate([f, meta -> dense(4, activation = relu, name = "meta_dense")], name = "join");
+        (h -> dense(3, activation = softmax, name = "cls"), h -> dense(1, name = "reg"))
     }
 }
 
@@ -98,4 +110,66 @@ fn a_different_output_dim_is_an_architecture_difference_and_loses_nothing() {
         "{err}"
     );
     assert_eq!(model.weights(), before);
+}
+
+/// A nested JSON list as a flat vector and its shape.
+fn flat(value: &serde_json::Value) -> (Vec<f32>, Vec<usize>) {
+    let mut shape = Vec::new();
+    let mut level = value;
+    while let Some(items) = level.as_array() {
+        shape.push(items.len());
+        match items.first() {
+            Some(first) => level = first,
+            None => break,
+        }
+    }
+    fn walk(v: &serde_json::Value, out: &mut Vec<f32>) {
+        match v {
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            other => out.push(other.as_f64().expect("a number") as f32),
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut out);
+    (out, shape)
+}
+
+fn array<D: ndarray::Dimension>(value: &serde_json::Value) -> Array<f32, D> {
+    let (data, shape) = flat(value);
+    ArrayD::from_shape_vec(shape, data)
+        .expect("a rectangular array")
+        .into_dimensionality()
+        .expect("the rank")
+}
+
+fn two_heads_check(model: &TwoHeads) {
+    let j = json("two_heads.json");
+    let image: Array4<f32> = array(&j["inputs"][0]);
+    let meta: Array2<f32> = array(&j["inputs"][1]);
+    let (cls, reg) = model.predict((image.view(), meta.view())).expect("predict");
+    assert_close(&cls, &array(&j["outputs"][0]), 1e-5);
+    assert_close(&reg, &array(&j["outputs"][1]), 1e-5);
+}
+
+#[test]
+fn two_heads_keras_loads_and_reproduces_keras_outputs() {
+    let mut model = TwoHeads::with_seed(0);
+    model
+        .load_keras(file("two_heads.keras"))
+        .expect("load_keras");
+    two_heads_check(&model);
+}
+
+#[test]
+fn two_heads_weights_load_by_keras_path() {
+    let mut model = TwoHeads::with_seed(0);
+    model
+        .load_keras_weights(file("two_heads.weights.h5"))
+        .expect("load_keras_weights");
+    two_heads_check(&model);
+    let keys: Vec<String> = model.weights().into_iter().map(|(k, _)| k).collect();
+    let j = json("two_heads.json");
+    let want: Vec<String> =
+        serde_json::from_value(j["keras_variable_paths"].clone()).expect("paths");
+    assert_eq!(keys, want);
 }

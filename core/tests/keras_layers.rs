@@ -309,3 +309,37 @@ fn layer_normalization() {
     let config = configure("layer_normalization", vec![]);
     parity("layer_normalization.json", "layer_normalization", config);
 }
+
+#[test]
+fn lstm_last() {
+    // lstm(4)
+    let config = configure("lstm", vec![("units", ParamValue::Int(4))]);
+    parity("lstm_last.json", "lstm", config);
+}
+
+#[test]
+fn lstm_sequences() {
+    // lstm(3, return_sequences = true)
+    let config = configure(
+        "lstm",
+        vec![
+            ("units", ParamValue::Int(3)),
+            ("return_sequences", ParamValue::Bool(true)),
+        ],
+    );
+    parity("lstm_sequences.json", "lstm", config);
+}
+
+#[test]
+fn gru_last() {
+    // gru(4), reset_after = true by default
+    let config = configure("gru", vec![("units", ParamValue::Int(4))]);
+    parity("gru_last.json", "gru", config);
+}
+
+#[test]
+fn simple_rnn_last() {
+    // simple_rnn(3)
+    let config = configure("simple_rnn", vec![("units", ParamValue::Int(3))]);
+    parity("simple_rnn_last.json", "simple_rnn", config);
+}

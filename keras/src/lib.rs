@@ -12,7 +12,7 @@ use std::fmt::Write;
 use serde_json::Value;
 use stratic_core::shape::{
     Activation, Arity, Initializer, LayerInfo, LayerSpec, ParamDefault, ParamKind, ParamValue,
-    LAYERS,
+    Regularizer, LAYERS,
 };
 
 /// What the generated declaration cannot express.
@@ -194,9 +194,61 @@ fn param_value(kind: ParamKind, v: &Value) -> Option<ParamValue> {
             ),
             other => ParamValue::Int(other.as_i64()?),
         },
+        ParamKind::IntPairs => {
+            let mut flat = Vec::new();
+            for item in v
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(std::slice::from_ref(v))
+            {
+                match item {
+                    Value::Array(pair) => {
+                        for x in pair {
+                            flat.push(x.as_i64()?);
+                        }
+                    }
+                    other => flat.push(other.as_i64()?),
+                }
+            }
+            ParamValue::Ints(flat.into())
+        }
         ParamKind::Str | ParamKind::Choice(_) => ParamValue::Str(v.as_str()?.to_string().into()),
+        // `null`, or `{"class_name": "L2", "config": {"l2": 0.01}}`.
+        ParamKind::Regularizer if v.is_null() => ParamValue::None,
+        ParamKind::Regularizer => {
+            let factor = |key: &str| -> Option<f64> {
+                match v.get("config").and_then(|c| c.get(key)) {
+                    None => Some(0.0),
+                    Some(x) => x.as_f64(),
+                }
+            };
+            let (l1, l2) = (factor("l1")?, factor("l2")?);
+            ParamValue::Regularizer(match v.get("class_name").and_then(Value::as_str)? {
+                "L1" => Regularizer::l1(l1),
+                "L2" => Regularizer::l2(l2),
+                "L1L2" => Regularizer::l1_l2(l1, l2),
+                _ => return None,
+            })
+        }
         _ => return None,
     })
+}
+
+/// Whether a saved value is the default: Keras saves a per-axis tuple (`[1, 1]`) where the
+/// spec's default is one value for every axis (`1`).
+fn same_value(default: &ParamValue, saved: &ParamValue) -> bool {
+    fn per_axis(v: &ParamValue) -> Option<Vec<i64>> {
+        match v {
+            ParamValue::Int(i) => Some(vec![*i]),
+            ParamValue::Ints(items) => Some(items.to_vec()),
+            _ => None,
+        }
+    }
+    match (per_axis(default), per_axis(saved)) {
+        (Some(d), Some(s)) if d.len() == 1 => !s.is_empty() && s.iter().all(|x| *x == d[0]),
+        (Some(d), Some(s)) => d == s,
+        _ => default == saved,
+    }
 }
 
 /// How a value is written in the DSL.
@@ -205,6 +257,14 @@ fn dsl_value(v: &ParamValue, kind: ParamKind) -> String {
         (ParamValue::Float(f), _) if f.fract() == 0.0 => format!("{f:.1}"),
         (ParamValue::Str(s), ParamKind::Str) => format!("{s:?}"),
         (ParamValue::Ints(v), _) if v.len() > 1 && v.iter().all(|x| *x == v[0]) => v[0].to_string(),
+        // Pairs, as Keras writes them for rank 2: symmetric ones as one count per axis.
+        (ParamValue::Ints(v), ParamKind::IntPairs) if v.len() == 4 => {
+            if v[0] == v[1] && v[2] == v[3] {
+                format!("[{}, {}]", v[0], v[2])
+            } else {
+                format!("[[{}, {}], [{}, {}]]", v[0], v[1], v[2], v[3])
+            }
+        }
         (other, _) => other.to_string(),
     }
 }
@@ -253,7 +313,7 @@ fn layer_call(
         };
         match &p.default {
             ParamDefault::Required => args.push(dsl_value(&value, p.kind)),
-            ParamDefault::Value(d) if *d == value => {}
+            ParamDefault::Value(d) if same_value(d, &value) => {}
             ParamDefault::Value(_) => {
                 args.push(format!("{} = {}", p.name, dsl_value(&value, p.kind)))
             }

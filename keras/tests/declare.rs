@@ -19,6 +19,10 @@ fn the_fixtures_declare_as_tests_declared_rs_compiles_them() {
             "DeclaredTwoTower",
         ),
         ("tests/fixtures/keras-files-layers/bag.keras", "DeclaredBag"),
+        (
+            "tests/fixtures/keras-files-layers/two_heads.keras",
+            "DeclaredTwoHeads",
+        ),
     ] {
         let bytes = std::fs::read(repo(file)).expect("fixture");
         let source = declare_keras_file(&bytes, name).expect("declarable");
@@ -87,4 +91,50 @@ fn malformed_input_is_an_error_not_a_panic() {
         ),
         Err(DeclareError::Malformed(_))
     ));
+}
+
+#[test]
+fn padding_pairs_declare_as_they_are_written() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1], "name": "in"}},
+        {"class_name": "ZeroPadding2D", "config": {"name": "pad", "padding": [[1, 2], [3, 3]],
+            "data_format": "channels_last"}},
+        {"class_name": "ZeroPadding2D", "config": {"name": "pad_1", "padding": [[1, 1], [1, 1]],
+            "data_format": "channels_last"}},
+        {"class_name": "Cropping2D", "config": {"name": "crop", "cropping": [[2, 2], [1, 1]],
+            "data_format": "channels_last"}},
+        {"class_name": "UpSampling2D", "config": {"name": "up", "size": [2, 2],
+            "interpolation": "nearest", "data_format": "channels_last"}}
+    ]}}"#;
+    let source = declare(config, "M").expect("declarable");
+    assert!(
+        source.contains("zero_padding_2d(padding = [[1, 2], [3, 3]], name = \"pad\")"),
+        "{source}"
+    );
+    assert!(
+        source.contains("zero_padding_2d(name = \"pad_1\")"),
+        "{source}"
+    );
+    assert!(
+        source.contains("cropping_2d(cropping = [2, 1], name = \"crop\")"),
+        "{source}"
+    );
+    assert!(source.contains("up_sampling_2d(name = \"up\")"), "{source}");
+}
+
+#[test]
+fn regularizers_are_declared_in_the_dsl() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "name": "input_layer"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 2, "activation": "linear", "use_bias": true,
+            "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L1L2", "config": {"l1": 0.5, "l2": 0.25}, "registered_name": null},
+            "bias_regularizer": null,
+            "activity_regularizer": {"class_name": "L2", "config": {"l2": 0.125}}}}]}}"#;
+    let source = declare(config, "M").unwrap();
+    assert!(
+        source.contains(
+            "dense(2, kernel_regularizer = l1_l2(l1 = 0.5, l2 = 0.25), activity_regularizer = l2(0.125), name = \"dense\")"
+        ),
+        "{source}"
+    );
 }

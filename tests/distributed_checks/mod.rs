@@ -340,11 +340,14 @@ fn expect_failure(
     }
 }
 
+/// One named check, run on every rank.
+type Check<'a> = (&'a str, &'a dyn Fn(&World) -> Result<(), String>);
+
 /// Every check, in order; the names of those that failed with what went wrong.
 pub fn run_all(world: &World) -> Vec<String> {
     // Global batches the world size divides.
     let b = 4 * world.size();
-    let checks: [(&str, &dyn Fn(&World) -> Result<(), String>); 7] = [
+    let checks: [Check; 7] = [
         ("parity, even", &|w| parity(w, 16 * b, b)),
         // The last global batch is 5 samples: 3 and 2 on two ranks.
         ("parity, uneven shards and last batch", &|w| {

@@ -3,7 +3,7 @@
 //! of each global batch, and the gradients are averaged with one all-reduce per step, so
 //! every rank applies the same update and the weights stay bitwise identical.
 //!
-//! A [`World`] is the group of ranks. [`Mpi::init`] (feature `mpi`) makes one over MPI; run
+//! A [`World`] is the group of ranks. `Mpi::init` (feature `mpi`) makes one over MPI; run
 //! without `mpirun` it is a world of one rank and training is the ordinary one.
 //! [`LocalGroup`] makes one of threads in a single process, for tests. Hand the world to
 //! `fit` with `FitOptions::distributed(&world)`, and give each rank its part of the data with

@@ -30,6 +30,8 @@ enum Sampler {
     Uniform(f32),
     Normal(f32),
     TruncatedNormal(f32),
+    /// Keras' `Orthogonal(gain)`: needs the whole variable, so `fill` handles it apart.
+    Orthogonal(f32),
 }
 
 // Keras' VarianceScaling: n is fan_in, fan_out or their mean; the uniform limit is
@@ -57,10 +59,13 @@ fn sampler(init: Initializer, shape: &[usize]) -> Sampler {
         Initializer::RandomNormal => Sampler::Normal(0.05),
         Initializer::Zeros => Sampler::Constant(0.0),
         Initializer::Ones => Sampler::Constant(1.0),
+        Initializer::Orthogonal => Sampler::Orthogonal(1.0),
     }
 }
 
-/// Fills `values` (the elements of a variable of shape `shape`, in any order) as `init` does.
+/// Fills `values` (the elements of a variable of shape `shape`, in row-major order) as
+/// `init` does. Elementwise initializers do not depend on the order; `orthogonal` reads the
+/// values as the rows of the folded matrix.
 pub fn fill<'a>(
     init: Initializer,
     shape: &[usize],
@@ -68,14 +73,79 @@ pub fn fill<'a>(
     rng: &mut Rng,
 ) {
     let s = sampler(init, shape);
+    if let Sampler::Orthogonal(gain) = s {
+        let q = orthogonal(shape, gain, rng);
+        for (v, q) in values.into_iter().zip(q) {
+            *v = q;
+        }
+        return;
+    }
     for v in values {
         *v = match s {
             Sampler::Constant(c) => c,
             Sampler::Uniform(limit) => rng.uniform(-limit, limit),
             Sampler::Normal(stddev) => rng.normal(0.0, stddev),
             Sampler::TruncatedNormal(stddev) => rng.truncated_normal(0.0, stddev),
+            Sampler::Orthogonal(_) => 0.0,
         };
     }
+}
+
+/// Keras' `Orthogonal`: the variable folded to `(rows, cols) = (prod(shape[..-1]), shape[-1])`;
+/// a standard normal `(max, min)` matrix `a`; its QR decomposition with `q` multiplied by the
+/// signs of `r`'s diagonal; `q` transposed when `rows < cols`; times `gain`. Returned row-major.
+///
+/// Modified Gram-Schmidt (run twice for orthogonality at f32 precision, in f64) yields the
+/// Q whose R has a positive diagonal, which is exactly the sign-corrected Q.
+fn orthogonal(shape: &[usize], gain: f32, rng: &mut Rng) -> Vec<f32> {
+    let (cols, lead) = shape.split_last().map_or((1, &[][..]), |(c, l)| (*c, l));
+    let rows = lead
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .unwrap_or(0);
+    let (m, n) = (rows.max(cols), rows.min(cols));
+    let Some(len) = m.checked_mul(n) else {
+        return Vec::new();
+    };
+    // Column-major: column j is `a[j * m..(j + 1) * m]`; the draws fill `a` row-major, as
+    // Keras' `random.normal(flat_shape)` does.
+    let mut a = vec![0.0f64; len];
+    for i in 0..m {
+        for j in 0..n {
+            a[j * m + i] = rng.standard_normal();
+        }
+    }
+    for j in 0..n {
+        let (done, rest) = a.split_at_mut(j * m);
+        let col = &mut rest[..m];
+        for _ in 0..2 {
+            for prev in done.chunks_exact(m) {
+                let dot: f64 = prev.iter().zip(col.iter()).map(|(p, c)| p * c).sum();
+                for (c, p) in col.iter_mut().zip(prev) {
+                    *c -= dot * p;
+                }
+            }
+        }
+        let norm = col.iter().map(|c| c * c).sum::<f64>().sqrt();
+        // A zero column has probability zero; leave it zero rather than divide by it.
+        if norm > 0.0 {
+            col.iter_mut().for_each(|c| *c /= norm);
+        }
+    }
+    let gain = gain as f64;
+    let mut out = vec![0.0f32; len];
+    for r in 0..rows {
+        for c in 0..cols {
+            // q is (m, n) column-major; the result is q (rows >= cols) or qᵀ, row-major.
+            let v = if rows >= cols {
+                a[c * m + r]
+            } else {
+                a[r * m + c]
+            };
+            out[r * cols + c] = (gain * v) as f32;
+        }
+    }
+    out
 }
 
 /// A new variable of shape `shape` initialised by `init`.
@@ -138,6 +208,60 @@ mod tests {
         let (_, std, max) = stats(Initializer::RandomNormal, &shape);
         assert!((std - 0.05).abs() < 0.001);
         assert!(max > 0.15, "random_normal is not truncated");
+    }
+
+    /// `a · aᵀ` (`by_rows`) or `aᵀ · a` of a row-major `(rows, cols)` matrix, minus the identity.
+    fn gram_error(a: &[f32], rows: usize, cols: usize, by_rows: bool) -> f64 {
+        let (k, len) = if by_rows { (rows, cols) } else { (cols, rows) };
+        let at = |i: usize, t: usize| -> f64 {
+            if by_rows {
+                a[i * cols + t] as f64
+            } else {
+                a[t * cols + i] as f64
+            }
+        };
+        let mut worst = 0.0f64;
+        for i in 0..k {
+            for j in 0..k {
+                let dot: f64 = (0..len).map(|t| at(i, t) * at(j, t)).sum();
+                let want = if i == j { 1.0 } else { 0.0 };
+                worst = worst.max((dot - want).abs());
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn orthogonal_is_orthonormal_in_both_orientations() {
+        // A recurrent kernel (u, 4u): orthonormal rows; a tall kernel: orthonormal columns.
+        let wide = sample(Initializer::Orthogonal, &[8, 32], &mut Rng::new(3));
+        let wide = wide.as_slice().unwrap();
+        assert!(gram_error(wide, 8, 32, true) < 1e-5);
+        let tall = sample(Initializer::Orthogonal, &[2, 10, 6], &mut Rng::new(3));
+        let tall = tall.as_slice().unwrap();
+        assert!(gram_error(tall, 20, 6, false) < 1e-5);
+        let square = sample(Initializer::Orthogonal, &[16, 16], &mut Rng::new(4));
+        let square = square.as_slice().unwrap();
+        assert!(gram_error(square, 16, 16, true) < 1e-5);
+        assert!(gram_error(square, 16, 16, false) < 1e-5);
+        // Not a permutation or the identity: the values are spread.
+        assert!(square.iter().filter(|v| v.abs() > 1e-3).count() > 200);
+    }
+
+    #[test]
+    fn orthogonal_is_seeded_and_sign_corrected() {
+        let a = sample(Initializer::Orthogonal, &[5, 5], &mut Rng::new(9));
+        let b = sample(Initializer::Orthogonal, &[5, 5], &mut Rng::new(9));
+        let c = sample(Initializer::Orthogonal, &[5, 5], &mut Rng::new(10));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        // Sign correction: r = qᵀ · a has a positive diagonal, so r[0, 0] = q[.., 0] · a[.., 0]
+        // is positive, where a holds the normal draws row-major.
+        let mut rng = Rng::new(9);
+        let draws: Vec<f64> = (0..25).map(|_| rng.standard_normal()).collect();
+        let q = a.as_slice().unwrap();
+        let r00: f64 = (0..5).map(|i| q[i * 5] as f64 * draws[i * 5]).sum();
+        assert!(r00 > 0.0, "{r00}");
     }
 
     #[test]

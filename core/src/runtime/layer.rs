@@ -62,6 +62,10 @@ pub struct ForwardContext {
     pub training: bool,
     /// The random stream of the model, advanced by every layer that draws from it.
     pub rng: Rng,
+    /// The activity penalties of the pass so far (Keras' `activity_regularizer` losses):
+    /// each layer with one adds its output's; training reads and clears the sum after the
+    /// forward pass.
+    pub penalty: f64,
 }
 
 impl ForwardContext {
@@ -70,6 +74,7 @@ impl ForwardContext {
         ForwardContext {
             training: true,
             rng: Rng::new(seed),
+            penalty: 0.0,
         }
     }
 }

@@ -12,6 +12,7 @@ mod losses;
 mod model;
 mod optimizers;
 mod parallel;
+mod regularize;
 mod rng;
 mod tensor;
 mod train;
@@ -39,6 +40,7 @@ pub use losses::{Loss, EPSILON};
 pub use model::{Model, ParamMut, ParamRef};
 pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
 pub use parallel::threads as num_threads;
+pub use regularize::{weight_penalty, ActivityRegularizer};
 pub use rng::Rng;
 pub use tensor::ragged::{check_ragged_input, RaggedError, RaggedTensor, RaggedView, RowIndex};
 pub use tensor::sparse::{SparseElement, SparseError, SparseOptions, SparseTensor};
@@ -51,9 +53,10 @@ pub use train::{
 pub use uncompiled::{CompileFirst, DeclarationFailed, IsCompiled};
 #[cfg(feature = "keras")]
 pub use weights::{
-    compare_architecture, keras_weight_paths, load_keras, load_keras_bytes, load_keras_weights,
-    load_keras_weights_bytes, load_keras_weights_with, load_keras_with, read_keras_archive,
-    Hdf5Dataset, Hdf5File, KerasArchive, MAX_KERAS_ENTRY_BYTES,
+    compare_architecture, keras_bytes, keras_config, keras_weight_paths, keras_weights_bytes,
+    load_keras, load_keras_bytes, load_keras_weights, load_keras_weights_bytes,
+    load_keras_weights_with, load_keras_with, read_keras_archive, Hdf5Dataset, Hdf5File, Hdf5Tree,
+    KerasArchive, MAX_KERAS_ENTRY_BYTES,
 };
 pub use weights::{
     from_safetensors, load_weights, load_weights_with, save_weights, to_safetensors, LoadLimits,

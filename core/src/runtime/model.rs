@@ -79,6 +79,16 @@ pub trait Model: Sized {
     /// Backward through the graph in reverse order, from the gradient of the loss with
     /// respect to each output (`grad_outputs[i]` for output `i`).
     fn backward(&mut self, x: Self::Input<'_>, grad_outputs: &[Array2<f32>]);
+    /// The sum of the activity penalties (Keras' `activity_regularizer` losses) of the
+    /// training forward passes since the last call, cleared. `model!` generates it; the
+    /// default, for models written without it, has none.
+    fn take_activity_penalty(&mut self) -> f64 {
+        0.0
+    }
+    /// Makes the next `forward_train` passes training ones (`true`, the default) or
+    /// inference ones, which evaluation runs for the activity penalties. `model!` generates
+    /// it; the default, for models written without it, does nothing.
+    fn set_training(&mut self, _training: bool) {}
     /// Visits every trainable weight and its gradient.
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// Visits every non-trainable weight (moving statistics), writable; the optimizer never
@@ -166,6 +176,27 @@ pub trait Model: Sized {
     #[cfg(feature = "keras")]
     fn load_keras_weights(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
         super::weights::load_keras_weights(self, path.as_ref())
+    }
+
+    /// Saves every weight in Keras' own weights file format, for Keras'
+    /// `model.load_weights("x.weights.h5")` on the same architecture (see
+    /// `stratic-keras declare` for the way the other direction): HDF5, laid out as
+    /// `model.save_weights` writes it (`layers/dense/vars/0`, layers named by class and
+    /// creation order), so the model's layer names need not match Keras'. Trainable and
+    /// non-trainable weights (moving statistics) alike.
+    #[cfg(feature = "keras")]
+    fn save_keras_weights(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        super::weights::save_keras_weights(self, path.as_ref())
+    }
+
+    /// Saves the model as a `.keras` archive for Keras 3's `keras.saving.load_model`: its
+    /// architecture (`config.json`, Sequential for a model declared as one chain, Functional
+    /// otherwise), the weights as [`save_keras_weights`](Model::save_keras_weights) writes
+    /// them, and `metadata.json`. Models over ragged tensors (which Keras 3 models do not
+    /// hold) are refused with [`Error::WeightFile`], and nothing is written.
+    #[cfg(feature = "keras")]
+    fn save_keras(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        super::weights::save_keras(self, path.as_ref())
     }
 
     /// Loads a model Keras saved with `model.save("x.keras")`: compares the saved

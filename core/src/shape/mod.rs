@@ -9,6 +9,7 @@ mod info;
 mod input;
 pub mod layers;
 mod ragged;
+mod regularizer;
 pub mod spec;
 mod summary;
 mod vocab;
@@ -19,10 +20,13 @@ pub use input::{
 };
 pub use layers::{
     layer_spec, layers_taking, merge_output, norm_axis, reference_markdown, BatchNormConfig,
-    DenseConfig, EmbeddingConfig, LayerNormConfig, MergeConfig, MergeOp, NormAxis, PoolingMode,
-    LAYERS, MERGES,
+    CellKind, DenseConfig, EmbeddingConfig, LayerNormConfig, MergeConfig, MergeOp, NormAxis,
+    PoolingMode, RecurrentConfig, LAYERS, MERGES,
 };
 pub use ragged::{ragged_rank, ragged_type_spec_rank};
+pub use regularizer::{
+    regularizes, weight_regularizer, Regularizer, RegularizerKind, REGULARIZERS,
+};
 pub use spec::{
     weight_counts, Arity, Config, DTypeClass, InputSpec, LayerSpec, ParamDefault, ParamKind,
     ParamSpec, ParamValue, RuleInput, WeightSpec,

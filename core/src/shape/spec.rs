@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::regularizer::{regularizes, Regularizer};
 use super::{Activation, DType, Dim, Initializer, Layout, RuleError, TensorSpec};
 
 /// What kind of value a parameter takes, as written in the DSL.
@@ -34,6 +35,9 @@ pub enum ParamKind {
     Dims,
     /// An integer or a list of integers (`kernel_size = 3` or `[3, 3]`).
     Ints,
+    /// An integer, a list of integers, or a list of `[before, after]` pairs
+    /// (`padding = [[1, 2], [0, 0]]`); pairs are kept flattened in the [`Config`].
+    IntPairs,
     /// A string literal.
     Str,
     /// One bare name of a fixed vocabulary (`padding = same`), listed in the spec.
@@ -44,6 +48,8 @@ pub enum ParamKind {
     TypeSpec,
     /// A list of tensors (`[q, d]`), a merge's inputs; not part of the config.
     Tensors,
+    /// A regularizer, `l1(0.01)`, `l2(0.01)` or `l1_l2(l1 = 0.01, l2 = 0.01)`, or `None`.
+    Regularizer,
 }
 
 /// A parameter's value in a [`Config`].
@@ -63,6 +69,8 @@ pub enum ParamValue {
     Initializer(Initializer),
     /// A list of integers (an integer given alone is a list of one).
     Ints(Cow<'static, [i64]>),
+    /// A regularizer.
+    Regularizer(Regularizer),
     /// Keras' `None`: the parameter is not set.
     None,
 }
@@ -80,6 +88,7 @@ impl fmt::Display for ParamValue {
                 let items: Vec<String> = v.iter().map(i64::to_string).collect();
                 write!(f, "[{}]", items.join(", "))
             }
+            ParamValue::Regularizer(r) => write!(f, "{r}"),
             ParamValue::None => f.write_str("None"),
         }
     }
@@ -380,6 +389,14 @@ impl Config {
         }
     }
 
+    /// A regularizer parameter (`None` if absent or not set).
+    pub fn regularizer(&self, name: &str) -> Option<Regularizer> {
+        match self.get(name) {
+            Some(ParamValue::Regularizer(r)) => Some(*r),
+            _ => None,
+        }
+    }
+
     /// A list-of-integers parameter, an integer given alone as a list of one (empty if absent).
     pub fn ints(&self, name: &str) -> Vec<i64> {
         match self.get(name) {
@@ -501,7 +518,42 @@ impl LayerSpec {
                     .join(", ")
             )));
         }
+        self.check_regularized_weights(rule, &weights)?;
         Ok(out)
+    }
+
+    /// A weight regularizer needs its weight: `bias_regularizer` on a layer without a bias
+    /// (`use_bias = false`) would regularize nothing. `activity_regularizer` acts on the
+    /// output and always applies.
+    fn check_regularized_weights(
+        &self,
+        rule: &RuleInput<'_>,
+        weights: &[WeightSpec],
+    ) -> Result<(), RuleError> {
+        for p in self.params {
+            if p.kind != ParamKind::Regularizer || p.name == "activity_regularizer" {
+                continue;
+            }
+            if rule.config.regularizer(p.name).is_none() {
+                continue;
+            }
+            if weights.iter().any(|w| regularizes(p.name, w.name)) {
+                continue;
+            }
+            let weight = p.name.trim_end_matches("_regularizer");
+            let why = if rule.config.get("use_bias") == Some(&ParamValue::Bool(false))
+                && weight == "bias"
+            {
+                " (`use_bias = false`)"
+            } else {
+                ""
+            };
+            return Err(RuleError::new(format!(
+                "layer '{}' ({}) has no `{weight}` weight{why}, so `{}` has nothing to regularize; remove it",
+                rule.name, self.class_name, p.name
+            )));
+        }
+        Ok(())
     }
 
     /// The generic part of the check (Keras' `assert_input_compatibility`): rank, dtype and

@@ -85,10 +85,14 @@ pub enum Initializer {
     Zeros,
     /// `ones`.
     Ones,
+    /// `orthogonal`: the Q of a QR decomposition of a normal matrix, sign-corrected so that
+    /// R's diagonal is positive, over the variable folded to `(prod(shape[..-1]), shape[-1])`;
+    /// Keras' default for recurrent kernels (gain 1).
+    Orthogonal,
 }
 
 /// Every initializer with its DSL name.
-pub const INITIALIZERS: [(Initializer, &str); 10] = [
+pub const INITIALIZERS: [(Initializer, &str); 11] = [
     (Initializer::GlorotUniform, "glorot_uniform"),
     (Initializer::GlorotNormal, "glorot_normal"),
     (Initializer::HeUniform, "he_uniform"),
@@ -99,6 +103,7 @@ pub const INITIALIZERS: [(Initializer, &str); 10] = [
     (Initializer::RandomNormal, "random_normal"),
     (Initializer::Zeros, "zeros"),
     (Initializer::Ones, "ones"),
+    (Initializer::Orthogonal, "orthogonal"),
 ];
 
 impl Initializer {

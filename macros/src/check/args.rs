@@ -4,7 +4,8 @@
 
 use proc_macro2::Span;
 use stratic_core::shape::{
-    closest, Activation, DType, Initializer, ParamDefault, ParamValue, ACTIVATIONS, INITIALIZERS,
+    closest, Activation, DType, Initializer, ParamDefault, ParamValue, Regularizer, ACTIVATIONS,
+    INITIALIZERS, REGULARIZERS,
 };
 
 use crate::ast::{Arg, Call, Value};
@@ -149,6 +150,29 @@ fn config_value(kind: Kind, value: &Value) -> Option<ParamValue> {
             ParamValue::Initializer(Initializer::from_name(&id.to_string())?)
         }
         (Kind::Choice(_), Value::Ident(id)) => ParamValue::Str(id.to_string().into()),
+        (Kind::IntPairs, Value::List { items, .. }) => ParamValue::Ints(
+            items
+                .iter()
+                .try_fold(Vec::new(), |mut out, v| {
+                    match v {
+                        Value::Int { value, .. } => out.push(*value),
+                        Value::List { items, .. } => {
+                            for v in items {
+                                let Value::Int { value, .. } = v else {
+                                    return None;
+                                };
+                                out.push(*value);
+                            }
+                        }
+                        _ => return None,
+                    }
+                    Some(out)
+                })?
+                .into(),
+        ),
+        (Kind::Regularizer, Value::Call(c)) => {
+            ParamValue::Regularizer(regularizer(c, "", "", &mut |_, _| {})?)
+        }
         (Kind::Ints, Value::List { items, .. }) => ParamValue::Ints(
             items
                 .iter()
@@ -503,6 +527,46 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
             }
             _ => wrong("an integer or a list of integers such as `3` or `[3, 3]`"),
         },
+        Kind::IntPairs => match value {
+            Value::Int { .. } => true,
+            Value::List { items, .. } if !items.is_empty() => {
+                let pairs = items.iter().all(|i| matches!(i, Value::List { .. }));
+                let mut ok = true;
+                for item in items {
+                    let good = match item {
+                        Value::Int { .. } => !pairs,
+                        Value::List { items, .. } => {
+                            pairs
+                                && items.len() == 2
+                                && items.iter().all(|i| matches!(i, Value::Int { .. }))
+                        }
+                        _ => false,
+                    };
+                    if !good && !matches!(item, Value::Invalid(_)) {
+                        let message = match item {
+                            Value::List { .. } if !pairs => format!(
+                                "`{name}` of `{layer}` mixes counts and `[before, after]` pairs: write one count per axis (`[1, 2]`) or a pair per axis (`[[1, 1], [2, 2]]`)"
+                            ),
+                            Value::Int { .. } => format!(
+                                "`{name}` of `{layer}` mixes counts and `[before, after]` pairs: write this axis as a pair too, e.g. `[1, 1]`"
+                            ),
+                            Value::List { .. } => format!(
+                                "`{name}` of `{layer}` takes `[before, after]` pairs of two integers, found {}",
+                                item.describe()
+                            ),
+                            _ => format!(
+                                "`{name}` of `{layer}` takes integers or `[before, after]` pairs, found {}",
+                                item.describe()
+                            ),
+                        };
+                        cx.error(item.span(), message);
+                    }
+                    ok &= good;
+                }
+                ok
+            }
+            _ => wrong("an integer, a list of integers, or a list of pairs such as `1`, `[1, 2]` or `[[1, 1], [2, 2]]`"),
+        },
         Kind::Choice(choices) => match value {
             Value::Str(s) => choice(cx, value.span(), &s.value(), name, layer, choices),
             Value::Ident(id) => choice(cx, id.span(), &id.to_string(), name, layer, choices),
@@ -515,11 +579,125 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
                     .join(", ")
             )),
         },
+        Kind::Regularizer => match value {
+            Value::None(_) => true,
+            Value::Call(c) => {
+                regularizer(c, name, layer, &mut |span, msg| cx.error(span, msg)).is_some()
+            }
+            _ => wrong("a regularizer: `l1(0.01)`, `l2(0.01)` or `l1_l2(l1 = 0.01, l2 = 0.01)`"),
+        },
         Kind::TypeSpec => match value {
             Value::Call(_) => true,
             _ => wrong("`TensorSpec(...)`, `SparseTensorSpec(...)` or `RaggedTensorSpec(...)`"),
         },
     }
+}
+
+/// A regularizer call, `l2(0.01)` or `l1_l2(l1 = 0.01, l2 = 0.02)`: its factors by position
+/// or by key, each a non-negative number (Keras' check), with Keras' defaults. Problems go to
+/// `report`; `None` if there was one.
+fn regularizer(
+    call: &Call,
+    param: &str,
+    layer: &str,
+    report: &mut dyn FnMut(Span, String),
+) -> Option<Regularizer> {
+    let name = call.name.to_string();
+    let Some((_, kind, (l1, l2))) = REGULARIZERS.iter().find(|(n, _, _)| *n == name) else {
+        let names = REGULARIZERS.map(|(n, _, _)| n);
+        let hint = closest(&name, names).map_or(String::new(), |c| format!("did you mean `{c}`? "));
+        report(
+            call.name.span(),
+            format!(
+                "unknown regularizer `{name}` for `{param}` of `{layer}`; {hint}expected `l1(0.01)`, `l2(0.01)` or `l1_l2(l1 = 0.01, l2 = 0.01)`"
+            ),
+        );
+        return None;
+    };
+    let keys: &[&str] = match name.as_str() {
+        "l1" => &["l1"],
+        "l2" => &["l2"],
+        _ => &["l1", "l2"],
+    };
+    let mut factors = [*l1, *l2];
+    let mut given: Vec<&str> = Vec::new();
+    let mut ok = true;
+    for (i, arg) in call.args.iter().enumerate() {
+        let key = match &arg.key {
+            Some(k) => k.to_string(),
+            None => match keys.get(i) {
+                Some(k) => (*k).to_string(),
+                None => {
+                    report(
+                        arg.value.span(),
+                        format!(
+                            "`{name}` takes {} argument(s): {}",
+                            keys.len(),
+                            keys.join(", ")
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+            },
+        };
+        let Some(&key) = keys.iter().find(|k| **k == key) else {
+            report(
+                arg.span(),
+                format!(
+                    "unknown argument `{key}` for `{name}`; it takes {}",
+                    keys.join(", ")
+                ),
+            );
+            ok = false;
+            continue;
+        };
+        if given.contains(&key) {
+            report(
+                arg.span(),
+                format!("duplicate argument `{key}` for `{name}`"),
+            );
+            ok = false;
+            continue;
+        }
+        given.push(key);
+        let value = match &arg.value {
+            Value::Int { value, .. } => *value as f64,
+            Value::Float { value, .. } => *value,
+            Value::Invalid(_) => {
+                ok = false;
+                continue;
+            }
+            other => {
+                report(
+                    other.span(),
+                    format!(
+                        "`{key}` of `{name}` takes a number, found {}",
+                        other.describe()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        // Written to refuse NaN and infinities too.
+        if !(value >= 0.0 && value.is_finite()) {
+            report(
+                arg.value.span(),
+                format!(
+                    "Invalid value for argument {key}: expected a non-negative float. Received: {key}={value}"
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        factors[usize::from(key == "l2")] = value;
+    }
+    ok.then_some(Regularizer {
+        kind: *kind,
+        l1: factors[0],
+        l2: factors[1],
+    })
 }
 
 /// One name of a parameter's own vocabulary (`padding = same` or `"same"`), with "did you mean".

@@ -243,6 +243,16 @@ fn param_value_tokens(value: &ParamValue) -> TokenStream {
             let v = v.iter();
             quote!(__s::shape::ParamValue::Ints(::std::borrow::Cow::Borrowed(&[#(#v),*])))
         }
+        ParamValue::Regularizer(r) => {
+            let kind = format_ident!("{}", format!("{:?}", r.kind));
+            // The check admits finite factors only.
+            let (l1, l2) = (r.l1, r.l2);
+            quote!(__s::shape::ParamValue::Regularizer(__s::shape::Regularizer {
+                kind: __s::shape::RegularizerKind::#kind,
+                l1: #l1,
+                l2: #l2,
+            }))
+        }
         ParamValue::None => quote!(__s::shape::ParamValue::None),
     }
 }
@@ -593,6 +603,14 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             fn forward_train(&mut self, x: Self::Input<'_>) {
                 #(#rows_of_inputs)*
                 #forward
+            }
+
+            fn set_training(&mut self, training: bool) {
+                self.__cx.training = training;
+            }
+
+            fn take_activity_penalty(&mut self) -> f64 {
+                ::std::mem::take(&mut self.__cx.penalty)
             }
 
             fn train_output(&mut self, index: usize) -> __s::ndarray::ArrayView2<'_, f32> {

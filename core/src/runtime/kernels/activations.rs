@@ -188,7 +188,7 @@ pub(crate) fn scalar(act: Activation, x: f32) -> f32 {
 
 // d a / d z of one element, from z and a = f(z).
 #[inline(always)]
-fn scalar_derivative(act: Activation, z: f32, a: f32) -> f32 {
+pub(crate) fn scalar_derivative(act: Activation, z: f32, a: f32) -> f32 {
     match act {
         Activation::Linear | Activation::Softmax => 1.0,
         Activation::Relu => {

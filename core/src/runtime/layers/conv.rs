@@ -9,7 +9,9 @@ use super::{empty_rows, ensure_shape};
 use crate::runtime::kernels::activations::{self, needs_pre_activation};
 use crate::runtime::kernels::gemm::sgemm;
 use crate::runtime::kernels::window::{col2im, im2col, Windows};
-use crate::runtime::{init, BuildLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
+use crate::runtime::{
+    init, ActivityRegularizer, BuildLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng,
+};
 use crate::shape::layers::conv_geometry;
 use crate::shape::{Activation, Config, LayerSpec, RuleInput, TensorSpec};
 
@@ -37,6 +39,8 @@ pub struct Conv {
     grad_kernel: Array2<f32>,
     grad_bias: Array1<f32>,
     grad_input: Array2<f32>,
+    /// Keras' `activity_regularizer`, on the output (after the activation).
+    activity: ActivityRegularizer,
 }
 
 impl Conv {
@@ -66,6 +70,65 @@ impl Conv {
 
     fn bias_view(&self) -> Option<ndarray::ArrayView1<'_, f32>> {
         self.use_bias.then(|| self.bias.view())
+    }
+}
+
+impl Conv {
+    /// Backward from the gradient with respect to the output, its activity penalty's
+    /// included.
+    fn backward_unregularized(
+        &mut self,
+        x: Input<'_>,
+        grad_output: ArrayView2<'_, f32>,
+        need: bool,
+    ) {
+        let x = x.rows().unwrap_or_else(empty_rows);
+        let act = self.activation;
+        if act != Activation::Linear {
+            ensure_shape(&mut self.dz, grad_output.nrows(), grad_output.ncols());
+            let z = if needs_pre_activation(act) {
+                self.z.view()
+            } else {
+                self.out.view()
+            };
+            activations::backward(act, z, self.out.view(), grad_output, self.dz.view_mut());
+        }
+        let dz = if act == Activation::Linear {
+            grad_output.reborrow()
+        } else {
+            self.dz.view()
+        };
+        let pointwise = self.windows.is_pointwise();
+        let cols = if pointwise {
+            x.reborrow()
+        } else {
+            self.cols.view()
+        };
+        sgemm(1.0, cols.t(), dz, 0.0, &mut self.grad_kernel);
+        if self.use_bias {
+            self.grad_bias.fill(0.0);
+            for row in dz.rows() {
+                Zip::from(&mut self.grad_bias)
+                    .and(&row)
+                    .for_each(|g, &d| *g += d);
+            }
+        }
+        if !need {
+            return;
+        }
+        ensure_shape(&mut self.grad_input, x.nrows(), self.channels);
+        if pointwise {
+            sgemm(1.0, dz, self.kernel.t(), 0.0, &mut self.grad_input);
+            return;
+        }
+        let width = self.col_width();
+        ensure_shape(&mut self.grad_cols, dz.nrows(), width);
+        sgemm(1.0, dz, self.kernel.t(), 0.0, &mut self.grad_cols);
+        let n = self.samples(x.nrows());
+        if let (Some(src), Some(dst)) = (self.grad_cols.as_slice(), self.grad_input.as_slice_mut())
+        {
+            col2im(src, n, self.channels, &self.windows, dst);
+        }
     }
 }
 
@@ -126,6 +189,7 @@ impl BuildLayer for Conv {
             grad_kernel: Array2::zeros((rows, filters)),
             grad_bias: Array1::zeros(bias_len),
             grad_input: Array2::zeros((0, channels)),
+            activity: ActivityRegularizer::from_config(config),
         }
     }
 }
@@ -145,7 +209,7 @@ impl Layer for Conv {
         out
     }
 
-    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+    fn forward(&mut self, x: Input<'_>, cx: &mut ForwardContext) {
         let x = x.rows().unwrap_or_else(empty_rows);
         let mut cols = std::mem::take(&mut self.cols);
         let mut out = std::mem::take(&mut self.out);
@@ -166,6 +230,7 @@ impl Layer for Conv {
         activations::bias_and_activate(self.activation, out.view_mut(), bias, z);
         self.cols = cols;
         self.out = out;
+        self.activity.forward(self.out.view(), cx);
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {
@@ -173,53 +238,11 @@ impl Layer for Conv {
     }
 
     fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, need: bool) {
-        let x = x.rows().unwrap_or_else(empty_rows);
-        let act = self.activation;
-        if act != Activation::Linear {
-            ensure_shape(&mut self.dz, grad_output.nrows(), grad_output.ncols());
-            let z = if needs_pre_activation(act) {
-                self.z.view()
-            } else {
-                self.out.view()
-            };
-            activations::backward(act, z, self.out.view(), grad_output, self.dz.view_mut());
-        }
-        let dz = if act == Activation::Linear {
-            grad_output.reborrow()
-        } else {
-            self.dz.view()
-        };
-        let pointwise = self.windows.is_pointwise();
-        let cols = if pointwise {
-            x.reborrow()
-        } else {
-            self.cols.view()
-        };
-        sgemm(1.0, cols.t(), dz, 0.0, &mut self.grad_kernel);
-        if self.use_bias {
-            self.grad_bias.fill(0.0);
-            for row in dz.rows() {
-                Zip::from(&mut self.grad_bias)
-                    .and(&row)
-                    .for_each(|g, &d| *g += d);
-            }
-        }
-        if !need {
-            return;
-        }
-        ensure_shape(&mut self.grad_input, x.nrows(), self.channels);
-        if pointwise {
-            sgemm(1.0, dz, self.kernel.t(), 0.0, &mut self.grad_input);
-            return;
-        }
-        let width = self.col_width();
-        ensure_shape(&mut self.grad_cols, dz.nrows(), width);
-        sgemm(1.0, dz, self.kernel.t(), 0.0, &mut self.grad_cols);
-        let n = self.samples(x.nrows());
-        if let (Some(src), Some(dst)) = (self.grad_cols.as_slice(), self.grad_input.as_slice_mut())
-        {
-            col2im(src, n, self.channels, &self.windows, dst);
-        }
+        // Taken out for the call, so its buffer and the layer's can be borrowed together.
+        let mut activity = std::mem::take(&mut self.activity);
+        let grad_output = activity.backward(self.out.view(), grad_output.reborrow());
+        self.backward_unregularized(x, grad_output, need);
+        self.activity = activity;
     }
 
     fn grad_input(&self) -> ArrayView2<'_, f32> {

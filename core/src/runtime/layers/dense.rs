@@ -12,7 +12,8 @@ use crate::runtime::kernels::sparse_product::{
     dot_by_column, sparse_dot, sparse_transpose_dot, transpose_dot_by_column, ByColumn,
 };
 use crate::runtime::{
-    init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng, SparseTensor,
+    init, ActivityRegularizer, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef,
+    Rng, SparseTensor,
 };
 use crate::shape::{Activation, Config, DenseConfig, LayerSpec, TensorSpec};
 
@@ -41,6 +42,8 @@ pub struct Dense {
     /// The last sparse training input's entries grouped by column, built by forward and
     /// reused by backward.
     by_column: ByColumn,
+    /// Keras' `activity_regularizer`, on the output (after the activation).
+    activity: ActivityRegularizer,
 }
 
 impl Dense {
@@ -74,6 +77,7 @@ impl Dense {
             uses: UseSlots::default(),
             accumulate: false,
             by_column: ByColumn::default(),
+            activity: ActivityRegularizer::default(),
         }
     }
 
@@ -370,7 +374,9 @@ impl BuildLayer for Dense {
         rng: &mut Rng,
     ) -> Self {
         let input_dim = inputs.first().and_then(|s| s.last().known()).unwrap_or(0);
-        Dense::build(DenseConfig::from_config(config), input_dim, rng)
+        let mut dense = Dense::build(DenseConfig::from_config(config), input_dim, rng);
+        dense.activity = ActivityRegularizer::from_config(config);
+        dense
     }
 }
 
@@ -383,11 +389,12 @@ impl Layer for Dense {
         }
     }
 
-    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+    fn forward(&mut self, x: Input<'_>, cx: &mut ForwardContext) {
         match x {
             Input::Sparse(s) => self.forward_train_sparse(s),
             other => self.forward_rows(other.rows().unwrap_or_else(empty_rows)),
         }
+        self.activity.forward(self.out.view(), cx);
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {
@@ -395,6 +402,9 @@ impl Layer for Dense {
     }
 
     fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, need_grad_input: bool) {
+        // Taken out for the call, so its buffer and the layer's can be borrowed together.
+        let mut activity = std::mem::take(&mut self.activity);
+        let grad_output = activity.backward(self.out.view(), grad_output.reborrow());
         match x {
             Input::Sparse(s) => self.backward_sparse(s, grad_output),
             other => self.backward_rows(
@@ -403,6 +413,7 @@ impl Layer for Dense {
                 need_grad_input,
             ),
         }
+        self.activity = activity;
     }
 
     fn grad_input(&self) -> ArrayView2<'_, f32> {

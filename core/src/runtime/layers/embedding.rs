@@ -41,8 +41,8 @@ use ndarray::{Array2, ArrayView, ArrayView2, Dimension};
 
 use super::{empty_rows, ensure_rows, PerUse};
 use crate::runtime::{
-    init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, RaggedTensor,
-    RaggedView, Rng,
+    init, ActivityRegularizer, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef,
+    RaggedTensor, RaggedView, Rng,
 };
 use crate::shape::{Config, EmbeddingConfig, LayerSpec, TensorSpec};
 
@@ -62,6 +62,8 @@ pub struct Embedding {
     uses: PerUse<Array2<f32>>,
     /// Whether `backward` adds to the table's gradient (later uses of a shared layer).
     accumulate: bool,
+    /// Keras' `activity_regularizer`, on the looked-up vectors.
+    activity: ActivityRegularizer,
 }
 
 /// Checks that every id of a ragged input lies in `[0, input_dim)`; the error names the id and
@@ -147,6 +149,7 @@ impl Embedding {
             in_touched: vec![false; config.input_dim],
             uses: PerUse::default(),
             accumulate: false,
+            activity: ActivityRegularizer::default(),
         }
     }
 
@@ -307,7 +310,9 @@ impl BuildLayer for Embedding {
         _: &[TensorSpec],
         rng: &mut Rng,
     ) -> Self {
-        Embedding::build(EmbeddingConfig::from_config(config), rng)
+        let mut embedding = Embedding::build(EmbeddingConfig::from_config(config), rng);
+        embedding.activity = ActivityRegularizer::from_config(config);
+        embedding
     }
 }
 
@@ -320,9 +325,10 @@ impl Layer for Embedding {
         }
     }
 
-    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+    fn forward(&mut self, x: Input<'_>, cx: &mut ForwardContext) {
         if let Input::RaggedIds(ids) = x {
             self.forward_train_ragged(ids);
+            self.activity.forward(self.out.view(), cx);
         }
     }
 
@@ -333,7 +339,11 @@ impl Layer for Embedding {
 
     fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, _need: bool) {
         if let Input::RaggedIds(ids) = x {
+            // Taken out for the call, so its buffer and the layer's can be borrowed together.
+            let mut activity = std::mem::take(&mut self.activity);
+            let grad_output = activity.backward(self.out.view(), grad_output.reborrow());
             self.backward_ragged(ids, grad_output);
+            self.activity = activity;
         }
     }
 

@@ -7,9 +7,12 @@ mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
+mod noise;
 mod normalization;
 mod pooling;
+mod recurrent;
 mod reshape;
+mod spatial;
 mod to_dense;
 mod window_pooling;
 
@@ -22,9 +25,12 @@ pub use dropout::Dropout;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
 pub use merge::Merge;
+pub use noise::{Noise, NoiseKind};
 pub use normalization::{BatchNormalization, LayerNormalization};
 pub use pooling::GlobalPooling;
+pub use recurrent::Recurrent;
 pub use reshape::Reshape;
+pub use spatial::Spatial;
 pub use to_dense::ToDense;
 pub use window_pooling::Pooling;
 
@@ -64,8 +70,11 @@ pub fn build_dyn(
         "Pooling" => boxed::<Pooling>(spec, config, inputs, rng),
         "Reshape" => boxed::<Reshape>(spec, config, inputs, rng),
         "Dropout" => boxed::<Dropout>(spec, config, inputs, rng),
+        "Spatial" => boxed::<Spatial>(spec, config, inputs, rng),
         "BatchNormalization" => boxed::<BatchNormalization>(spec, config, inputs, rng),
         "LayerNormalization" => boxed::<LayerNormalization>(spec, config, inputs, rng),
+        "Recurrent" => boxed::<Recurrent>(spec, config, inputs, rng),
+        "Noise" => boxed::<Noise>(spec, config, inputs, rng),
         _ => None,
     }
 }

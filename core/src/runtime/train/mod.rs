@@ -25,7 +25,7 @@ use std::io::{IsTerminal, Write};
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis, IxDyn};
 
 use super::data::{as_rows, gather_rows};
-use super::{Error, Loss, Model, Optimizer, ParamMut, Rng};
+use super::{regularize, Error, Loss, Model, Optimizer, ParamMut, Rng};
 use crate::shape::TensorSpec;
 use callbacks::TrainInfo;
 pub use callbacks::{
@@ -51,6 +51,8 @@ pub struct Compiled<M: Model, O> {
     model: M,
     optimizer: O,
     batch: M::Batch,
+    /// The buffer of the regularized update, kept so steps allocate nothing.
+    scratch: Vec<f32>,
     // Everything that does not depend on the model's type: the loops work on it through a
     // `Net`, so they are compiled once in this crate rather than once per model in the user's
     // (BENCHMARKS.md, compile time).
@@ -124,8 +126,14 @@ trait Net {
     fn train_output(&mut self, index: usize) -> ArrayView2<'_, f32>;
     /// Backward from the gradient with respect to each output.
     fn backward(&mut self, feed: Feed, grads: &[Array2<f32>]);
-    /// One optimizer step over every parameter.
+    /// One optimizer step over every parameter, each regularized one's gradient plus its
+    /// regularizer's.
     fn update(&mut self);
+    /// The regularization penalties of the last `forward_train`: its layers' activity
+    /// penalties (cleared by this call) plus the weight penalties.
+    fn take_penalty(&mut self) -> f32;
+    /// The weight penalties alone, as evaluation adds them.
+    fn weight_penalty(&self) -> f32;
     /// The first weight (`layer/variable`) whose gradient holds a NaN or an infinity.
     fn non_finite_gradient(&mut self) -> Option<String>;
     /// One optimizer step with `grads` (every parameter's, flat, in visit order) in place of
@@ -135,8 +143,9 @@ trait Net {
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// The optimizer.
     fn optimizer(&mut self) -> &mut dyn Optimizer;
-    /// Inference on the batch.
-    fn predict_batch(&self) -> Vec<Array2<f32>>;
+    /// Inference on the batch, with its activity penalties (0 for a model without activity
+    /// regularizers).
+    fn predict_batch(&mut self) -> (Vec<Array2<f32>>, f32);
     /// Whether any callback was given.
     fn has_callbacks(&self) -> bool;
     /// Runs `hook` of every callback, in order.
@@ -151,6 +160,18 @@ struct Bound<'a, 'x, 'c, M: Model, O> {
     x: M::Input<'x>,
     validation: Option<M::Input<'x>>,
     callbacks: &'a mut [&'c mut dyn Callback<M>],
+    /// The gradient plus its regularizer's, for each regularized parameter in turn.
+    scratch: &'a mut Vec<f32>,
+}
+
+impl<M: Model, O> Bound<'_, '_, '_, M, O> {
+    fn weight_penalty_f64(&self) -> f64 {
+        if regularize::has_weight_regularizers::<M>() {
+            regularize::weight_penalty(&*self.model)
+        } else {
+            0.0
+        }
+    }
 }
 
 impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
@@ -181,7 +202,24 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
     }
 
     fn update(&mut self) {
-        self.optimizer.step(&mut *self.model);
+        if regularize::has_weight_regularizers::<M>() {
+            let optimizer = &mut *self.optimizer;
+            regularize::regularized_update(&mut *self.model, None, self.scratch, &mut |i, p| {
+                optimizer.update(i, p)
+            });
+            optimizer.finish_step();
+        } else {
+            self.optimizer.step(&mut *self.model);
+        }
+    }
+
+    fn take_penalty(&mut self) -> f32 {
+        let activity = self.model.take_activity_penalty();
+        (activity + self.weight_penalty_f64()) as f32
+    }
+
+    fn weight_penalty(&self) -> f32 {
+        self.weight_penalty_f64() as f32
     }
 
     fn non_finite_gradient(&mut self) -> Option<String> {
@@ -195,7 +233,18 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
     }
 
     fn update_with(&mut self, grads: &[f32]) {
-        distributed::update_with(&mut *self.model, &mut *self.optimizer, grads);
+        if regularize::has_weight_regularizers::<M>() {
+            let optimizer = &mut *self.optimizer;
+            regularize::regularized_update(
+                &mut *self.model,
+                Some(grads),
+                self.scratch,
+                &mut |i, p| optimizer.update(i, p),
+            );
+            optimizer.finish_step();
+        } else {
+            distributed::update_with(&mut *self.model, &mut *self.optimizer, grads);
+        }
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
@@ -206,8 +255,19 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
         &mut *self.optimizer
     }
 
-    fn predict_batch(&self) -> Vec<Array2<f32>> {
-        self.model.call(M::batch_view(self.batch))
+    fn predict_batch(&mut self) -> (Vec<Array2<f32>>, f32) {
+        if !regularize::has_activity_regularizers::<M>() {
+            return (self.model.call(M::batch_view(self.batch)), 0.0);
+        }
+        // The activity penalties come from the forward pass, run here outside training:
+        // the conformance test holds every layer's such pass to its inference `call`.
+        self.model.set_training(false);
+        self.model.forward_train(M::batch_view(self.batch));
+        self.model.set_training(true);
+        let outputs = (0..M::output_specs().len())
+            .map(|i| self.model.train_output(i).to_owned())
+            .collect();
+        (outputs, self.model.take_activity_penalty() as f32)
     }
 
     fn has_callbacks(&self) -> bool {
@@ -272,6 +332,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             model,
             optimizer,
             batch: M::Batch::default(),
+            scratch: Vec::new(),
             state: TrainState::new(losses, loss_weights, M::output_names()),
         }
     }
@@ -436,6 +497,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
             x,
             validation,
             callbacks,
+            scratch: &mut self.scratch,
         };
         (&mut self.state, net)
     }
@@ -1093,7 +1155,9 @@ impl TrainState {
             self.step_losses[i] = loss;
             total += weight * loss;
         }
-        Ok(total)
+        // Keras adds the regularization losses to the total, unweighted; their gradients
+        // join at the update.
+        Ok(total + net.take_penalty())
     }
 
     // `evaluate` once the inputs are checked and the targets prepared.
@@ -1140,7 +1204,9 @@ impl TrainState {
             idx.clear();
             idx.extend(start..end);
             net.gather(set.source, &idx);
-            let preds = net.predict_batch();
+            let (preds, activity) = net.predict_batch();
+            // Keras' evaluation loss holds each batch's activity penalties.
+            total += f64::from(activity) * (end - start) as f64;
             for (i, pred) in preds.iter().enumerate() {
                 gather_rows(set.targets[i].view(), &idx, &mut self.target_batches[i]);
                 let target_rows = as_rows(self.target_batches[i].view());
@@ -1178,7 +1244,8 @@ impl TrainState {
         per_output.copy_from_slice(&sums[1..=k]);
         let mean = |sum: f64| if n == 0.0 { 0.0 } else { (sum / n) as f32 };
         let mut local = Logs::default();
-        local.set(&format!("{prefix}loss"), mean(total));
+        // Keras' evaluation loss includes the weight penalties, as training's does.
+        local.set(&format!("{prefix}loss"), mean(total) + net.weight_penalty());
         if k > 1 {
             for (name, sum) in self.loss_names.iter().zip(&per_output) {
                 local.set(&format!("{prefix}{name}"), mean(*sum));

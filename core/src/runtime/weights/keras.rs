@@ -13,6 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::hdf5::Hdf5File;
+use super::hdf5_write::Hdf5Tree;
 use super::{apply, read_file, FoundWeight, LoadLimits};
 use crate::runtime::error::{ArchitectureDifference, FileFormat, FileProblem};
 use crate::runtime::{Error, Model};
@@ -96,18 +97,7 @@ pub fn read_keras_archive(bytes: &[u8]) -> Result<KerasArchive, Error> {
 /// from its spec, numbered per group (`layers/lstm/cell/vars/0`). A model without layer
 /// metadata is taken to consist of `Dense` layers.
 pub fn keras_weight_paths<M: Model>(model: &M) -> Vec<(String, String)> {
-    let mut per_class: HashMap<String, usize> = HashMap::new();
-    let mut next = |class: &str| {
-        let snake = LayerInfo::snake_case(class);
-        let n = per_class.entry(snake.clone()).or_insert(0);
-        let name = if *n == 0 {
-            snake
-        } else {
-            format!("{snake}_{n}")
-        };
-        *n += 1;
-        name
-    };
+    let mut next = file_layer_namer();
     let mut out = Vec::new();
     let layers = M::layers();
     if layers.is_empty() {
@@ -146,6 +136,54 @@ pub fn keras_weight_paths<M: Model>(model: &M) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Keras' names for a model's layers in its files: the class in snake case, numbered per
+/// class in creation order (`dense`, `dense_1`, `conv2d`, ...).
+fn file_layer_namer() -> impl FnMut(&str) -> String {
+    let mut per_class: HashMap<String, usize> = HashMap::new();
+    move |class: &str| {
+        let snake = LayerInfo::snake_case(class);
+        let n = per_class.entry(snake.clone()).or_insert(0);
+        let name = if *n == 0 {
+            snake
+        } else {
+            format!("{snake}_{n}")
+        };
+        *n += 1;
+        name
+    }
+}
+
+/// A Keras weights file (`.weights.h5`) of every weight of `model`, in the layout
+/// `model.save_weights` writes: `layers/<layer>/vars/<i>` (nested parts such as
+/// `layers/lstm/cell/vars/0` from the weight specs), an empty `vars` group for each layer
+/// without weights and for the model itself.
+pub fn keras_weights_bytes<M: Model>(model: &M) -> Result<Vec<u8>, Error> {
+    let mut tree = Hdf5Tree::new();
+    tree.group("vars")?;
+    let mut next = file_layer_namer();
+    for l in M::layers() {
+        let name = next(l.class_name());
+        tree.group(&format!("layers/{name}/vars"))?;
+    }
+    let weights: HashMap<String, ndarray::ArrayD<f32>> = model.weights().into_iter().collect();
+    for (key, path) in keras_weight_paths(model) {
+        let Some(value) = weights.get(&key) else {
+            return Err(config_err(format!(
+                "the weight '{key}' is not in the model"
+            )));
+        };
+        let data: Vec<f32> = value.iter().copied().collect();
+        tree.dataset(&path, value.shape(), data)?;
+    }
+    tree.to_bytes()
+}
+
+/// Writes [`keras_weights_bytes`] to `path`; see [`Model::save_keras_weights`].
+pub fn save_keras_weights<M: Model>(model: &M, path: &Path) -> Result<(), Error> {
+    let bytes = keras_weights_bytes(model)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, &e))
 }
 
 /// Loads a Keras weights file (`.weights.h5`, or a `.keras` archive whose architecture is
@@ -523,12 +561,62 @@ fn same_value(saved: &Value, declared: &ParamValue) -> bool {
             .is_some_and(|n| LayerInfo::snake_case(n) == i.name() || n == i.name()),
         ParamValue::Ints(v) => match saved {
             Value::Array(items) => {
-                let saved: Vec<Option<i64>> = items.iter().map(Value::as_i64).collect();
+                // Pairs (`padding: [[1, 1], [2, 2]]`) compare flattened, as they are declared.
+                let saved: Vec<Option<i64>> = items
+                    .iter()
+                    .flat_map(|x| match x {
+                        Value::Array(inner) => inner.iter().map(Value::as_i64).collect(),
+                        other => vec![other.as_i64()],
+                    })
+                    .collect();
                 let ours: Vec<Option<i64>> = v.iter().map(|x| Some(*x)).collect();
                 saved == ours || (ours.len() == 1 && saved.iter().all(|x| *x == ours[0]))
             }
             other => v.len() == 1 && other.as_i64() == Some(v[0]),
         },
+        // `{"class_name": "L2", "config": {"l2": 0.01}}`; a factor the class lacks is 0.
+        ParamValue::Regularizer(r) => {
+            let factor = |key: &str, ours: f64| {
+                let theirs = saved
+                    .get("config")
+                    .and_then(|c| c.get(key))
+                    .map_or(Some(0.0), Value::as_f64);
+                theirs.is_some_and(|x| (x - ours).abs() <= 1e-7 * ours.abs().max(1.0))
+            };
+            saved.get("class_name").and_then(Value::as_str) == Some(r.class_name())
+                && factor("l1", r.l1)
+                && factor("l2", r.l2)
+        }
         ParamValue::None => saved.is_null(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Regularizer;
+
+    #[test]
+    fn saved_regularizers_compare_by_class_and_factors() {
+        let saved: Value = serde_json::from_str(
+            r#"{"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.009999999776482582}, "registered_name": null}"#,
+        )
+        .unwrap();
+        let l2 = |f| ParamValue::Regularizer(Regularizer::l2(f));
+        assert!(same_value(&saved, &l2(0.01)));
+        assert!(!same_value(&saved, &l2(0.02)));
+        assert!(!same_value(
+            &saved,
+            &ParamValue::Regularizer(Regularizer::l1(0.01))
+        ));
+        assert!(!same_value(&saved, &ParamValue::None));
+        assert!(!same_value(&Value::Null, &l2(0.01)));
+        let both: Value =
+            serde_json::from_str(r#"{"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.5}}"#)
+                .unwrap();
+        assert!(same_value(
+            &both,
+            &ParamValue::Regularizer(Regularizer::l1_l2(0.0, 0.5))
+        ));
     }
 }

@@ -9,17 +9,25 @@
 #[cfg(feature = "keras")]
 mod hdf5;
 #[cfg(feature = "keras")]
+mod hdf5_write;
+#[cfg(feature = "keras")]
 mod keras;
+#[cfg(feature = "keras")]
+mod keras_save;
 mod safetensors_io;
 
 #[cfg(feature = "keras")]
 pub use hdf5::{Hdf5Dataset, Hdf5File};
 #[cfg(feature = "keras")]
+pub use hdf5_write::Hdf5Tree;
+#[cfg(feature = "keras")]
 pub use keras::{
-    compare_architecture, keras_weight_paths, load_keras, load_keras_bytes, load_keras_weights,
-    load_keras_weights_bytes, load_keras_weights_with, load_keras_with, read_keras_archive,
-    KerasArchive, MAX_KERAS_ENTRY_BYTES,
+    compare_architecture, keras_weight_paths, keras_weights_bytes, load_keras, load_keras_bytes,
+    load_keras_weights, load_keras_weights_bytes, load_keras_weights_with, load_keras_with,
+    read_keras_archive, save_keras_weights, KerasArchive, MAX_KERAS_ENTRY_BYTES,
 };
+#[cfg(feature = "keras")]
+pub use keras_save::{keras_bytes, keras_config, save_keras};
 pub use safetensors_io::{from_safetensors, to_safetensors, MAX_HEADER_BYTES};
 
 use std::collections::HashMap;

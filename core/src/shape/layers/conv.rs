@@ -241,7 +241,7 @@ const fn ints(v: &'static [i64]) -> ParamValue {
     ParamValue::Ints(Cow::Borrowed(v))
 }
 
-const fn conv_params(paddings: &'static [&'static str]) -> [ParamSpec; 11] {
+const fn conv_params(paddings: &'static [&'static str]) -> [ParamSpec; 14] {
     [
         ParamSpec::required("filters", ParamKind::PositiveInt),
         ParamSpec::required("kernel_size", ParamKind::Ints),
@@ -277,11 +277,22 @@ const fn conv_params(paddings: &'static [&'static str]) -> [ParamSpec; 11] {
             ParamValue::Initializer(Initializer::Zeros),
         )
         .not_compared(),
+        ParamSpec::optional(
+            "kernel_regularizer",
+            ParamKind::Regularizer,
+            ParamValue::None,
+        ),
+        ParamSpec::optional("bias_regularizer", ParamKind::Regularizer, ParamValue::None),
+        ParamSpec::optional(
+            "activity_regularizer",
+            ParamKind::Regularizer,
+            ParamValue::None,
+        ),
     ]
 }
 
 // Both list `causal`, so that conv2d can say why it refuses it rather than "unknown choice".
-static CONV_PARAMS: [ParamSpec; 11] = conv_params(&["valid", "same", "causal"]);
+static CONV_PARAMS: [ParamSpec; 14] = conv_params(&["valid", "same", "causal"]);
 
 const fn conv(
     name: &'static str,
@@ -307,7 +318,8 @@ const fn conv(
 }
 
 /// `conv1d(filters, kernel_size, strides, padding, data_format, dilation_rate, groups,
-/// activation, use_bias, kernel_initializer, bias_initializer)`.
+/// activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+/// bias_regularizer, activity_regularizer)`.
 pub static CONV1D: LayerSpec = conv(
     "conv1d",
     "Conv1D",
@@ -317,7 +329,8 @@ pub static CONV1D: LayerSpec = conv(
 );
 
 /// `conv2d(filters, kernel_size, strides, padding, data_format, dilation_rate, groups,
-/// activation, use_bias, kernel_initializer, bias_initializer)`.
+/// activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+/// bias_regularizer, activity_regularizer)`.
 pub static CONV2D: LayerSpec = conv(
     "conv2d",
     "Conv2D",

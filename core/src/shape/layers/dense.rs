@@ -6,7 +6,8 @@ use crate::shape::spec::{
 };
 use crate::shape::{Activation, Config, Dim, Initializer, Layout, RuleError, TensorSpec};
 
-/// `dense(units, activation, use_bias, kernel_initializer, bias_initializer)`.
+/// `dense(units, activation, use_bias, kernel_initializer, bias_initializer,
+/// kernel_regularizer, bias_regularizer, activity_regularizer)`.
 pub static DENSE: LayerSpec = LayerSpec {
     name: "dense",
     class_name: "Dense",
@@ -32,6 +33,9 @@ pub static DENSE: LayerSpec = LayerSpec {
             ParamValue::Initializer(Initializer::Zeros),
         )
         .not_compared(),
+        ParamSpec::optional("kernel_regularizer", ParamKind::Regularizer, ParamValue::None),
+        ParamSpec::optional("bias_regularizer", ParamKind::Regularizer, ParamValue::None),
+        ParamSpec::optional("activity_regularizer", ParamKind::Regularizer, ParamValue::None),
     ],
     input: InputSpec::float(2).layouts(&[Layout::Dense, Layout::Sparse, Layout::Ragged]),
     arity: crate::shape::Arity::One,
@@ -172,6 +176,31 @@ mod tests {
             config: &config,
             inputs: std::slice::from_ref(input),
         })
+    }
+
+    #[test]
+    fn a_weight_regularizer_needs_its_weight() {
+        use crate::shape::Regularizer;
+        let rule = |use_bias: bool, param: &'static str| {
+            let config = DENSE.configure(vec![
+                ("units", ParamValue::Int(2)),
+                ("use_bias", ParamValue::Bool(use_bias)),
+                (param, ParamValue::Regularizer(Regularizer::l2(0.01))),
+            ]);
+            DENSE.output_spec(&RuleInput {
+                name: "dense",
+                config: &config,
+                inputs: &[spec(&[Some(3)])],
+            })
+        };
+        assert!(rule(true, "bias_regularizer").is_ok());
+        let e = rule(false, "bias_regularizer").unwrap_err().message;
+        assert!(
+            e.contains("no `bias` weight (`use_bias = false`)") && e.contains("bias_regularizer"),
+            "{e}"
+        );
+        assert!(rule(false, "kernel_regularizer").is_ok());
+        assert!(rule(false, "activity_regularizer").is_ok());
     }
 
     #[test]

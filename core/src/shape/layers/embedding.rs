@@ -5,7 +5,8 @@ use crate::shape::spec::{
 };
 use crate::shape::{Arity, Config, DType, Dim, Initializer, Layout, RuleError, TensorSpec};
 
-/// `embedding(input_dim, output_dim, embeddings_initializer)`.
+/// `embedding(input_dim, output_dim, embeddings_initializer, embeddings_regularizer,
+/// activity_regularizer)`.
 pub static EMBEDDING: LayerSpec = LayerSpec {
     name: "embedding",
     class_name: "Embedding",
@@ -20,6 +21,8 @@ pub static EMBEDDING: LayerSpec = LayerSpec {
             ParamValue::Initializer(Initializer::RandomUniform),
         )
         .not_compared(),
+        ParamSpec::optional("embeddings_regularizer", ParamKind::Regularizer, ParamValue::None),
+        ParamSpec::optional("activity_regularizer", ParamKind::Regularizer, ParamValue::None),
     ],
     input: InputSpec::float(1)
         .dtype(DTypeClass::Integer)

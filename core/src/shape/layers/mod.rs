@@ -31,14 +31,18 @@ mod flatten;
 mod merge;
 mod normalization;
 mod pooling;
+mod recurrent;
 mod reshape;
+mod spatial;
 mod to_dense;
 mod window_pooling;
 
 pub use activation::ACTIVATION;
 pub use conv::{conv_geometry, spatial_rank, ConvGeometry, Padding, Window, CONV1D, CONV2D};
 pub use dense::{DenseConfig, DENSE};
-pub use dropout::DROPOUT;
+pub use dropout::{
+    DROPOUT, GAUSSIAN_DROPOUT, GAUSSIAN_NOISE, SPATIAL_DROPOUT_1D, SPATIAL_DROPOUT_2D,
+};
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
 pub use merge::{
@@ -51,7 +55,12 @@ pub use normalization::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
+pub use recurrent::{cell_of, CellKind, RecurrentConfig, GRU, LSTM, SIMPLE_RNN};
 pub use reshape::{reshape_target, RESHAPE};
+pub use spatial::{
+    spatial_map, SpatialMap, CROPPING_1D, CROPPING_2D, UP_SAMPLING_1D, UP_SAMPLING_2D,
+    ZERO_PADDING_1D, ZERO_PADDING_2D,
+};
 pub use to_dense::TO_DENSE;
 pub use window_pooling::{
     pooling_windows, AVERAGE_POOLING_1D, AVERAGE_POOLING_2D, GLOBAL_AVERAGE_POOLING_2D,
@@ -80,6 +89,12 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GLOBAL_MAX_POOLING_2D,
     &GLOBAL_AVERAGE_POOLING_2D,
     &RESHAPE,
+    &ZERO_PADDING_1D,
+    &ZERO_PADDING_2D,
+    &CROPPING_1D,
+    &CROPPING_2D,
+    &UP_SAMPLING_1D,
+    &UP_SAMPLING_2D,
     &CONCATENATE,
     &ADD,
     &SUBTRACT,
@@ -91,6 +106,13 @@ pub static LAYERS: &[&LayerSpec] = &[
     &DROPOUT,
     &BATCH_NORMALIZATION,
     &LAYER_NORMALIZATION,
+    &LSTM,
+    &GRU,
+    &SIMPLE_RNN,
+    &GAUSSIAN_NOISE,
+    &GAUSSIAN_DROPOUT,
+    &SPATIAL_DROPOUT_1D,
+    &SPATIAL_DROPOUT_2D,
 ];
 
 /// The spec of the layer the DSL calls `name`.
@@ -140,6 +162,10 @@ pub fn reference_markdown() -> String {
                     ParamKind::DType => "a dtype".to_string(),
                     ParamKind::Dims => "a list of dims".to_string(),
                     ParamKind::Ints => "an integer or a list of integers".to_string(),
+                    ParamKind::IntPairs => {
+                        "an integer, a list of integers, or a list of `[before, after]` pairs"
+                            .to_string()
+                    }
                     ParamKind::Str => "a string".to_string(),
                     ParamKind::Choice(c) => c
                         .iter()
@@ -149,6 +175,10 @@ pub fn reference_markdown() -> String {
                     ParamKind::Path => "a path".to_string(),
                     ParamKind::TypeSpec => "a type spec".to_string(),
                     ParamKind::Tensors => "a list of tensors, e.g. `[a, b]`".to_string(),
+                    ParamKind::Regularizer => {
+                        "a regularizer: `l1(0.01)`, `l2(0.01)`, `l1_l2(l1 = .., l2 = ..)`"
+                            .to_string()
+                    }
                 };
                 let default = match &p.default {
                     ParamDefault::Required => "required".to_string(),

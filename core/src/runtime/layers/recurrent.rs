@@ -1,0 +1,873 @@
+//! Keras' `LSTM`, `GRU` and `SimpleRNN` at run time: one type, the cell chosen by the spec.
+//!
+//! Every row of the batch is a sequence: a dense `(batch, time, features)` tensor gives
+//! `batch` sequences of `time` steps, a ragged one each row at its own length (no padding is
+//! built). The sequences are sorted by length, longest first (as torch's packed sequences),
+//! so the rows still running at step `t` are a prefix of the batch. The input of every step
+//! is gathered into that *packed* order and projected by one product for all steps,
+//! `x · kernel + bias`; each step then adds `h · recurrent_kernel` for its running rows (one
+//! product per step) and applies the gates. Backward through time walks the steps in reverse,
+//! one product per step for the state's gradient, then three products over all steps for the
+//! kernel, the recurrent kernel and the input.
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+use super::{empty_rows, ensure_rows};
+use crate::runtime::kernels::activations::{scalar, scalar_derivative};
+use crate::runtime::kernels::gemm::sgemm;
+use crate::runtime::{init, BuildLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
+use crate::shape::layers::cell_of;
+use crate::shape::{CellKind, Config, LayerSpec, RecurrentConfig, TensorSpec};
+
+/// The order the sequences run in, and where each packed row comes from and goes to.
+#[derive(Clone, Debug, Default)]
+struct Schedule {
+    /// Sorted position -> the sequence's index in the batch.
+    order: Vec<usize>,
+    /// Sorted position -> the sequence's length (non-increasing).
+    lens: Vec<usize>,
+    /// Step -> how many sequences are still running (a prefix of the sorted ones).
+    active: Vec<usize>,
+    /// Step -> its first packed row; one more entry, the number of packed rows.
+    offsets: Vec<usize>,
+    /// Packed row -> the input row it reads (reversed within its sequence by `go_backwards`).
+    gather: Vec<usize>,
+    /// Packed row -> the output row of its state, for `return_sequences` (the steps in the
+    /// order they ran, as Keras returns them).
+    place: Vec<usize>,
+    /// The number of sequences.
+    batch: usize,
+}
+
+impl Schedule {
+    /// Plans sequences given as `(first input row, length)`.
+    fn plan(&mut self, seqs: &[(usize, usize)], go_backwards: bool) {
+        let n = seqs.len();
+        self.batch = n;
+        self.order.clear();
+        self.order.extend(0..n);
+        // Stable: equal lengths keep the batch order.
+        self.order
+            .sort_by_key(|&i| std::cmp::Reverse(seqs.get(i).map_or(0, |s| s.1)));
+        self.lens.clear();
+        self.lens
+            .extend(self.order.iter().map(|&i| seqs.get(i).map_or(0, |s| s.1)));
+        let steps = self.lens.first().copied().unwrap_or(0);
+        self.active.clear();
+        self.offsets.clear();
+        self.gather.clear();
+        self.place.clear();
+        let mut k = n;
+        let mut off = 0;
+        for t in 0..steps {
+            while k > 0 && self.lens[k - 1] <= t {
+                k -= 1;
+            }
+            self.active.push(k);
+            self.offsets.push(off);
+            off += k;
+            for j in 0..k {
+                let (start, len) = seqs[self.order[j]];
+                let pos = if go_backwards { len - 1 - t } else { t };
+                self.gather.push(start + pos);
+                self.place.push(start + t);
+            }
+        }
+        self.offsets.push(off);
+    }
+
+    fn steps(&self) -> usize {
+        self.active.len()
+    }
+
+    fn packed(&self) -> usize {
+        self.offsets.last().copied().unwrap_or(0)
+    }
+}
+
+/// One weight: its name, shape, values and gradient.
+type Param<'a> = (&'static str, &'a [usize], &'a mut [f32], &'a [f32]);
+
+/// What a forward pass keeps for backward, in packed rows.
+#[derive(Clone, Debug, Default)]
+struct Trace {
+    sched: Schedule,
+    /// The gathered inputs `(packed, features)`.
+    xp: Array2<f32>,
+    /// `x · kernel + bias`; for LSTM and SimpleRNN the recurrent part is added in place, so
+    /// this becomes the pre-activation of the gates.
+    zx: Array2<f32>,
+    /// GRU: `h · recurrent_kernel + recurrent_bias`, `(packed, 3 units)`.
+    rec: Array2<f32>,
+    /// GRU: the gates' pre-activations `(z, r, h)`.
+    pre: Array2<f32>,
+    /// The gates after their activations (LSTM: i, f, c, o; GRU: z, r, h).
+    act: Array2<f32>,
+    /// LSTM: the carry after each step, and its activation.
+    c: Array2<f32>,
+    tc: Array2<f32>,
+    /// The state after each step.
+    h: Array2<f32>,
+}
+
+/// A built recurrent layer: its kernels, bias and training buffers.
+#[derive(Clone, Debug)]
+pub struct Recurrent {
+    cfg: RecurrentConfig,
+    names: [&'static str; 3],
+    features: usize,
+    /// The steps of a dense input (its rows are `batch · steps`); unused on ragged input.
+    steps: usize,
+    kernel: Array2<f32>,
+    recurrent: Array2<f32>,
+    /// The bias, flat (`[2, 3 units]` row-major for a GRU with `reset_after`).
+    bias: Array1<f32>,
+    kernel_shape: [usize; 2],
+    recurrent_shape: [usize; 2],
+    bias_shape: Vec<usize>,
+    grad_kernel: Array2<f32>,
+    grad_recurrent: Array2<f32>,
+    grad_bias: Array1<f32>,
+    trace: Trace,
+    out: Array2<f32>,
+    /// Backward buffers: the state's (and carry's) gradient in sorted order, the gradients of
+    /// the pre-activations, the recurrent inputs, the gathered input's gradient.
+    dh: Array2<f32>,
+    dc: Array2<f32>,
+    dzx: Array2<f32>,
+    drec: Array2<f32>,
+    hprev: Array2<f32>,
+    dxp: Array2<f32>,
+    grad_input: Array2<f32>,
+}
+
+impl BuildLayer for Recurrent {
+    fn from_config(
+        spec: &'static LayerSpec,
+        config: &Config,
+        inputs: &[TensorSpec],
+        rng: &mut Rng,
+    ) -> Self {
+        let cell = CellKind::from_layer_name(spec.name).unwrap_or_else(|| cell_of(config));
+        let cfg = RecurrentConfig::from_config(cell, config);
+        let input = inputs.first();
+        let features = input.and_then(|i| i.last().known()).unwrap_or(0);
+        let steps = input
+            .and_then(|i| i.dims.first().and_then(|d| d.known()))
+            .unwrap_or(0);
+        Recurrent::new(cfg, features, steps, rng)
+    }
+}
+
+impl Recurrent {
+    /// A layer of configuration `cfg` over `features` inputs per step (`steps` steps for a
+    /// dense input), its weights drawn from `rng` with the configured initializers.
+    pub fn new(cfg: RecurrentConfig, features: usize, steps: usize, rng: &mut Rng) -> Self {
+        let u = cfg.units;
+        let width = cfg.cell.gates().saturating_mul(u);
+        let mut kernel = Array2::zeros((features, width));
+        init::fill(
+            cfg.kernel_initializer,
+            &[features, width],
+            kernel.iter_mut(),
+            rng,
+        );
+        let mut recurrent = Array2::zeros((u, width));
+        init::fill(
+            cfg.recurrent_initializer,
+            &[u, width],
+            recurrent.iter_mut(),
+            rng,
+        );
+        let bias_shape = if cfg.use_bias {
+            cfg.bias_shape()
+        } else {
+            vec![0]
+        };
+        let bias_len = bias_shape.iter().product::<usize>();
+        let mut bias = Array1::zeros(bias_len);
+        if cfg.unit_forget_bias && bias_len == width {
+            // Keras: the initializer on the i block, ones on f, the initializer on (c, o).
+            let (i_part, rest) = bias.as_slice_mut().unwrap_or_default().split_at_mut(u);
+            init::fill(cfg.bias_initializer, &[u], i_part.iter_mut(), rng);
+            let (f_part, co_part) = rest.split_at_mut(u);
+            f_part.fill(1.0);
+            init::fill(cfg.bias_initializer, &[2 * u], co_part.iter_mut(), rng);
+        } else {
+            init::fill(cfg.bias_initializer, &bias_shape, bias.iter_mut(), rng);
+        }
+        let names = match cfg.cell {
+            CellKind::Lstm => [
+                "lstm_cell/kernel",
+                "lstm_cell/recurrent_kernel",
+                "lstm_cell/bias",
+            ],
+            CellKind::Gru => [
+                "gru_cell/kernel",
+                "gru_cell/recurrent_kernel",
+                "gru_cell/bias",
+            ],
+            CellKind::Simple => [
+                "simple_rnn_cell/kernel",
+                "simple_rnn_cell/recurrent_kernel",
+                "simple_rnn_cell/bias",
+            ],
+        };
+        Recurrent {
+            cfg,
+            names,
+            features,
+            steps,
+            kernel,
+            recurrent,
+            bias,
+            kernel_shape: [features, width],
+            recurrent_shape: [u, width],
+            bias_shape,
+            grad_kernel: Array2::zeros((features, width)),
+            grad_recurrent: Array2::zeros((u, width)),
+            grad_bias: Array1::zeros(bias_len),
+            trace: Trace::default(),
+            out: Array2::zeros((0, u)),
+            dh: Array2::zeros((0, u)),
+            dc: Array2::zeros((0, u)),
+            dzx: Array2::zeros((0, width)),
+            drec: Array2::zeros((0, width)),
+            hprev: Array2::zeros((0, u)),
+            dxp: Array2::zeros((0, features)),
+            grad_input: Array2::zeros((0, features)),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RecurrentConfig {
+        &self.cfg
+    }
+
+    fn width(&self) -> usize {
+        self.kernel.ncols()
+    }
+
+    /// The input's rows and its sequences as `(first row, length)`; no sequence for an
+    /// input this layer was not built for (the macro never wires one).
+    fn sequences<'a>(&self, x: &Input<'a>) -> (ArrayView2<'a, f32>, Vec<(usize, usize)>) {
+        let rows = x.rows().unwrap_or_else(empty_rows);
+        if rows.ncols() != self.features {
+            return (rows, Vec::new());
+        }
+        let seqs = match x {
+            Input::Ragged(r) => r.row_ranges().map(|(a, b)| (a, b - a)).collect(),
+            _ => {
+                let n = rows.nrows().checked_div(self.steps).unwrap_or(0);
+                (0..n).map(|b| (b * self.steps, self.steps)).collect()
+            }
+        };
+        (rows, seqs)
+    }
+
+    /// The output rows of an input of `rows` rows.
+    fn out_rows(&self, rows: usize, sched: &Schedule) -> usize {
+        if self.cfg.return_sequences {
+            rows
+        } else {
+            sched.batch
+        }
+    }
+
+    /// The forward pass over `x`, into `tr`; the output into `out`.
+    fn run(&self, x: &Input<'_>, tr: &mut Trace, out: &mut Array2<f32>) {
+        let (rows, seqs) = self.sequences(x);
+        tr.sched.plan(&seqs, self.cfg.go_backwards);
+        let (u, width) = (self.cfg.units, self.width());
+        let n = tr.sched.packed();
+        ensure_rows(&mut tr.xp, n, self.features);
+        for (mut dst, &src) in tr.xp.rows_mut().into_iter().zip(&tr.sched.gather) {
+            dst.assign(&rows.row(src));
+        }
+        ensure_rows(&mut tr.zx, n, width);
+        sgemm(1.0, tr.xp.view(), self.kernel.view(), 0.0, &mut tr.zx);
+        let (input_bias, recurrent_bias) = self.biases();
+        if let Some(b) = input_bias {
+            tr.zx += &b;
+        }
+        ensure_rows(&mut tr.h, n, u);
+        match self.cfg.cell {
+            CellKind::Lstm => {
+                ensure_rows(&mut tr.act, n, width);
+                ensure_rows(&mut tr.c, n, u);
+                ensure_rows(&mut tr.tc, n, u);
+            }
+            CellKind::Gru => {
+                ensure_rows(&mut tr.act, n, width);
+                ensure_rows(&mut tr.pre, n, width);
+                ensure_rows(&mut tr.rec, n, width);
+            }
+            CellKind::Simple => {}
+        }
+        for t in 0..tr.sched.steps() {
+            let (k, off) = (tr.sched.active[t], tr.sched.offsets[t]);
+            let prev = t.checked_sub(1).map(|p| tr.sched.offsets[p]);
+            self.step(tr, k, off, prev, recurrent_bias.as_ref());
+        }
+        let out_rows = self.out_rows(rows.nrows(), &tr.sched);
+        ensure_rows(out, out_rows, u);
+        out.fill(0.0);
+        if self.cfg.return_sequences {
+            for (h, &dst) in tr.h.rows().into_iter().zip(&tr.sched.place) {
+                out.row_mut(dst).assign(&h);
+            }
+        } else {
+            for (j, (&seq, &len)) in tr.sched.order.iter().zip(&tr.sched.lens).enumerate() {
+                if let Some(t) = len.checked_sub(1) {
+                    out.row_mut(seq).assign(&tr.h.row(tr.sched.offsets[t] + j));
+                }
+            }
+        }
+    }
+
+    /// The input bias (added to `x · kernel`) and, for a GRU with `reset_after`, the
+    /// recurrent bias (added to `h · recurrent_kernel`).
+    fn biases(&self) -> (Option<Array1<f32>>, Option<Array1<f32>>) {
+        if !self.cfg.use_bias {
+            return (None, None);
+        }
+        let width = self.width();
+        let b = self.bias.as_slice().unwrap_or_default();
+        if self.cfg.reset_after {
+            let (i, r) = b.split_at(width.min(b.len()));
+            (
+                Some(Array1::from(i.to_vec())),
+                Some(Array1::from(r.to_vec())),
+            )
+        } else {
+            (Some(self.bias.clone()), None)
+        }
+    }
+
+    /// One step: `k` running sequences, packed rows from `off`, the previous step's rows
+    /// from `prev` (none at the first step, whose state is zero).
+    fn step(
+        &self,
+        tr: &mut Trace,
+        k: usize,
+        off: usize,
+        prev: Option<usize>,
+        recurrent_bias: Option<&Array1<f32>>,
+    ) {
+        let u = self.cfg.units;
+        let (a, ra) = (self.cfg.activation, self.cfg.recurrent_activation);
+        let (h_before, mut h_now) = tr.h.view_mut().split_at(Axis(0), off);
+        let h_prev = prev.map(|p| h_before.slice_move(ndarray::s![p..p + k, ..]));
+        let mut h_now = h_now.slice_mut(ndarray::s![..k, ..]);
+        let rows = off..off + k;
+        match self.cfg.cell {
+            CellKind::Simple | CellKind::Lstm => {
+                let mut z = tr.zx.slice_mut(ndarray::s![rows.clone(), ..]);
+                if let Some(hp) = &h_prev {
+                    sgemm(1.0, hp.view(), self.recurrent.view(), 1.0, &mut z);
+                }
+                if self.cfg.cell == CellKind::Simple {
+                    ndarray::Zip::from(&mut h_now)
+                        .and(&z)
+                        .for_each(|h, &z| *h = scalar(a, z));
+                    return;
+                }
+                let (c_before, mut c_now) = tr.c.view_mut().split_at(Axis(0), off);
+                let c_prev = prev.map(|p| c_before.slice_move(ndarray::s![p..p + k, ..]));
+                let mut act = tr.act.slice_mut(ndarray::s![rows.clone(), ..]);
+                let mut tc = tr.tc.slice_mut(ndarray::s![rows, ..]);
+                for j in 0..k {
+                    for q in 0..u {
+                        let i = scalar(ra, z[[j, q]]);
+                        let f = scalar(ra, z[[j, u + q]]);
+                        let g = scalar(a, z[[j, 2 * u + q]]);
+                        let o = scalar(ra, z[[j, 3 * u + q]]);
+                        let cp = c_prev.as_ref().map_or(0.0, |c| c[[j, q]]);
+                        let c = f * cp + i * g;
+                        let t = scalar(a, c);
+                        act[[j, q]] = i;
+                        act[[j, u + q]] = f;
+                        act[[j, 2 * u + q]] = g;
+                        act[[j, 3 * u + q]] = o;
+                        c_now[[j, q]] = c;
+                        tc[[j, q]] = t;
+                        h_now[[j, q]] = o * t;
+                    }
+                }
+            }
+            CellKind::Gru => {
+                let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..]);
+                match &h_prev {
+                    Some(hp) => sgemm(1.0, hp.view(), self.recurrent.view(), 0.0, &mut r),
+                    None => r.fill(0.0),
+                }
+                if let Some(b) = recurrent_bias {
+                    r += b;
+                }
+                let zx = tr.zx.slice(ndarray::s![rows.clone(), ..]);
+                let mut pre = tr.pre.slice_mut(ndarray::s![rows.clone(), ..]);
+                let mut act = tr.act.slice_mut(ndarray::s![rows, ..]);
+                for j in 0..k {
+                    for q in 0..u {
+                        let zp = zx[[j, q]] + r[[j, q]];
+                        let rp = zx[[j, u + q]] + r[[j, u + q]];
+                        let z = scalar(ra, zp);
+                        let rg = scalar(ra, rp);
+                        let hp = zx[[j, 2 * u + q]] + rg * r[[j, 2 * u + q]];
+                        let hh = scalar(a, hp);
+                        let before = h_prev.as_ref().map_or(0.0, |h| h[[j, q]]);
+                        pre[[j, q]] = zp;
+                        pre[[j, u + q]] = rp;
+                        pre[[j, 2 * u + q]] = hp;
+                        act[[j, q]] = z;
+                        act[[j, u + q]] = rg;
+                        act[[j, 2 * u + q]] = hh;
+                        h_now[[j, q]] = z * before + (1.0 - z) * hh;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Backward through time from `grad_output` (rows as the output), after `forward`.
+    fn backprop(&mut self, rows: usize, grad_output: ArrayView2<'_, f32>, need: bool) {
+        let (u, width) = (self.cfg.units, self.width());
+        let tr = &self.trace;
+        let sched = &tr.sched;
+        let n = sched.packed();
+        let expected_rows = self.out_rows(rows, sched);
+        if grad_output.dim() != (expected_rows, u) {
+            // Not the gradient of the last forward's output: no gradient at all.
+            self.grad_kernel.fill(0.0);
+            self.grad_recurrent.fill(0.0);
+            self.grad_bias.fill(0.0);
+            ensure_rows(&mut self.grad_input, rows, self.features);
+            self.grad_input.fill(0.0);
+            return;
+        }
+        let (a, ra) = (self.cfg.activation, self.cfg.recurrent_activation);
+        ensure_rows(&mut self.dh, sched.batch, u);
+        self.dh.fill(0.0);
+        ensure_rows(&mut self.dc, sched.batch, u);
+        self.dc.fill(0.0);
+        ensure_rows(&mut self.dzx, n, width);
+        let gru = self.cfg.cell == CellKind::Gru;
+        if gru {
+            ensure_rows(&mut self.drec, n, width);
+        }
+        for t in (0..sched.steps()).rev() {
+            let (k, off) = (sched.active[t], sched.offsets[t]);
+            let prev = t.checked_sub(1).map(|p| sched.offsets[p]);
+            if self.cfg.return_sequences {
+                for j in 0..k {
+                    let g = grad_output.row(sched.place[off + j]);
+                    let mut d = self.dh.row_mut(j);
+                    d += &g;
+                }
+            } else {
+                let ending = sched.active.get(t + 1).copied().unwrap_or(0);
+                for j in ending..k {
+                    self.dh.row_mut(j).assign(&grad_output.row(sched.order[j]));
+                }
+            }
+            let rows_t = ndarray::s![off..off + k, ..];
+            let mut dz = self.dzx.slice_mut(rows_t);
+            match self.cfg.cell {
+                CellKind::Simple => {
+                    let z = tr.zx.slice(rows_t);
+                    let h = tr.h.slice(rows_t);
+                    for j in 0..k {
+                        for q in 0..u {
+                            dz[[j, q]] =
+                                self.dh[[j, q]] * scalar_derivative(a, z[[j, q]], h[[j, q]]);
+                        }
+                    }
+                }
+                CellKind::Lstm => {
+                    let z = tr.zx.slice(rows_t);
+                    let act = tr.act.slice(rows_t);
+                    let c = tr.c.slice(rows_t);
+                    let tc = tr.tc.slice(rows_t);
+                    for j in 0..k {
+                        for q in 0..u {
+                            let (i, f, g, o) = (
+                                act[[j, q]],
+                                act[[j, u + q]],
+                                act[[j, 2 * u + q]],
+                                act[[j, 3 * u + q]],
+                            );
+                            let cp = prev.map_or(0.0, |p| tr.c[[p + j, q]]);
+                            let dh = self.dh[[j, q]];
+                            let dc = self.dc[[j, q]]
+                                + dh * o * scalar_derivative(a, c[[j, q]], tc[[j, q]]);
+                            let d_o = dh * tc[[j, q]];
+                            self.dc[[j, q]] = dc * f;
+                            dz[[j, q]] = dc * g * scalar_derivative(ra, z[[j, q]], i);
+                            dz[[j, u + q]] = dc * cp * scalar_derivative(ra, z[[j, u + q]], f);
+                            dz[[j, 2 * u + q]] =
+                                dc * i * scalar_derivative(a, z[[j, 2 * u + q]], g);
+                            dz[[j, 3 * u + q]] = d_o * scalar_derivative(ra, z[[j, 3 * u + q]], o);
+                        }
+                    }
+                }
+                CellKind::Gru => {
+                    let pre = tr.pre.slice(rows_t);
+                    let act = tr.act.slice(rows_t);
+                    let rec = tr.rec.slice(rows_t);
+                    let mut dr = self.drec.slice_mut(rows_t);
+                    for j in 0..k {
+                        for q in 0..u {
+                            let (z, rg, hh) = (act[[j, q]], act[[j, u + q]], act[[j, 2 * u + q]]);
+                            let before = prev.map_or(0.0, |p| tr.h[[p + j, q]]);
+                            let dh = self.dh[[j, q]];
+                            let dhp =
+                                dh * (1.0 - z) * scalar_derivative(a, pre[[j, 2 * u + q]], hh);
+                            let dzp = dh * (before - hh) * scalar_derivative(ra, pre[[j, q]], z);
+                            let drp = dhp
+                                * rec[[j, 2 * u + q]]
+                                * scalar_derivative(ra, pre[[j, u + q]], rg);
+                            dz[[j, q]] = dzp;
+                            dz[[j, u + q]] = drp;
+                            dz[[j, 2 * u + q]] = dhp;
+                            dr[[j, q]] = dzp;
+                            dr[[j, u + q]] = drp;
+                            dr[[j, 2 * u + q]] = dhp * rg;
+                            // The state's direct path through `z · h_prev`.
+                            self.dh[[j, q]] = dh * z;
+                        }
+                    }
+                }
+            }
+            if t > 0 {
+                let d_rec = if gru {
+                    self.drec.slice(rows_t)
+                } else {
+                    self.dzx.slice(rows_t)
+                };
+                let beta = if gru { 1.0 } else { 0.0 };
+                let mut dh = self.dh.slice_mut(ndarray::s![..k, ..]);
+                sgemm(1.0, d_rec, self.recurrent.t(), beta, &mut dh);
+            }
+        }
+        // The state each step started from, in packed rows (zero at the first step).
+        ensure_rows(&mut self.hprev, n, u);
+        for t in 0..sched.steps() {
+            let (k, off) = (sched.active[t], sched.offsets[t]);
+            let mut dst = self.hprev.slice_mut(ndarray::s![off..off + k, ..]);
+            match t.checked_sub(1).map(|p| sched.offsets[p]) {
+                Some(p) => dst.assign(&tr.h.slice(ndarray::s![p..p + k, ..])),
+                None => dst.fill(0.0),
+            }
+        }
+        let d_rec = if gru { &self.drec } else { &self.dzx };
+        sgemm(1.0, tr.xp.t(), self.dzx.view(), 0.0, &mut self.grad_kernel);
+        sgemm(
+            1.0,
+            self.hprev.t(),
+            d_rec.view(),
+            0.0,
+            &mut self.grad_recurrent,
+        );
+        if self.cfg.use_bias {
+            let sums = |m: &Array2<f32>| m.sum_axis(Axis(0));
+            let gi = sums(&self.dzx);
+            if let Some(g) = self.grad_bias.as_slice_mut() {
+                let (first, rest) = g.split_at_mut(width.min(g.len()));
+                first.copy_from_slice(gi.as_slice().unwrap_or_default());
+                if self.cfg.reset_after {
+                    let gr = sums(&self.drec);
+                    if rest.len() == gr.len() {
+                        rest.copy_from_slice(gr.as_slice().unwrap_or_default());
+                    }
+                }
+            }
+        }
+        if !need {
+            return;
+        }
+        ensure_rows(&mut self.dxp, n, self.features);
+        sgemm(1.0, self.dzx.view(), self.kernel.t(), 0.0, &mut self.dxp);
+        ensure_rows(&mut self.grad_input, rows, self.features);
+        self.grad_input.fill(0.0);
+        for (d, &src) in self.dxp.rows().into_iter().zip(&sched.gather) {
+            self.grad_input.row_mut(src).assign(&d);
+        }
+    }
+
+    /// The kernel, recurrent kernel and bias with their gradients, as `ParamMut` needs them.
+    fn params(&mut self) -> [Param<'_>; 3] {
+        [
+            (
+                self.names[0],
+                &self.kernel_shape[..],
+                self.kernel.as_slice_mut().unwrap_or_default(),
+                self.grad_kernel.as_slice().unwrap_or_default(),
+            ),
+            (
+                self.names[1],
+                &self.recurrent_shape[..],
+                self.recurrent.as_slice_mut().unwrap_or_default(),
+                self.grad_recurrent.as_slice().unwrap_or_default(),
+            ),
+            (
+                self.names[2],
+                &self.bias_shape[..],
+                self.bias.as_slice_mut().unwrap_or_default(),
+                self.grad_bias.as_slice().unwrap_or_default(),
+            ),
+        ]
+    }
+}
+
+impl Layer for Recurrent {
+    fn call(&self, x: Input<'_>) -> Array2<f32> {
+        let mut tr = Trace::default();
+        let mut out = Array2::zeros((0, self.cfg.units));
+        self.run(&x, &mut tr, &mut out);
+        out
+    }
+
+    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+        let mut tr = std::mem::take(&mut self.trace);
+        let mut out = std::mem::take(&mut self.out);
+        self.run(&x, &mut tr, &mut out);
+        self.trace = tr;
+        self.out = out;
+    }
+
+    fn output(&self) -> ArrayView2<'_, f32> {
+        self.out.view()
+    }
+
+    fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, need: bool) {
+        let rows = x.rows().map_or(0, |r| r.nrows());
+        self.backprop(rows, grad_output, need);
+    }
+
+    fn grad_input(&self) -> ArrayView2<'_, f32> {
+        self.grad_input.view()
+    }
+
+    fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
+        let use_bias = self.cfg.use_bias;
+        for (i, (variable, shape, value, grad)) in self.params().into_iter().enumerate() {
+            if i < 2 || use_bias {
+                f(ParamMut {
+                    layer,
+                    variable,
+                    shape,
+                    value,
+                    grad,
+                });
+            }
+        }
+    }
+
+    fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>)) {
+        let weights = [
+            (&self.kernel_shape[..], self.kernel.as_slice()),
+            (&self.recurrent_shape[..], self.recurrent.as_slice()),
+            (&self.bias_shape[..], self.bias.as_slice()),
+        ];
+        for (i, (shape, value)) in weights.into_iter().enumerate() {
+            if let (Some(value), true) = (value, i < 2 || self.cfg.use_bias) {
+                f(ParamRef {
+                    layer,
+                    variable: self.names[i],
+                    shape,
+                    value,
+                    trainable: true,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::RaggedTensor;
+    use crate::shape::{layer_spec, Activation, ParamValue};
+
+    fn layer(
+        cell: &str,
+        units: i64,
+        extra: Vec<(&'static str, ParamValue)>,
+        f: usize,
+    ) -> Recurrent {
+        let spec = layer_spec(cell).unwrap();
+        let mut given = vec![("units", ParamValue::Int(units))];
+        given.extend(extra);
+        let config = spec.configure(given);
+        let cfg = RecurrentConfig::from_config(CellKind::from_layer_name(cell).unwrap(), &config);
+        let mut l = Recurrent::new(cfg, f, 4, &mut Rng::new(5));
+        // Nonzero biases, so that their paths are exercised.
+        l.bias
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = 0.1 * (i % 5) as f32 - 0.2);
+        l
+    }
+
+    fn values(n: usize, f: usize, seed: u64) -> Array2<f32> {
+        let mut rng = Rng::new(seed);
+        Array2::from_shape_fn((n, f), |_| rng.uniform(-1.0, 1.0))
+    }
+
+    #[test]
+    fn go_backwards_reads_each_row_from_its_end() {
+        let x = values(8, 3, 1); // 2 samples of 4 steps
+        let mut reversed = x.clone();
+        for b in 0..2 {
+            for t in 0..4 {
+                reversed.row_mut(b * 4 + t).assign(&x.row(b * 4 + 3 - t));
+            }
+        }
+        for cell in ["lstm", "gru", "simple_rnn"] {
+            let back = layer(cell, 2, vec![("go_backwards", ParamValue::Bool(true))], 3);
+            let mut fwd = layer(cell, 2, vec![], 3);
+            fwd.kernel = back.kernel.clone();
+            fwd.recurrent = back.recurrent.clone();
+            fwd.bias = back.bias.clone();
+            let a = back.call(Input::Dense(x.view()));
+            let b = fwd.call(Input::Dense(reversed.view()));
+            assert_eq!(a.dim(), (2, 2));
+            assert!((&a - &b).iter().all(|d| d.abs() < 1e-6), "{cell}");
+            assert!(a.iter().any(|v| v.abs() > 1e-3), "{cell}: not all zero");
+        }
+    }
+
+    /// sum(output * probe) for the layer as it is.
+    fn objective(l: &Recurrent, x: Input<'_>, probe: &Array2<f32>) -> f64 {
+        let y = l.call(x);
+        y.iter()
+            .zip(probe)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum()
+    }
+
+    /// Checks backward against central differences on the input and every weight.
+    fn check_gradients(mut l: Recurrent, x: &RaggedTensor<f32>, f: usize) {
+        let view = x.view();
+        let xv = view.values().to_owned();
+        let out = l.call(Input::Ragged(view));
+        let probe = values(out.nrows(), out.ncols(), 9);
+        l.forward(Input::Ragged(view), &mut ForwardContext::default());
+        assert_eq!(l.output(), out, "forward and call agree");
+        l.backward(Input::Ragged(view), probe.view(), true);
+        let eps = 1e-2f32;
+        let tol = |g: f64| 2e-3 + 2e-3 * g.abs();
+        let gi = l.grad_input().to_owned();
+        for idx in 0..xv.len() {
+            let (r, c) = (idx / f, idx % f);
+            let mut plus = xv.clone();
+            plus[[r, c]] += eps;
+            let mut minus = xv.clone();
+            minus[[r, c]] -= eps;
+            let p = objective(&l, Input::Ragged(view.with_values(plus.view())), &probe);
+            let m = objective(&l, Input::Ragged(view.with_values(minus.view())), &probe);
+            let fd = (p - m) / (2.0 * eps as f64);
+            let g = gi[[r, c]] as f64;
+            assert!((fd - g).abs() < tol(fd), "grad_x[{r}, {c}]: {g} vs {fd}");
+        }
+        let mut grads = Vec::new();
+        l.visit_params("l", &mut |p| grads.push((p.variable, p.grad.to_vec())));
+        for (w, (name, grad)) in grads.iter().enumerate() {
+            for (i, &g) in grad.iter().enumerate() {
+                let bump = |l: &mut Recurrent, d: f32| {
+                    let mut k = 0;
+                    l.visit_params("l", &mut |p| {
+                        if k == w {
+                            p.value[i] += d;
+                        }
+                        k += 1;
+                    });
+                };
+                bump(&mut l, eps);
+                let p = objective(&l, Input::Ragged(view), &probe);
+                bump(&mut l, -2.0 * eps);
+                let m = objective(&l, Input::Ragged(view), &probe);
+                bump(&mut l, eps);
+                let fd = (p - m) / (2.0 * eps as f64);
+                let g = g as f64;
+                assert!((fd - g).abs() < tol(fd), "{name}[{i}]: {g} vs {fd}");
+            }
+        }
+    }
+
+    fn ragged(lengths: &[usize], f: usize) -> RaggedTensor<f32> {
+        let n: usize = lengths.iter().sum();
+        let v = values(n, f, 3);
+        RaggedTensor::from_parts(
+            v.into_raw_vec_and_offset().0,
+            &[f],
+            &[{
+                let mut s = vec![0];
+                for l in lengths {
+                    s.push(s.last().unwrap() + l);
+                }
+                s
+            }],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_on_ragged_rows() {
+        // Rows of different lengths, one empty, so steps run with fewer and fewer rows.
+        let x = ragged(&[3, 0, 5, 1, 3], 2);
+        for cell in ["lstm", "gru", "simple_rnn"] {
+            for (seq, back) in [(false, false), (true, false), (false, true), (true, true)] {
+                let l = layer(
+                    cell,
+                    3,
+                    vec![
+                        ("return_sequences", ParamValue::Bool(seq)),
+                        ("go_backwards", ParamValue::Bool(back)),
+                    ],
+                    2,
+                );
+                check_gradients(l, &x, 2);
+            }
+        }
+        // Other activations take the generic derivative, from the pre-activation.
+        let l = layer(
+            "gru",
+            2,
+            vec![
+                ("activation", ParamValue::Activation(Activation::Swish)),
+                ("use_bias", ParamValue::Bool(false)),
+            ],
+            2,
+        );
+        check_gradients(l, &x, 2);
+    }
+
+    #[test]
+    fn an_empty_row_gives_a_zero_state_and_a_foreign_width_no_work() {
+        let x = ragged(&[0, 2], 2);
+        let l = layer("lstm", 3, vec![], 2);
+        let y = l.call(Input::Ragged(x.view()));
+        assert_eq!(y.dim(), (2, 3));
+        assert!(y.row(0).iter().all(|&v| v == 0.0));
+        assert!(y.row(1).iter().any(|&v| v != 0.0));
+        // Rows of another width than the kernel's: zeros, not a panic.
+        let wrong = values(8, 5, 1);
+        let y = l.call(Input::Dense(wrong.view()));
+        assert!(y.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn unit_forget_bias_starts_the_forget_gate_at_one() {
+        let spec = layer_spec("lstm").unwrap();
+        let config = spec.configure(vec![("units", ParamValue::Int(3))]);
+        let cfg = RecurrentConfig::from_config(CellKind::Lstm, &config);
+        let l = Recurrent::new(cfg, 2, 4, &mut Rng::new(1));
+        let b = l.bias.to_vec();
+        assert_eq!(b, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0., 0., 0.]);
+        let mut off = cfg;
+        off.unit_forget_bias = false;
+        let l = Recurrent::new(off, 2, 4, &mut Rng::new(1));
+        assert!(l.bias.iter().all(|&v| v == 0.0));
+    }
+}

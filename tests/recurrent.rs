@@ -1,0 +1,172 @@
+//! Recurrent layers end to end through `model!`: Keras' saved LSTM text model loads and
+//! reproduces Keras' outputs, and LSTM, GRU and SimpleRNN models train on dense sequences and
+//! on ragged token rows, each row at its own length.
+
+use std::path::{Path, PathBuf};
+
+use stratic::ndarray::{Array2, Array3};
+use stratic::prelude::*;
+use stratic::RaggedTensor;
+
+model! {
+    /// keras-files-layers/lstm_text.json's model (its `dsl`), on ragged rows: dense int
+    /// inputs do not run yet, and rows of 7 ids each are the same sequences.
+    struct LstmText {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(20, 5)
+            -> lstm(4)
+            -> dense(1, activation = sigmoid)
+    }
+
+    /// Token rows of any length, embedded, read by an LSTM, classified.
+    struct RaggedText {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(12, 6)
+            -> lstm(8)
+            -> dense(1, activation = sigmoid)
+    }
+
+    /// `return_sequences` on ragged rows gives ragged states, pooled over each row.
+    struct RaggedStates {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(12, 6)
+            -> gru(8, return_sequences = true)
+            -> global_max_pooling_1d()
+            -> dense(1, activation = sigmoid)
+    }
+
+    /// Dense sequences through two stacked recurrent layers.
+    struct Stacked {
+        input(shape = [6, 2])
+            -> gru(5, return_sequences = true, go_backwards = true)
+            -> simple_rnn(3)
+            -> dense(1)
+    }
+}
+
+fn file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keras-files-layers")
+        .join(name)
+}
+
+fn lstm_text_case() -> (RaggedTensor<i32>, Array2<f32>) {
+    let text = std::fs::read_to_string(file("lstm_text.json")).expect("fixture");
+    let j: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let rows: Vec<Vec<i32>> = serde_json::from_value(j["inputs"][0].clone()).expect("inputs");
+    let out: Vec<Vec<f32>> = serde_json::from_value(j["outputs"][0].clone()).expect("outputs");
+    let x = RaggedTensor::from_rows(&rows).expect("x");
+    let y = Array2::from_shape_vec((out.len(), 1), out.concat()).expect("y");
+    (x, y)
+}
+
+fn assert_close(got: &Array2<f32>, want: &Array2<f32>, tol: f32) {
+    assert_eq!(got.dim(), want.dim());
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= tol, "got {got}, want {want}");
+    }
+}
+
+#[test]
+fn keras_lstm_text_model_loads_and_reproduces_keras_outputs() {
+    let (x, want) = lstm_text_case();
+    let mut model = LstmText::with_seed(1);
+    model
+        .load_keras_weights(file("lstm_text.weights.h5"))
+        .expect("load_keras_weights");
+    assert_close(&model.predict(&x).expect("predict"), &want, 1e-6);
+    let names: Vec<String> = model.weights().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        names[1..4],
+        [
+            "lstm/lstm_cell/kernel",
+            "lstm/lstm_cell/recurrent_kernel",
+            "lstm/lstm_cell/bias"
+        ]
+    );
+}
+
+#[test]
+fn summary_counts_keras_parameters() {
+    let text = LstmText::with_seed(0).summary().to_string();
+    // LSTM(4) on 5 features: 4 · (5 + 4 + 1) · 4 = 160, as Keras' summary says.
+    for row in ["(None, None, 5)", "(None, 4)", "160", "Total params: 265"] {
+        assert!(text.contains(row), "{row} missing from\n{text}");
+    }
+}
+
+/// Rows whose label is whether token 1 occurs in them, of lengths 1 to 9.
+fn token_rows(n: usize) -> (RaggedTensor<i32>, Array2<f32>) {
+    let mut rng = stratic_core::Rng::new(4);
+    let mut rows = Vec::new();
+    let mut y = Vec::new();
+    for _ in 0..n {
+        let len = 1 + rng.below(9);
+        let row: Vec<i32> = (0..len).map(|_| 2 + rng.below(10) as i32).collect();
+        let mut row = row;
+        let positive = rng.below(2) == 1;
+        if positive {
+            let at = rng.below(len);
+            row[at] = 1;
+        }
+        y.push(if positive { 1.0 } else { 0.0 });
+        rows.push(row);
+    }
+    let x = RaggedTensor::from_rows(&rows).expect("rows");
+    (x, Array2::from_shape_vec((n, 1), y).expect("y"))
+}
+
+#[test]
+fn an_lstm_learns_over_ragged_rows() {
+    let (x, y) = token_rows(256);
+    let mut model = RaggedText::with_seed(3).compile(Adam::new(0.02), Loss::binary_crossentropy());
+    let options = FitOptions::default().epochs(15).batch_size(32).verbose(0);
+    let history = model.fit(&x, y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(
+        loss[loss.len() - 1] < 0.5 * loss[0],
+        "the loss fell too little: {loss:?}"
+    );
+    let p = model.predict(&x).expect("predict");
+    let correct = p
+        .iter()
+        .zip(&y)
+        .filter(|(p, y)| (**p > 0.5) == (**y > 0.5))
+        .count();
+    assert!(correct as f64 / 256.0 > 0.9, "accuracy {correct}/256");
+}
+
+#[test]
+fn ragged_states_pool_over_each_row_and_train() {
+    let (x, y) = token_rows(256);
+    let mut model =
+        RaggedStates::with_seed(5).compile(Adam::new(0.02), Loss::binary_crossentropy());
+    let options = FitOptions::default().epochs(10).batch_size(32).verbose(0);
+    let history = model.fit(&x, y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(loss[loss.len() - 1] < 0.5 * loss[0], "{loss:?}");
+    // A row's prediction does not depend on the other rows of its batch (no padding).
+    let p = model.model().predict(&x).expect("predict");
+    let first = RaggedTensor::from_rows(&[x.row(0).expect("row 0").to_vec()]).expect("row");
+    let alone = model.model().predict(&first).expect("predict");
+    assert!((p[[0, 0]] - alone[[0, 0]]).abs() < 1e-6);
+}
+
+#[test]
+fn stacked_recurrent_layers_train_on_dense_sequences() {
+    // The target is the sum of the first feature over the steps.
+    let mut rng = stratic_core::Rng::new(8);
+    let x = Array3::from_shape_fn((64, 6, 2), |_| rng.uniform(-1.0, 1.0));
+    let y = Array2::from_shape_fn((64, 1), |(b, _)| {
+        (0..6).map(|t| x[[b, t, 0]]).sum::<f32>() / 3.0
+    });
+    let mut model = Stacked::with_seed(2).compile(Adam::new(0.01), Loss::mse());
+    let options = FitOptions::default().epochs(30).batch_size(16).verbose(0);
+    let history = model.fit(x.view(), y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(loss[loss.len() - 1] < 0.3 * loss[0], "{loss:?}");
+    // A wrong number of steps is a typed error naming the expected shape.
+    let bad = Array3::<f32>::zeros((2, 5, 2));
+    let err = model.model().predict(bad.view()).unwrap_err().to_string();
+    assert!(err.contains("6"), "{err}");
+}

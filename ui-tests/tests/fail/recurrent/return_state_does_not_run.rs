@@ -1,0 +1,9 @@
+use stratic::prelude::*;
+
+model! {
+    struct M {
+        input(shape = [5, 3]) -> lstm(4, return_state = true)
+    }
+}
+
+fn main() {}
