@@ -13,7 +13,8 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::{empty_rows, ensure_rows};
-use crate::runtime::kernels::activations::{scalar, scalar_derivative};
+use crate::runtime::kernels::activations::scalar_derivative;
+use crate::runtime::kernels::fast_math;
 use crate::runtime::kernels::gemm::sgemm;
 use crate::runtime::{init, BuildLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
 use crate::shape::layers::cell_of;
@@ -345,7 +346,8 @@ impl Recurrent {
     }
 
     /// One step: `k` running sequences, packed rows from `off`, the previous step's rows
-    /// from `prev` (none at the first step, whose state is zero).
+    /// from `prev` (none at the first step, whose state is zero). The buffers are standard
+    /// layout (`ensure_rows` builds them so), which the slices below rely on.
     fn step(
         &self,
         tr: &mut Trace,
@@ -354,75 +356,125 @@ impl Recurrent {
         prev: Option<usize>,
         recurrent_bias: Option<&Array1<f32>>,
     ) {
-        let u = self.cfg.units;
+        let (u, width) = (self.cfg.units, self.width());
         let (a, ra) = (self.cfg.activation, self.cfg.recurrent_activation);
-        let (h_before, mut h_now) = tr.h.view_mut().split_at(Axis(0), off);
-        let h_prev = prev.map(|p| h_before.slice_move(ndarray::s![p..p + k, ..]));
-        let mut h_now = h_now.slice_mut(ndarray::s![..k, ..]);
         let rows = off..off + k;
+        // The recurrent product of the running rows, into the pre-activations (LSTM,
+        // SimpleRNN) or into its own buffer (GRU, whose reset gate multiplies it).
+        {
+            let h_prev = prev.map(|p| tr.h.slice(ndarray::s![p..p + k, ..]));
+            match self.cfg.cell {
+                CellKind::Simple | CellKind::Lstm => {
+                    if let Some(hp) = h_prev {
+                        let mut z = tr.zx.slice_mut(ndarray::s![rows.clone(), ..]);
+                        sgemm(1.0, hp, self.recurrent.view(), 1.0, &mut z);
+                    }
+                }
+                CellKind::Gru => {
+                    let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..]);
+                    match h_prev {
+                        Some(hp) => sgemm(1.0, hp, self.recurrent.view(), 0.0, &mut r),
+                        None => r.fill(0.0),
+                    }
+                    if let Some(b) = recurrent_bias {
+                        r += b;
+                    }
+                }
+            }
+        }
+        let (Some(h), Some(zx)) = (tr.h.as_slice_mut(), tr.zx.as_slice_mut()) else {
+            return;
+        };
+        let (h_before, h_rest) = h.split_at_mut(off * u);
+        let h_now = &mut h_rest[..k * u];
+        let h_prev = prev.map(|p| &h_before[p * u..(p + k) * u]);
+        let z = &mut zx[off * width..(off + k) * width];
         match self.cfg.cell {
-            CellKind::Simple | CellKind::Lstm => {
-                let mut z = tr.zx.slice_mut(ndarray::s![rows.clone(), ..]);
-                if let Some(hp) = &h_prev {
-                    sgemm(1.0, hp.view(), self.recurrent.view(), 1.0, &mut z);
-                }
-                if self.cfg.cell == CellKind::Simple {
-                    ndarray::Zip::from(&mut h_now)
-                        .and(&z)
-                        .for_each(|h, &z| *h = scalar(a, z));
+            CellKind::Simple => fast_math::apply(a, z, h_now),
+            CellKind::Lstm => {
+                let (Some(act), Some(c), Some(tc)) = (
+                    tr.act.as_slice_mut(),
+                    tr.c.as_slice_mut(),
+                    tr.tc.as_slice_mut(),
+                ) else {
                     return;
-                }
-                let (c_before, mut c_now) = tr.c.view_mut().split_at(Axis(0), off);
-                let c_prev = prev.map(|p| c_before.slice_move(ndarray::s![p..p + k, ..]));
-                let mut act = tr.act.slice_mut(ndarray::s![rows.clone(), ..]);
-                let mut tc = tr.tc.slice_mut(ndarray::s![rows, ..]);
+                };
+                let act = &mut act[off * width..(off + k) * width];
+                let (c_before, c_rest) = c.split_at_mut(off * u);
+                let c_now = &mut c_rest[..k * u];
+                let c_prev = prev.map(|p| &c_before[p * u..(p + k) * u]);
+                let tc = &mut tc[off * u..(off + k) * u];
                 for j in 0..k {
+                    let (zr, ar) = (
+                        &z[j * width..(j + 1) * width],
+                        &mut act[j * width..(j + 1) * width],
+                    );
+                    fast_math::apply(ra, &zr[..2 * u], &mut ar[..2 * u]);
+                    fast_math::apply(a, &zr[2 * u..3 * u], &mut ar[2 * u..3 * u]);
+                    fast_math::apply(ra, &zr[3 * u..], &mut ar[3 * u..]);
+                    let (i, rest) = ar.split_at(u);
+                    let (f, rest) = rest.split_at(u);
+                    let g = &rest[..u];
+                    let cn = &mut c_now[j * u..(j + 1) * u];
+                    match c_prev {
+                        Some(cp) => {
+                            let cp = &cp[j * u..(j + 1) * u];
+                            for q in 0..u {
+                                cn[q] = f[q] * cp[q] + i[q] * g[q];
+                            }
+                        }
+                        None => {
+                            for q in 0..u {
+                                cn[q] = i[q] * g[q];
+                            }
+                        }
+                    }
+                    let t = &mut tc[j * u..(j + 1) * u];
+                    fast_math::apply(a, cn, t);
+                    let o = &ar[3 * u..];
+                    let hn = &mut h_now[j * u..(j + 1) * u];
                     for q in 0..u {
-                        let i = scalar(ra, z[[j, q]]);
-                        let f = scalar(ra, z[[j, u + q]]);
-                        let g = scalar(a, z[[j, 2 * u + q]]);
-                        let o = scalar(ra, z[[j, 3 * u + q]]);
-                        let cp = c_prev.as_ref().map_or(0.0, |c| c[[j, q]]);
-                        let c = f * cp + i * g;
-                        let t = scalar(a, c);
-                        act[[j, q]] = i;
-                        act[[j, u + q]] = f;
-                        act[[j, 2 * u + q]] = g;
-                        act[[j, 3 * u + q]] = o;
-                        c_now[[j, q]] = c;
-                        tc[[j, q]] = t;
-                        h_now[[j, q]] = o * t;
+                        hn[q] = o[q] * t[q];
                     }
                 }
             }
             CellKind::Gru => {
-                let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..]);
-                match &h_prev {
-                    Some(hp) => sgemm(1.0, hp.view(), self.recurrent.view(), 0.0, &mut r),
-                    None => r.fill(0.0),
-                }
-                if let Some(b) = recurrent_bias {
-                    r += b;
-                }
-                let zx = tr.zx.slice(ndarray::s![rows.clone(), ..]);
-                let mut pre = tr.pre.slice_mut(ndarray::s![rows.clone(), ..]);
-                let mut act = tr.act.slice_mut(ndarray::s![rows, ..]);
+                let (Some(rec), Some(pre), Some(act)) = (
+                    tr.rec.as_slice(),
+                    tr.pre.as_slice_mut(),
+                    tr.act.as_slice_mut(),
+                ) else {
+                    return;
+                };
+                let rec = &rec[off * width..(off + k) * width];
+                let pre = &mut pre[off * width..(off + k) * width];
+                let act = &mut act[off * width..(off + k) * width];
                 for j in 0..k {
+                    let row = j * width..(j + 1) * width;
+                    let (zr, rr) = (&z[row.clone()], &rec[row.clone()]);
+                    let (pr, ar) = (&mut pre[row.clone()], &mut act[row]);
+                    for q in 0..2 * u {
+                        pr[q] = zr[q] + rr[q];
+                    }
+                    fast_math::apply(ra, &pr[..2 * u], &mut ar[..2 * u]);
                     for q in 0..u {
-                        let zp = zx[[j, q]] + r[[j, q]];
-                        let rp = zx[[j, u + q]] + r[[j, u + q]];
-                        let z = scalar(ra, zp);
-                        let rg = scalar(ra, rp);
-                        let hp = zx[[j, 2 * u + q]] + rg * r[[j, 2 * u + q]];
-                        let hh = scalar(a, hp);
-                        let before = h_prev.as_ref().map_or(0.0, |h| h[[j, q]]);
-                        pre[[j, q]] = zp;
-                        pre[[j, u + q]] = rp;
-                        pre[[j, 2 * u + q]] = hp;
-                        act[[j, q]] = z;
-                        act[[j, u + q]] = rg;
-                        act[[j, 2 * u + q]] = hh;
-                        h_now[[j, q]] = z * before + (1.0 - z) * hh;
+                        pr[2 * u + q] = zr[2 * u + q] + ar[u + q] * rr[2 * u + q];
+                    }
+                    fast_math::apply(a, &pr[2 * u..], &mut ar[2 * u..]);
+                    let hn = &mut h_now[j * u..(j + 1) * u];
+                    let (zg, hh) = (&ar[..u], &ar[2 * u..]);
+                    match h_prev {
+                        Some(hp) => {
+                            let hp = &hp[j * u..(j + 1) * u];
+                            for q in 0..u {
+                                hn[q] = zg[q] * hp[q] + (1.0 - zg[q]) * hh[q];
+                            }
+                        }
+                        None => {
+                            for q in 0..u {
+                                hn[q] = (1.0 - zg[q]) * hh[q];
+                            }
+                        }
                     }
                 }
             }
@@ -471,69 +523,81 @@ impl Recurrent {
                 }
             }
             let rows_t = ndarray::s![off..off + k, ..];
-            let mut dz = self.dzx.slice_mut(rows_t);
+            let (Some(dz_all), Some(dh_all)) = (self.dzx.as_slice_mut(), self.dh.as_slice_mut())
+            else {
+                return;
+            };
+            let dz = &mut dz_all[off * width..(off + k) * width];
+            let dh = &mut dh_all[..k * u];
             match self.cfg.cell {
                 CellKind::Simple => {
-                    let z = tr.zx.slice(rows_t);
-                    let h = tr.h.slice(rows_t);
-                    for j in 0..k {
-                        for q in 0..u {
-                            dz[[j, q]] =
-                                self.dh[[j, q]] * scalar_derivative(a, z[[j, q]], h[[j, q]]);
-                        }
+                    let (z, h) = (rows_of(&tr.zx, off, k, width), rows_of(&tr.h, off, k, u));
+                    for ((d, &g), (&z, &h)) in dz.iter_mut().zip(&*dh).zip(z.iter().zip(h)) {
+                        *d = g * scalar_derivative(a, z, h);
                     }
                 }
                 CellKind::Lstm => {
-                    let z = tr.zx.slice(rows_t);
-                    let act = tr.act.slice(rows_t);
-                    let c = tr.c.slice(rows_t);
-                    let tc = tr.tc.slice(rows_t);
+                    let (z, act) = (
+                        rows_of(&tr.zx, off, k, width),
+                        rows_of(&tr.act, off, k, width),
+                    );
+                    let (c, tc) = (rows_of(&tr.c, off, k, u), rows_of(&tr.tc, off, k, u));
+                    let c_prev = prev.map(|p| rows_of(&tr.c, p, k, u));
+                    let Some(dc_all) = self.dc.as_slice_mut() else {
+                        return;
+                    };
                     for j in 0..k {
+                        let (zr, ar) = (
+                            &z[j * width..(j + 1) * width],
+                            &act[j * width..(j + 1) * width],
+                        );
+                        let dzr = &mut dz[j * width..(j + 1) * width];
                         for q in 0..u {
-                            let (i, f, g, o) = (
-                                act[[j, q]],
-                                act[[j, u + q]],
-                                act[[j, 2 * u + q]],
-                                act[[j, 3 * u + q]],
-                            );
-                            let cp = prev.map_or(0.0, |p| tr.c[[p + j, q]]);
-                            let dh = self.dh[[j, q]];
-                            let dc = self.dc[[j, q]]
-                                + dh * o * scalar_derivative(a, c[[j, q]], tc[[j, q]]);
-                            let d_o = dh * tc[[j, q]];
-                            self.dc[[j, q]] = dc * f;
-                            dz[[j, q]] = dc * g * scalar_derivative(ra, z[[j, q]], i);
-                            dz[[j, u + q]] = dc * cp * scalar_derivative(ra, z[[j, u + q]], f);
-                            dz[[j, 2 * u + q]] =
-                                dc * i * scalar_derivative(a, z[[j, 2 * u + q]], g);
-                            dz[[j, 3 * u + q]] = d_o * scalar_derivative(ra, z[[j, 3 * u + q]], o);
+                            let (i, f, g, o) = (ar[q], ar[u + q], ar[2 * u + q], ar[3 * u + q]);
+                            let x = j * u + q;
+                            let cp = c_prev.map_or(0.0, |c| c[x]);
+                            let dhv = dh[x];
+                            let dc = dc_all[x] + dhv * o * scalar_derivative(a, c[x], tc[x]);
+                            dc_all[x] = dc * f;
+                            dzr[q] = dc * g * scalar_derivative(ra, zr[q], i);
+                            dzr[u + q] = dc * cp * scalar_derivative(ra, zr[u + q], f);
+                            dzr[2 * u + q] = dc * i * scalar_derivative(a, zr[2 * u + q], g);
+                            dzr[3 * u + q] = dhv * tc[x] * scalar_derivative(ra, zr[3 * u + q], o);
                         }
                     }
                 }
                 CellKind::Gru => {
-                    let pre = tr.pre.slice(rows_t);
-                    let act = tr.act.slice(rows_t);
-                    let rec = tr.rec.slice(rows_t);
-                    let mut dr = self.drec.slice_mut(rows_t);
+                    let (pre, act, rec) = (
+                        rows_of(&tr.pre, off, k, width),
+                        rows_of(&tr.act, off, k, width),
+                        rows_of(&tr.rec, off, k, width),
+                    );
+                    let h_prev = prev.map(|p| rows_of(&tr.h, p, k, u));
+                    let Some(dr_all) = self.drec.as_slice_mut() else {
+                        return;
+                    };
+                    let dr = &mut dr_all[off * width..(off + k) * width];
                     for j in 0..k {
+                        let row = j * width..(j + 1) * width;
+                        let (pr, ar, rr) =
+                            (&pre[row.clone()], &act[row.clone()], &rec[row.clone()]);
+                        let (dzr, drr) = (&mut dz[row.clone()], &mut dr[row]);
                         for q in 0..u {
-                            let (z, rg, hh) = (act[[j, q]], act[[j, u + q]], act[[j, 2 * u + q]]);
-                            let before = prev.map_or(0.0, |p| tr.h[[p + j, q]]);
-                            let dh = self.dh[[j, q]];
-                            let dhp =
-                                dh * (1.0 - z) * scalar_derivative(a, pre[[j, 2 * u + q]], hh);
-                            let dzp = dh * (before - hh) * scalar_derivative(ra, pre[[j, q]], z);
-                            let drp = dhp
-                                * rec[[j, 2 * u + q]]
-                                * scalar_derivative(ra, pre[[j, u + q]], rg);
-                            dz[[j, q]] = dzp;
-                            dz[[j, u + q]] = drp;
-                            dz[[j, 2 * u + q]] = dhp;
-                            dr[[j, q]] = dzp;
-                            dr[[j, u + q]] = drp;
-                            dr[[j, 2 * u + q]] = dhp * rg;
+                            let (z, rg, hh) = (ar[q], ar[u + q], ar[2 * u + q]);
+                            let x = j * u + q;
+                            let before = h_prev.map_or(0.0, |h| h[x]);
+                            let dhv = dh[x];
+                            let dhp = dhv * (1.0 - z) * scalar_derivative(a, pr[2 * u + q], hh);
+                            let dzp = dhv * (before - hh) * scalar_derivative(ra, pr[q], z);
+                            let drp = dhp * rr[2 * u + q] * scalar_derivative(ra, pr[u + q], rg);
+                            dzr[q] = dzp;
+                            dzr[u + q] = drp;
+                            dzr[2 * u + q] = dhp;
+                            drr[q] = dzp;
+                            drr[u + q] = drp;
+                            drr[2 * u + q] = dhp * rg;
                             // The state's direct path through `z · h_prev`.
-                            self.dh[[j, q]] = dh * z;
+                            dh[x] = dhv * z;
                         }
                     }
                 }
@@ -617,6 +681,13 @@ impl Recurrent {
             ),
         ]
     }
+}
+
+/// Rows `first..first + k` of a standard-layout `(_, width)` buffer, as one slice.
+fn rows_of(m: &Array2<f32>, first: usize, k: usize, width: usize) -> &[f32] {
+    m.as_slice()
+        .and_then(|v| v.get(first * width..(first + k) * width))
+        .unwrap_or(&[])
 }
 
 impl Layer for Recurrent {
