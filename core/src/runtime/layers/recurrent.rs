@@ -111,6 +111,11 @@ struct Trace {
     h: Array2<f32>,
 }
 
+thread_local! {
+    /// The buffers of the last inference on this thread, reused by the next.
+    static CALL_TRACE: std::cell::RefCell<Trace> = std::cell::RefCell::new(Trace::default());
+}
+
 /// A built recurrent layer: its kernels, bias and training buffers.
 #[derive(Clone, Debug)]
 pub struct Recurrent {
@@ -404,14 +409,17 @@ impl Recurrent {
                 let c_now = &mut c_rest[..k * u];
                 let c_prev = prev.map(|p| &c_before[p * u..(p + k) * u]);
                 let tc = &mut tc[off * u..(off + k) * u];
+                // The recurrent activation over the whole block, then the candidate's
+                // columns again with theirs: long loops vectorise better than four short ones.
+                fast_math::apply(ra, z, act);
+                if a != ra {
+                    for j in 0..k {
+                        let g = j * width + 2 * u..j * width + 3 * u;
+                        fast_math::apply(a, &z[g.clone()], &mut act[g]);
+                    }
+                }
                 for j in 0..k {
-                    let (zr, ar) = (
-                        &z[j * width..(j + 1) * width],
-                        &mut act[j * width..(j + 1) * width],
-                    );
-                    fast_math::apply(ra, &zr[..2 * u], &mut ar[..2 * u]);
-                    fast_math::apply(a, &zr[2 * u..3 * u], &mut ar[2 * u..3 * u]);
-                    fast_math::apply(ra, &zr[3 * u..], &mut ar[3 * u..]);
+                    let ar = &act[j * width..(j + 1) * width];
                     let (i, rest) = ar.split_at(u);
                     let (f, rest) = rest.split_at(u);
                     let g = &rest[..u];
@@ -429,9 +437,11 @@ impl Recurrent {
                             }
                         }
                     }
-                    let t = &mut tc[j * u..(j + 1) * u];
-                    fast_math::apply(a, cn, t);
-                    let o = &ar[3 * u..];
+                }
+                fast_math::apply(a, c_now, tc);
+                for j in 0..k {
+                    let o = &act[j * width + 3 * u..(j + 1) * width];
+                    let t = &tc[j * u..(j + 1) * u];
                     let hn = &mut h_now[j * u..(j + 1) * u];
                     for q in 0..u {
                         hn[q] = o[q] * t[q];
@@ -692,9 +702,12 @@ fn rows_of(m: &Array2<f32>, first: usize, k: usize, width: usize) -> &[f32] {
 
 impl Layer for Recurrent {
     fn call(&self, x: Input<'_>) -> Array2<f32> {
-        let mut tr = Trace::default();
+        // Inference is `&self`; its per-step buffers are kept per thread instead, so that
+        // predicting batch after batch does not allocate (and page-fault) them every time.
+        let mut tr = CALL_TRACE.with(|c| c.take());
         let mut out = Array2::zeros((0, self.cfg.units));
         self.run(&x, &mut tr, &mut out);
+        CALL_TRACE.with(|c| c.replace(tr));
         out
     }
 
