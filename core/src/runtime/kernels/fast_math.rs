@@ -20,6 +20,7 @@ const TWO_23: f32 = 8_388_608.0;
 
 /// `e^x`, saturating to 0 below -87 and to `e^88` above 88; NaN stays NaN.
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // `clamp` kept the loop scalar; see below.
 pub(crate) fn exp(x: f32) -> f32 {
     let nan = x.is_nan();
     // `max`/`min` rather than `clamp`, and the power of two built with integer bit
