@@ -287,15 +287,31 @@ impl Recurrent {
         let (u, width) = (self.cfg.units, self.width());
         let n = tr.sched.packed();
         ensure_rows(&mut tr.xp, n, self.features);
-        for (mut dst, &src) in tr.xp.rows_mut().into_iter().zip(&tr.sched.gather) {
-            dst.assign(&rows.row(src));
+        let f = self.features;
+        match (rows.as_slice(), tr.xp.as_slice_mut()) {
+            (Some(src), Some(dst)) if f > 0 => {
+                for (d, &r) in dst.chunks_exact_mut(f).zip(&tr.sched.gather) {
+                    d.copy_from_slice(&src[r * f..(r + 1) * f]);
+                }
+            }
+            _ => {
+                for (mut d, &r) in tr.xp.rows_mut().into_iter().zip(&tr.sched.gather) {
+                    d.assign(&rows.row(r));
+                }
+            }
         }
         ensure_rows(&mut tr.zx, n, width);
-        sgemm(1.0, tr.xp.view(), self.kernel.view(), 0.0, &mut tr.zx);
         let (input_bias, recurrent_bias) = self.biases();
-        if let Some(b) = input_bias {
-            tr.zx += &b;
-        }
+        // The bias first, then the product added to it: one pass over `zx` fewer.
+        let beta = match (input_bias, tr.zx.as_slice_mut()) {
+            (Some(b), Some(z)) if width > 0 => {
+                z.chunks_exact_mut(width)
+                    .for_each(|row| row.copy_from_slice(b));
+                1.0
+            }
+            _ => 0.0,
+        };
+        sgemm(1.0, tr.xp.view(), self.kernel.view(), beta, &mut tr.zx);
         ensure_rows(&mut tr.h, n, u);
         match self.cfg.cell {
             CellKind::Lstm => {
@@ -313,7 +329,7 @@ impl Recurrent {
         for t in 0..tr.sched.steps() {
             let (k, off) = (tr.sched.active[t], tr.sched.offsets[t]);
             let prev = t.checked_sub(1).map(|p| tr.sched.offsets[p]);
-            self.step(tr, k, off, prev, recurrent_bias.as_ref());
+            self.step(tr, k, off, prev, recurrent_bias);
         }
         let out_rows = self.out_rows(rows.nrows(), &tr.sched);
         ensure_rows(out, out_rows, u);
@@ -333,20 +349,17 @@ impl Recurrent {
 
     /// The input bias (added to `x · kernel`) and, for a GRU with `reset_after`, the
     /// recurrent bias (added to `h · recurrent_kernel`).
-    fn biases(&self) -> (Option<Array1<f32>>, Option<Array1<f32>>) {
-        if !self.cfg.use_bias {
-            return (None, None);
-        }
+    fn biases(&self) -> (Option<&[f32]>, Option<&[f32]>) {
         let width = self.width();
-        let b = self.bias.as_slice().unwrap_or_default();
-        if self.cfg.reset_after {
-            let (i, r) = b.split_at(width.min(b.len()));
-            (
-                Some(Array1::from(i.to_vec())),
-                Some(Array1::from(r.to_vec())),
-            )
-        } else {
-            (Some(self.bias.clone()), None)
+        match self.bias.as_slice() {
+            Some(b) if self.cfg.use_bias && b.len() >= width => {
+                let (i, r) = b.split_at(width);
+                (
+                    Some(i),
+                    (self.cfg.reset_after && r.len() == width).then_some(r),
+                )
+            }
+            _ => (None, None),
         }
     }
 
@@ -359,7 +372,7 @@ impl Recurrent {
         k: usize,
         off: usize,
         prev: Option<usize>,
-        recurrent_bias: Option<&Array1<f32>>,
+        recurrent_bias: Option<&[f32]>,
     ) {
         let (u, width) = (self.cfg.units, self.width());
         let (a, ra) = (self.cfg.activation, self.cfg.recurrent_activation);
@@ -382,7 +395,9 @@ impl Recurrent {
                         None => r.fill(0.0),
                     }
                     if let Some(b) = recurrent_bias {
-                        r += b;
+                        for mut row in r.rows_mut() {
+                            row.iter_mut().zip(b).for_each(|(r, b)| *r += b);
+                        }
                     }
                 }
             }
