@@ -36,6 +36,8 @@ struct Schedule {
     /// Packed row -> the output row of its state, for `return_sequences` (the steps in the
     /// order they ran, as Keras returns them).
     place: Vec<usize>,
+    /// Packed row -> its sequence's sorted position.
+    slot: Vec<usize>,
     /// The number of sequences.
     batch: usize,
 }
@@ -58,6 +60,7 @@ impl Schedule {
         self.offsets.clear();
         self.gather.clear();
         self.place.clear();
+        self.slot.clear();
         let mut k = n;
         let mut off = 0;
         for t in 0..steps {
@@ -72,6 +75,7 @@ impl Schedule {
                 let pos = if go_backwards { len - 1 - t } else { t };
                 self.gather.push(start + pos);
                 self.place.push(start + t);
+                self.slot.push(j);
             }
         }
         self.offsets.push(off);
@@ -109,6 +113,22 @@ struct Trace {
     tc: Array2<f32>,
     /// The state after each step.
     h: Array2<f32>,
+    /// Training with dropout: the input mask per sequence `(batch, features)` and the
+    /// recurrent one `(batch, units)`, each fixed over the steps (Keras' masks), values 0 or
+    /// `1 / (1 - rate)`; empty without dropout.
+    in_mask: Vec<f32>,
+    rec_mask: Vec<f32>,
+    /// With recurrent dropout: the masked state each step started from, in packed rows.
+    hm: Array2<f32>,
+}
+
+/// A dropout mask of `len` values: 0 with probability `rate`, else `1 / (1 - rate)`.
+fn draw_mask(mask: &mut Vec<f32>, len: usize, rate: f32, rng: &mut Rng) {
+    mask.clear();
+    if rate > 0.0 {
+        let keep = 1.0 / (1.0 - rate);
+        mask.extend((0..len).map(|_| if rng.next_f32() < rate { 0.0 } else { keep }));
+    }
 }
 
 thread_local! {
@@ -120,6 +140,11 @@ thread_local! {
 #[derive(Clone, Debug)]
 pub struct Recurrent {
     cfg: RecurrentConfig,
+    /// Keras' `dropout` and `recurrent_dropout` (training only), and the layer's own stream
+    /// (`seed`); without one, masks come from the model's.
+    dropout: f32,
+    recurrent_dropout: f32,
+    rng: Option<Rng>,
     names: [&'static str; 3],
     features: usize,
     /// The steps of a dense input (its rows are `batch · steps`); unused on ragged input.
@@ -143,6 +168,7 @@ pub struct Recurrent {
     dzx: Array2<f32>,
     drec: Array2<f32>,
     hprev: Array2<f32>,
+    dtmp: Array2<f32>,
     dxp: Array2<f32>,
     grad_input: Array2<f32>,
 }
@@ -161,7 +187,17 @@ impl BuildLayer for Recurrent {
         let steps = input
             .and_then(|i| i.dims.first().and_then(|d| d.known()))
             .unwrap_or(0);
-        Recurrent::new(cfg, features, steps, rng)
+        let mut layer = Recurrent::new(cfg, features, steps, rng);
+        let seed = match config.get("seed") {
+            Some(crate::shape::ParamValue::Int(s)) => Some(*s as u64),
+            _ => None,
+        };
+        layer.set_dropout(
+            config.float("dropout") as f32,
+            config.float("recurrent_dropout") as f32,
+            seed,
+        );
+        layer
     }
 }
 
@@ -221,6 +257,9 @@ impl Recurrent {
         };
         Recurrent {
             cfg,
+            dropout: 0.0,
+            recurrent_dropout: 0.0,
+            rng: None,
             names,
             features,
             steps,
@@ -240,9 +279,20 @@ impl Recurrent {
             dzx: Array2::zeros((0, width)),
             drec: Array2::zeros((0, width)),
             hprev: Array2::zeros((0, u)),
+            dtmp: Array2::zeros((0, u)),
             dxp: Array2::zeros((0, features)),
             grad_input: Array2::zeros((0, features)),
         }
+    }
+
+    /// Sets Keras' `dropout` (of the inputs) and `recurrent_dropout` (of the state in the
+    /// recurrent product), both in `[0, 1)` (the spec's rule) and active in training only,
+    /// with the layer's own stream when `seed` is given.
+    pub fn set_dropout(&mut self, dropout: f32, recurrent_dropout: f32, seed: Option<u64>) {
+        let valid = |r: f32| if (0.0..1.0).contains(&r) { r } else { 0.0 };
+        self.dropout = valid(dropout);
+        self.recurrent_dropout = valid(recurrent_dropout);
+        self.rng = seed.map(Rng::new);
     }
 
     /// The configuration.
@@ -281,10 +331,21 @@ impl Recurrent {
     }
 
     /// The forward pass over `x`, into `tr`; the output into `out`.
-    fn run(&self, x: &Input<'_>, tr: &mut Trace, out: &mut Array2<f32>) {
+    fn run(&self, x: &Input<'_>, tr: &mut Trace, out: &mut Array2<f32>, rng: Option<&mut Rng>) {
         let (rows, seqs) = self.sequences(x);
         tr.sched.plan(&seqs, self.cfg.go_backwards);
         let (u, width) = (self.cfg.units, self.width());
+        let batch = tr.sched.batch;
+        match rng {
+            Some(rng) => {
+                draw_mask(&mut tr.in_mask, batch * self.features, self.dropout, rng);
+                draw_mask(&mut tr.rec_mask, batch * u, self.recurrent_dropout, rng);
+            }
+            None => {
+                tr.in_mask.clear();
+                tr.rec_mask.clear();
+            }
+        }
         let n = tr.sched.packed();
         ensure_rows(&mut tr.xp, n, self.features);
         let f = self.features;
@@ -299,6 +360,20 @@ impl Recurrent {
                     d.assign(&rows.row(r));
                 }
             }
+        }
+        if !tr.in_mask.is_empty() {
+            let f = self.features;
+            for (mut row, &j) in tr.xp.rows_mut().into_iter().zip(&tr.sched.slot) {
+                let seq = tr.sched.order[j];
+                let m = &tr.in_mask[seq * f..(seq + 1) * f];
+                row.iter_mut().zip(m).for_each(|(x, m)| *x *= m);
+            }
+        }
+        if !tr.rec_mask.is_empty() {
+            ensure_rows(&mut tr.hm, n, u);
+            // The first step starts from zero; later steps write their rows.
+            let first = tr.sched.active.first().copied().unwrap_or(0);
+            tr.hm.slice_mut(ndarray::s![..first, ..]).fill(0.0);
         }
         ensure_rows(&mut tr.zx, n, width);
         let (input_bias, recurrent_bias) = self.biases();
@@ -380,7 +455,18 @@ impl Recurrent {
         // The recurrent product of the running rows, into the pre-activations (LSTM,
         // SimpleRNN) or into its own buffer (GRU, whose reset gate multiplies it).
         {
-            let h_prev = prev.map(|p| tr.h.slice(ndarray::s![p..p + k, ..]));
+            let mut h_prev = prev.map(|p| tr.h.slice(ndarray::s![p..p + k, ..]));
+            if let (Some(hp), false) = (h_prev, tr.rec_mask.is_empty()) {
+                let mut hm = tr.hm.slice_mut(ndarray::s![rows.clone(), ..]);
+                for (j, (mut dst, src)) in hm.rows_mut().into_iter().zip(hp.rows()).enumerate() {
+                    let seq = tr.sched.order[j];
+                    let m = &tr.rec_mask[seq * u..(seq + 1) * u];
+                    for ((d, &h), &m) in dst.iter_mut().zip(src).zip(m) {
+                        *d = h * m;
+                    }
+                }
+                h_prev = Some(tr.hm.slice(ndarray::s![rows.clone(), ..]));
+            }
             match self.cfg.cell {
                 CellKind::Simple | CellKind::Lstm => {
                     if let Some(hp) = h_prev {
@@ -632,13 +718,30 @@ impl Recurrent {
                     self.dzx.slice(rows_t)
                 };
                 let beta = if gru { 1.0 } else { 0.0 };
-                let mut dh = self.dh.slice_mut(ndarray::s![..k, ..]);
-                sgemm(1.0, d_rec, self.recurrent.t(), beta, &mut dh);
+                if tr.rec_mask.is_empty() {
+                    let mut dh = self.dh.slice_mut(ndarray::s![..k, ..]);
+                    sgemm(1.0, d_rec, self.recurrent.t(), beta, &mut dh);
+                } else {
+                    // Through the masked state: the product's gradient times the mask.
+                    ensure_rows(&mut self.dtmp, sched.batch, u);
+                    let mut tmp = self.dtmp.slice_mut(ndarray::s![..k, ..]);
+                    sgemm(1.0, d_rec, self.recurrent.t(), 0.0, &mut tmp);
+                    for j in 0..k {
+                        let seq = sched.order[j];
+                        let m = &tr.rec_mask[seq * u..(seq + 1) * u];
+                        let mut d = self.dh.row_mut(j);
+                        for ((d, &g), &m) in d.iter_mut().zip(self.dtmp.row(j)).zip(m) {
+                            *d = beta * *d + g * m;
+                        }
+                    }
+                }
             }
         }
-        // The state each step started from, in packed rows (zero at the first step).
+        // The state each step started from, in packed rows (zero at the first step); with
+        // recurrent dropout, the masked one the forward pass kept.
         ensure_rows(&mut self.hprev, n, u);
-        for t in 0..sched.steps() {
+        let masked = !tr.rec_mask.is_empty();
+        for t in (0..sched.steps()).filter(|_| !masked) {
             let (k, off) = (sched.active[t], sched.offsets[t]);
             let mut dst = self.hprev.slice_mut(ndarray::s![off..off + k, ..]);
             match t.checked_sub(1).map(|p| sched.offsets[p]) {
@@ -648,13 +751,8 @@ impl Recurrent {
         }
         let d_rec = if gru { &self.drec } else { &self.dzx };
         sgemm(1.0, tr.xp.t(), self.dzx.view(), 0.0, &mut self.grad_kernel);
-        sgemm(
-            1.0,
-            self.hprev.t(),
-            d_rec.view(),
-            0.0,
-            &mut self.grad_recurrent,
-        );
+        let hprev = if masked { &tr.hm } else { &self.hprev };
+        sgemm(1.0, hprev.t(), d_rec.view(), 0.0, &mut self.grad_recurrent);
         if self.cfg.use_bias {
             let sums = |m: &Array2<f32>| m.sum_axis(Axis(0));
             let gi = sums(&self.dzx);
@@ -674,6 +772,14 @@ impl Recurrent {
         }
         ensure_rows(&mut self.dxp, n, self.features);
         sgemm(1.0, self.dzx.view(), self.kernel.t(), 0.0, &mut self.dxp);
+        if !tr.in_mask.is_empty() {
+            let f = self.features;
+            for (mut row, &j) in self.dxp.rows_mut().into_iter().zip(&sched.slot) {
+                let seq = sched.order[j];
+                let m = &tr.in_mask[seq * f..(seq + 1) * f];
+                row.iter_mut().zip(m).for_each(|(x, m)| *x *= m);
+            }
+        }
         ensure_rows(&mut self.grad_input, rows, self.features);
         self.grad_input.fill(0.0);
         for (d, &src) in self.dxp.rows().into_iter().zip(&sched.gather) {
@@ -810,15 +916,19 @@ impl Layer for Recurrent {
         // predicting batch after batch does not allocate (and page-fault) them every time.
         let mut tr = CALL_TRACE.with(|c| c.take());
         let mut out = Array2::zeros((0, self.cfg.units));
-        self.run(&x, &mut tr, &mut out);
+        self.run(&x, &mut tr, &mut out, None);
         CALL_TRACE.with(|c| c.replace(tr));
         out
     }
 
-    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+    fn forward(&mut self, x: Input<'_>, cx: &mut ForwardContext) {
         let mut tr = std::mem::take(&mut self.trace);
         let mut out = std::mem::take(&mut self.out);
-        self.run(&x, &mut tr, &mut out);
+        let mut own = self.rng.take();
+        let dropping = cx.training && (self.dropout > 0.0 || self.recurrent_dropout > 0.0);
+        let rng = dropping.then(|| own.as_mut().unwrap_or(&mut cx.rng));
+        self.run(&x, &mut tr, &mut out, rng);
+        self.rng = own;
         self.trace = tr;
         self.out = out;
     }
@@ -1044,6 +1154,99 @@ mod tests {
             2,
         );
         check_gradients(l, &x, 2);
+    }
+
+    #[test]
+    fn dropout_masks_are_fixed_over_the_steps_and_backward_follows_them() {
+        let x = ragged(&[3, 0, 5, 2], 2);
+        let view = x.view();
+        let splits = x.row_splits();
+        for cell in ["lstm", "gru", "simple_rnn"] {
+            let mut l = layer(
+                cell,
+                3,
+                vec![("return_sequences", ParamValue::Bool(true))],
+                2,
+            );
+            l.set_dropout(0.3, 0.4, None);
+            let inference = l.call(Input::Ragged(view));
+            // The same model stream gives the same masks: the objective is a function of the
+            // weights and the input, which finite differences can follow.
+            fn objective(
+                l: &mut Recurrent,
+                splits: &[usize],
+                xv: ArrayView2<'_, f32>,
+                probe: &Array2<f32>,
+            ) -> f64 {
+                let x = RaggedTensor::from_parts(xv.iter().copied().collect(), &[2], &[splits])
+                    .unwrap();
+                l.forward(Input::Ragged(x.view()), &mut ForwardContext::training(7));
+                l.output()
+                    .iter()
+                    .zip(probe)
+                    .map(|(a, b)| (*a as f64) * (*b as f64))
+                    .sum::<f64>()
+            }
+            l.forward(Input::Ragged(view), &mut ForwardContext::training(7));
+            let trained = l.output().to_owned();
+            assert!(
+                (&trained - &inference).iter().any(|d| d.abs() > 1e-3),
+                "{cell}: dropout active"
+            );
+            let probe = values(trained.nrows(), trained.ncols(), 2);
+            l.backward(Input::Ragged(view), probe.view(), true);
+            let gi = l.grad_input().to_owned();
+            let mut grads = Vec::new();
+            l.visit_params("l", &mut |p| grads.push(p.grad.to_vec()));
+            let xv = view.values().to_owned();
+            let eps = 1e-2f32;
+            let tol = |g: f64| 2e-3 + 2e-3 * g.abs();
+            for idx in 0..xv.len() {
+                let (r, c) = (idx / 2, idx % 2);
+                let (mut plus, mut minus) = (xv.clone(), xv.clone());
+                plus[[r, c]] += eps;
+                minus[[r, c]] -= eps;
+                let fd = (objective(&mut l, splits, plus.view(), &probe)
+                    - objective(&mut l, splits, minus.view(), &probe))
+                    / (2.0 * eps as f64);
+                let g = gi[[r, c]] as f64;
+                assert!(
+                    (fd - g).abs() < tol(fd),
+                    "{cell} grad_x[{r}, {c}]: {g} vs {fd}"
+                );
+            }
+            // The recurrent kernel's gradient goes through the masked state.
+            let w = 1;
+            for (i, &g) in grads[w].iter().enumerate() {
+                let bump = |l: &mut Recurrent, d: f32| {
+                    let mut k = 0;
+                    l.visit_params("l", &mut |p| {
+                        if k == w {
+                            p.value[i] += d;
+                        }
+                        k += 1;
+                    });
+                };
+                bump(&mut l, eps);
+                let p = objective(&mut l, splits, xv.view(), &probe);
+                bump(&mut l, -2.0 * eps);
+                let m = objective(&mut l, splits, xv.view(), &probe);
+                bump(&mut l, eps);
+                let fd = (p - m) / (2.0 * eps as f64);
+                assert!(
+                    (fd - g as f64).abs() < tol(fd),
+                    "{cell} recurrent[{i}]: {g} vs {fd}"
+                );
+            }
+            // Outside training the masks are off: forward is inference.
+            let mut cx = ForwardContext {
+                training: false,
+                ..ForwardContext::training(7)
+            };
+            l.forward(Input::Ragged(view), &mut cx);
+            // (A fresh `call`: the finite differences left the weights a rounding away.)
+            assert_eq!(l.output(), l.call(Input::Ragged(view)));
+        }
     }
 
     #[test]
