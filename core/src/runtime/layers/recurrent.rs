@@ -120,6 +120,8 @@ struct Trace {
     rec_mask: Vec<f32>,
     /// With recurrent dropout: the masked state each step started from, in packed rows.
     hm: Array2<f32>,
+    /// The number of input rows the trace was made from.
+    input_rows: usize,
 }
 
 /// A dropout mask of `len` values: 0 with probability `rate`, else `1 / (1 - rate)`.
@@ -334,6 +336,7 @@ impl Recurrent {
     fn run(&self, x: &Input<'_>, tr: &mut Trace, out: &mut Array2<f32>, rng: Option<&mut Rng>) {
         let (rows, seqs) = self.sequences(x);
         tr.sched.plan(&seqs, self.cfg.go_backwards);
+        tr.input_rows = rows.nrows();
         let (u, width) = (self.cfg.units, self.width());
         let batch = tr.sched.batch;
         match rng {
@@ -599,8 +602,9 @@ impl Recurrent {
         let sched = &tr.sched;
         let n = sched.packed();
         let expected_rows = self.out_rows(rows, sched);
-        if grad_output.dim() != (expected_rows, u) {
-            // Not the gradient of the last forward's output: no gradient at all.
+        if grad_output.dim() != (expected_rows, u) || rows != tr.input_rows {
+            // Not the input or the output gradient of the last forward: no gradient at all
+            // (the model never does this; the packed rows would not fit).
             self.grad_kernel.fill(0.0);
             self.grad_recurrent.fill(0.0);
             self.grad_bias.fill(0.0);
@@ -1261,6 +1265,19 @@ mod tests {
         let wrong = values(8, 5, 1);
         let y = l.call(Input::Dense(wrong.view()));
         assert!(y.iter().all(|&v| v == 0.0));
+        // Backward with another input than the last forward's: no gradient, not a panic.
+        let mut l = layer(
+            "gru",
+            3,
+            vec![("return_sequences", ParamValue::Bool(true))],
+            2,
+        );
+        let long = ragged(&[4, 6], 2);
+        l.forward(Input::Ragged(long.view()), &mut ForwardContext::default());
+        let g = Array2::from_elem((2, 3), 1.0);
+        l.backward(Input::Ragged(x.view()), g.view(), true);
+        assert_eq!(l.grad_input().dim(), (2, 2));
+        assert!(l.grad_input().iter().all(|&v| v == 0.0));
     }
 
     #[test]
