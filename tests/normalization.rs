@@ -23,6 +23,11 @@ model! {
             -> dense(1)
     }
 
+    /// A frozen batch normalization (Keras' `trainable = False`).
+    struct FrozenBn {
+        input(shape = [4]) -> dense(8) -> batch_normalization(trainable = false) -> dense(1)
+    }
+
     /// Layer normalization between dense layers.
     struct DenseLn {
         input(shape = [4]) -> dense(8) -> layer_normalization() -> dense(1)
@@ -129,6 +134,38 @@ fn fit_updates_the_moving_statistics_and_predict_uses_them() {
     assert_eq!(
         mean,
         weight(model.model(), "batch_normalization/moving_mean")
+    );
+}
+
+#[test]
+fn a_frozen_batch_normalization_runs_in_inference_mode_in_training_too() {
+    let (x, y) = data();
+    let mut model = FrozenBn::with_seed(5).compile(Adam::new(0.01), Loss::mse());
+    let text = model.summary().to_string();
+    // Keras: all 32 of a frozen batch normalization are non-trainable.
+    assert!(text.contains(" Non-trainable params: 32 "), "{text}");
+    let bn = |m: &FrozenBn| {
+        m.weights()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("batch_normalization/"))
+            .collect::<Vec<_>>()
+    };
+    let before = bn(model.model());
+    model
+        .fit(
+            x.view(),
+            y.view(),
+            &FitOptions::default().epochs(2).batch_size(8).verbose(0),
+        )
+        .unwrap();
+    assert_eq!(
+        bn(model.model()),
+        before,
+        "neither the optimizer nor training moved them"
+    );
+    assert_ne!(
+        weight(model.model(), "dense/kernel"),
+        weight(&FrozenBn::with_seed(5), "dense/kernel")
     );
 }
 

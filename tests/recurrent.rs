@@ -26,6 +26,14 @@ model! {
             -> dense(1, activation = sigmoid)
     }
 
+    /// Keras' dropout of the inputs and of the state, active in training only.
+    struct Dropping {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(12, 6)
+            -> lstm(8, dropout = 0.2, recurrent_dropout = 0.2, seed = 3)
+            -> dense(1, activation = sigmoid)
+    }
+
     /// `return_sequences` on ragged rows gives ragged states, pooled over each row.
     struct RaggedStates {
         input(shape = [None], ragged = true, dtype = i32)
@@ -150,6 +158,19 @@ fn ragged_states_pool_over_each_row_and_train() {
     let first = RaggedTensor::from_rows(&[x.row(0).expect("row 0").to_vec()]).expect("row");
     let alone = model.model().predict(&first).expect("predict");
     assert!((p[[0, 0]] - alone[[0, 0]]).abs() < 1e-6);
+}
+
+#[test]
+fn dropout_trains_and_inference_repeats() {
+    let (x, y) = token_rows(256);
+    let mut model = Dropping::with_seed(3).compile(Adam::new(0.02), Loss::binary_crossentropy());
+    let options = FitOptions::default().epochs(15).batch_size(32).verbose(0);
+    let history = model.fit(&x, y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(loss[loss.len() - 1] < 0.6 * loss[0], "{loss:?}");
+    let a = model.model().predict(&x).expect("predict");
+    let b = model.model().predict(&x).expect("predict");
+    assert_eq!(a, b, "no dropout in inference");
 }
 
 #[test]

@@ -26,6 +26,19 @@ model! {
     }
 }
 
+// The normalization layers and dropout between the same two products: their buffers too are
+// sized once.
+model! {
+    struct Normalized {
+        input(shape = [4])
+            -> dense(5, activation = tanh)
+            -> batch_normalization()
+            -> dropout(0.3)
+            -> layer_normalization()
+            -> dense(2)
+    }
+}
+
 struct Counting;
 
 thread_local! {
@@ -102,4 +115,34 @@ fn products_of_avx512_cpus_allocate_nothing() {
         allocations <= 5 * GEMMS_PER_STEP,
         "{allocations} allocations in 5 steps"
     );
+}
+
+/// The allocations of 5 steps of `step` after 2 to size the buffers.
+fn steady_allocations(mut step: impl FnMut()) -> usize {
+    for _ in 0..2 {
+        step();
+    }
+    let before = ALLOCATIONS.with(Cell::get);
+    COUNTING.with(|c| c.set(true));
+    for _ in 0..5 {
+        step();
+    }
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn normalization_and_dropout_allocate_nothing_in_steady_state() {
+    let x = Array2::from_shape_fn((16, 4), |(i, j)| (i * 3 + j) as f32 * 0.05 - 0.4);
+    let y = Array2::from_shape_fn((16, 2), |(i, j)| ((i + j) % 3) as f32 * 0.5);
+    let mut plain = Mlp::with_seed(1).compile(Adam::new(0.01), Loss::mse());
+    let products = steady_allocations(|| {
+        plain.train_on_batch(x.view(), y.view()).unwrap();
+    });
+    let mut c = Normalized::with_seed(1).compile(Adam::new(0.01), Loss::mse());
+    let allocations = steady_allocations(|| {
+        c.train_on_batch(x.view(), y.view()).unwrap();
+    });
+    // The same products as `Mlp` (whose packing buffers are all it allocates), nothing more.
+    assert_eq!(allocations, products, "allocations in 5 steps");
 }

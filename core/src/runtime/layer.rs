@@ -115,6 +115,12 @@ pub trait Layer {
     /// Visits every weight, read-only, in Keras' order, with its trainable flag.
     fn visit_weights(&self, _layer: &str, _f: &mut dyn FnMut(ParamRef<'_>)) {}
 
+    /// Keras' `layer.trainable = False`, called once after building a frozen layer: the model
+    /// then visits all its weights as state the optimizer never sees. A layer whose training
+    /// forward depends on it overrides this (batch normalization, frozen, normalizes with its
+    /// moving statistics and leaves them alone, as Keras does).
+    fn set_trainable(&mut self, _trainable: bool) {}
+
     /// Prepares `uses` independent sets of training buffers, for a layer applied `uses` times
     /// (a shared layer). Layers that can be shared override this with [`select_use`] and
     /// [`set_accumulate`]; the macro shares only layers whose spec allows it.

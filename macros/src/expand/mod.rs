@@ -46,6 +46,16 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     let builds = model.layers.iter().enumerate().map(|(i, l)| {
         let field = format_ident!("{}", l.name);
         let init = layer_build(model, i);
+        // A frozen layer is told so (merges have no weights and no `Layer` impl).
+        let init = if !l.trainable && l.spec.arity == Arity::One {
+            quote!({
+                let mut layer = #init;
+                __s::Layer::set_trainable(&mut layer, false);
+                layer
+            })
+        } else {
+            init
+        };
         if l.uses > 1 {
             let uses = l.uses;
             quote!(#field: {

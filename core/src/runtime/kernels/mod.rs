@@ -2,6 +2,7 @@
 //! sparse x dense products, and the activation passes. Layers call them; they know no layer.
 
 pub mod activations;
+pub(crate) mod fast_math;
 pub(crate) mod few_rows;
 pub(crate) mod gemm;
 pub(crate) mod normalization;

@@ -71,9 +71,14 @@ impl Layer for Dropout {
         } else {
             let rng = self.rng.as_mut().unwrap_or(&mut cx.rng);
             let (rate, scale) = (self.rate, 1.0 / (1.0 - self.rate));
+            // The stream's state in a local, so that it stays in registers through the loop;
+            // the draws are the same.
+            let mut local = rng.clone();
             for m in self.mask.iter_mut() {
-                *m = if rng.next_f32() < rate { 0.0 } else { scale };
+                // Branch-free: which values are kept is random, so a branch mispredicts.
+                *m = scale * f32::from(u8::from(local.next_f32() >= rate));
             }
+            *rng = local;
         }
         Zip::from(&mut self.out)
             .and(&x)

@@ -35,11 +35,7 @@ fn blocks_of(inputs: &[TensorSpec], axis: i64) -> Blocks {
         .first()
         .and_then(|s| norm_axis(s, axis).ok())
         .and_then(|a| Blocks::new(a.size, a.inner))
-        .unwrap_or_else(empty_blocks)
-}
-
-fn empty_blocks() -> Blocks {
-    Blocks::new(0, 1).unwrap_or_else(|| unreachable!("0 · 1 does not overflow"))
+        .unwrap_or(Blocks::EMPTY)
 }
 
 fn initialized(init_with: Initializer, n: usize, rng: &mut Rng) -> Array1<f32> {
@@ -77,6 +73,8 @@ pub struct BatchNormalization {
     /// Whether the last forward pass used the batch's statistics (backward then goes through
     /// them too).
     batch_statistics: bool,
+    /// Keras' `trainable = False`: training too normalizes with the moving statistics.
+    frozen: bool,
     /// Per channel: `gamma · inv`, `beta - mean · gamma · inv`.
     scale_c: Vec<f32>,
     shift_c: Vec<f32>,
@@ -125,6 +123,7 @@ impl BatchNormalization {
             variance: vec![0.0; n],
             inv: vec![0.0; n],
             batch_statistics: false,
+            frozen: false,
             scale_c: vec![0.0; n],
             shift_c: vec![0.0; n],
             xhat: Array2::zeros((0, 0)),
@@ -223,7 +222,7 @@ impl Layer for BatchNormalization {
         ensure_shape(&mut self.xhat, rows, cols);
         let xs = flat(&x);
         self.batch_statistics = false;
-        if cx.training {
+        if cx.training && !self.frozen {
             let counted = channel_moments(
                 &xs,
                 self.blocks,
@@ -261,8 +260,15 @@ impl Layer for BatchNormalization {
         }
         self.set_affine();
         if let (Some(o), Some(h)) = (self.out.as_slice_mut(), self.xhat.as_slice_mut()) {
-            channel_affine(&xs, self.blocks, &self.scale_c, &self.shift_c, o);
-            channel_standardize(&xs, self.blocks, &self.mean, &self.inv, h);
+            if self.batch_statistics {
+                let (g, b) = (self.gamma.as_slice(), self.beta.as_slice());
+                let affine = g.zip(b).map(|(g, b)| (g, b, o));
+                channel_standardize(&xs, self.blocks, &self.mean, &self.inv, h, affine);
+            } else {
+                // Outside training, the arithmetic of `call`, so that both give the same output.
+                channel_affine(&xs, self.blocks, &self.scale_c, &self.shift_c, o);
+                channel_standardize(&xs, self.blocks, &self.mean, &self.inv, h, None);
+            }
         }
     }
 
@@ -320,6 +326,10 @@ impl Layer for BatchNormalization {
 
     fn grad_input(&self) -> ArrayView2<'_, f32> {
         self.grad_input.view()
+    }
+
+    fn set_trainable(&mut self, trainable: bool) {
+        self.frozen = !trainable;
     }
 
     fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
@@ -848,6 +858,22 @@ mod tests {
             after[..2],
             "the optimizer's weights are not touched"
         );
+    }
+
+    #[test]
+    fn frozen_it_trains_with_the_moving_statistics() {
+        let mut layer = build("batch_normalization", vec![], &[3]);
+        layer.visit_state("l", &mut |p| p.value.iter_mut().for_each(|v| *v += 0.4));
+        layer.set_trainable(false);
+        let x = values(6, 3, 8);
+        let mut before = Vec::new();
+        layer.visit_state("l", &mut |p| before.extend_from_slice(p.value));
+        layer.forward(Input::Dense(x.view()), &mut ForwardContext::default());
+        assert_eq!(layer.output(), layer.call(Input::Dense(x.view())));
+        let mut after = Vec::new();
+        layer.visit_state("l", &mut |p| after.extend_from_slice(p.value));
+        assert_eq!(before, after);
+        check_gradients(layer.as_mut(), &x, true);
     }
 
     #[test]

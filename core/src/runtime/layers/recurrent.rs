@@ -13,11 +13,12 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::{empty_rows, ensure_rows};
-use crate::runtime::kernels::activations::{scalar, scalar_derivative};
+use crate::runtime::kernels::activations::scalar_derivative;
+use crate::runtime::kernels::fast_math;
 use crate::runtime::kernels::gemm::sgemm;
 use crate::runtime::{init, BuildLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
 use crate::shape::layers::cell_of;
-use crate::shape::{CellKind, Config, LayerSpec, RecurrentConfig, TensorSpec};
+use crate::shape::{Activation, CellKind, Config, LayerSpec, RecurrentConfig, TensorSpec};
 
 /// The order the sequences run in, and where each packed row comes from and goes to.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +36,8 @@ struct Schedule {
     /// Packed row -> the output row of its state, for `return_sequences` (the steps in the
     /// order they ran, as Keras returns them).
     place: Vec<usize>,
+    /// Packed row -> its sequence's sorted position.
+    slot: Vec<usize>,
     /// The number of sequences.
     batch: usize,
 }
@@ -57,6 +60,7 @@ impl Schedule {
         self.offsets.clear();
         self.gather.clear();
         self.place.clear();
+        self.slot.clear();
         let mut k = n;
         let mut off = 0;
         for t in 0..steps {
@@ -71,6 +75,7 @@ impl Schedule {
                 let pos = if go_backwards { len - 1 - t } else { t };
                 self.gather.push(start + pos);
                 self.place.push(start + t);
+                self.slot.push(j);
             }
         }
         self.offsets.push(off);
@@ -108,12 +113,40 @@ struct Trace {
     tc: Array2<f32>,
     /// The state after each step.
     h: Array2<f32>,
+    /// Training with dropout: the input mask per sequence `(batch, features)` and the
+    /// recurrent one `(batch, units)`, each fixed over the steps (Keras' masks), values 0 or
+    /// `1 / (1 - rate)`; empty without dropout.
+    in_mask: Vec<f32>,
+    rec_mask: Vec<f32>,
+    /// With recurrent dropout: the masked state each step started from, in packed rows.
+    hm: Array2<f32>,
+    /// The number of input rows the trace was made from.
+    input_rows: usize,
+}
+
+/// A dropout mask of `len` values: 0 with probability `rate`, else `1 / (1 - rate)`.
+fn draw_mask(mask: &mut Vec<f32>, len: usize, rate: f32, rng: &mut Rng) {
+    mask.clear();
+    if rate > 0.0 {
+        let keep = 1.0 / (1.0 - rate);
+        mask.extend((0..len).map(|_| if rng.next_f32() < rate { 0.0 } else { keep }));
+    }
+}
+
+thread_local! {
+    /// The buffers of the last inference on this thread, reused by the next.
+    static CALL_TRACE: std::cell::RefCell<Trace> = std::cell::RefCell::new(Trace::default());
 }
 
 /// A built recurrent layer: its kernels, bias and training buffers.
 #[derive(Clone, Debug)]
 pub struct Recurrent {
     cfg: RecurrentConfig,
+    /// Keras' `dropout` and `recurrent_dropout` (training only), and the layer's own stream
+    /// (`seed`); without one, masks come from the model's.
+    dropout: f32,
+    recurrent_dropout: f32,
+    rng: Option<Rng>,
     names: [&'static str; 3],
     features: usize,
     /// The steps of a dense input (its rows are `batch · steps`); unused on ragged input.
@@ -137,6 +170,7 @@ pub struct Recurrent {
     dzx: Array2<f32>,
     drec: Array2<f32>,
     hprev: Array2<f32>,
+    dtmp: Array2<f32>,
     dxp: Array2<f32>,
     grad_input: Array2<f32>,
 }
@@ -155,7 +189,17 @@ impl BuildLayer for Recurrent {
         let steps = input
             .and_then(|i| i.dims.first().and_then(|d| d.known()))
             .unwrap_or(0);
-        Recurrent::new(cfg, features, steps, rng)
+        let mut layer = Recurrent::new(cfg, features, steps, rng);
+        let seed = match config.get("seed") {
+            Some(crate::shape::ParamValue::Int(s)) => Some(*s as u64),
+            _ => None,
+        };
+        layer.set_dropout(
+            config.float("dropout") as f32,
+            config.float("recurrent_dropout") as f32,
+            seed,
+        );
+        layer
     }
 }
 
@@ -215,6 +259,9 @@ impl Recurrent {
         };
         Recurrent {
             cfg,
+            dropout: 0.0,
+            recurrent_dropout: 0.0,
+            rng: None,
             names,
             features,
             steps,
@@ -234,9 +281,20 @@ impl Recurrent {
             dzx: Array2::zeros((0, width)),
             drec: Array2::zeros((0, width)),
             hprev: Array2::zeros((0, u)),
+            dtmp: Array2::zeros((0, u)),
             dxp: Array2::zeros((0, features)),
             grad_input: Array2::zeros((0, features)),
         }
+    }
+
+    /// Sets Keras' `dropout` (of the inputs) and `recurrent_dropout` (of the state in the
+    /// recurrent product), both in `[0, 1)` (the spec's rule) and active in training only,
+    /// with the layer's own stream when `seed` is given.
+    pub fn set_dropout(&mut self, dropout: f32, recurrent_dropout: f32, seed: Option<u64>) {
+        let valid = |r: f32| if (0.0..1.0).contains(&r) { r } else { 0.0 };
+        self.dropout = valid(dropout);
+        self.recurrent_dropout = valid(recurrent_dropout);
+        self.rng = seed.map(Rng::new);
     }
 
     /// The configuration.
@@ -275,21 +333,63 @@ impl Recurrent {
     }
 
     /// The forward pass over `x`, into `tr`; the output into `out`.
-    fn run(&self, x: &Input<'_>, tr: &mut Trace, out: &mut Array2<f32>) {
+    fn run(&self, x: &Input<'_>, tr: &mut Trace, out: &mut Array2<f32>, rng: Option<&mut Rng>) {
         let (rows, seqs) = self.sequences(x);
         tr.sched.plan(&seqs, self.cfg.go_backwards);
+        tr.input_rows = rows.nrows();
         let (u, width) = (self.cfg.units, self.width());
+        let batch = tr.sched.batch;
+        match rng {
+            Some(rng) => {
+                draw_mask(&mut tr.in_mask, batch * self.features, self.dropout, rng);
+                draw_mask(&mut tr.rec_mask, batch * u, self.recurrent_dropout, rng);
+            }
+            None => {
+                tr.in_mask.clear();
+                tr.rec_mask.clear();
+            }
+        }
         let n = tr.sched.packed();
         ensure_rows(&mut tr.xp, n, self.features);
-        for (mut dst, &src) in tr.xp.rows_mut().into_iter().zip(&tr.sched.gather) {
-            dst.assign(&rows.row(src));
+        let f = self.features;
+        match (rows.as_slice(), tr.xp.as_slice_mut()) {
+            (Some(src), Some(dst)) if f > 0 => {
+                for (d, &r) in dst.chunks_exact_mut(f).zip(&tr.sched.gather) {
+                    d.copy_from_slice(&src[r * f..(r + 1) * f]);
+                }
+            }
+            _ => {
+                for (mut d, &r) in tr.xp.rows_mut().into_iter().zip(&tr.sched.gather) {
+                    d.assign(&rows.row(r));
+                }
+            }
+        }
+        if !tr.in_mask.is_empty() {
+            let f = self.features;
+            for (mut row, &j) in tr.xp.rows_mut().into_iter().zip(&tr.sched.slot) {
+                let seq = tr.sched.order[j];
+                let m = &tr.in_mask[seq * f..(seq + 1) * f];
+                row.iter_mut().zip(m).for_each(|(x, m)| *x *= m);
+            }
+        }
+        if !tr.rec_mask.is_empty() {
+            ensure_rows(&mut tr.hm, n, u);
+            // The first step starts from zero; later steps write their rows.
+            let first = tr.sched.active.first().copied().unwrap_or(0);
+            tr.hm.slice_mut(ndarray::s![..first, ..]).fill(0.0);
         }
         ensure_rows(&mut tr.zx, n, width);
-        sgemm(1.0, tr.xp.view(), self.kernel.view(), 0.0, &mut tr.zx);
         let (input_bias, recurrent_bias) = self.biases();
-        if let Some(b) = input_bias {
-            tr.zx += &b;
-        }
+        // The bias first, then the product added to it: one pass over `zx` fewer.
+        let beta = match (input_bias, tr.zx.as_slice_mut()) {
+            (Some(b), Some(z)) if width > 0 => {
+                z.chunks_exact_mut(width)
+                    .for_each(|row| row.copy_from_slice(b));
+                1.0
+            }
+            _ => 0.0,
+        };
+        sgemm(1.0, tr.xp.view(), self.kernel.view(), beta, &mut tr.zx);
         ensure_rows(&mut tr.h, n, u);
         match self.cfg.cell {
             CellKind::Lstm => {
@@ -307,7 +407,7 @@ impl Recurrent {
         for t in 0..tr.sched.steps() {
             let (k, off) = (tr.sched.active[t], tr.sched.offsets[t]);
             let prev = t.checked_sub(1).map(|p| tr.sched.offsets[p]);
-            self.step(tr, k, off, prev, recurrent_bias.as_ref());
+            self.step(tr, k, off, prev, recurrent_bias);
         }
         let out_rows = self.out_rows(rows.nrows(), &tr.sched);
         ensure_rows(out, out_rows, u);
@@ -327,102 +427,168 @@ impl Recurrent {
 
     /// The input bias (added to `x · kernel`) and, for a GRU with `reset_after`, the
     /// recurrent bias (added to `h · recurrent_kernel`).
-    fn biases(&self) -> (Option<Array1<f32>>, Option<Array1<f32>>) {
-        if !self.cfg.use_bias {
-            return (None, None);
-        }
+    fn biases(&self) -> (Option<&[f32]>, Option<&[f32]>) {
         let width = self.width();
-        let b = self.bias.as_slice().unwrap_or_default();
-        if self.cfg.reset_after {
-            let (i, r) = b.split_at(width.min(b.len()));
-            (
-                Some(Array1::from(i.to_vec())),
-                Some(Array1::from(r.to_vec())),
-            )
-        } else {
-            (Some(self.bias.clone()), None)
+        match self.bias.as_slice() {
+            Some(b) if self.cfg.use_bias && b.len() >= width => {
+                let (i, r) = b.split_at(width);
+                (
+                    Some(i),
+                    (self.cfg.reset_after && r.len() == width).then_some(r),
+                )
+            }
+            _ => (None, None),
         }
     }
 
     /// One step: `k` running sequences, packed rows from `off`, the previous step's rows
-    /// from `prev` (none at the first step, whose state is zero).
+    /// from `prev` (none at the first step, whose state is zero). The buffers are standard
+    /// layout (`ensure_rows` builds them so), which the slices below rely on.
     fn step(
         &self,
         tr: &mut Trace,
         k: usize,
         off: usize,
         prev: Option<usize>,
-        recurrent_bias: Option<&Array1<f32>>,
+        recurrent_bias: Option<&[f32]>,
     ) {
-        let u = self.cfg.units;
+        let (u, width) = (self.cfg.units, self.width());
         let (a, ra) = (self.cfg.activation, self.cfg.recurrent_activation);
-        let (h_before, mut h_now) = tr.h.view_mut().split_at(Axis(0), off);
-        let h_prev = prev.map(|p| h_before.slice_move(ndarray::s![p..p + k, ..]));
-        let mut h_now = h_now.slice_mut(ndarray::s![..k, ..]);
         let rows = off..off + k;
+        // The recurrent product of the running rows, into the pre-activations (LSTM,
+        // SimpleRNN) or into its own buffer (GRU, whose reset gate multiplies it).
+        {
+            let mut h_prev = prev.map(|p| tr.h.slice(ndarray::s![p..p + k, ..]));
+            if let (Some(hp), false) = (h_prev, tr.rec_mask.is_empty()) {
+                let mut hm = tr.hm.slice_mut(ndarray::s![rows.clone(), ..]);
+                for (j, (mut dst, src)) in hm.rows_mut().into_iter().zip(hp.rows()).enumerate() {
+                    let seq = tr.sched.order[j];
+                    let m = &tr.rec_mask[seq * u..(seq + 1) * u];
+                    for ((d, &h), &m) in dst.iter_mut().zip(src).zip(m) {
+                        *d = h * m;
+                    }
+                }
+                h_prev = Some(tr.hm.slice(ndarray::s![rows.clone(), ..]));
+            }
+            match self.cfg.cell {
+                CellKind::Simple | CellKind::Lstm => {
+                    if let Some(hp) = h_prev {
+                        let mut z = tr.zx.slice_mut(ndarray::s![rows.clone(), ..]);
+                        sgemm(1.0, hp, self.recurrent.view(), 1.0, &mut z);
+                    }
+                }
+                CellKind::Gru => {
+                    let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..]);
+                    match h_prev {
+                        Some(hp) => sgemm(1.0, hp, self.recurrent.view(), 0.0, &mut r),
+                        None => r.fill(0.0),
+                    }
+                    if let Some(b) = recurrent_bias {
+                        for mut row in r.rows_mut() {
+                            row.iter_mut().zip(b).for_each(|(r, b)| *r += b);
+                        }
+                    }
+                }
+            }
+        }
+        let (Some(h), Some(zx)) = (tr.h.as_slice_mut(), tr.zx.as_slice_mut()) else {
+            return;
+        };
+        let (h_before, h_rest) = h.split_at_mut(off * u);
+        let h_now = &mut h_rest[..k * u];
+        let h_prev = prev.map(|p| &h_before[p * u..(p + k) * u]);
+        let z = &mut zx[off * width..(off + k) * width];
         match self.cfg.cell {
-            CellKind::Simple | CellKind::Lstm => {
-                let mut z = tr.zx.slice_mut(ndarray::s![rows.clone(), ..]);
-                if let Some(hp) = &h_prev {
-                    sgemm(1.0, hp.view(), self.recurrent.view(), 1.0, &mut z);
-                }
-                if self.cfg.cell == CellKind::Simple {
-                    ndarray::Zip::from(&mut h_now)
-                        .and(&z)
-                        .for_each(|h, &z| *h = scalar(a, z));
+            CellKind::Simple => fast_math::apply(a, z, h_now),
+            CellKind::Lstm => {
+                let (Some(act), Some(c), Some(tc)) = (
+                    tr.act.as_slice_mut(),
+                    tr.c.as_slice_mut(),
+                    tr.tc.as_slice_mut(),
+                ) else {
                     return;
+                };
+                let act = &mut act[off * width..(off + k) * width];
+                let (c_before, c_rest) = c.split_at_mut(off * u);
+                let c_now = &mut c_rest[..k * u];
+                let c_prev = prev.map(|p| &c_before[p * u..(p + k) * u]);
+                let tc = &mut tc[off * u..(off + k) * u];
+                // The recurrent activation over the whole block, then the candidate's
+                // columns again with theirs: long loops vectorise better than four short ones.
+                fast_math::apply(ra, z, act);
+                if a != ra {
+                    for j in 0..k {
+                        let g = j * width + 2 * u..j * width + 3 * u;
+                        fast_math::apply(a, &z[g.clone()], &mut act[g]);
+                    }
                 }
-                let (c_before, mut c_now) = tr.c.view_mut().split_at(Axis(0), off);
-                let c_prev = prev.map(|p| c_before.slice_move(ndarray::s![p..p + k, ..]));
-                let mut act = tr.act.slice_mut(ndarray::s![rows.clone(), ..]);
-                let mut tc = tr.tc.slice_mut(ndarray::s![rows, ..]);
                 for j in 0..k {
+                    let ar = &act[j * width..(j + 1) * width];
+                    let (i, rest) = ar.split_at(u);
+                    let (f, rest) = rest.split_at(u);
+                    let g = &rest[..u];
+                    let cn = &mut c_now[j * u..(j + 1) * u];
+                    match c_prev {
+                        Some(cp) => {
+                            let cp = &cp[j * u..(j + 1) * u];
+                            for q in 0..u {
+                                cn[q] = f[q] * cp[q] + i[q] * g[q];
+                            }
+                        }
+                        None => {
+                            for q in 0..u {
+                                cn[q] = i[q] * g[q];
+                            }
+                        }
+                    }
+                }
+                fast_math::apply(a, c_now, tc);
+                for j in 0..k {
+                    let o = &act[j * width + 3 * u..(j + 1) * width];
+                    let t = &tc[j * u..(j + 1) * u];
+                    let hn = &mut h_now[j * u..(j + 1) * u];
                     for q in 0..u {
-                        let i = scalar(ra, z[[j, q]]);
-                        let f = scalar(ra, z[[j, u + q]]);
-                        let g = scalar(a, z[[j, 2 * u + q]]);
-                        let o = scalar(ra, z[[j, 3 * u + q]]);
-                        let cp = c_prev.as_ref().map_or(0.0, |c| c[[j, q]]);
-                        let c = f * cp + i * g;
-                        let t = scalar(a, c);
-                        act[[j, q]] = i;
-                        act[[j, u + q]] = f;
-                        act[[j, 2 * u + q]] = g;
-                        act[[j, 3 * u + q]] = o;
-                        c_now[[j, q]] = c;
-                        tc[[j, q]] = t;
-                        h_now[[j, q]] = o * t;
+                        hn[q] = o[q] * t[q];
                     }
                 }
             }
             CellKind::Gru => {
-                let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..]);
-                match &h_prev {
-                    Some(hp) => sgemm(1.0, hp.view(), self.recurrent.view(), 0.0, &mut r),
-                    None => r.fill(0.0),
-                }
-                if let Some(b) = recurrent_bias {
-                    r += b;
-                }
-                let zx = tr.zx.slice(ndarray::s![rows.clone(), ..]);
-                let mut pre = tr.pre.slice_mut(ndarray::s![rows.clone(), ..]);
-                let mut act = tr.act.slice_mut(ndarray::s![rows, ..]);
+                let (Some(rec), Some(pre), Some(act)) = (
+                    tr.rec.as_slice(),
+                    tr.pre.as_slice_mut(),
+                    tr.act.as_slice_mut(),
+                ) else {
+                    return;
+                };
+                let rec = &rec[off * width..(off + k) * width];
+                let pre = &mut pre[off * width..(off + k) * width];
+                let act = &mut act[off * width..(off + k) * width];
                 for j in 0..k {
+                    let row = j * width..(j + 1) * width;
+                    let (zr, rr) = (&z[row.clone()], &rec[row.clone()]);
+                    let (pr, ar) = (&mut pre[row.clone()], &mut act[row]);
+                    for q in 0..2 * u {
+                        pr[q] = zr[q] + rr[q];
+                    }
+                    fast_math::apply(ra, &pr[..2 * u], &mut ar[..2 * u]);
                     for q in 0..u {
-                        let zp = zx[[j, q]] + r[[j, q]];
-                        let rp = zx[[j, u + q]] + r[[j, u + q]];
-                        let z = scalar(ra, zp);
-                        let rg = scalar(ra, rp);
-                        let hp = zx[[j, 2 * u + q]] + rg * r[[j, 2 * u + q]];
-                        let hh = scalar(a, hp);
-                        let before = h_prev.as_ref().map_or(0.0, |h| h[[j, q]]);
-                        pre[[j, q]] = zp;
-                        pre[[j, u + q]] = rp;
-                        pre[[j, 2 * u + q]] = hp;
-                        act[[j, q]] = z;
-                        act[[j, u + q]] = rg;
-                        act[[j, 2 * u + q]] = hh;
-                        h_now[[j, q]] = z * before + (1.0 - z) * hh;
+                        pr[2 * u + q] = zr[2 * u + q] + ar[u + q] * rr[2 * u + q];
+                    }
+                    fast_math::apply(a, &pr[2 * u..], &mut ar[2 * u..]);
+                    let hn = &mut h_now[j * u..(j + 1) * u];
+                    let (zg, hh) = (&ar[..u], &ar[2 * u..]);
+                    match h_prev {
+                        Some(hp) => {
+                            let hp = &hp[j * u..(j + 1) * u];
+                            for q in 0..u {
+                                hn[q] = zg[q] * hp[q] + (1.0 - zg[q]) * hh[q];
+                            }
+                        }
+                        None => {
+                            for q in 0..u {
+                                hn[q] = (1.0 - zg[q]) * hh[q];
+                            }
+                        }
                     }
                 }
             }
@@ -436,8 +602,9 @@ impl Recurrent {
         let sched = &tr.sched;
         let n = sched.packed();
         let expected_rows = self.out_rows(rows, sched);
-        if grad_output.dim() != (expected_rows, u) {
-            // Not the gradient of the last forward's output: no gradient at all.
+        if grad_output.dim() != (expected_rows, u) || rows != tr.input_rows {
+            // Not the input or the output gradient of the last forward: no gradient at all
+            // (the model never does this; the packed rows would not fit).
             self.grad_kernel.fill(0.0);
             self.grad_recurrent.fill(0.0);
             self.grad_bias.fill(0.0);
@@ -471,69 +638,79 @@ impl Recurrent {
                 }
             }
             let rows_t = ndarray::s![off..off + k, ..];
-            let mut dz = self.dzx.slice_mut(rows_t);
+            let (Some(dz_all), Some(dh_all)) = (self.dzx.as_slice_mut(), self.dh.as_slice_mut())
+            else {
+                return;
+            };
+            let dz = &mut dz_all[off * width..(off + k) * width];
+            let dh = &mut dh_all[..k * u];
             match self.cfg.cell {
                 CellKind::Simple => {
-                    let z = tr.zx.slice(rows_t);
-                    let h = tr.h.slice(rows_t);
-                    for j in 0..k {
-                        for q in 0..u {
-                            dz[[j, q]] =
-                                self.dh[[j, q]] * scalar_derivative(a, z[[j, q]], h[[j, q]]);
-                        }
+                    let (z, h) = (rows_of(&tr.zx, off, k, width), rows_of(&tr.h, off, k, u));
+                    for ((d, &g), (&z, &h)) in dz.iter_mut().zip(&*dh).zip(z.iter().zip(h)) {
+                        *d = g * scalar_derivative(a, z, h);
                     }
                 }
                 CellKind::Lstm => {
-                    let z = tr.zx.slice(rows_t);
-                    let act = tr.act.slice(rows_t);
-                    let c = tr.c.slice(rows_t);
-                    let tc = tr.tc.slice(rows_t);
+                    let (z, act) = (
+                        rows_of(&tr.zx, off, k, width),
+                        rows_of(&tr.act, off, k, width),
+                    );
+                    let (c, tc) = (rows_of(&tr.c, off, k, u), rows_of(&tr.tc, off, k, u));
+                    let c_prev = prev.map(|p| rows_of(&tr.c, p, k, u));
+                    let Some(dc_all) = self.dc.as_slice_mut() else {
+                        return;
+                    };
                     for j in 0..k {
-                        for q in 0..u {
-                            let (i, f, g, o) = (
-                                act[[j, q]],
-                                act[[j, u + q]],
-                                act[[j, 2 * u + q]],
-                                act[[j, 3 * u + q]],
-                            );
-                            let cp = prev.map_or(0.0, |p| tr.c[[p + j, q]]);
-                            let dh = self.dh[[j, q]];
-                            let dc = self.dc[[j, q]]
-                                + dh * o * scalar_derivative(a, c[[j, q]], tc[[j, q]]);
-                            let d_o = dh * tc[[j, q]];
-                            self.dc[[j, q]] = dc * f;
-                            dz[[j, q]] = dc * g * scalar_derivative(ra, z[[j, q]], i);
-                            dz[[j, u + q]] = dc * cp * scalar_derivative(ra, z[[j, u + q]], f);
-                            dz[[j, 2 * u + q]] =
-                                dc * i * scalar_derivative(a, z[[j, 2 * u + q]], g);
-                            dz[[j, 3 * u + q]] = d_o * scalar_derivative(ra, z[[j, 3 * u + q]], o);
-                        }
+                        let row = j * width..(j + 1) * width;
+                        let x = j * u..(j + 1) * u;
+                        lstm_row_backward(
+                            (a, ra),
+                            LstmRow {
+                                z: &z[row.clone()],
+                                act: &act[row.clone()],
+                                c: &c[x.clone()],
+                                tc: &tc[x.clone()],
+                                c_prev: c_prev.map(|c| &c[x.clone()]),
+                            },
+                            &dh[x.clone()],
+                            &mut dc_all[x],
+                            &mut dz[row],
+                        );
                     }
                 }
                 CellKind::Gru => {
-                    let pre = tr.pre.slice(rows_t);
-                    let act = tr.act.slice(rows_t);
-                    let rec = tr.rec.slice(rows_t);
-                    let mut dr = self.drec.slice_mut(rows_t);
+                    let (pre, act, rec) = (
+                        rows_of(&tr.pre, off, k, width),
+                        rows_of(&tr.act, off, k, width),
+                        rows_of(&tr.rec, off, k, width),
+                    );
+                    let h_prev = prev.map(|p| rows_of(&tr.h, p, k, u));
+                    let Some(dr_all) = self.drec.as_slice_mut() else {
+                        return;
+                    };
+                    let dr = &mut dr_all[off * width..(off + k) * width];
                     for j in 0..k {
+                        let row = j * width..(j + 1) * width;
+                        let (pr, ar, rr) =
+                            (&pre[row.clone()], &act[row.clone()], &rec[row.clone()]);
+                        let (dzr, drr) = (&mut dz[row.clone()], &mut dr[row]);
                         for q in 0..u {
-                            let (z, rg, hh) = (act[[j, q]], act[[j, u + q]], act[[j, 2 * u + q]]);
-                            let before = prev.map_or(0.0, |p| tr.h[[p + j, q]]);
-                            let dh = self.dh[[j, q]];
-                            let dhp =
-                                dh * (1.0 - z) * scalar_derivative(a, pre[[j, 2 * u + q]], hh);
-                            let dzp = dh * (before - hh) * scalar_derivative(ra, pre[[j, q]], z);
-                            let drp = dhp
-                                * rec[[j, 2 * u + q]]
-                                * scalar_derivative(ra, pre[[j, u + q]], rg);
-                            dz[[j, q]] = dzp;
-                            dz[[j, u + q]] = drp;
-                            dz[[j, 2 * u + q]] = dhp;
-                            dr[[j, q]] = dzp;
-                            dr[[j, u + q]] = drp;
-                            dr[[j, 2 * u + q]] = dhp * rg;
+                            let (z, rg, hh) = (ar[q], ar[u + q], ar[2 * u + q]);
+                            let x = j * u + q;
+                            let before = h_prev.map_or(0.0, |h| h[x]);
+                            let dhv = dh[x];
+                            let dhp = dhv * (1.0 - z) * scalar_derivative(a, pr[2 * u + q], hh);
+                            let dzp = dhv * (before - hh) * scalar_derivative(ra, pr[q], z);
+                            let drp = dhp * rr[2 * u + q] * scalar_derivative(ra, pr[u + q], rg);
+                            dzr[q] = dzp;
+                            dzr[u + q] = drp;
+                            dzr[2 * u + q] = dhp;
+                            drr[q] = dzp;
+                            drr[u + q] = drp;
+                            drr[2 * u + q] = dhp * rg;
                             // The state's direct path through `z · h_prev`.
-                            self.dh[[j, q]] = dh * z;
+                            dh[x] = dhv * z;
                         }
                     }
                 }
@@ -545,13 +722,30 @@ impl Recurrent {
                     self.dzx.slice(rows_t)
                 };
                 let beta = if gru { 1.0 } else { 0.0 };
-                let mut dh = self.dh.slice_mut(ndarray::s![..k, ..]);
-                sgemm(1.0, d_rec, self.recurrent.t(), beta, &mut dh);
+                if tr.rec_mask.is_empty() {
+                    let mut dh = self.dh.slice_mut(ndarray::s![..k, ..]);
+                    sgemm(1.0, d_rec, self.recurrent.t(), beta, &mut dh);
+                } else {
+                    // Through the masked state: the product's gradient times the mask.
+                    ensure_rows(&mut self.dtmp, sched.batch, u);
+                    let mut tmp = self.dtmp.slice_mut(ndarray::s![..k, ..]);
+                    sgemm(1.0, d_rec, self.recurrent.t(), 0.0, &mut tmp);
+                    for j in 0..k {
+                        let seq = sched.order[j];
+                        let m = &tr.rec_mask[seq * u..(seq + 1) * u];
+                        let mut d = self.dh.row_mut(j);
+                        for ((d, &g), &m) in d.iter_mut().zip(self.dtmp.row(j)).zip(m) {
+                            *d = beta * *d + g * m;
+                        }
+                    }
+                }
             }
         }
-        // The state each step started from, in packed rows (zero at the first step).
+        // The state each step started from, in packed rows (zero at the first step); with
+        // recurrent dropout, the masked one the forward pass kept.
         ensure_rows(&mut self.hprev, n, u);
-        for t in 0..sched.steps() {
+        let masked = !tr.rec_mask.is_empty();
+        for t in (0..sched.steps()).filter(|_| !masked) {
             let (k, off) = (sched.active[t], sched.offsets[t]);
             let mut dst = self.hprev.slice_mut(ndarray::s![off..off + k, ..]);
             match t.checked_sub(1).map(|p| sched.offsets[p]) {
@@ -561,13 +755,8 @@ impl Recurrent {
         }
         let d_rec = if gru { &self.drec } else { &self.dzx };
         sgemm(1.0, tr.xp.t(), self.dzx.view(), 0.0, &mut self.grad_kernel);
-        sgemm(
-            1.0,
-            self.hprev.t(),
-            d_rec.view(),
-            0.0,
-            &mut self.grad_recurrent,
-        );
+        let hprev = if masked { &tr.hm } else { &self.hprev };
+        sgemm(1.0, hprev.t(), d_rec.view(), 0.0, &mut self.grad_recurrent);
         if self.cfg.use_bias {
             let sums = |m: &Array2<f32>| m.sum_axis(Axis(0));
             let gi = sums(&self.dzx);
@@ -587,6 +776,14 @@ impl Recurrent {
         }
         ensure_rows(&mut self.dxp, n, self.features);
         sgemm(1.0, self.dzx.view(), self.kernel.t(), 0.0, &mut self.dxp);
+        if !tr.in_mask.is_empty() {
+            let f = self.features;
+            for (mut row, &j) in self.dxp.rows_mut().into_iter().zip(&sched.slot) {
+                let seq = sched.order[j];
+                let m = &tr.in_mask[seq * f..(seq + 1) * f];
+                row.iter_mut().zip(m).for_each(|(x, m)| *x *= m);
+            }
+        }
         ensure_rows(&mut self.grad_input, rows, self.features);
         self.grad_input.fill(0.0);
         for (d, &src) in self.dxp.rows().into_iter().zip(&sched.gather) {
@@ -619,18 +816,123 @@ impl Recurrent {
     }
 }
 
+/// What LSTM's backward reads of one row at one step.
+struct LstmRow<'a> {
+    /// The gates' pre-activations and activations, `(i, f, c, o)` blocks of `units`.
+    z: &'a [f32],
+    act: &'a [f32],
+    /// The carry after the step, its activation, and the carry before it (none: zero).
+    c: &'a [f32],
+    tc: &'a [f32],
+    c_prev: Option<&'a [f32]>,
+}
+
+/// One row of LSTM's backward at one step: from the state's gradient `dh` and the carry's
+/// `dc` (replaced by the carry's gradient before the step), the gates' pre-activation
+/// gradients into `dz`. Keras' default activations (tanh, sigmoid) take a vectorised path.
+fn lstm_row_backward(
+    (a, ra): (Activation, Activation),
+    row: LstmRow<'_>,
+    dh: &[f32],
+    dc: &mut [f32],
+    dz: &mut [f32],
+) {
+    let u = dh.len();
+    if a == Activation::Tanh && ra == Activation::Sigmoid && row.act.len() == 4 * u {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            unsafe { lstm_row_backward_default_avx512(row, dh, dc, dz) };
+            return;
+        }
+        lstm_row_backward_default(row, dh, dc, dz);
+        return;
+    }
+    for q in 0..u {
+        let ar = row.act;
+        let zr = row.z;
+        let (i, f, g, o) = (ar[q], ar[u + q], ar[2 * u + q], ar[3 * u + q]);
+        let cp = row.c_prev.map_or(0.0, |c| c[q]);
+        let dcv = dc[q] + dh[q] * o * scalar_derivative(a, row.c[q], row.tc[q]);
+        dc[q] = dcv * f;
+        dz[q] = dcv * g * scalar_derivative(ra, zr[q], i);
+        dz[u + q] = dcv * cp * scalar_derivative(ra, zr[u + q], f);
+        dz[2 * u + q] = dcv * i * scalar_derivative(a, zr[2 * u + q], g);
+        dz[3 * u + q] = dh[q] * row.tc[q] * scalar_derivative(ra, zr[3 * u + q], o);
+    }
+}
+
+/// [`lstm_row_backward`] for tanh and sigmoid, whose derivatives come from the outputs:
+/// `1 - t^2` and `s (1 - s)`. Written over equal-length slices so that it vectorises.
+#[inline(always)]
+fn lstm_row_backward_default(row: LstmRow<'_>, dh: &[f32], dc: &mut [f32], dz: &mut [f32]) {
+    let u = dh.len();
+    let (i, rest) = row.act.split_at(u);
+    let (f, rest) = rest.split_at(u);
+    let (g, o) = rest.split_at(u);
+    let (dzi, rest) = dz.split_at_mut(u);
+    let (dzf, rest) = rest.split_at_mut(u);
+    let (dzg, dzo) = rest.split_at_mut(u);
+    let (o, tc, dc) = (&o[..u], &row.tc[..u], &mut dc[..u]);
+    let (dzo, dzg) = (&mut dzo[..u], &mut dzg[..u]);
+    // At the first step the carry before is zero: any slice times 0 (carries are finite).
+    let (cp, keep) = match row.c_prev {
+        Some(c) => (&c[..u], 1.0),
+        None => (&row.c[..u], 0.0),
+    };
+    for q in 0..u {
+        let t = tc[q];
+        let dcv = dc[q] + dh[q] * o[q] * (1.0 - t * t);
+        let cp = keep * cp[q];
+        dc[q] = dcv * f[q];
+        dzi[q] = dcv * g[q] * i[q] * (1.0 - i[q]);
+        dzf[q] = dcv * cp * f[q] * (1.0 - f[q]);
+        dzg[q] = dcv * i[q] * (1.0 - g[q] * g[q]);
+        dzo[q] = dh[q] * t * o[q] * (1.0 - o[q]);
+    }
+}
+
+/// [`lstm_row_backward_default`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn lstm_row_backward_default_avx512(
+    row: LstmRow<'_>,
+    dh: &[f32],
+    dc: &mut [f32],
+    dz: &mut [f32],
+) {
+    lstm_row_backward_default(row, dh, dc, dz);
+}
+
+/// Rows `first..first + k` of a standard-layout `(_, width)` buffer, as one slice.
+fn rows_of(m: &Array2<f32>, first: usize, k: usize, width: usize) -> &[f32] {
+    m.as_slice()
+        .and_then(|v| v.get(first * width..(first + k) * width))
+        .unwrap_or(&[])
+}
+
 impl Layer for Recurrent {
     fn call(&self, x: Input<'_>) -> Array2<f32> {
-        let mut tr = Trace::default();
+        // Inference is `&self`; its per-step buffers are kept per thread instead, so that
+        // predicting batch after batch does not allocate (and page-fault) them every time.
+        let mut tr = CALL_TRACE.with(|c| c.take());
         let mut out = Array2::zeros((0, self.cfg.units));
-        self.run(&x, &mut tr, &mut out);
+        self.run(&x, &mut tr, &mut out, None);
+        CALL_TRACE.with(|c| c.replace(tr));
         out
     }
 
-    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+    fn forward(&mut self, x: Input<'_>, cx: &mut ForwardContext) {
         let mut tr = std::mem::take(&mut self.trace);
         let mut out = std::mem::take(&mut self.out);
-        self.run(&x, &mut tr, &mut out);
+        let mut own = self.rng.take();
+        let dropping = cx.training && (self.dropout > 0.0 || self.recurrent_dropout > 0.0);
+        let rng = dropping.then(|| own.as_mut().unwrap_or(&mut cx.rng));
+        self.run(&x, &mut tr, &mut out, rng);
+        self.rng = own;
         self.trace = tr;
         self.out = out;
     }
@@ -831,6 +1133,21 @@ mod tests {
             }
         }
         // Other activations take the generic derivative, from the pre-activation.
+        for cell in ["lstm", "simple_rnn"] {
+            let l = layer(
+                cell,
+                2,
+                vec![
+                    ("activation", ParamValue::Activation(Activation::Swish)),
+                    (
+                        "recurrent_activation",
+                        ParamValue::Activation(Activation::Tanh),
+                    ),
+                ],
+                2,
+            );
+            check_gradients(l, &x, 2);
+        }
         let l = layer(
             "gru",
             2,
@@ -841,6 +1158,99 @@ mod tests {
             2,
         );
         check_gradients(l, &x, 2);
+    }
+
+    #[test]
+    fn dropout_masks_are_fixed_over_the_steps_and_backward_follows_them() {
+        let x = ragged(&[3, 0, 5, 2], 2);
+        let view = x.view();
+        let splits = x.row_splits();
+        for cell in ["lstm", "gru", "simple_rnn"] {
+            let mut l = layer(
+                cell,
+                3,
+                vec![("return_sequences", ParamValue::Bool(true))],
+                2,
+            );
+            l.set_dropout(0.3, 0.4, None);
+            let inference = l.call(Input::Ragged(view));
+            // The same model stream gives the same masks: the objective is a function of the
+            // weights and the input, which finite differences can follow.
+            fn objective(
+                l: &mut Recurrent,
+                splits: &[usize],
+                xv: ArrayView2<'_, f32>,
+                probe: &Array2<f32>,
+            ) -> f64 {
+                let x = RaggedTensor::from_parts(xv.iter().copied().collect(), &[2], &[splits])
+                    .unwrap();
+                l.forward(Input::Ragged(x.view()), &mut ForwardContext::training(7));
+                l.output()
+                    .iter()
+                    .zip(probe)
+                    .map(|(a, b)| (*a as f64) * (*b as f64))
+                    .sum::<f64>()
+            }
+            l.forward(Input::Ragged(view), &mut ForwardContext::training(7));
+            let trained = l.output().to_owned();
+            assert!(
+                (&trained - &inference).iter().any(|d| d.abs() > 1e-3),
+                "{cell}: dropout active"
+            );
+            let probe = values(trained.nrows(), trained.ncols(), 2);
+            l.backward(Input::Ragged(view), probe.view(), true);
+            let gi = l.grad_input().to_owned();
+            let mut grads = Vec::new();
+            l.visit_params("l", &mut |p| grads.push(p.grad.to_vec()));
+            let xv = view.values().to_owned();
+            let eps = 1e-2f32;
+            let tol = |g: f64| 2e-3 + 2e-3 * g.abs();
+            for idx in 0..xv.len() {
+                let (r, c) = (idx / 2, idx % 2);
+                let (mut plus, mut minus) = (xv.clone(), xv.clone());
+                plus[[r, c]] += eps;
+                minus[[r, c]] -= eps;
+                let fd = (objective(&mut l, splits, plus.view(), &probe)
+                    - objective(&mut l, splits, minus.view(), &probe))
+                    / (2.0 * eps as f64);
+                let g = gi[[r, c]] as f64;
+                assert!(
+                    (fd - g).abs() < tol(fd),
+                    "{cell} grad_x[{r}, {c}]: {g} vs {fd}"
+                );
+            }
+            // The recurrent kernel's gradient goes through the masked state.
+            let w = 1;
+            for (i, &g) in grads[w].iter().enumerate() {
+                let bump = |l: &mut Recurrent, d: f32| {
+                    let mut k = 0;
+                    l.visit_params("l", &mut |p| {
+                        if k == w {
+                            p.value[i] += d;
+                        }
+                        k += 1;
+                    });
+                };
+                bump(&mut l, eps);
+                let p = objective(&mut l, splits, xv.view(), &probe);
+                bump(&mut l, -2.0 * eps);
+                let m = objective(&mut l, splits, xv.view(), &probe);
+                bump(&mut l, eps);
+                let fd = (p - m) / (2.0 * eps as f64);
+                assert!(
+                    (fd - g as f64).abs() < tol(fd),
+                    "{cell} recurrent[{i}]: {g} vs {fd}"
+                );
+            }
+            // Outside training the masks are off: forward is inference.
+            let mut cx = ForwardContext {
+                training: false,
+                ..ForwardContext::training(7)
+            };
+            l.forward(Input::Ragged(view), &mut cx);
+            // (A fresh `call`: the finite differences left the weights a rounding away.)
+            assert_eq!(l.output(), l.call(Input::Ragged(view)));
+        }
     }
 
     #[test]
@@ -855,6 +1265,19 @@ mod tests {
         let wrong = values(8, 5, 1);
         let y = l.call(Input::Dense(wrong.view()));
         assert!(y.iter().all(|&v| v == 0.0));
+        // Backward with another input than the last forward's: no gradient, not a panic.
+        let mut l = layer(
+            "gru",
+            3,
+            vec![("return_sequences", ParamValue::Bool(true))],
+            2,
+        );
+        let long = ragged(&[4, 6], 2);
+        l.forward(Input::Ragged(long.view()), &mut ForwardContext::default());
+        let g = Array2::from_elem((2, 3), 1.0);
+        l.backward(Input::Ragged(x.view()), g.view(), true);
+        assert_eq!(l.grad_input().dim(), (2, 2));
+        assert!(l.grad_input().iter().all(|&v| v == 0.0));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::shape::{Arity, Config, Initializer, RuleError, TensorSpec};
 pub static BATCH_NORMALIZATION: LayerSpec = LayerSpec {
     name: "batch_normalization",
     class_name: "BatchNormalization",
-    doc: "Normalizes each feature of `axis`: in training with the batch's mean and (biased) variance over every other axis, updating `moving = moving · momentum + batch · (1 - momentum)`; in inference with the moving statistics. Then `gamma · x̂ + beta`. `moving_mean` and `moving_variance` are non-trainable weights. Shape unchanged.",
+    doc: "Normalizes each feature of `axis`: in training with the batch's mean and (biased) variance over every other axis, updating `moving = moving · momentum + batch · (1 - momentum)`; in inference, and in training when the layer is frozen (`trainable = false`, as Keras), with the moving statistics. Then `gamma · x̂ + beta`. `moving_mean` and `moving_variance` are non-trainable weights. Shape unchanged.",
     params: &[
         ParamSpec::optional("axis", ParamKind::Int, ParamValue::Int(-1)),
         ParamSpec::optional("momentum", ParamKind::Number, ParamValue::Float(0.99)),
@@ -215,7 +215,8 @@ impl LayerNormConfig {
     }
 }
 
-/// `epsilon` must be positive (it keeps the square root away from 0).
+/// `epsilon` must be positive (it keeps the square root away from 0), also once rounded to
+/// the `f32` the layer computes in.
 fn check_epsilon(rule: &RuleInput<'_>, class: &str) -> Result<(), RuleError> {
     let epsilon = rule.config.float("epsilon");
     // NaN is refused too.
@@ -223,6 +224,13 @@ fn check_epsilon(rule: &RuleInput<'_>, class: &str) -> Result<(), RuleError> {
         return Err(RuleError::new(format!(
             "Invalid value received for argument `epsilon` of layer '{}' ({class}). Expected a positive float. Received: epsilon={epsilon}",
             rule.name
+        )));
+    }
+    if (epsilon as f32) <= 0.0 {
+        return Err(RuleError::new(format!(
+            "Invalid value received for argument `epsilon` of layer '{}' ({class}): epsilon={epsilon:e} is 0 in float32, which the layer computes in; use at least {:e}",
+            rule.name,
+            f32::from_bits(1)
         )));
     }
     Ok(())
@@ -387,6 +395,9 @@ mod tests {
         assert!(err(vec![("momentum", ParamValue::Float(-0.1))]).contains("momentum"));
         assert!(err(vec![("epsilon", ParamValue::Float(0.0))]).contains("epsilon=0"));
         assert!(err(vec![("epsilon", ParamValue::Float(f64::NAN))]).contains("epsilon"));
+        assert!(err(vec![("epsilon", ParamValue::Float(1e-50))]).contains("0 in float32"));
+        let tiny = vec![("epsilon", ParamValue::Float(1e-44))];
+        assert!(run(&BATCH_NORMALIZATION, tiny, x()).0.is_ok());
         assert!(err(vec![("axis", ParamValue::Int(2))]).contains("Invalid axis: 2"));
         for ok in [0.0, 1.0] {
             let given = vec![("momentum", ParamValue::Float(ok))];

@@ -373,9 +373,6 @@ fn recurrent_runs(rule: &RuleInput<'_>) -> Result<(), String> {
             return Err(format!("{what} does not run yet"));
         }
     }
-    if rule.config.float("dropout") != 0.0 || rule.config.float("recurrent_dropout") != 0.0 {
-        return Err("`dropout` and `recurrent_dropout` do not run yet".to_string());
-    }
     if cell_of(rule.config) == CellKind::Gru && !rule.config.bool("reset_after") {
         return Err("`reset_after = false` does not run yet".to_string());
     }

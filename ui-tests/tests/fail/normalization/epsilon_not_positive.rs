@@ -12,4 +12,11 @@ model! {
     }
 }
 
+model! {
+    // Positive, but 0 once rounded to float32.
+    struct L {
+        input(shape = [4]) -> layer_normalization(epsilon = 1e-50)
+    }
+}
+
 fn main() {}
