@@ -84,7 +84,11 @@ fn the_mnist_convnet_trains_and_predicts() {
         .fit(
             x.view(),
             y.view(),
-            &FitOptions::default().epochs(3).batch_size(16).verbose(0),
+            &FitOptions::default()
+                .epochs(3)
+                .batch_size(16)
+                .seed(7)
+                .verbose(0),
         )
         .unwrap();
     let losses = history.loss();
