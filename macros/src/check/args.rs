@@ -603,6 +603,16 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
                         // Its own sink, to know whether this call bound cleanly.
                         let inner_cx = Ctxt::new();
                         bind(&inner_cx, c, spec.name, spec.params);
+                        // The wrapper is the layer of the model: its name and freezing are
+                        // the wrapper's to take (Keras names the copies after it).
+                        for arg in &c.args {
+                            if let Some(k) = arg.key.as_ref().filter(|k| COMMON.iter().any(|p| *k == p.name)) {
+                                inner_cx.error(
+                                    k.span(),
+                                    format!("`{k}` of the layer inside `{layer}` is not taken: give it to `{layer}` itself"),
+                                );
+                            }
+                        }
                         match inner_cx.check() {
                             Ok(()) => true,
                             Err(e) => {
