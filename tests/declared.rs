@@ -65,6 +65,17 @@ model! {
     }
 }
 
+model! {
+    pub struct DeclaredSeq {
+        input(shape = [9, 3], name = "input_layer_2")
+            -> conv1d(4, [2], padding = causal, name = "conv1d")
+            -> bidirectional(gru(3, return_sequences = true), name = "bidirectional")
+            -> gru(5, name = "gru_1")
+            -> layer_normalization(name = "layer_normalization")
+            -> dense(2, name = "dense_2")
+    }
+}
+
 fn fixture(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -165,5 +176,15 @@ fn declared_cnn_loads_its_file() {
     m.load_keras(fixture("keras-files-layers/cnn.keras"))
         .expect("load_keras");
     let x: Array<f32, stratic::ndarray::Ix4> = nested(&j["inputs"][0]);
+    assert_close(&m.predict(x.view()).unwrap(), &matrix(&j["outputs"][0]));
+}
+
+#[test]
+fn declared_seq_with_a_bidirectional_gru_loads_its_file() {
+    let j = json("keras-files-layers/seq.json");
+    let mut m = DeclaredSeq::with_seed(0);
+    m.load_keras(fixture("keras-files-layers/seq.keras"))
+        .expect("load_keras");
+    let x: Array<f32, stratic::ndarray::Ix3> = nested(&j["inputs"][0]);
     assert_close(&m.predict(x.view()).unwrap(), &matrix(&j["outputs"][0]));
 }

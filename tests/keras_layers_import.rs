@@ -35,6 +35,26 @@ model! {
         let h = concatenate([f, meta -> dense(4, activation = relu, name = "meta_dense")], name = "join");
         (h -> dense(3, activation = softmax, name = "cls"), h -> dense(1, name = "reg"))
     }
+
+    /// seq.json's model (its `dsl`), with the names Keras gave its layers.
+    struct Seq {
+        input(shape = [9, 3])
+            -> conv1d(4, 2, padding = causal)
+            -> bidirectional(gru(3, return_sequences = true))
+            -> gru(5, name = "gru_1")
+            -> layer_normalization()
+            -> dense(2, name = "dense_2")
+    }
+
+    /// The same with another activation inside the wrapper: the same weights, another model.
+    struct SeqRelu {
+        input(shape = [9, 3])
+            -> conv1d(4, 2, padding = causal)
+            -> bidirectional(gru(3, return_sequences = true, activation = relu))
+            -> gru(5, name = "gru_1")
+            -> layer_normalization()
+            -> dense(2, name = "dense_2")
+    }
 }
 
 fn file(name: &str) -> PathBuf {
@@ -172,4 +192,64 @@ fn two_heads_weights_load_by_keras_path() {
     let want: Vec<String> =
         serde_json::from_value(j["keras_variable_paths"].clone()).expect("paths");
     assert_eq!(keys, want);
+}
+
+fn seq_check(model: &Seq) -> f32 {
+    use stratic::ndarray::Array3;
+    let j = json("seq.json");
+    let x: Array3<f32> = array(&j["inputs"][0]);
+    let want: Array2<f32> = array(&j["outputs"][0]);
+    let got = model.predict(x.view()).expect("predict");
+    assert_eq!(got.dim(), want.dim());
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0f32, f32::max);
+    assert!(err <= 1e-5, "max error {err}: got {got}, want {want}");
+    err
+}
+
+#[test]
+fn seq_keras_with_a_bidirectional_gru_loads_and_reproduces_keras_outputs() {
+    let mut model = Seq::with_seed(0);
+    model.load_keras(file("seq.keras")).expect("load_keras");
+    let err = seq_check(&model);
+    eprintln!("seq.keras max abs error {err:e}");
+}
+
+#[test]
+fn seq_weights_load_by_keras_path() {
+    let mut model = Seq::with_seed(0);
+    model
+        .load_keras_weights(file("seq.weights.h5"))
+        .expect("load_keras_weights");
+    let err = seq_check(&model);
+    eprintln!("seq.weights.h5 max abs error {err:e}");
+    let keys: Vec<String> = model.weights().into_iter().map(|(k, _)| k).collect();
+    let j = json("seq.json");
+    let want: Vec<String> =
+        serde_json::from_value(j["keras_variable_paths"].clone()).expect("paths");
+    let want: Vec<String> = want
+        .iter()
+        .map(|p| p.trim_start_matches("seq/").to_string())
+        .collect();
+    assert_eq!(keys, want);
+}
+
+#[test]
+fn the_layer_inside_a_bidirectional_is_compared_with_the_saved_one() {
+    let mut model = SeqRelu::with_seed(0);
+    let before = model.weights();
+    let err = model.load_keras(file("seq.keras")).unwrap_err();
+    let Error::Architecture { differences } = &err else {
+        panic!("expected an architecture error, got {err}");
+    };
+    assert!(
+        differences
+            .iter()
+            .any(|d| d.field == "layer" && d.declared.contains("activation=relu")),
+        "{err}"
+    );
+    assert_eq!(model.weights(), before);
 }

@@ -46,6 +46,14 @@ model! {
             -> dense(2, activation = tanh, bias_regularizer = l1_l2(l1 = 0.01, l2 = 0.02))
     }
 
+    /// Both directions of a recurrent layer, merged two ways.
+    struct Bidi {
+        input(shape = [7, 3])
+            -> bidirectional(lstm(4, return_sequences = true), merge_mode = sum)
+            -> bidirectional(gru(3))
+            -> dense(2)
+    }
+
     /// bag.json's model.
     struct Bag {
         input(shape = [None], ragged = true, dtype = i32, name = "tokens")
@@ -265,4 +273,33 @@ fn a_model_of_many_families_round_trips_through_keras_files() {
     });
     let y = model.predict(x.view()).expect("predict");
     record("mixed", &[y.view().into_dyn(), x.view().into_dyn()]);
+}
+
+#[test]
+fn bidirectional_layers_round_trip_through_keras_files() {
+    let mut model = Bidi::with_seed(3);
+    perturb(&mut model);
+    round_trip("bidi", &model, &mut Bidi::with_seed(5));
+    keras_round_trip("bidi", &model, &mut Bidi::with_seed(6));
+    // Keras' layout: each direction's cell under the wrapper, variables numbered per group.
+    let bytes = stratic::weights::keras_weights_bytes(&model).expect("bytes");
+    let file = stratic::weights::Hdf5File::parse(&bytes).expect("our reader");
+    let mut paths: Vec<String> = file
+        .datasets()
+        .expect("datasets")
+        .into_iter()
+        .map(|d| d.path)
+        .filter(|p| p.starts_with("layers/bidirectional/"))
+        .collect();
+    paths.sort();
+    let want: Vec<String> = ["backward_layer", "forward_layer"]
+        .iter()
+        .flat_map(|d| (0..3).map(move |i| format!("layers/bidirectional/{d}/cell/vars/{i}")))
+        .collect();
+    assert_eq!(paths, want);
+    let x = stratic::ndarray::Array3::from_shape_fn((4, 7, 3), |(b, t, c)| {
+        ((b * 31 + t * 7 + c * 3) % 17) as f32 / 8.0 - 1.0
+    });
+    let y = model.predict(x.view()).expect("predict");
+    record("bidi", &[y.view().into_dyn(), x.view().into_dyn()]);
 }

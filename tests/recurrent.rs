@@ -43,6 +43,22 @@ model! {
             -> dense(1, activation = sigmoid)
     }
 
+    /// Both directions over ragged rows, each row reversed at its own length, pooled.
+    struct BiRagged {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(12, 6)
+            -> bidirectional(gru(6, return_sequences = true))
+            -> global_max_pooling_1d()
+            -> dense(1, activation = sigmoid)
+    }
+
+    /// Both directions over dense sequences, averaged.
+    struct BiDense {
+        input(shape = [6, 2])
+            -> bidirectional(lstm(5), merge_mode = ave)
+            -> dense(1)
+    }
+
     /// Dense sequences through two stacked recurrent layers.
     struct Stacked {
         input(shape = [6, 2])
@@ -190,4 +206,39 @@ fn stacked_recurrent_layers_train_on_dense_sequences() {
     let bad = Array3::<f32>::zeros((2, 5, 2));
     let err = model.model().predict(bad.view()).unwrap_err().to_string();
     assert!(err.contains("6"), "{err}");
+}
+
+#[test]
+fn a_bidirectional_gru_trains_over_ragged_rows_without_padding() {
+    let (x, y) = token_rows(256);
+    let mut model = BiRagged::with_seed(5).compile(Adam::new(0.02), Loss::binary_crossentropy());
+    let options = FitOptions::default().epochs(10).batch_size(32).verbose(0);
+    let history = model.fit(&x, y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(loss[loss.len() - 1] < 0.5 * loss[0], "{loss:?}");
+    // The backward copy reads each row from its own end: alone or in a batch, the same.
+    let p = model.model().predict(&x).expect("predict");
+    for i in [0, 1, 7] {
+        let row = RaggedTensor::from_rows(&[x.row(i).expect("row").to_vec()]).expect("row");
+        let alone = model.model().predict(&row).expect("predict");
+        assert!((p[[i, 0]] - alone[[0, 0]]).abs() < 1e-6, "row {i}");
+    }
+}
+
+#[test]
+fn a_bidirectional_lstm_trains_on_dense_sequences_and_counts_keras_parameters() {
+    let text = BiDense::with_seed(0).summary().to_string();
+    // Two LSTM(5) on 2 features: 2 · 4 · 5 · (2 + 5 + 1) = 320; `ave` keeps 5 units.
+    for row in ["Bidirectional", "(None, 5)", "320"] {
+        assert!(text.contains(row), "{row} missing from\n{text}");
+    }
+    // The target depends on the last steps as much as on the first.
+    let mut rng = stratic_core::Rng::new(8);
+    let x = Array3::from_shape_fn((64, 6, 2), |_| rng.uniform(-1.0, 1.0));
+    let y = Array2::from_shape_fn((64, 1), |(b, _)| x[[b, 0, 0]] - x[[b, 5, 1]]);
+    let mut model = BiDense::with_seed(2).compile(Adam::new(0.01), Loss::mse());
+    let options = FitOptions::default().epochs(30).batch_size(16).verbose(0);
+    let history = model.fit(x.view(), y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(loss[loss.len() - 1] < 0.3 * loss[0], "{loss:?}");
 }

@@ -35,6 +35,15 @@ fn example_config(spec: &LayerSpec) -> Config {
                 ParamKind::Ints => ParamValue::Ints(vec![2].into()),
                 ParamKind::Choice(names) => ParamValue::Str(names[0].into()),
                 ParamKind::Tensors => return None,
+                // A wrapper's example: the recurrent layer a bidirectional takes.
+                ParamKind::Layer => {
+                    let gru = stratic_core::shape::layer_spec("gru").expect("gru is registered");
+                    let config = gru.configure(vec![
+                        ("units", ParamValue::Int(3)),
+                        ("return_sequences", ParamValue::Bool(true)),
+                    ]);
+                    ParamValue::Layer(gru.name.into(), config.values().to_vec().into())
+                }
                 other => panic!("layer `{}`: no example for a required {other:?}", spec.name),
             };
             Some((p.name, v))

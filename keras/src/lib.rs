@@ -177,7 +177,11 @@ fn spec_of(class_name: &str) -> Option<&'static LayerSpec> {
 /// A Keras config value as the value of a parameter of `kind`, if it is one.
 fn param_value(kind: ParamKind, v: &Value) -> Option<ParamValue> {
     Some(match kind {
-        ParamKind::PositiveInt | ParamKind::Int => ParamValue::Int(v.as_i64()?),
+        // LayerNormalization saves its one axis as a list (`[-1]`).
+        ParamKind::PositiveInt | ParamKind::Int => ParamValue::Int(match v {
+            Value::Array(items) if items.len() == 1 => items.first()?.as_i64()?,
+            other => other.as_i64()?,
+        }),
         ParamKind::Number => ParamValue::Float(v.as_f64()?),
         ParamKind::Bool => ParamValue::Bool(v.as_bool()?),
         ParamKind::Activation => ParamValue::Activation(Activation::from_name(v.as_str()?)?),
@@ -233,6 +237,19 @@ fn param_value(kind: ParamKind, v: &Value) -> Option<ParamValue> {
                 _ => return None,
             })
         }
+        // `{"class_name": "GRU", "config": {...}}`: the nested layer's own configuration.
+        ParamKind::Layer => {
+            let spec = spec_of(v.get("class_name").and_then(Value::as_str)?)?;
+            let config = v.get("config")?;
+            let given = spec
+                .params
+                .iter()
+                .filter(|p| p.kind != ParamKind::Tensors && p.kind != ParamKind::Layer)
+                .filter_map(|p| Some((p.name, param_value(p.kind, config.get(p.name)?)?)))
+                .collect();
+            let values = spec.configure(given).values().to_vec();
+            ParamValue::Layer(spec.name.into(), values.into())
+        }
         _ => return None,
     })
 }
@@ -284,6 +301,8 @@ fn inert(key: &str, v: &Value) -> bool {
         // Batch renormalization's momentum means nothing while `renorm` is false (which is
         // inert; `renorm = true` is listed as unsupported).
         || key == "renorm_momentum"
+        // What a recurrent layer outputs at masked steps: ragged rows have none to output.
+        || key == "zero_output_for_mask"
 }
 
 /// `layer(args)` for a Keras layer, through its spec.
@@ -291,6 +310,39 @@ fn layer_call(
     layer: &Value,
     problems: &mut Vec<Unsupported>,
 ) -> Option<(String, &'static LayerSpec)> {
+    let config = layer.get("config").unwrap_or(&Value::Null);
+    let name = str_of(config, "name").to_string();
+    let (mut args, spec) = layer_args(layer, problems)?;
+    if config.get("trainable") == Some(&Value::Bool(false)) {
+        args.push("trainable = false".into());
+    }
+    args.push(format!("name = {name:?}"));
+    Some((format!("{}({})", spec.name, args.join(", ")), spec))
+}
+
+/// A saved Keras value with the keys that differ between two copies of one layer removed
+/// (its name, the ids Keras gives shared objects), and `go_backwards` too.
+fn mirrored(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "name" | "shared_object_id" | "go_backwards")
+                })
+                .map(|(k, v)| (k.clone(), mirrored(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(mirrored).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The arguments of a Keras layer's call (without its name), through its spec; a nested
+/// layer (`Bidirectional`'s `layer`) written as a call of its own.
+fn layer_args(
+    layer: &Value,
+    problems: &mut Vec<Unsupported>,
+) -> Option<(Vec<String>, &'static LayerSpec)> {
     let class = str_of(layer, "class_name");
     let config = layer.get("config").unwrap_or(&Value::Null);
     let name = str_of(config, "name").to_string();
@@ -309,6 +361,27 @@ fn layer_call(
         let Some(saved) = config.get(p.name) else {
             continue;
         };
+        if p.kind == ParamKind::Layer {
+            let (inner, inner_spec) = layer_args(saved, problems)?;
+            let call = format!("{}({})", inner_spec.name, inner.join(", "));
+            args.push(if p.is_required() {
+                call
+            } else {
+                format!("{} = {call}", p.name)
+            });
+            // Keras saves the backward copy too; the mirror of `layer` is what it builds anyway.
+            if let Some(back) = config.get("backward_layer") {
+                known.push("backward_layer");
+                if mirrored(back) != mirrored(saved) {
+                    problems.push(Unsupported {
+                        layer: name.clone(),
+                        class_name: class.to_string(),
+                        what: "a `backward_layer` other than the mirror of `layer`".into(),
+                    });
+                }
+            }
+            continue;
+        }
         // Keras' `None` for a parameter whose default is unset (`seed`): nothing to write.
         if saved.is_null() && matches!(p.default, ParamDefault::Value(ParamValue::None)) {
             continue;
@@ -340,11 +413,7 @@ fn layer_call(
             }
         }
     }
-    if config.get("trainable") == Some(&Value::Bool(false)) {
-        args.push("trainable = false".into());
-    }
-    args.push(format!("name = {name:?}"));
-    Some((format!("{}({})", spec.name, args.join(", ")), spec))
+    Some((args, spec))
 }
 
 fn sequential(config: &Value, layers: &[Value], problems: &mut Vec<Unsupported>) -> Vec<String> {

@@ -26,6 +26,7 @@ fn the_fixtures_declare_as_tests_declared_rs_compiles_them() {
             "DeclaredTwoHeads",
         ),
         ("tests/fixtures/keras-files-layers/cnn.keras", "DeclaredCnn"),
+        ("tests/fixtures/keras-files-layers/seq.keras", "DeclaredSeq"),
     ] {
         let bytes = std::fs::read(repo(file)).expect("fixture");
         let source = declare_keras_file(&bytes, name).expect("declarable");
@@ -151,6 +152,7 @@ fn check_finds_every_weight_of_every_fixture_where_the_declaration_puts_it() {
         ("tests/fixtures/keras-files-layers/two_heads.keras", 8),
         ("tests/fixtures/keras-files-layers/cnn.keras", 10),
         ("tests/fixtures/keras-files-layers/lstm_text.keras", 6),
+        ("tests/fixtures/keras-files-layers/seq.keras", 15),
     ] {
         let bytes = std::fs::read(repo(file)).expect("fixture");
         let report = check_keras_file(&bytes).expect("checkable");

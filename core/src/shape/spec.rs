@@ -50,6 +50,9 @@ pub enum ParamKind {
     Tensors,
     /// A regularizer, `l1(0.01)`, `l2(0.01)` or `l1_l2(l1 = 0.01, l2 = 0.01)`, or `None`.
     Regularizer,
+    /// A layer call written inside another's (`bidirectional(gru(3))`): a registered layer,
+    /// its own arguments bound against its spec; the wrapper's rule says which it takes.
+    Layer,
 }
 
 /// A parameter's value in a [`Config`].
@@ -71,6 +74,12 @@ pub enum ParamValue {
     Ints(Cow<'static, [i64]>),
     /// A regularizer.
     Regularizer(Regularizer),
+    /// A nested layer ([`ParamKind::Layer`]): its DSL name and its whole configuration,
+    /// defaults filled in.
+    Layer(
+        Cow<'static, str>,
+        Cow<'static, [(&'static str, ParamValue)]>,
+    ),
     /// Keras' `None`: the parameter is not set.
     None,
 }
@@ -89,6 +98,10 @@ impl fmt::Display for ParamValue {
                 write!(f, "[{}]", items.join(", "))
             }
             ParamValue::Regularizer(r) => write!(f, "{r}"),
+            ParamValue::Layer(name, values) => {
+                let items: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "{name}({})", items.join(", "))
+            }
             ParamValue::None => f.write_str("None"),
         }
     }
@@ -393,6 +406,15 @@ impl Config {
     pub fn regularizer(&self, name: &str) -> Option<Regularizer> {
         match self.get(name) {
             Some(ParamValue::Regularizer(r)) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// A nested-layer parameter: the layer's DSL name and its configuration (`None` if
+    /// absent or of another kind).
+    pub fn layer(&self, name: &str) -> Option<(&str, Config)> {
+        match self.get(name) {
+            Some(ParamValue::Layer(layer, values)) => Some((layer, Config::new(values.to_vec()))),
             _ => None,
         }
     }

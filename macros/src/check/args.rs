@@ -173,6 +173,15 @@ fn config_value(kind: Kind, value: &Value) -> Option<ParamValue> {
         (Kind::Regularizer, Value::Call(c)) => {
             ParamValue::Regularizer(regularizer(c, "", "", &mut |_, _| {})?)
         }
+        (Kind::Layer, Value::Call(c)) => {
+            let spec = stratic_core::shape::layer_spec(&c.name.to_string())?;
+            // Checked already (`check_kind`); binding again only gathers the values.
+            let cx = Ctxt::new();
+            let bound = bind(&cx, c, spec.name, spec.params);
+            let values = spec.configure(bound.config_values(spec.params));
+            let ok = cx.check().is_ok();
+            ok.then(|| ParamValue::Layer(spec.name.into(), values.values().to_vec().into()))?
+        }
         (Kind::Ints, Value::List { items, .. }) => ParamValue::Ints(
             items
                 .iter()
@@ -585,6 +594,46 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
                 regularizer(c, name, layer, &mut |span, msg| cx.error(span, msg)).is_some()
             }
             _ => wrong("a regularizer: `l1(0.01)`, `l2(0.01)` or `l1_l2(l1 = 0.01, l2 = 0.01)`"),
+        },
+        Kind::Layer => match value {
+            Value::Call(c) => {
+                let inner = c.name.to_string();
+                match stratic_core::shape::layer_spec(&inner) {
+                    Some(spec) if spec.arity == stratic_core::shape::Arity::One => {
+                        // Its own sink, to know whether this call bound cleanly.
+                        let inner_cx = Ctxt::new();
+                        bind(&inner_cx, c, spec.name, spec.params);
+                        // The wrapper is the layer of the model: its name and freezing are
+                        // the wrapper's to take (Keras names the copies after it).
+                        for arg in &c.args {
+                            if let Some(k) = arg.key.as_ref().filter(|k| COMMON.iter().any(|p| *k == p.name)) {
+                                inner_cx.error(
+                                    k.span(),
+                                    format!("`{k}` of the layer inside `{layer}` is not taken: give it to `{layer}` itself"),
+                                );
+                            }
+                        }
+                        match inner_cx.check() {
+                            Ok(()) => true,
+                            Err(e) => {
+                                cx.push(e);
+                                false
+                            }
+                        }
+                    }
+                    _ => {
+                        let names = stratic_core::shape::LAYERS.iter().map(|s| s.name);
+                        let hint = closest(&inner, names)
+                            .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                        cx.error(
+                            c.name.span(),
+                            format!("`{name}` of `{layer}` takes a layer call such as `gru(3)`, and `{inner}` is not a layer{hint}"),
+                        );
+                        false
+                    }
+                }
+            }
+            _ => wrong("a layer call such as `gru(3)`"),
         },
         Kind::TypeSpec => match value {
             Value::Call(_) => true,

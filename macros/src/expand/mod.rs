@@ -253,6 +253,17 @@ fn param_value_tokens(value: &ParamValue) -> TokenStream {
                 l2: #l2,
             }))
         }
+        ParamValue::Layer(name, values) => {
+            let name: &str = name;
+            let values = values.iter().map(|(k, v)| {
+                let v = param_value_tokens(v);
+                quote!((#k, #v))
+            });
+            quote!(__s::shape::ParamValue::Layer(
+                ::std::borrow::Cow::Borrowed(#name),
+                ::std::borrow::Cow::Borrowed(&[#(#values),*]),
+            ))
+        }
         ParamValue::None => quote!(__s::shape::ParamValue::None),
     }
 }

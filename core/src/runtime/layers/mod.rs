@@ -1,6 +1,7 @@
 //! Built layers: weights plus the buffers training reuses.
 
 mod activation;
+mod bidirectional;
 mod conv;
 mod dense;
 mod dropout;
@@ -20,6 +21,7 @@ mod window_pooling;
 use crate::runtime::{BuildLayer, Layer, Rng};
 use crate::shape::{Config, LayerSpec, TensorSpec};
 pub use activation::ActivationLayer;
+pub use bidirectional::Bidirectional;
 pub use conv::Conv;
 pub use dense::Dense;
 pub use dropout::Dropout;
@@ -76,6 +78,7 @@ pub fn build_dyn(
         "BatchNormalization" => boxed::<BatchNormalization>(spec, config, inputs, rng),
         "LayerNormalization" => boxed::<LayerNormalization>(spec, config, inputs, rng),
         "Recurrent" => boxed::<Recurrent>(spec, config, inputs, rng),
+        "Bidirectional" => boxed::<Bidirectional>(spec, config, inputs, rng),
         "Noise" => boxed::<Noise>(spec, config, inputs, rng),
         "Rescaling" => boxed::<Rescaling>(spec, config, inputs, rng),
         "CategoryEncoding" => boxed::<CategoryEncoding>(spec, config, inputs, rng),

@@ -587,6 +587,29 @@ fn same_value(saved: &Value, declared: &ParamValue) -> bool {
                 && factor("l1", r.l1)
                 && factor("l2", r.l2)
         }
+        // `{"class_name": "GRU", "config": {...}}`: the class, then every compared parameter
+        // Keras saved, as for a layer of its own.
+        ParamValue::Layer(name, values) => {
+            let Some(spec) = crate::shape::layer_spec(name) else {
+                return false;
+            };
+            let config = saved.get("config");
+            saved.get("class_name").and_then(Value::as_str) == Some(spec.class_name)
+                && spec
+                    .params
+                    .iter()
+                    .filter(|p| p.compared && p.kind != ParamKind::Tensors)
+                    .all(|p| {
+                        let Some(theirs) = config.and_then(|c| c.get(p.name)) else {
+                            return true;
+                        };
+                        let ours = values
+                            .iter()
+                            .find(|(n, _)| *n == p.name)
+                            .map_or(&ParamValue::None, |(_, v)| v);
+                        same_value(theirs, ours)
+                    })
+        }
         ParamValue::None => saved.is_null(),
     }
 }

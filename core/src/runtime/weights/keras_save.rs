@@ -66,6 +66,25 @@ fn param_json(name: &str, kind: ParamKind, value: &ParamValue) -> Option<Value> 
         // is always a tuple.
         ParamValue::Ints(v) if v.len() == 1 && name != "target_shape" => json!(v[0]),
         ParamValue::Ints(v) => json!(v.as_ref()),
+        // The wrapped layer as Keras nests it: `{"class_name": "GRU", "config": {...}}`.
+        ParamValue::Layer(layer, values) => {
+            let spec = crate::shape::layer_spec(layer)?;
+            let mut config = Map::new();
+            config.insert("name".into(), json!(spec.name));
+            config.insert("trainable".into(), json!(true));
+            config.insert("dtype".into(), json!("float32"));
+            for p in spec.params {
+                if let Some(v) = values
+                    .iter()
+                    .find(|(n, _)| *n == p.name)
+                    .and_then(|(_, v)| param_json(p.name, p.kind, v))
+                {
+                    config.insert(p.name.into(), v);
+                }
+            }
+            json!({"module": "keras.layers", "class_name": spec.class_name,
+                   "config": config, "registered_name": null})
+        }
         ParamValue::None => Value::Null,
     })
 }

@@ -23,6 +23,7 @@
 //! parameter (a `ParamKind`) is the one thing that needs the macro: its check and its value.
 
 mod activation;
+mod bidirectional;
 mod conv;
 mod dense;
 mod dropout;
@@ -39,6 +40,7 @@ mod to_dense;
 mod window_pooling;
 
 pub use activation::ACTIVATION;
+pub use bidirectional::{bidirectional_inner, directed_name, MergeMode, BIDIRECTIONAL};
 pub use conv::{conv_geometry, spatial_rank, ConvGeometry, Padding, Window, CONV1D, CONV2D};
 pub use dense::{DenseConfig, DENSE};
 pub use dropout::{
@@ -111,6 +113,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &LSTM,
     &GRU,
     &SIMPLE_RNN,
+    &BIDIRECTIONAL,
     &GAUSSIAN_NOISE,
     &GAUSSIAN_DROPOUT,
     &SPATIAL_DROPOUT_1D,
@@ -183,6 +186,7 @@ pub fn reference_markdown() -> String {
                         "a regularizer: `l1(0.01)`, `l2(0.01)`, `l1_l2(l1 = .., l2 = ..)`"
                             .to_string()
                     }
+                    ParamKind::Layer => "a layer call, e.g. `gru(3)`".to_string(),
                 };
                 let default = match &p.default {
                     ParamDefault::Required => "required".to_string(),
