@@ -35,6 +35,7 @@ model! {
     struct LayerNorm { input(shape = [4]) -> layer_normalization() }
     struct Lstm { input(shape = [5, 2]) -> lstm(3) }
     struct Gru { input(shape = [5, 2]) -> gru(3) }
+    struct Bidi { input(shape = [5, 2]) -> bidirectional(gru(3)) }
     struct SimpleRnn { input(shape = [5, 2]) -> simple_rnn(3) }
     struct Categories {
         input(shape = [None], ragged = true, dtype = i32) -> category_encoding(5)
@@ -138,6 +139,7 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
         refusal(&Lstm::with_seed(0), "lstm"),
         refusal(&Gru::with_seed(0), "gru"),
         refusal(&SimpleRnn::with_seed(0), "simple_rnn"),
+        refusal(&Bidi::with_seed(0), "bidirectional"),
         refusal(&Categories::with_seed(0), "category_encoding"),
     ];
     let covered: BTreeSet<&str> = cases.iter().map(|(n, _)| *n).collect();

@@ -397,6 +397,7 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("lstm", Export::Refused),
     ("gru", Export::Refused),
     ("simple_rnn", Export::Refused),
+    ("bidirectional", Export::Refused),
     // Runs on ragged ids only.
     ("category_encoding", Export::Refused),
 ];
