@@ -24,6 +24,8 @@ pub struct Bidirectional {
     out: Array2<f32>,
     grad_forward: Array2<f32>,
     grad_backward: Array2<f32>,
+    /// The backward copy's output gradient in time order, before its re-reversal.
+    grad_backward_time: Array2<f32>,
     grad_input: Array2<f32>,
 }
 
@@ -61,6 +63,7 @@ impl BuildLayer for Bidirectional {
             out: Array2::zeros((0, 0)),
             grad_forward: Array2::zeros((0, units)),
             grad_backward: Array2::zeros((0, units)),
+            grad_backward_time: Array2::zeros((0, units)),
             grad_input: Array2::zeros((0, 0)),
         }
     }
@@ -186,8 +189,9 @@ impl Layer for Bidirectional {
         let rows = grad_output.nrows().min(self.out.nrows());
         let u = self.units;
         let mut gf = std::mem::take(&mut self.grad_forward);
-        let mut gb_time = Array2::zeros((rows, u));
+        let mut gb_time = std::mem::take(&mut self.grad_backward_time);
         ensure_rows(&mut gf, rows, u);
+        ensure_rows(&mut gb_time, rows, u);
         if grad_output.ncols() == self.width() {
             let g = grad_output.slice(ndarray::s![..rows, ..]);
             let f = self.forward.output();
@@ -220,10 +224,15 @@ impl Layer for Bidirectional {
                         .and(f)
                         .for_each(|o, &g, &f| *o = g * f);
                 }
-                MergeMode::Mul => {}
+                // No forward pass of these rows to differentiate: no gradient.
+                MergeMode::Mul => {
+                    gf.fill(0.0);
+                    gb_time.fill(0.0);
+                }
             }
         } else {
             gf.fill(0.0);
+            gb_time.fill(0.0);
         }
         let mut gb = std::mem::take(&mut self.grad_backward);
         self.reverse_into(&x, gb_time.view(), &mut gb);
@@ -243,6 +252,7 @@ impl Layer for Bidirectional {
         }
         self.grad_forward = gf;
         self.grad_backward = gb;
+        self.grad_backward_time = gb_time;
     }
 
     fn grad_input(&self) -> ArrayView2<'_, f32> {
@@ -441,6 +451,24 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_foreign_gradient_is_no_gradient_rather_than_a_panic() {
+        let x = ragged(&[3, 2], 2);
+        for mode in ["concat", "mul"] {
+            let mut l = bidi("gru", true, mode, 2, 1);
+            l.forward(Input::Ragged(x.view()), &mut ForwardContext::default());
+            let rows = l.output().nrows();
+            // The wrong width, then fewer rows than the forward pass had.
+            for g in [Array2::ones((rows, 5)), Array2::ones((rows - 2, l.width()))] {
+                l.backward(Input::Ragged(x.view()), g.view(), true);
+                assert!(l.grad_input().iter().all(|v| v.is_finite()));
+            }
+            let mut grads = Vec::new();
+            l.visit_params("l", &mut |p| grads.push(p.grad.to_vec()));
+            assert_eq!(grads.len(), 6);
         }
     }
 
