@@ -333,31 +333,14 @@ impl Layer for BatchNormalization {
     }
 
     fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
-        if self.config.scale {
-            if let (Some(value), Some(grad)) =
-                (self.gamma.as_slice_mut(), self.grad_gamma.as_slice())
-            {
-                f(ParamMut {
-                    layer,
-                    variable: "gamma",
-                    shape: &self.shape,
-                    value,
-                    grad,
-                });
-            }
-        }
-        if self.config.center {
-            if let (Some(value), Some(grad)) = (self.beta.as_slice_mut(), self.grad_beta.as_slice())
-            {
-                f(ParamMut {
-                    layer,
-                    variable: "beta",
-                    shape: &self.shape,
-                    value,
-                    grad,
-                });
-            }
-        }
+        let (scale, center) = (self.config.scale, self.config.center);
+        visit_affine(
+            layer,
+            &self.shape,
+            (scale, &mut self.gamma, &self.grad_gamma),
+            (center, &mut self.beta, &self.grad_beta),
+            f,
+        );
     }
 
     fn visit_state(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
@@ -587,31 +570,14 @@ impl Layer for LayerNormalization {
     }
 
     fn visit_params(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
-        if self.config.scale {
-            if let (Some(value), Some(grad)) =
-                (self.gamma.as_slice_mut(), self.grad_gamma.as_slice())
-            {
-                f(ParamMut {
-                    layer,
-                    variable: "gamma",
-                    shape: &self.shape,
-                    value,
-                    grad,
-                });
-            }
-        }
-        if self.config.center {
-            if let (Some(value), Some(grad)) = (self.beta.as_slice_mut(), self.grad_beta.as_slice())
-            {
-                f(ParamMut {
-                    layer,
-                    variable: "beta",
-                    shape: &self.shape,
-                    value,
-                    grad,
-                });
-            }
-        }
+        let (scale, center) = (self.config.scale, self.config.center);
+        visit_affine(
+            layer,
+            &self.shape,
+            (scale, &mut self.gamma, &self.grad_gamma),
+            (center, &mut self.beta, &self.grad_beta),
+            f,
+        );
     }
 
     fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>)) {
@@ -629,6 +595,28 @@ impl Layer for LayerNormalization {
                     trainable: true,
                 });
             }
+        }
+    }
+}
+
+/// Visits a normalization's trainable `gamma` (when it scales) and `beta` (when it centres),
+/// in Keras' order, with their gradients: the part batch and layer normalization share.
+fn visit_affine(
+    layer: &str,
+    shape: &[usize],
+    gamma: (bool, &mut Array1<f32>, &Array1<f32>),
+    beta: (bool, &mut Array1<f32>, &Array1<f32>),
+    f: &mut dyn FnMut(ParamMut<'_>),
+) {
+    for (variable, (on, value, grad)) in [("gamma", gamma), ("beta", beta)] {
+        if let (true, Some(value), Some(grad)) = (on, value.as_slice_mut(), grad.as_slice()) {
+            f(ParamMut {
+                layer,
+                variable,
+                shape,
+                value,
+                grad,
+            });
         }
     }
 }
