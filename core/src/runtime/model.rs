@@ -156,6 +156,21 @@ pub trait Model: Sized {
         Ok(Self::to_output(outputs, n))
     }
 
+    /// Keras' `Normalization.adapt(data)` for the `normalization` layer named `layer`: sets its
+    /// `mean` and `variance` weights to the mean and (biased) variance of `data` over every
+    /// axis but the layer's. `data` is what the layer receives, batch axis first (the model's
+    /// input when the layer comes first). A model method naming the layer, as a model here
+    /// hands out no layer objects; Keras' streaming `batch_size`/`steps` are not needed for data
+    /// in memory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if there is no such layer, it is not a `normalization`, it was
+    /// declared with its `mean` and `variance`, `data` does not have the layer's input shape,
+    /// has no sample, or holds a NaN or an infinity; the model is then unchanged.
+    fn adapt_normalization(&mut self, layer: &str, data: ArrayViewD<'_, f32>) -> Result<(), Error> {
+        super::layers::adapt_normalization(self, layer, data)
+    }
+
     /// Pairs the model with an optimizer and a loss for training (Keras' `model.compile`);
     /// with several outputs, the loss applies to each.
     fn compile<O: Optimizer>(self, optimizer: O, loss: Loss) -> Compiled<Self, O> {

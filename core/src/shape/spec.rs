@@ -50,6 +50,8 @@ pub enum ParamKind {
     Tensors,
     /// A regularizer, `l1(0.01)`, `l2(0.01)` or `l1_l2(l1 = 0.01, l2 = 0.01)`, or `None`.
     Regularizer,
+    /// A list of numbers (`mean = [0.5, 2.0]`), or `None`.
+    Floats,
 }
 
 /// A parameter's value in a [`Config`].
@@ -71,6 +73,8 @@ pub enum ParamValue {
     Ints(Cow<'static, [i64]>),
     /// A regularizer.
     Regularizer(Regularizer),
+    /// A list of numbers.
+    Floats(Cow<'static, [f64]>),
     /// Keras' `None`: the parameter is not set.
     None,
 }
@@ -89,6 +93,10 @@ impl fmt::Display for ParamValue {
                 write!(f, "[{}]", items.join(", "))
             }
             ParamValue::Regularizer(r) => write!(f, "{r}"),
+            ParamValue::Floats(v) => {
+                let items: Vec<String> = v.iter().map(f64::to_string).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
             ParamValue::None => f.write_str("None"),
         }
     }
@@ -393,6 +401,16 @@ impl Config {
     pub fn regularizer(&self, name: &str) -> Option<Regularizer> {
         match self.get(name) {
             Some(ParamValue::Regularizer(r)) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// A list-of-numbers parameter, a number given alone as a list of one; `None` if absent
+    /// or not set.
+    pub fn floats(&self, name: &str) -> Option<Vec<f64>> {
+        match self.get(name) {
+            Some(ParamValue::Floats(v)) => Some(v.to_vec()),
+            Some(ParamValue::Float(v)) => Some(vec![*v]),
             _ => None,
         }
     }

@@ -139,6 +139,17 @@ impl Bound<'_> {
 fn config_value(kind: Kind, value: &Value) -> Option<ParamValue> {
     Some(match (kind, value) {
         (Kind::Number, Value::Int { value, .. }) => ParamValue::Float(*value as f64),
+        // One number stands for every value of the axis, as Keras broadcasts it.
+        (Kind::Floats, Value::Int { .. } | Value::Float { .. }) => {
+            ParamValue::Floats(vec![number(value)?].into())
+        }
+        (Kind::Floats, Value::List { items, .. }) => ParamValue::Floats(
+            items
+                .iter()
+                .map(number)
+                .collect::<Option<Vec<f64>>>()?
+                .into(),
+        ),
         (_, Value::Int { value, .. }) => ParamValue::Int(*value),
         (_, Value::Float { value, .. }) => ParamValue::Float(*value),
         (_, Value::Bool { value, .. }) => ParamValue::Bool(*value),
@@ -186,6 +197,15 @@ fn config_value(kind: Kind, value: &Value) -> Option<ParamValue> {
         (_, Value::None(_)) => ParamValue::None,
         _ => return None,
     })
+}
+
+/// A number literal as `f64`.
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int { value, .. } => Some(*value as f64),
+        Value::Float { value, .. } => Some(*value),
+        _ => None,
+    }
 }
 
 /// The dims of a list value, if it is one of integers and `None`s.
@@ -391,6 +411,24 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
         false
     };
     match param.kind {
+        Kind::Floats => match value {
+            Value::Int { .. } | Value::Float { .. } | Value::None(_) => true,
+            Value::List { items, .. } => {
+                let mut ok = true;
+                for item in items {
+                    if !matches!(item, Value::Int { .. } | Value::Float { .. } | Value::Invalid(_)) {
+                        cx.error(
+                            item.span(),
+                            format!("a value in `{name}` of `{layer}` is a number, found {}", item.describe()),
+                        );
+                        ok = false;
+                    }
+                    ok &= !matches!(item, Value::Invalid(_));
+                }
+                ok
+            }
+            _ => wrong("a list of numbers"),
+        },
         Kind::Number => match value {
             Value::Int { .. } | Value::Float { .. } => true,
             _ => wrong("a number"),

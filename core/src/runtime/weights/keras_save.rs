@@ -66,6 +66,7 @@ fn param_json(name: &str, kind: ParamKind, value: &ParamValue) -> Option<Value> 
         // is always a tuple.
         ParamValue::Ints(v) if v.len() == 1 && name != "target_shape" => json!(v[0]),
         ParamValue::Ints(v) => json!(v.as_ref()),
+        ParamValue::Floats(v) => json!(v.as_ref()),
         ParamValue::None => Value::Null,
     })
 }
