@@ -207,3 +207,42 @@ fn gradients_flow_through_the_normalization() {
     let (first, last) = (h.loss()[0], *h.loss().last().unwrap());
     assert!(last < first * 0.1, "loss {first} -> {last}");
 }
+
+model! {
+    /// One feature, its statistics given: Keras' documented `Normalization(mean=3., variance=2.)`.
+    struct KerasDocGiven {
+        input(shape = [1]) -> normalization(mean = 3.0, variance = 2.0)
+    }
+}
+
+#[test]
+fn keras_documented_examples() {
+    // Keras' docstring: adapted to [[0, 7, 4], [2, 9, 6], [0, 7, 4], [2, 9, 6]], the layer maps
+    // [[0, 7, 4]] to [[-1, -1, -1]].
+    let adapt = ndarray::array![
+        [0.0f32, 7.0, 4.0],
+        [2.0, 9.0, 6.0],
+        [0.0, 7.0, 4.0],
+        [2.0, 9.0, 6.0]
+    ];
+    let mut m = AdaptedAlone::with_seed(0);
+    m.adapt_normalization("normalization", adapt.view().into_dyn())
+        .unwrap();
+    let y = m
+        .predict(ndarray::array![[0.0f32, 7.0, 4.0]].view())
+        .unwrap();
+    for &v in &y {
+        assert!(close(v, -1.0), "{y}");
+    }
+    // `Normalization(mean=3., variance=2.)` on [[1], [2], [3]]: [[-1.4142135], [-0.70710677], [0]].
+    let y = KerasDocGiven::with_seed(0)
+        .predict(ndarray::array![[1.0f32], [2.0], [3.0]].view())
+        .unwrap();
+    for (&v, want) in y.iter().zip([
+        -std::f32::consts::SQRT_2,
+        -std::f32::consts::FRAC_1_SQRT_2,
+        0.0,
+    ]) {
+        assert!(close(v, want), "{v} vs {want}");
+    }
+}

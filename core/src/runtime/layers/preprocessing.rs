@@ -457,6 +457,35 @@ mod tests {
     }
 
     #[test]
+    fn normalization_gradient_is_one_over_the_standard_deviation() {
+        use crate::shape::{Dim, ParamValue};
+        let config = NORMALIZATION.configure(vec![
+            ("mean", ParamValue::Floats(vec![1.0, -1.0].into())),
+            ("variance", ParamValue::Floats(vec![4.0, 0.0].into())),
+        ]);
+        let input = TensorSpec::dense(vec![Dim::Known(2)]);
+        let mut n = Normalization::from_config(&NORMALIZATION, &config, &[input], &mut Rng::new(0));
+        let x = array![[3.0f32, -1.0], [0.0, 2.0]];
+        n.forward(x.view().into(), &mut ForwardContext::training(0));
+        // A variance of 0 is floored at Keras' epsilon, 1e-7.
+        let inv = [0.5f32, 1.0 / 1e-7f32.sqrt()];
+        let want = array![[1.0f32, 0.0], [-0.5, 3.0 * inv[1]]];
+        for (a, b) in n.output().iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert_eq!(n.call(x.view().into()), n.output());
+        let g = array![[1.0f32, -2.0], [0.5, 4.0]];
+        n.backward(x.view().into(), g.view(), true);
+        for ((r, c), &v) in n.grad_input().indexed_iter() {
+            let want = g[[r, c]] * inv[c];
+            assert!(
+                (v - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "{v} vs {want}"
+            );
+        }
+    }
+
+    #[test]
     fn category_encoding_writes_one_hot_multi_hot_and_count() {
         use crate::runtime::RaggedTensor;
         let ids = RaggedTensor::from_rows(&[vec![1, 3, 1], vec![], vec![0]]).unwrap();
