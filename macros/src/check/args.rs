@@ -69,6 +69,9 @@ pub struct BoundArg<'a> {
 /// The arguments of one call, bound to the layer's parameters.
 pub struct Bound<'a> {
     pub args: Vec<BoundArg<'a>>,
+    /// Whether an argument was refused for its value (and reported): the layer's rule then
+    /// runs on no default in its place.
+    pub rejected: bool,
 }
 
 impl<'a> Bound<'a> {
@@ -241,6 +244,7 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
     // Parameters given at all, even with a bad value: those are not "missing", and giving
     // them again is a duplicate.
     let mut given: Vec<(&str, &Arg)> = Vec::new();
+    let mut rejected = false;
     for arg in &call.args {
         let param = match &arg.key {
             None => {
@@ -310,7 +314,9 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
             continue;
         }
         given.push((param.name, arg));
-        if check_kind(cx, arg, param, layer) {
+        if !check_kind(cx, arg, param, layer) {
+            rejected = true;
+        } else {
             bound.push(BoundArg {
                 param: param.name,
                 value: &arg.value,
@@ -330,7 +336,10 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
             );
         }
     }
-    Bound { args: bound }
+    Bound {
+        args: bound,
+        rejected,
+    }
 }
 
 /// How a value reads in the source, for messages that suggest a rewrite.
