@@ -139,6 +139,51 @@ pub trait Model: Sized {
         Ok(Self::to_output(self.call(x), n))
     }
 
+    /// A training-mode forward pass (Keras' `model(x, training=True)`), for Monte-Carlo
+    /// dropout: dropout and noise are active, with new masks each call from the model's random
+    /// stream, and batch normalization normalizes with the batch's statistics. No weight and
+    /// no moving statistic changes: the non-trainable weights are restored after the pass, so
+    /// calling this between `fit` steps changes nothing `fit` or `predict` would see.
+    ///
+    /// # Errors
+    /// As [`predict`](Model::predict): the inputs are checked against their declared shapes.
+    fn call_training(&mut self, x: Self::Input<'_>) -> Result<Self::Output, Error> {
+        let n = Self::check_input(x)?;
+        // The training forward of batch normalization updates its moving statistics; they are
+        // kept here and written back, so the pass is generic over every layer with state.
+        let mut saved: Vec<Vec<f32>> = Vec::new();
+        self.visit_state(&mut |p| saved.push(p.value.to_vec()));
+        self.set_training(true);
+        self.forward_train(x);
+        let outputs = (0..Self::output_specs().len())
+            .map(|i| self.train_output(i).to_owned())
+            .collect();
+        // The activity penalties of this pass are no training step's.
+        let _ = self.take_activity_penalty();
+        let mut saved = saved.into_iter();
+        self.visit_state(&mut |p| {
+            if let Some(v) = saved.next() {
+                p.value.iter_mut().zip(v).for_each(|(dst, src)| *dst = src);
+            }
+        });
+        Ok(Self::to_output(outputs, n))
+    }
+
+    /// Keras' `Normalization.adapt(data)` for the `normalization` layer named `layer`: sets its
+    /// `mean` and `variance` weights to the mean and (biased) variance of `data` over every
+    /// axis but the layer's. `data` is what the layer receives, batch axis first (the model's
+    /// input when the layer comes first). A model method naming the layer, as a model here
+    /// hands out no layer objects; Keras' streaming `batch_size`/`steps` are not needed for data
+    /// in memory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if there is no such layer, it is not a `normalization`, it was
+    /// declared with its `mean` and `variance`, `data` does not have the layer's input shape,
+    /// has no sample, or holds a NaN or an infinity; the model is then unchanged.
+    fn adapt_normalization(&mut self, layer: &str, data: ArrayViewD<'_, f32>) -> Result<(), Error> {
+        super::layers::adapt_normalization(self, layer, data)
+    }
+
     /// Pairs the model with an optimizer and a loss for training (Keras' `model.compile`);
     /// with several outputs, the loss applies to each.
     fn compile<O: Optimizer>(self, optimizer: O, loss: Loss) -> Compiled<Self, O> {

@@ -53,6 +53,8 @@ pub enum ParamKind {
     /// A layer call written inside another's (`bidirectional(gru(3))`): a registered layer,
     /// its own arguments bound against its spec; the wrapper's rule says which it takes.
     Layer,
+    /// A list of numbers (`mean = [0.5, 2.0]`), or `None`.
+    Floats,
 }
 
 /// A parameter's value in a [`Config`].
@@ -80,6 +82,8 @@ pub enum ParamValue {
         Cow<'static, str>,
         Cow<'static, [(&'static str, ParamValue)]>,
     ),
+    /// A list of numbers.
+    Floats(Cow<'static, [f64]>),
     /// Keras' `None`: the parameter is not set.
     None,
 }
@@ -101,6 +105,10 @@ impl fmt::Display for ParamValue {
             ParamValue::Layer(name, values) => {
                 let items: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 write!(f, "{name}({})", items.join(", "))
+            }
+            ParamValue::Floats(v) => {
+                let items: Vec<String> = v.iter().map(f64::to_string).collect();
+                write!(f, "[{}]", items.join(", "))
             }
             ParamValue::None => f.write_str("None"),
         }
@@ -415,6 +423,16 @@ impl Config {
     pub fn layer(&self, name: &str) -> Option<(&str, Config)> {
         match self.get(name) {
             Some(ParamValue::Layer(layer, values)) => Some((layer, Config::new(values.to_vec()))),
+            _ => None,
+        }
+    }
+
+    /// A list-of-numbers parameter, a number given alone as a list of one; `None` if absent
+    /// or not set.
+    pub fn floats(&self, name: &str) -> Option<Vec<f64>> {
+        match self.get(name) {
+            Some(ParamValue::Floats(v)) => Some(v.to_vec()),
+            Some(ParamValue::Float(v)) => Some(vec![*v]),
             _ => None,
         }
     }

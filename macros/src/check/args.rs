@@ -69,6 +69,9 @@ pub struct BoundArg<'a> {
 /// The arguments of one call, bound to the layer's parameters.
 pub struct Bound<'a> {
     pub args: Vec<BoundArg<'a>>,
+    /// Whether an argument was refused for its value (and reported): the layer's rule then
+    /// runs on no default in its place.
+    pub rejected: bool,
 }
 
 impl<'a> Bound<'a> {
@@ -139,6 +142,17 @@ impl Bound<'_> {
 fn config_value(kind: Kind, value: &Value) -> Option<ParamValue> {
     Some(match (kind, value) {
         (Kind::Number, Value::Int { value, .. }) => ParamValue::Float(*value as f64),
+        // One number stands for every value of the axis, as Keras broadcasts it.
+        (Kind::Floats, Value::Int { .. } | Value::Float { .. }) => {
+            ParamValue::Floats(vec![number(value)?].into())
+        }
+        (Kind::Floats, Value::List { items, .. }) => ParamValue::Floats(
+            items
+                .iter()
+                .map(number)
+                .collect::<Option<Vec<f64>>>()?
+                .into(),
+        ),
         (_, Value::Int { value, .. }) => ParamValue::Int(*value),
         (_, Value::Float { value, .. }) => ParamValue::Float(*value),
         (_, Value::Bool { value, .. }) => ParamValue::Bool(*value),
@@ -197,6 +211,15 @@ fn config_value(kind: Kind, value: &Value) -> Option<ParamValue> {
     })
 }
 
+/// A number literal as `f64`.
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int { value, .. } => Some(*value as f64),
+        Value::Float { value, .. } => Some(*value),
+        _ => None,
+    }
+}
+
 /// The dims of a list value, if it is one of integers and `None`s.
 pub fn dims_of(value: &Value) -> Option<Vec<Option<i64>>> {
     match value {
@@ -230,6 +253,7 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
     // Parameters given at all, even with a bad value: those are not "missing", and giving
     // them again is a duplicate.
     let mut given: Vec<(&str, &Arg)> = Vec::new();
+    let mut rejected = false;
     for arg in &call.args {
         let param = match &arg.key {
             None => {
@@ -299,7 +323,9 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
             continue;
         }
         given.push((param.name, arg));
-        if check_kind(cx, arg, param, layer) {
+        if !check_kind(cx, arg, param, layer) {
+            rejected = true;
+        } else {
             bound.push(BoundArg {
                 param: param.name,
                 value: &arg.value,
@@ -319,7 +345,10 @@ pub fn bind<'a>(cx: &Ctxt, call: &'a Call, layer: &str, params: &'static [Param]
             );
         }
     }
-    Bound { args: bound }
+    Bound {
+        args: bound,
+        rejected,
+    }
 }
 
 /// How a value reads in the source, for messages that suggest a rewrite.
@@ -400,6 +429,24 @@ fn check_kind(cx: &Ctxt, arg: &Arg, param: &Param, layer: &str) -> bool {
         false
     };
     match param.kind {
+        Kind::Floats => match value {
+            Value::Int { .. } | Value::Float { .. } | Value::None(_) => true,
+            Value::List { items, .. } => {
+                let mut ok = true;
+                for item in items {
+                    if !matches!(item, Value::Int { .. } | Value::Float { .. } | Value::Invalid(_)) {
+                        cx.error(
+                            item.span(),
+                            format!("a value in `{name}` of `{layer}` is a number, found {}", item.describe()),
+                        );
+                        ok = false;
+                    }
+                    ok &= !matches!(item, Value::Invalid(_));
+                }
+                ok
+            }
+            _ => wrong("a list of numbers"),
+        },
         Kind::Number => match value {
             Value::Int { .. } | Value::Float { .. } => true,
             _ => wrong("a number"),

@@ -547,7 +547,8 @@ pub(super) fn check_layer(
         .params
         .iter()
         .any(|p| p.is_required() && p.kind != args::Kind::Tensors && bound.get(p.name).is_none());
-    if missing {
+    // Likewise an argument refused for its value: the rule would see its default instead.
+    if missing || bound.rejected {
         return None;
     }
     let config = spec.configure(bound.config_values(spec.params));

@@ -210,21 +210,30 @@ fn layer_build(model: &CheckedModel, index: usize) -> TokenStream {
     }
 }
 
+/// A number as a literal: literals must be finite, but one too large for f64 parses to
+/// infinity (the shape rules refuse it with a message).
+fn f64_tokens(f: f64) -> TokenStream {
+    if f.is_finite() {
+        quote!(#f)
+    } else if f > 0.0 {
+        quote!(::core::f64::INFINITY)
+    } else if f < 0.0 {
+        quote!(::core::f64::NEG_INFINITY)
+    } else {
+        quote!(::core::f64::NAN)
+    }
+}
+
 fn param_value_tokens(value: &ParamValue) -> TokenStream {
     match value {
         ParamValue::Int(i) => quote!(__s::shape::ParamValue::Int(#i)),
         ParamValue::Float(f) => {
-            // Literals must be finite; a literal too large for f64 parses to infinity.
-            let f = if f.is_finite() {
-                quote!(#f)
-            } else if *f > 0.0 {
-                quote!(::core::f64::INFINITY)
-            } else if *f < 0.0 {
-                quote!(::core::f64::NEG_INFINITY)
-            } else {
-                quote!(::core::f64::NAN)
-            };
+            let f = f64_tokens(*f);
             quote!(__s::shape::ParamValue::Float(#f))
+        }
+        ParamValue::Floats(v) => {
+            let v = v.iter().map(|f| f64_tokens(*f));
+            quote!(__s::shape::ParamValue::Floats(::std::borrow::Cow::Borrowed(&[#(#v),*])))
         }
         ParamValue::Bool(b) => quote!(__s::shape::ParamValue::Bool(#b)),
         ParamValue::Str(s) => {

@@ -31,7 +31,8 @@ pub use merge::Merge;
 pub use noise::{Noise, NoiseKind};
 pub use normalization::{BatchNormalization, LayerNormalization};
 pub use pooling::GlobalPooling;
-pub use preprocessing::{CategoryEncoding, CategoryMode, Rescaling};
+pub(crate) use preprocessing::adapt_normalization;
+pub use preprocessing::{CategoryEncoding, CategoryMode, Normalization, Rescaling};
 pub use recurrent::Recurrent;
 pub use reshape::Reshape;
 pub use spatial::Spatial;
@@ -80,6 +81,7 @@ pub fn build_dyn(
         "Recurrent" => boxed::<Recurrent>(spec, config, inputs, rng),
         "Bidirectional" => boxed::<Bidirectional>(spec, config, inputs, rng),
         "Noise" => boxed::<Noise>(spec, config, inputs, rng),
+        "Normalization" => boxed::<Normalization>(spec, config, inputs, rng),
         "Rescaling" => boxed::<Rescaling>(spec, config, inputs, rng),
         "CategoryEncoding" => boxed::<CategoryEncoding>(spec, config, inputs, rng),
         _ => None,

@@ -1,12 +1,262 @@
-//! Keras' preprocessing layers at run time: `Rescaling` and `CategoryEncoding`.
+//! Keras' preprocessing layers at run time: `Normalization`, `Rescaling` and
+//! `CategoryEncoding`.
+
+use std::borrow::Cow;
+
+use ndarray::{Array2, ArrayView2, ArrayViewD, Zip};
 
 use crate::onnx::LayerExport;
-use crate::runtime::Error;
-use ndarray::{Array2, ArrayView2, Zip};
 
 use super::{empty_rows, ensure_rows};
-use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, RaggedView, Rng};
+use crate::runtime::kernels::normalization::{channel_affine, channel_moments, Blocks};
+use crate::runtime::{
+    BuildLayer, Error, ForwardContext, Input, Layer, Model, ParamMut, ParamRef, RaggedView, Rng,
+};
+use crate::shape::layers::{norm_axis, NORMALIZATION, NORMALIZATION_EPSILON};
 use crate::shape::{Config, LayerSpec, TensorSpec};
+
+/// A built `Normalization` layer: `(x - mean) / sqrt(max(variance, epsilon))` per feature.
+#[derive(Clone, Debug)]
+pub struct Normalization {
+    mean: Vec<f32>,
+    variance: Vec<f32>,
+    /// Whether `mean` and `variance` were given in the declaration (constants, not weights).
+    given: bool,
+    blocks: Blocks,
+    shape: [usize; 1],
+    // `1 / sqrt(max(variance, epsilon))` and `-mean` times it, refreshed by every pass (the
+    // statistics change under `adapt` and `set_weight`).
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+    zeros: Vec<f32>,
+    out: Array2<f32>,
+    grad_input: Array2<f32>,
+}
+
+/// The per-feature `scale` and `shift` of `(x - mean) / sqrt(max(variance, epsilon))`.
+fn normalization_factors(
+    mean: &[f32],
+    variance: &[f32],
+    scale: &mut Vec<f32>,
+    shift: &mut Vec<f32>,
+) {
+    let eps = NORMALIZATION_EPSILON as f32;
+    scale.clear();
+    shift.clear();
+    for (&m, &v) in mean.iter().zip(variance) {
+        let s = 1.0 / v.max(eps).sqrt();
+        scale.push(s);
+        shift.push(-m * s);
+    }
+}
+
+/// `values` (one per feature, or one for all) as `n` values.
+fn broadcast(values: &[f64], n: usize) -> Vec<f32> {
+    match values {
+        [one] => vec![*one as f32; n],
+        many => many
+            .iter()
+            .map(|&v| v as f32)
+            .chain(std::iter::repeat(0.0))
+            .take(n)
+            .collect(),
+    }
+}
+
+impl BuildLayer for Normalization {
+    fn from_config(
+        _: &'static LayerSpec,
+        config: &Config,
+        inputs: &[TensorSpec],
+        _: &mut Rng,
+    ) -> Self {
+        let blocks = inputs
+            .first()
+            .and_then(|s| norm_axis(s, config.int("axis")).ok())
+            .and_then(|a| Blocks::new(a.size, a.inner))
+            .unwrap_or(Blocks::EMPTY);
+        let n = blocks.size;
+        let (mean, variance, given) = match (config.floats("mean"), config.floats("variance")) {
+            (Some(m), Some(v)) => (broadcast(&m, n), broadcast(&v, n), true),
+            // Keras' initial statistics, before `adapt`: the identity.
+            _ => (vec![0.0; n], vec![1.0; n], false),
+        };
+        Normalization {
+            mean,
+            variance,
+            given,
+            blocks,
+            shape: [n],
+            scale: Vec::with_capacity(n),
+            shift: Vec::with_capacity(n),
+            zeros: vec![0.0; n],
+            out: Array2::zeros((0, 0)),
+            grad_input: Array2::zeros((0, 0)),
+        }
+    }
+}
+
+impl Normalization {
+    /// The mean and variance in use, one per feature.
+    pub fn statistics(&self) -> (&[f32], &[f32]) {
+        (&self.mean, &self.variance)
+    }
+}
+
+fn flat<'a>(x: &ArrayView2<'a, f32>) -> Cow<'a, [f32]> {
+    match x.to_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(x.iter().copied().collect()),
+    }
+}
+
+impl Layer for Normalization {
+    fn call(&self, x: Input<'_>) -> Array2<f32> {
+        let x = x.rows().unwrap_or_else(empty_rows);
+        let (mut scale, mut shift) = (Vec::new(), Vec::new());
+        normalization_factors(&self.mean, &self.variance, &mut scale, &mut shift);
+        let mut out = Array2::zeros(x.dim());
+        if let Some(o) = out.as_slice_mut() {
+            channel_affine(&flat(&x), self.blocks, &scale, &shift, o);
+        }
+        out
+    }
+
+    fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+        let x = x.rows().unwrap_or_else(empty_rows);
+        let (rows, cols) = x.dim();
+        ensure_rows(&mut self.out, rows, cols);
+        normalization_factors(&self.mean, &self.variance, &mut self.scale, &mut self.shift);
+        if let Some(o) = self.out.as_slice_mut() {
+            channel_affine(&flat(&x), self.blocks, &self.scale, &self.shift, o);
+        }
+    }
+
+    fn output(&self) -> ArrayView2<'_, f32> {
+        self.out.view()
+    }
+
+    fn backward(&mut self, _x: Input<'_>, grad_output: ArrayView2<'_, f32>, need: bool) {
+        if need {
+            let (rows, cols) = grad_output.dim();
+            ensure_rows(&mut self.grad_input, rows, cols);
+            if let Some(g) = self.grad_input.as_slice_mut() {
+                channel_affine(
+                    &flat(&grad_output),
+                    self.blocks,
+                    &self.scale,
+                    &self.zeros,
+                    g,
+                );
+            }
+        }
+    }
+
+    fn grad_input(&self) -> ArrayView2<'_, f32> {
+        self.grad_input.view()
+    }
+
+    fn visit_state(&mut self, layer: &str, f: &mut dyn FnMut(ParamMut<'_>)) {
+        if self.given {
+            return;
+        }
+        for (variable, value) in [("mean", &mut self.mean), ("variance", &mut self.variance)] {
+            f(ParamMut {
+                layer,
+                variable,
+                shape: &self.shape,
+                value,
+                grad: &[],
+            });
+        }
+    }
+
+    fn visit_weights(&self, layer: &str, f: &mut dyn FnMut(ParamRef<'_>)) {
+        if self.given {
+            return;
+        }
+        for (variable, value) in [("mean", &self.mean), ("variance", &self.variance)] {
+            f(ParamRef {
+                layer,
+                variable,
+                shape: &self.shape,
+                value,
+                trainable: false,
+            });
+        }
+    }
+}
+
+/// Keras' `Normalization.adapt(data)` for the layer `layer` of `model`: its mean and (biased)
+/// variance over every axis but its own, written to its `mean` and `variance` weights.
+pub(crate) fn adapt_normalization<M: Model>(
+    model: &mut M,
+    layer: &str,
+    data: ArrayViewD<'_, f32>,
+) -> Result<(), Error> {
+    let bad = |message: String| Error::InvalidArgument {
+        name: "adapt_normalization",
+        message,
+    };
+    let info = M::layers()
+        .iter()
+        .find(|l| l.name == layer)
+        .ok_or_else(|| bad(format!("the model has no layer '{layer}'")))?;
+    if !std::ptr::eq(info.spec, &NORMALIZATION) {
+        return Err(bad(format!(
+            "layer '{layer}' is a {}, not a Normalization",
+            info.spec.class_name
+        )));
+    }
+    if info.weights.is_empty() {
+        return Err(bad(format!(
+            "layer '{layer}' was declared with its `mean` and `variance`: there is nothing to adapt"
+        )));
+    }
+    let input = &info.input;
+    let shape = data.shape();
+    let fits = shape.len() == input.ndim()
+        && shape
+            .iter()
+            .skip(1)
+            .zip(&input.dims)
+            .all(|(&n, d)| d.known().is_none_or(|k| k == n));
+    if !fits {
+        return Err(bad(format!(
+            "layer '{layer}' takes {}, the data has shape {shape:?}",
+            input.shape_string()
+        )));
+    }
+    if shape.first().copied().unwrap_or(0) == 0 {
+        return Err(bad(format!("no sample to adapt layer '{layer}' to")));
+    }
+    if data.iter().any(|v| !v.is_finite()) {
+        return Err(bad(format!(
+            "the data to adapt layer '{layer}' to holds a NaN or an infinity"
+        )));
+    }
+    let axis = norm_axis(input, info.config.int("axis")).map_err(bad)?;
+    let blocks = Blocks::new(axis.size, axis.inner)
+        .ok_or_else(|| bad(format!("the input of layer '{layer}' is too large")))?;
+    let values: Cow<'_, [f32]> = match data.as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(data.iter().copied().collect()),
+    };
+    let n = axis.size;
+    let (mut mean, mut variance, mut acc) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    channel_moments(&values, blocks, &mut acc, &mut mean, &mut variance);
+    model.visit_state(&mut |p| {
+        if p.layer == layer {
+            let source = match p.variable {
+                "mean" => &mean,
+                "variance" => &variance,
+                _ => return,
+            };
+            p.value.iter_mut().zip(source).for_each(|(d, s)| *d = *s);
+        }
+    });
+    Ok(())
+}
 
 /// A built `Rescaling` layer: `x * scale + offset`, and its training buffers.
 #[derive(Clone, Debug)]
@@ -219,6 +469,35 @@ mod tests {
         let g = array![[1.0f32, -2.0], [0.5, 4.0]];
         r.backward(x.view().into(), g.view(), true);
         assert_eq!(r.grad_input(), g.mapv(|d| d / 255.0));
+    }
+
+    #[test]
+    fn normalization_gradient_is_one_over_the_standard_deviation() {
+        use crate::shape::{Dim, ParamValue};
+        let config = NORMALIZATION.configure(vec![
+            ("mean", ParamValue::Floats(vec![1.0, -1.0].into())),
+            ("variance", ParamValue::Floats(vec![4.0, 0.0].into())),
+        ]);
+        let input = TensorSpec::dense(vec![Dim::Known(2)]);
+        let mut n = Normalization::from_config(&NORMALIZATION, &config, &[input], &mut Rng::new(0));
+        let x = array![[3.0f32, -1.0], [0.0, 2.0]];
+        n.forward(x.view().into(), &mut ForwardContext::training(0));
+        // A variance of 0 is floored at Keras' epsilon, 1e-7.
+        let inv = [0.5f32, 1.0 / 1e-7f32.sqrt()];
+        let want = array![[1.0f32, 0.0], [-0.5, 3.0 * inv[1]]];
+        for (a, b) in n.output().iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert_eq!(n.call(x.view().into()), n.output());
+        let g = array![[1.0f32, -2.0], [0.5, 4.0]];
+        n.backward(x.view().into(), g.view(), true);
+        for ((r, c), &v) in n.grad_input().indexed_iter() {
+            let want = g[[r, c]] * inv[c];
+            assert!(
+                (v - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "{v} vs {want}"
+            );
+        }
     }
 
     #[test]

@@ -422,6 +422,15 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         self.model.predict(x)
     }
 
+    /// A training-mode forward pass, as [`Model::call_training`] (Monte-Carlo dropout): no
+    /// weight, moving statistic or optimizer state changes.
+    ///
+    /// # Errors
+    /// As [`predict`](Self::predict).
+    pub fn call_training(&mut self, x: M::Input<'_>) -> Result<M::Output, Error> {
+        self.model.call_training(x)
+    }
+
     /// Trains the model on `x` and targets `y` (Keras' `fit`), printing progress to stdout.
     ///
     /// `y` is an array for a model with one output and a tuple of arrays for several; see

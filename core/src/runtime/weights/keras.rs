@@ -574,6 +574,22 @@ fn same_value(saved: &Value, declared: &ParamValue) -> bool {
             }
             other => v.len() == 1 && other.as_i64() == Some(v[0]),
         },
+        // A number saved alone stands for every value, as Keras broadcasts it.
+        ParamValue::Floats(v) => {
+            let close = |x: Option<f64>, f: f64| {
+                x.is_some_and(|x| (x - f).abs() <= 1e-7 * f.abs().max(1.0))
+            };
+            match saved {
+                Value::Array(items) => {
+                    items.len() == v.len()
+                        && items
+                            .iter()
+                            .zip(v.iter())
+                            .all(|(x, f)| close(x.as_f64(), *f))
+                }
+                other => v.len() == 1 && close(other.as_f64(), v[0]),
+            }
+        }
         // `{"class_name": "L2", "config": {"l2": 0.01}}`; a factor the class lacks is 0.
         ParamValue::Regularizer(r) => {
             let factor = |key: &str, ours: f64| {

@@ -85,6 +85,7 @@ fn param_json(name: &str, kind: ParamKind, value: &ParamValue) -> Option<Value> 
             json!({"module": "keras.layers", "class_name": spec.class_name,
                    "config": config, "registered_name": null})
         }
+        ParamValue::Floats(v) => json!(v.as_ref()),
         ParamValue::None => Value::Null,
     })
 }

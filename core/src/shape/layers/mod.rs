@@ -58,7 +58,7 @@ pub use normalization::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
-pub use preprocessing::{CATEGORY_ENCODING, RESCALING};
+pub use preprocessing::{CATEGORY_ENCODING, NORMALIZATION, NORMALIZATION_EPSILON, RESCALING};
 pub use recurrent::{cell_of, CellKind, RecurrentConfig, GRU, LSTM, SIMPLE_RNN};
 pub use reshape::{reshape_target, RESHAPE};
 pub use spatial::{
@@ -118,6 +118,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GAUSSIAN_DROPOUT,
     &SPATIAL_DROPOUT_1D,
     &SPATIAL_DROPOUT_2D,
+    &NORMALIZATION,
     &RESCALING,
     &CATEGORY_ENCODING,
 ];
@@ -169,6 +170,7 @@ pub fn reference_markdown() -> String {
                     ParamKind::DType => "a dtype".to_string(),
                     ParamKind::Dims => "a list of dims".to_string(),
                     ParamKind::Ints => "an integer or a list of integers".to_string(),
+                    ParamKind::Floats => "a list of numbers".to_string(),
                     ParamKind::IntPairs => {
                         "an integer, a list of integers, or a list of `[before, after]` pairs"
                             .to_string()

@@ -1,13 +1,102 @@
-//! Keras' preprocessing layers carried inside a model: `rescaling(scale, offset)` and
-//! `category_encoding(num_tokens, output_mode)`.
+//! Keras' preprocessing layers carried inside a model: `normalization(axis, mean, variance)`,
+//! `rescaling(scale, offset)` and `category_encoding(num_tokens, output_mode)`.
 
 use std::borrow::Cow;
 
+use crate::shape::layers::norm_axis;
 use crate::shape::spec::{
     no_weights, runs_always, DTypeClass, InputSpec, LayerSpec, ParamKind, ParamSpec, ParamValue,
-    RuleInput,
+    RuleInput, WeightSpec,
 };
-use crate::shape::{Arity, Config, DType, Dim, Layout, RuleError, TensorSpec};
+use crate::shape::{Arity, Config, DType, Dim, Initializer, Layout, RuleError, TensorSpec};
+
+/// Keras' `backend.epsilon()`, the floor of the variance in `normalization`.
+pub const NORMALIZATION_EPSILON: f64 = 1e-7;
+
+/// `normalization(axis, mean, variance)`.
+pub static NORMALIZATION: LayerSpec = LayerSpec {
+    name: "normalization",
+    class_name: "Normalization",
+    doc: "`(x - mean) / sqrt(max(variance, 1e-7))` per feature of `axis`, the same in training and inference. `mean` and `variance` are given (`mean = [...], variance = [...]`, one value each per feature of the axis, or one for all; the layer then has no weights, as Keras), or left out and computed from data with `model.adapt_normalization(\"normalization\", x)`: then they are the non-trainable weights `mean` and `variance`, saved and loaded with the rest. Shape unchanged.",
+    params: &[
+        ParamSpec::optional("axis", ParamKind::Int, ParamValue::Int(-1)),
+        ParamSpec::optional("mean", ParamKind::Floats, ParamValue::None),
+        ParamSpec::optional("variance", ParamKind::Floats, ParamValue::None),
+    ],
+    input: InputSpec::float(2),
+    arity: Arity::One,
+    // One set of training buffers (as `rescaling`); sharing it would need one per use.
+    shareable: false,
+    output: normalization_rule,
+    weights: normalization_weights,
+    runs: runs_always,
+    id_bound: None,
+    runtime: "Normalization",
+};
+
+/// The axis must be one of the input's (not the batch axis); `mean` and `variance` are given
+/// together or not at all, each with one value per feature of the axis (or one for all),
+/// finite, the variance not negative.
+fn normalization_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
+    let input = rule.input();
+    let axis = norm_axis(input, rule.config.int("axis")).map_err(RuleError::new)?;
+    let (mean, variance) = (rule.config.floats("mean"), rule.config.floats("variance"));
+    match (&mean, &variance) {
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(RuleError::new(format!(
+                "When setting values directly, both `mean` and `variance` must be set (layer '{}'). Received: mean={} and variance={}",
+                rule.name,
+                rule.config.get("mean").map_or("None".into(), ToString::to_string),
+                rule.config.get("variance").map_or("None".into(), ToString::to_string),
+            )))
+        }
+        (Some(m), Some(v)) => {
+            for (name, values) in [("mean", m), ("variance", v)] {
+                if values.len() != 1 && values.len() != axis.size {
+                    return Err(RuleError::new(format!(
+                        "`{name}` of layer '{}' (Normalization) has {} values, but axis {} of the input {} has {} features: give one value per feature, or one for all",
+                        rule.name,
+                        values.len(),
+                        axis.axis,
+                        input.shape_string(),
+                        axis.size
+                    )));
+                }
+                if let Some(bad) = values.iter().find(|x| !x.is_finite()) {
+                    return Err(RuleError::new(format!(
+                        "`{name}` of layer '{}' (Normalization) must be finite. Received: {bad}",
+                        rule.name
+                    )));
+                }
+            }
+            if let Some(bad) = v.iter().find(|x| **x < 0.0) {
+                return Err(RuleError::new(format!(
+                    "`variance` of layer '{}' (Normalization) must not be negative. Received: {bad}",
+                    rule.name
+                )));
+            }
+        }
+    }
+    Ok(input.clone())
+}
+
+/// Keras' order, `mean` then `variance`, both non-trainable, and only when they are adapted
+/// rather than given (Keras makes given ones constants, not variables).
+fn normalization_weights(rule: &RuleInput<'_>) -> Vec<WeightSpec> {
+    if rule.config.floats("mean").is_some() {
+        return Vec::new();
+    }
+    let n = rule
+        .inputs
+        .first()
+        .and_then(|s| norm_axis(s, rule.config.int("axis")).ok())
+        .map_or(0, |a| a.size);
+    vec![
+        WeightSpec::non_trainable("mean", vec![n], Initializer::Zeros),
+        WeightSpec::non_trainable("variance", vec![n], Initializer::Ones),
+    ]
+}
 
 /// `rescaling(scale, offset)`.
 pub static RESCALING: LayerSpec = LayerSpec {
