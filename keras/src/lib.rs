@@ -220,6 +220,18 @@ fn param_value(kind: ParamKind, v: &Value) -> Option<ParamValue> {
             ParamValue::Ints(flat.into())
         }
         ParamKind::Str | ParamKind::Choice(_) => ParamValue::Str(v.as_str()?.to_string().into()),
+        // `null`, a number for every value, or a list (`Normalization`'s `mean`).
+        ParamKind::Floats => match v {
+            Value::Null => ParamValue::None,
+            Value::Array(items) => ParamValue::Floats(
+                items
+                    .iter()
+                    .map(Value::as_f64)
+                    .collect::<Option<Vec<f64>>>()?
+                    .into(),
+            ),
+            other => ParamValue::Floats(vec![other.as_f64()?].into()),
+        },
         // `null`, or `{"class_name": "L2", "config": {"l2": 0.01}}`.
         ParamKind::Regularizer if v.is_null() => ParamValue::None,
         ParamKind::Regularizer => {

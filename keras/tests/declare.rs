@@ -197,3 +197,24 @@ fn check_reports_weights_of_another_model_one_by_one() {
         "{report:?}"
     );
 }
+
+#[test]
+fn normalization_declares_its_given_statistics() {
+    // Keras saves given statistics as numbers or lists, adapted ones as `null`.
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 2], "name": "in"}},
+        {"class_name": "Normalization", "config": {"name": "given", "axis": -1,
+            "mean": [0.5, -2.0], "variance": 4.0}},
+        {"class_name": "Normalization", "config": {"name": "adapted", "axis": -1,
+            "mean": null, "variance": null}}
+    ]}}"#;
+    let source = declare(config, "M").unwrap();
+    assert!(
+        source.contains("normalization(mean = [0.5, -2], variance = [4], name = \"given\")"),
+        "{source}"
+    );
+    assert!(
+        source.contains("normalization(name = \"adapted\")"),
+        "{source}"
+    );
+}
