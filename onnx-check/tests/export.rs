@@ -36,6 +36,7 @@ model! {
     struct Lstm { input(shape = [5, 2]) -> lstm(3) }
     struct Gru { input(shape = [5, 2]) -> gru(3) }
     struct Bidi { input(shape = [5, 2]) -> bidirectional(gru(3)) }
+    struct Normalized { input(shape = [3]) -> normalization(mean = [0.5, 1.0, 2.0], variance = [1.0, 4.0, 0.25]) }
     struct SimpleRnn { input(shape = [5, 2]) -> simple_rnn(3) }
     struct Categories {
         input(shape = [None], ragged = true, dtype = i32) -> category_encoding(5)
@@ -140,6 +141,7 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
         refusal(&Gru::with_seed(0), "gru"),
         refusal(&SimpleRnn::with_seed(0), "simple_rnn"),
         refusal(&Bidi::with_seed(0), "bidirectional"),
+        refusal(&Normalized::with_seed(0), "normalization"),
         refusal(&Categories::with_seed(0), "category_encoding"),
     ];
     let covered: BTreeSet<&str> = cases.iter().map(|(n, _)| *n).collect();

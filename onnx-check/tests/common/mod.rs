@@ -398,6 +398,7 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("gru", Export::Refused),
     ("simple_rnn", Export::Refused),
     ("bidirectional", Export::Refused),
+    ("normalization", Export::Refused),
     // Runs on ragged ids only.
     ("category_encoding", Export::Refused),
 ];
