@@ -362,6 +362,36 @@ impl<M> Callback<M> for StopAfter {
     }
 }
 
+/// Records what the training context says of the run, once per batch.
+#[derive(Default)]
+struct RunShape(Vec<(usize, usize, usize)>);
+
+impl<M> Callback<M> for RunShape {
+    fn on_batch_end(
+        &mut self,
+        _: usize,
+        _: &Logs,
+        ctx: &mut TrainContext<'_, M>,
+    ) -> Result<(), Error> {
+        self.0
+            .push((ctx.epochs(), ctx.steps_per_epoch(), ctx.rank()));
+        Ok(())
+    }
+}
+
+#[test]
+fn callbacks_see_the_epochs_and_steps_of_the_run() {
+    let (x, y) = data(12);
+    let mut c = Mlp::with_seed(1).compile(Adam::default(), Loss::mse());
+    let mut shape = RunShape::default();
+    c.fit_with(x.view(), y.view(), &quiet().epochs(2).batch_size(5))
+        .callback(&mut shape)
+        .run()
+        .unwrap();
+    // 12 samples in batches of 5: 3 steps per epoch, 2 epochs, one process (rank 0).
+    assert_eq!(shape.0, vec![(2, 3, 0); 6]);
+}
+
 #[test]
 fn a_user_callback_stops_mid_epoch() {
     let (x, y) = data(12);
