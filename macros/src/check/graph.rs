@@ -15,7 +15,7 @@ use super::args::{bind, Bound};
 use super::input::{bind_input, check_input};
 use super::{
     chain_layer, check_layer, merge_layer, not_a_layer, unknown_layer, CheckedInput, CheckedLayer,
-    CheckedModel, Namer, Node, NodeKind,
+    CheckedModel, CheckedSub, Namer, Node, NodeKind, SubTag,
 };
 use crate::ast::{Call, Chain, ModelItem, Term, Value};
 use crate::ctxt::Ctxt;
@@ -24,8 +24,8 @@ use crate::ctxt::Ctxt;
 enum Binding {
     /// A tensor: a node of the graph.
     Tensor { node: usize },
-    /// A layer value: layers to apply in order (not yet applied, or shared).
-    Layers { layers: Vec<usize> },
+    /// A layer value: layers (and sub-models) to apply in order (not yet applied, or shared).
+    Layers { layers: Vec<Step> },
     /// Its definition failed (already reported): uses of it report nothing more.
     Failed,
 }
@@ -53,11 +53,31 @@ enum Slot<'a> {
 /// What a chain evaluates to.
 enum Eval {
     Tensor(usize),
-    Layers(Vec<usize>),
+    Layers(Vec<Step>),
+}
+
+/// One step of a layer value: a layer (its slot), or a sub-model (its index in `subs`).
+#[derive(Clone, Copy)]
+enum Step {
+    Layer(usize),
+    Sub(usize),
+}
+
+/// A sub-model of the graph: a model of the invocation (`known[model]`) used as a layer.
+struct Sub {
+    model: usize,
+    field: String,
+    ty: Ident,
+    /// The slot of its first layer, once it is applied (its layers are inlined then).
+    offset: Option<usize>,
+    applications: usize,
 }
 
 struct Graph<'a> {
     cx: &'a Ctxt,
+    /// The models of the invocation checked before this one, usable as layers.
+    known: &'a [CheckedModel],
+    subs: Vec<Sub>,
     namer: Namer,
     env: HashMap<String, Bound_>,
     /// Bindings a later `let` of the same name shadowed.
@@ -72,9 +92,15 @@ struct Graph<'a> {
 }
 
 /// Checks a model declared as a graph.
-pub fn check_graph(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
+pub fn check_graph<'a>(
+    cx: &'a Ctxt,
+    item: &'a ModelItem,
+    known: &'a [CheckedModel],
+) -> Option<CheckedModel> {
     let mut g = Graph {
         cx,
+        known,
+        subs: Vec::new(),
         namer: Namer::default(),
         env: HashMap::new(),
         shadowed: Vec::new(),
@@ -164,7 +190,24 @@ pub fn check_graph(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
             _ => return None,
         }
     }
+    let subs = g
+        .subs
+        .into_iter()
+        .filter_map(|sub| {
+            let offset = sub.offset?;
+            let inner = &known[sub.model];
+            Some(CheckedSub {
+                field: sub.field,
+                ty: sub.ty,
+                input: inner.inputs[0].spec.clone(),
+                output: inner.nodes[inner.outputs[0]].spec.clone(),
+                layers: offset..offset + inner.layers.len(),
+                applications: sub.applications,
+            })
+        })
+        .collect();
     Some(CheckedModel {
+        subs,
         attrs: item.attrs.clone(),
         vis: item.vis.clone(),
         ident: item.ident.clone(),
@@ -197,7 +240,18 @@ impl<'a> Graph<'a> {
                     );
                     return None;
                 }
-                Eval::Layers(vec![layer])
+                Eval::Layers(vec![Step::Layer(layer)])
+            }
+            Term::Name(id) if self.is_sub_model(id) => {
+                let sub = self.declare_sub(id)?;
+                if !allow_layers {
+                    self.cx.error(
+                        id.span(),
+                        format!("`{id}` is a model used as a layer and has no input here: a chain starts with a tensor, e.g. `x -> {id}`"),
+                    );
+                    return None;
+                }
+                Eval::Layers(vec![Step::Sub(sub)])
             }
             Term::Name(id) => match self.lookup(id)? {
                 Binding::Failed => return None,
@@ -239,7 +293,15 @@ impl<'a> Graph<'a> {
                     Eval::Tensor(self.apply(layer, node, c.name.span())?)
                 }
                 (Eval::Layers(mut layers), Term::Call(c)) => {
-                    layers.push(self.declare(c)?);
+                    layers.push(Step::Layer(self.declare(c)?));
+                    Eval::Layers(layers)
+                }
+                (Eval::Tensor(node), Term::Name(id)) if self.is_sub_model(id) => {
+                    let sub = self.declare_sub(id)?;
+                    Eval::Tensor(self.apply_sub(sub, node, id)?)
+                }
+                (Eval::Layers(mut layers), Term::Name(id)) if self.is_sub_model(id) => {
+                    layers.push(Step::Sub(self.declare_sub(id)?));
                     Eval::Layers(layers)
                 }
                 (current, Term::Name(id)) => {
@@ -256,8 +318,11 @@ impl<'a> Graph<'a> {
                     };
                     match current {
                         Eval::Tensor(mut node) => {
-                            for layer in layers {
-                                node = self.apply(layer, node, id.span())?;
+                            for step in layers {
+                                node = match step {
+                                    Step::Layer(layer) => self.apply(layer, node, id.span())?,
+                                    Step::Sub(sub) => self.apply_sub(sub, node, id)?,
+                                };
                             }
                             Eval::Tensor(node)
                         }
@@ -270,6 +335,126 @@ impl<'a> Graph<'a> {
             };
         }
         Some(current)
+    }
+
+    /// Whether `id` names a model of the invocation (and no binding shadows it).
+    fn is_sub_model(&self, id: &Ident) -> bool {
+        !self.env.contains_key(&id.to_string()) && self.known.iter().any(|m| m.ident == *id)
+    }
+
+    /// A new use of a model as a layer: named, as Keras names a nested model, after its
+    /// type in snake case (`Encoder` is `encoder`, then `encoder_1`).
+    fn declare_sub(&mut self, id: &Ident) -> Option<usize> {
+        let model = self.known.iter().position(|m| m.ident == *id)?;
+        let inner = &self.known[model];
+        if inner.inputs.len() != 1 || inner.outputs.len() != 1 {
+            self.cx.error(
+                id.span(),
+                format!(
+                    "model `{id}` has {} inputs and {} outputs; a model used as a layer takes one input and gives one output",
+                    inner.inputs.len(),
+                    inner.outputs.len()
+                ),
+            );
+            return None;
+        }
+        let field = self.namer.auto(&snake_case(&id.to_string()));
+        self.subs.push(Sub {
+            model,
+            field,
+            ty: id.clone(),
+            offset: None,
+            applications: 0,
+        });
+        Some(self.subs.len() - 1)
+    }
+
+    /// Applies sub-model `index` to node `input`: its input spec must be the node's; its
+    /// layers are inlined on the first application and shared on later ones.
+    fn apply_sub(&mut self, index: usize, input: usize, id: &Ident) -> Option<usize> {
+        let known = self.known;
+        let inner = &known[self.subs[index].model];
+        let takes = &inner.inputs[0].spec;
+        let receives = &self.nodes[input].spec;
+        let fits = takes.dims == receives.dims
+            && takes.dtype == receives.dtype
+            && takes.layout == receives.layout
+            && (takes.batch.known().is_none() || takes.batch == receives.batch);
+        if !fits {
+            let (t, r) = if takes.dims != receives.dims {
+                (takes.shape_string(), receives.shape_string())
+            } else {
+                (takes.to_string(), receives.to_string())
+            };
+            self.cx.error(
+                id.span(),
+                format!("`{id}` takes {t} and receives {r}: give it a tensor of its input's shape, or change its `input(...)`"),
+            );
+            return None;
+        }
+        let application = self.subs[index].applications;
+        let offset = match self.subs[index].offset {
+            None => {
+                let offset = self.slots.len();
+                let field = self.subs[index].field.clone();
+                for l in &inner.layers {
+                    let mut l = l.clone();
+                    l.owner.insert(0, field.clone());
+                    self.slots.push(Slot::Built(l));
+                }
+                self.subs[index].offset = Some(offset);
+                offset
+            }
+            Some(offset) => {
+                for (i, l) in inner.layers.iter().enumerate() {
+                    if !l.spec.shareable {
+                        self.cx.error(
+                            id.span(),
+                            format!(
+                                "`{id}` is applied again, which shares its layers, but its layer '{}' ({}) cannot be shared yet: use a second `{id}` for this branch, or share only models of shareable layers (such as `dense`)",
+                                l.name,
+                                l.class_name()
+                            ),
+                        );
+                        return None;
+                    }
+                    if let Slot::Built(outer) = &mut self.slots[offset + i] {
+                        outer.uses += l.uses;
+                    }
+                }
+                offset
+            }
+        };
+        self.subs[index].applications += 1;
+        let mut map = vec![input; inner.nodes.len()];
+        let out_node = inner.outputs[0];
+        for (j, n) in inner.nodes.iter().enumerate() {
+            let kind = match &n.kind {
+                NodeKind::Input(_) => continue,
+                NodeKind::Apply {
+                    layer,
+                    use_index,
+                    input,
+                } => NodeKind::Apply {
+                    layer: offset + layer,
+                    use_index: application * inner.layers[*layer].uses + use_index,
+                    input: map[*input],
+                },
+                NodeKind::Merge { layer, inputs } => NodeKind::Merge {
+                    layer: offset + layer,
+                    inputs: inputs.iter().map(|&i| map[i]).collect(),
+                },
+            };
+            let node = self.push_node(kind, n.spec.clone(), id.span());
+            self.nodes[node].sub = Some(SubTag {
+                sub: index,
+                application,
+                input,
+                output: j == out_node,
+            });
+            map[j] = node;
+        }
+        Some(map[out_node])
     }
 
     /// Looks a name up and marks it used; an undefined name gets "did you mean".
@@ -316,7 +501,11 @@ impl<'a> Graph<'a> {
     }
 
     fn push_node(&mut self, kind: NodeKind, spec: TensorSpec, span: Span) -> usize {
-        self.nodes.push(Node { kind, spec });
+        self.nodes.push(Node {
+            kind,
+            spec,
+            sub: None,
+        });
         self.node_spans.push(span);
         self.nodes.len() - 1
     }
@@ -546,4 +735,25 @@ fn reapply(layer: &CheckedLayer, input: &TensorSpec) -> Result<TensorSpec, Strin
         ));
     }
     Ok(out)
+}
+
+/// Keras' `to_snake_case` for a nested model's default name: `Encoder` is `encoder`,
+/// `MlpHead` is `mlp_head`, `CNNBlock` is `cnn_block`.
+fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let prev_upper = i > 0 && chars[i - 1].is_uppercase();
+            if prev_lower || (prev_upper && next_lower) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -35,15 +35,49 @@ pub struct CheckedModel {
     pub outputs: Vec<usize>,
     /// Declared as one chain (Keras' `Sequential`), which `summary()` shows as Keras does.
     pub sequential: bool,
+    /// The sub-models used as layers, whose layers are inlined in `layers` and `nodes`.
+    pub subs: Vec<CheckedSub>,
+}
+
+/// A model of the same invocation used as a layer (`-> Encoder`): a field of its own type
+/// in the outer struct, whose layers the outer graph drives directly (they are in the outer
+/// model's `layers`, with `owner` naming the field).
+#[derive(Clone)]
+pub struct CheckedSub {
+    /// Its field in the outer struct, and its name in weight paths and the summary.
+    pub field: String,
+    /// The sub-model's type, spanned at the user's token.
+    pub ty: Ident,
+    /// Its input and output specs.
+    pub input: TensorSpec,
+    pub output: TensorSpec,
+    /// The outer model's indices of its layers.
+    pub layers: std::ops::Range<usize>,
+    /// How many times it is applied (more than once: shared, its layers' gradients summed).
+    pub applications: usize,
+}
+
+/// Which application of which sub-model made a node, and whether the node is its output.
+#[derive(Clone, Copy)]
+pub struct SubTag {
+    pub sub: usize,
+    pub application: usize,
+    /// The node this application of the sub-model is applied to.
+    pub input: usize,
+    pub output: bool,
 }
 
 /// One tensor of the graph.
+#[derive(Clone)]
 pub struct Node {
     pub kind: NodeKind,
     pub spec: TensorSpec,
+    /// Set for the nodes a sub-model's layers make.
+    pub sub: Option<SubTag>,
 }
 
 /// How a tensor is computed.
+#[derive(Clone)]
 pub enum NodeKind {
     /// Input `i` of the model.
     Input(usize),
@@ -58,9 +92,14 @@ pub enum NodeKind {
 }
 
 /// One layer, with its field name, spec, configuration and the specs around its first use.
+#[derive(Clone)]
 pub struct CheckedLayer {
-    /// The layer's name: `dense`, `dense_1`, or `name = ...`; also its field in the struct.
+    /// The layer's name: `dense`, `dense_1`, or `name = ...`; also its field in the struct
+    /// (in its sub-model's struct, for a layer of a sub-model).
     pub name: String,
+    /// The fields of the sub-models the layer is in, outermost first (empty for the model's
+    /// own layers): `self.encoder.dense` has `["encoder"]`.
+    pub owner: Vec<String>,
     /// What the layer is.
     pub spec: &'static LayerSpec,
     /// Its configuration, defaults filled in.
@@ -80,6 +119,24 @@ pub struct CheckedLayer {
 }
 
 impl CheckedLayer {
+    /// The name weights are filed under: Keras' nested path, `encoder/dense`, for a layer
+    /// of a sub-model.
+    pub fn full_name(&self) -> String {
+        let mut path = self.owner.clone();
+        path.push(self.name.clone());
+        path.join("/")
+    }
+
+    /// The layer's field as seen from the model: `dense`, or `encoder.dense`.
+    pub fn access(&self) -> proc_macro2::TokenStream {
+        let segments = self
+            .owner
+            .iter()
+            .chain(std::iter::once(&self.name))
+            .map(|s| quote::format_ident!("{}", s));
+        quote::quote!(#(#segments).*)
+    }
+
     /// Keras' class name, as `summary()` shows it.
     pub fn class_name(&self) -> &'static str {
         self.spec.class_name
@@ -103,13 +160,59 @@ pub(super) fn merge_layer(name: &Ident) -> Option<&'static LayerSpec> {
 }
 
 /// Checks one model. Returns `None` if any rule failed (the errors are in `cx`).
-pub fn check_model(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
-    let model = if !item.body.lets.is_empty() || item.body.outputs.is_some() {
-        graph::check_graph(cx, item)?
+///
+/// `known` are the models of the invocation checked before it, which it may use as layers.
+pub fn check_model(cx: &Ctxt, item: &ModelItem, known: &[CheckedModel]) -> Option<CheckedModel> {
+    let graph = !item.body.lets.is_empty() || item.body.outputs.is_some();
+    let model = if graph {
+        graph::check_graph(cx, item, known)?
+    } else if names_in(item).iter().any(|n| known.iter().any(|m| m.ident == n)) {
+        // A chain through a sub-model: the graph checker inlines it; the model is still
+        // sequential, as Keras' `Sequential([encoder, Dense(3)])` is.
+        let mut model = graph::check_graph(cx, item, known)?;
+        model.sequential = true;
+        model
     } else {
         check_sequential(cx, item)?
     };
     weights_fit_in_memory(cx, &model).then_some(model)
+}
+
+/// Every bare name the model's chains mention (bound names, and models used as layers).
+pub fn names_in(item: &ModelItem) -> Vec<String> {
+    fn chain(c: &crate::ast::Chain, out: &mut Vec<String>) {
+        for t in &c.terms {
+            match t {
+                Term::Name(id) => out.push(id.to_string()),
+                Term::Call(call) => {
+                    for a in &call.args {
+                        value(&a.value, out);
+                    }
+                }
+                Term::Invalid => {}
+            }
+        }
+    }
+    fn value(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Chain(c) => chain(c, out),
+            Value::List { items, .. } => items.iter().for_each(|i| value(i, out)),
+            Value::Call(call) => call.args.iter().for_each(|a| value(&a.value, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let body = &item.body;
+    for l in &body.lets {
+        chain(&l.chain, &mut out);
+    }
+    if let Some(t) = &body.tail {
+        chain(t, &mut out);
+    }
+    if let Some((outs, _)) = &body.outputs {
+        outs.iter().for_each(|c| chain(c, &mut out));
+    }
+    out
 }
 
 /// Every weight is an `f32` in one allocation per array: the model's weights, counted with
@@ -231,6 +334,7 @@ fn check_sequential(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
     let mut nodes = vec![Node {
         kind: NodeKind::Input(0),
         spec: input.spec.clone(),
+        sub: None,
     }];
     for (i, layer) in layers.iter().enumerate() {
         nodes.push(Node {
@@ -240,6 +344,7 @@ fn check_sequential(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
                 input: i,
             },
             spec: layer.output.clone(),
+            sub: None,
         });
     }
     Some(CheckedModel {
@@ -251,6 +356,7 @@ fn check_sequential(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
         layers,
         nodes,
         sequential: true,
+        subs: Vec::new(),
     })
 }
 
@@ -427,7 +533,7 @@ fn clone_dims_value(v: &Value) -> Value {
 /// `name = ...` is used as is and must be unique.
 #[derive(Default)]
 pub(super) struct Namer {
-    counters: HashMap<&'static str, usize>,
+    counters: HashMap<String, usize>,
     /// Every name taken, keyed by its NFC form: rustc compares identifiers so, and a name
     /// becomes the layer's field.
     used: HashMap<String, (String, Span)>,
@@ -492,9 +598,9 @@ impl Namer {
     }
 
     /// The next free automatic name for `kind`: `dense`, `dense_1`, ...
-    pub(super) fn auto(&mut self, kind: &'static str) -> String {
+    pub(super) fn auto(&mut self, kind: &str) -> String {
         loop {
-            let n = self.counters.entry(kind).or_insert(0);
+            let n = self.counters.entry(kind.to_string()).or_insert(0);
             let name = if *n == 0 {
                 kind.to_string()
             } else {
@@ -567,6 +673,7 @@ pub(super) fn check_layer(
             let input = inputs.first().cloned().unwrap_or_else(|| output.clone());
             Some(CheckedLayer {
                 name: name.to_string(),
+                owner: Vec::new(),
                 spec,
                 config,
                 inputs,

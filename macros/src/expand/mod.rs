@@ -26,7 +26,46 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
         return out;
     }
     let wiring = Wiring::new(model);
-    let fields = model.layers.iter().map(|l| {
+    let own = |l: &&CheckedLayer| l.owner.is_empty();
+    let sub_fields = model.subs.iter().map(|sub| {
+        let field = format_ident!("{}", sub.field, span = sub.ty.span());
+        let ty = &sub.ty;
+        let shared = if sub.applications > 1 {
+            format!(" Shared: applied {} times.", sub.applications)
+        } else {
+            String::new()
+        };
+        let doc = format!(
+            "Sub-model `{}` ({}): {} -> {}. Its layers are trained with this model's.{shared}",
+            sub.field,
+            ty,
+            sub.input.shape_string(),
+            sub.output.shape_string()
+        );
+        quote!(#[doc = #doc] pub #field: #ty)
+    });
+    let sub_builds = model.subs.iter().map(|sub| {
+        let field = format_ident!("{}", sub.field);
+        let ty = &sub.ty;
+        // Applied more than once, its layers hold a buffer set per use of the outer graph.
+        let uses = model.layers[sub.layers.clone()]
+            .iter()
+            .filter(|_| sub.applications > 1)
+            .map(|l| {
+                let mut path = l.owner[1..].to_vec();
+                path.push(l.name.clone());
+                let path = path.iter().map(|s| format_ident!("{}", s));
+                let n = l.uses;
+                quote!(__s::Layer::set_uses(&mut sub.#(#path).*, #n);)
+            });
+        quote!(#field: {
+            #[allow(unused_mut)]
+            let mut sub = #ty::__build(rng);
+            #(#uses)*
+            sub
+        })
+    });
+    let fields = model.layers.iter().filter(own).map(|l| {
         let field = format_ident!("{}", l.name, span = l.span);
         let ty = layer_type(l);
         let shared = if l.uses > 1 {
@@ -43,7 +82,7 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
         );
         quote!(#[doc = #doc] pub #field: #ty)
     });
-    let builds = model.layers.iter().enumerate().map(|(i, l)| {
+    let builds = model.layers.iter().enumerate().filter(|(_, l)| own(l)).map(|(i, l)| {
         let field = format_ident!("{}", l.name);
         let init = layer_build(model, i);
         // A frozen layer is told so (merges have no weights and no `Layer` impl).
@@ -94,6 +133,7 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
         #(#attrs)*
         #vis struct #ident {
             #(#fields,)*
+            #(#sub_fields,)*
             #graph_field
         }
 
@@ -138,9 +178,10 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
                     ::core::result::Result::Ok(Self::new())
                 }
 
-                fn __build(rng: &mut __s::Rng) -> Self {
+                #[doc(hidden)]
+                pub fn __build(rng: &mut __s::Rng) -> Self {
                     let __layers = <Self as __s::Model>::layers();
-                    #ident { #(#builds,)* #graph_build }
+                    #ident { #(#builds,)* #(#sub_builds,)* #graph_build }
                 }
 
                 #array_predict
@@ -534,8 +575,8 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         (Vec::new(), Vec::new(), Vec::new());
     // Merges have no weights (and implement `MergeLayer`, not `Layer`).
     for l in model.layers.iter().filter(|l| l.spec.arity == Arity::One) {
-        let f = format_ident!("{}", l.name);
-        let n = &l.name;
+        let f = l.access();
+        let n = &l.full_name();
         if l.trainable {
             visit_params.push(quote!(__s::Layer::visit_params(&mut self.#f, #n, f);));
             visit_weights.push(quote!(__s::Layer::visit_weights(&self.#f, #n, f);));
@@ -553,7 +594,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
     let n_layers = model.layers.len();
     let layer_infos = model.layers.iter().map(|l| {
         let spec = spec_index(l);
-        let name = &l.name;
+        let name = &l.full_name();
         let values = l.config.values().iter().map(|(name, value)| {
             let v = param_value_tokens(value);
             quote!((#name, #v))
@@ -590,7 +631,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
     });
     let graph_outputs = model.outputs.iter();
     let layer_refs = model.layers.iter().enumerate().map(|(i, l)| {
-        let f = format_ident!("{}", l.name);
+        let f = l.access();
         if l.spec.arity == Arity::One {
             quote!(#i => ::core::option::Option::Some(__s::LayerRef::One(&self.#f)),)
         } else {
@@ -720,6 +761,9 @@ fn summary(model: &CheckedModel) -> TokenStream {
     let mut rows = Vec::new();
     let mut seen = vec![false; model.layers.len()];
     let producer = |node: usize| -> String {
+        if let Some(tag) = model.nodes[node].sub {
+            return format!("{}[{}][0]", model.subs[tag.sub].field, tag.application);
+        }
         match &model.nodes[node].kind {
             NodeKind::Input(i) => format!("{}[0][0]", model.inputs[*i].name),
             NodeKind::Apply {
@@ -730,22 +774,53 @@ fn summary(model: &CheckedModel) -> TokenStream {
             NodeKind::Merge { layer, .. } => format!("{}[0][0]", model.layers[*layer].name),
         }
     };
+    let mut sub_seen = vec![false; model.subs.len()];
     for node in &model.nodes {
-        let (name, class, shape, (params, non_trainable), connected) = match &node.kind {
-            NodeKind::Input(i) => {
+        let (name, class, shape, (params, non_trainable), connected) = match (&node.kind, node.sub) {
+            // A sub-model is one row, as Keras shows a nested model, at its first output.
+            (_, Some(tag)) => {
+                if !tag.output || std::mem::replace(&mut sub_seen[tag.sub], true) {
+                    continue;
+                }
+                let sub = &model.subs[tag.sub];
+                let (trainable, frozen) = model.layers[sub.layers.clone()]
+                    .iter()
+                    .map(CheckedLayer::param_counts)
+                    .fold((0usize, 0usize), |(a, b), (c, d)| {
+                        (a.saturating_add(c), b.saturating_add(d))
+                    });
+                let connected = if model.sequential {
+                    Vec::new()
+                } else {
+                    model
+                        .nodes
+                        .iter()
+                        .filter_map(|n| n.sub.filter(|t| t.sub == tag.sub && t.output))
+                        .map(|t| producer(t.input))
+                        .collect()
+                };
+                (
+                    sub.field.clone(),
+                    sub.ty.to_string(),
+                    sub.output.shape_string(),
+                    (trainable.saturating_add(frozen), frozen),
+                    connected,
+                )
+            }
+            (NodeKind::Input(i), None) => {
                 if model.sequential {
                     continue;
                 }
                 let input = &model.inputs[*i];
                 (
                     input.name.clone(),
-                    "InputLayer",
+                    "InputLayer".to_string(),
                     input.spec.shape_string(),
                     (0usize, 0usize),
                     Vec::new(),
                 )
             }
-            NodeKind::Apply { layer, .. } | NodeKind::Merge { layer, .. } => {
+            (NodeKind::Apply { layer, .. } | NodeKind::Merge { layer, .. }, None) => {
                 if std::mem::replace(&mut seen[*layer], true) {
                     continue;
                 }
@@ -769,7 +844,7 @@ fn summary(model: &CheckedModel) -> TokenStream {
                 let (trainable, frozen) = l.param_counts();
                 (
                     l.name.clone(),
-                    l.class_name(),
+                    l.class_name().to_string(),
                     l.output.shape_string(),
                     (trainable + frozen, frozen),
                     connected,

@@ -50,8 +50,9 @@ fn ragged_root(model: &CheckedModel, node: usize) -> Option<usize> {
     }
 }
 
-fn field(model: &CheckedModel, layer: usize) -> proc_macro2::Ident {
-    format_ident!("{}", model.layers[layer].name)
+/// A layer's field as seen from the model (`dense`, or `encoder.dense` in a sub-model).
+fn field(model: &CheckedModel, layer: usize) -> TokenStream {
+    model.layers[layer].access()
 }
 
 /// The `Input` variant for a model input of `spec`'s layout and dtype, around `value`.
@@ -131,6 +132,9 @@ impl Wiring {
 
     /// The name of the layer (or input) that makes `node`.
     pub fn node_name(&self, model: &CheckedModel, node: usize) -> String {
+        if let Some(tag) = model.nodes[node].sub {
+            return model.subs[tag.sub].field.clone();
+        }
         match &model.nodes[node].kind {
             NodeKind::Input(i) => model.inputs[*i].name.clone(),
             NodeKind::Apply { layer, .. } | NodeKind::Merge { layer, .. } => {

@@ -130,10 +130,14 @@ impl<S: Default> PerUse<S> {
     }
 
     /// Swaps use `index`'s state into `current`, parking the active use's. An index past the
-    /// uses set is ignored.
+    /// uses set makes room for it (a layer moved into a model that shares it more often,
+    /// such as a trained sub-model assigned to a shared field).
     pub(crate) fn select(&mut self, index: usize, current: &mut S) {
-        if index == self.active || index >= self.parked.len() {
+        if index == self.active {
             return;
+        }
+        if index >= self.parked.len() {
+            self.parked.resize_with(index + 1, S::default);
         }
         std::mem::swap(&mut self.parked[self.active], current);
         std::mem::swap(&mut self.parked[index], current);
@@ -166,10 +170,14 @@ impl<const N: usize> UseSlots<N> {
     }
 
     /// Swaps use `index`'s buffers into `current` (the layer's fields), parking the active
-    /// use's. An index past the uses set is ignored.
+    /// use's. An index past the uses set makes room for it (see [`PerUse::select`]).
     pub(crate) fn select(&mut self, index: usize, current: [&mut Array2<f32>; N]) {
-        if index == self.active || index >= self.slots.len() {
+        if index == self.active {
             return;
+        }
+        if index >= self.slots.len() {
+            self.slots
+                .resize_with(index + 1, || std::array::from_fn(|_| Array2::zeros((0, 0))));
         }
         let mut current = current;
         for slot in [self.active, index] {
