@@ -46,6 +46,25 @@ model! {
     }
 }
 
+/// Models of another module, declared in their own invocation.
+mod nets {
+    use stratic::prelude::*;
+
+    model! {
+        /// Used by path from the parent module.
+        pub struct Projector {
+            input(shape = [4]) -> dense(2, name = "proj")
+        }
+    }
+}
+
+model! {
+    /// A model of another invocation by name (Encoder), and of another module by path.
+    pub struct Pipeline {
+        input(shape = [8]) -> Encoder -> nets::Projector -> dense(1)
+    }
+}
+
 fn data(n: usize, salt: usize) -> Array2<f32> {
     Array2::from_shape_fn((n, 8), |(i, j)| {
         ((((i + salt) * 8 + j) * 7919) % 101) as f32 / 50.0 - 1.0
@@ -180,7 +199,12 @@ fn sub_model_gradients_match_finite_differences() {
 fn shared_sub_model_gradients_are_summed_over_its_uses() {
     let (a, b) = (data(6, 2), data(6, 3));
     let y = Array2::from_shape_fn((6, 1), |(i, _)| f32::from(u8::from(i % 2 == 0)));
-    check_gradients!(FlatSiamese::with_seed(4), (a.view(), b.view()), y.view(), 217);
+    check_gradients!(
+        FlatSiamese::with_seed(4),
+        (a.view(), b.view()),
+        y.view(),
+        217
+    );
     check_gradients!(Siamese::with_seed(4), (a.view(), b.view()), y.view(), 217);
     // An encoder moved in from a model that used it once is shared as correctly.
     let with_moved = || {
@@ -194,11 +218,17 @@ fn shared_sub_model_gradients_are_summed_over_its_uses() {
 #[test]
 fn safetensors_round_trip_of_a_nested_model() {
     let model = Deep::with_seed(6);
-    let path = std::env::temp_dir().join(format!("stratic-deep-{}.safetensors", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("stratic-deep-{}.safetensors", std::process::id()));
     model.save_weights(&path).unwrap();
     let mut other = Deep::with_seed(7);
     let x = data(5, 4);
-    assert!(max_diff(&model.predict(x.view()).unwrap(), &other.predict(x.view()).unwrap()) > 0.0);
+    assert!(
+        max_diff(
+            &model.predict(x.view()).unwrap(),
+            &other.predict(x.view()).unwrap()
+        ) > 0.0
+    );
     other.load_weights(&path).unwrap();
     std::fs::remove_file(&path).ok();
     assert_eq!(
@@ -211,11 +241,20 @@ fn safetensors_round_trip_of_a_nested_model() {
 fn a_trained_encoder_moves_into_another_model() {
     let x = data(90, 5);
     let y = one_hot(90);
-    let mut compiled = Classifier::with_seed(1).compile(Adam::new(0.01), Loss::categorical_crossentropy());
+    let mut compiled =
+        Classifier::with_seed(1).compile(Adam::new(0.01), Loss::categorical_crossentropy());
     let untrained = compiled.model().encoder.weights();
-    let options = FitOptions::default().epochs(30).batch_size(16).seed(1).verbose(0);
+    let options = FitOptions::default()
+        .epochs(30)
+        .batch_size(16)
+        .seed(1)
+        .verbose(0);
     let history = compiled.fit(x.view(), y.view(), &options).unwrap();
-    assert!(history.loss()[29] < history.loss()[0], "{:?}", history.loss());
+    assert!(
+        history.loss()[29] < history.loss()[0],
+        "{:?}",
+        history.loss()
+    );
     let trained = compiled.into_model();
     let code = trained.encoder.predict(x.view()).unwrap();
     // Training moved the encoder's weights: they are trained with the classifier's.
@@ -233,4 +272,39 @@ fn a_trained_encoder_moves_into_another_model() {
         .unwrap()
         .1[[0]];
     assert!((same[[0, 0]] - 1.0 / (1.0 + (-bias).exp())).abs() < 1e-6);
+}
+
+#[test]
+fn models_of_other_invocations_and_modules_are_layers_too() {
+    let m = Pipeline::with_seed(8);
+    let names: Vec<String> = m.weights().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        names,
+        [
+            "encoder/enc_hidden/kernel",
+            "encoder/enc_hidden/bias",
+            "encoder/code/kernel",
+            "encoder/code/bias",
+            "projector/proj/kernel",
+            "projector/proj/bias",
+            "dense/kernel",
+            "dense/bias",
+        ]
+    );
+    let x = data(4, 6);
+    let code = m.encoder.predict(x.view()).unwrap();
+    let projected = m.projector.predict(code.view()).unwrap();
+    let w = m.weights();
+    let (k, b) = (&w[6].1, &w[7].1);
+    let want = projected.dot(
+        &k.view()
+            .into_dimensionality::<stratic::ndarray::Ix2>()
+            .unwrap(),
+    ) + &b
+        .view()
+        .into_dimensionality::<stratic::ndarray::Ix1>()
+        .unwrap();
+    assert!(max_diff(&m.predict(x.view()).unwrap(), &want) < 1e-6);
+    let text = m.summary().to_string();
+    assert!(text.contains("projector (Projector)"), "{text}");
 }

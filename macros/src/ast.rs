@@ -14,6 +14,19 @@ pub struct ModelItem {
     pub vis: Visibility,
     pub ident: Ident,
     pub body: Body,
+    /// The body's tokens as written, for the model's description (see [`Described`]).
+    pub body_tokens: TokenStream,
+}
+
+/// A model of another invocation (or crate), as its description macro hands it to this
+/// invocation: `@describe { path = nets::Encoder; $(@describe { ... })* struct Encoder { ... } }`.
+/// The path is how the using model names it; the nested descriptions are the models it uses.
+pub struct Described {
+    pub path: syn::Path,
+    pub subs: Vec<Described>,
+    pub item: ModelItem,
+    /// The whole `@describe { ... }` group, to pass on in this invocation's descriptions.
+    pub tokens: TokenStream,
 }
 
 /// The body of a model: `let` statements, then the outputs.
@@ -45,6 +58,7 @@ impl Chain {
         match self.terms.first() {
             Some(Term::Call(c)) => c.name.span(),
             Some(Term::Name(id)) => id.span(),
+            Some(Term::Path(p)) => syn::spanned::Spanned::span(p),
             _ => Span::call_site(),
         }
     }
@@ -54,8 +68,11 @@ impl Chain {
 pub enum Term {
     /// `layer(args)`
     Call(Call),
-    /// A bound name.
+    /// A bound name, or a model used as a layer.
     Name(Ident),
+    /// A path of several segments: a model of another module or crate used as a layer
+    /// (`nets::Encoder`).
+    Path(syn::Path),
     /// Tokens that did not parse (the error is already recorded).
     Invalid,
 }

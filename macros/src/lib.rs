@@ -7,6 +7,7 @@
 mod ast;
 mod check;
 mod ctxt;
+mod describe;
 mod expand;
 mod parse;
 #[cfg(test)]
@@ -22,7 +23,16 @@ pub fn model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 
 fn expand_models(input: TokenStream) -> TokenStream {
     let cx = ctxt::Ctxt::new();
-    let items = match parse::parse_items(input, &cx) {
+    // Models of other invocations this one uses, described by their description macros.
+    let (groups, rest) = parse::split_descriptions(input.clone());
+    let mut described = Vec::new();
+    for group in groups {
+        match parse::parse_described(group, &cx) {
+            Ok(d) => described.push(d),
+            Err(e) => return e.to_compile_error(),
+        }
+    }
+    let items = match parse::parse_items(rest, &cx) {
         Ok(items) => items,
         Err(e) => {
             let mut out = e.to_compile_error();
@@ -32,8 +42,30 @@ fn expand_models(input: TokenStream) -> TokenStream {
             return out;
         }
     };
+    // A model of another invocation is described by its macro, which then calls this macro
+    // again with the description in front: one round per model used.
+    if let Some(path) = describe::unresolved(&items, &described) {
+        // Parse errors are reported in the last round, with everything else.
+        let _ = cx.check();
+        return describe::ask_for(&path, input);
+    }
     let mut out = TokenStream::new();
-    let mut models = Vec::new();
+    // The described models come first in what the items may use; they are not expanded.
+    let mut models: Vec<check::CheckedModel> = Vec::new();
+    for d in &described {
+        match describe::check_described(&cx, d) {
+            Some(m) => models.push(m),
+            None => {
+                return cx
+                    .check()
+                    .err()
+                    .map(|e| e.to_compile_error())
+                    .unwrap_or_default()
+            }
+        }
+    }
+    let n_described = models.len();
+    let mut descriptions = Vec::new();
     let mut declared: Vec<(String, proc_macro2::Span)> = Vec::new();
     let mut unique = Vec::new();
     for item in &items {
@@ -50,9 +82,14 @@ fn expand_models(input: TokenStream) -> TokenStream {
         unique.push(item);
     }
     // A model used as a layer by another is checked first, so the user sees its shapes.
-    let mut failed: Vec<String> = Vec::new();
-    for item in order_by_use(&unique, &cx) {
-        let uses_failed = check::names_in(item).iter().any(|n| failed.contains(n));
+    // A model in a cycle is reported once, at its declaration, and not checked.
+    let (order, mut failed) = order_by_use(&unique, &cx);
+    for item in order {
+        let name = item.ident.to_string();
+        let uses_failed = check::names_in(item)
+            .iter()
+            .chain(std::iter::once(&name))
+            .any(|n| failed.contains(n));
         // Each model is checked against a fresh sink so one model's errors do not stop another's expansion.
         let item_cx = ctxt::Ctxt::new();
         let checked = if uses_failed {
@@ -62,7 +99,10 @@ fn expand_models(input: TokenStream) -> TokenStream {
             check::check_model(&item_cx, item, &models)
         };
         match (item_cx.check(), checked) {
-            (Ok(()), Some(model)) => models.push(model),
+            (Ok(()), Some(model)) => {
+                descriptions.push(describe::description_macro(item, &unique, &described));
+                models.push(model);
+            }
             (Err(e), _) => {
                 cx.push(e);
                 failed.push(item.ident.to_string());
@@ -74,18 +114,22 @@ fn expand_models(input: TokenStream) -> TokenStream {
             }
         }
     }
-    for model in &models {
+    for model in &models[n_described..] {
         out.extend(expand::expand(model));
     }
+    out.extend(descriptions);
     if let Err(e) = cx.check() {
         out.extend(e.to_compile_error());
     }
     out
 }
 
-/// The items in an order where every model comes after the models it uses as layers; a
-/// model that uses itself, directly or through others, is an error at the use.
-fn order_by_use<'a>(items: &[&'a ast::ModelItem], cx: &ctxt::Ctxt) -> Vec<&'a ast::ModelItem> {
+/// The items in an order where every model comes after the models it uses as layers, and
+/// the names of the models that use themselves, directly or through others (an error).
+fn order_by_use<'a>(
+    items: &[&'a ast::ModelItem],
+    cx: &ctxt::Ctxt,
+) -> (Vec<&'a ast::ModelItem>, Vec<String>) {
     let names: Vec<String> = items.iter().map(|i| i.ident.to_string()).collect();
     let deps: Vec<Vec<usize>> = items
         .iter()
@@ -108,10 +152,12 @@ fn order_by_use<'a>(items: &[&'a ast::ModelItem], cx: &ctxt::Ctxt) -> Vec<&'a as
         order: &mut Vec<usize>,
         items: &[&ast::ModelItem],
         cx: &ctxt::Ctxt,
+        cyclic: &mut Vec<String>,
     ) {
         match state[i] {
             2 => return,
             1 => {
+                cyclic.push(items[i].ident.to_string());
                 cx.error(
                     items[i].ident.span(),
                     format!(
@@ -125,13 +171,14 @@ fn order_by_use<'a>(items: &[&'a ast::ModelItem], cx: &ctxt::Ctxt) -> Vec<&'a as
         }
         state[i] = 1;
         for &d in &deps[i] {
-            visit(d, deps, state, order, items, cx);
+            visit(d, deps, state, order, items, cx, cyclic);
         }
         state[i] = 2;
         order.push(i);
     }
+    let mut cyclic = Vec::new();
     for i in 0..items.len() {
-        visit(i, &deps, &mut state, &mut order, items, cx);
+        visit(i, &deps, &mut state, &mut order, items, cx, &mut cyclic);
     }
-    order.into_iter().map(|i| items[i]).collect()
+    (order.into_iter().map(|i| items[i]).collect(), cyclic)
 }

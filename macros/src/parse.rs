@@ -5,7 +5,7 @@ use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Attribute, Ident, LitBool, LitFloat, LitInt, LitStr, Token, Visibility};
 
-use crate::ast::{Arg, Body, Call, Chain, Let, ModelItem, RawItem, Term, Value};
+use crate::ast::{Arg, Body, Call, Chain, Described, Let, ModelItem, RawItem, Term, Value};
 use crate::ctxt::Ctxt;
 
 /// Parses the items of one invocation. Errors inside bodies go to `cx`; an error in an item's
@@ -13,9 +13,65 @@ use crate::ctxt::Ctxt;
 /// returned.
 pub fn parse_items(input: TokenStream, cx: &Ctxt) -> syn::Result<Vec<ModelItem>> {
     let raws = Parser::parse2(parse_raw_items, input)?;
-    Ok(raws
+    Ok(raws.into_iter().map(|raw| model_item(raw, cx)).collect())
+}
+
+/// Splits the descriptions of models of other invocations (`@describe { ... }`, put there by
+/// their description macros) off the front of an invocation.
+pub fn split_descriptions(input: TokenStream) -> (Vec<TokenStream>, TokenStream) {
+    let toks: Vec<TokenTree> = input.into_iter().collect();
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while let (Some(TokenTree::Punct(at)), Some(TokenTree::Ident(kw)), Some(TokenTree::Group(g))) =
+        (toks.get(i), toks.get(i + 1), toks.get(i + 2))
+    {
+        if at.as_char() != '@' || kw != "describe" || g.delimiter() != Delimiter::Brace {
+            break;
+        }
+        groups.push(toks[i..i + 3].iter().cloned().collect());
+        i += 3;
+    }
+    (groups, toks[i..].iter().cloned().collect())
+}
+
+/// Parses one `@describe { path = P; $(@describe { ... })* struct Name { ... } }` group.
+pub fn parse_described(group: TokenStream, cx: &Ctxt) -> syn::Result<Described> {
+    let tokens = group.clone();
+    let inner = match group.into_iter().nth(2) {
+        Some(TokenTree::Group(g)) => g.stream(),
+        _ => {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "malformed model description",
+            ))
+        }
+    };
+    let toks: Vec<TokenTree> = inner.into_iter().collect();
+    let semi = toks
+        .iter()
+        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))
+        .ok_or_else(|| syn::Error::new(Span::call_site(), "malformed model description"))?;
+    // `path = P`
+    let path_tokens: TokenStream = toks[2.min(semi)..semi].iter().cloned().collect();
+    let path: syn::Path = syn::parse2(path_tokens)?;
+    let (groups, rest) = split_descriptions(toks[semi + 1..].iter().cloned().collect());
+    let subs = groups
         .into_iter()
-        .map(|raw| {
+        .map(|g| parse_described(g, cx))
+        .collect::<syn::Result<Vec<_>>>()?;
+    let raw: RawItem = syn::parse2(rest)?;
+    Ok(Described {
+        path,
+        subs,
+        item: model_item(raw, cx),
+        tokens,
+    })
+}
+
+fn model_item(raw: RawItem, cx: &Ctxt) -> ModelItem {
+    let body_tokens = raw.body.clone();
+    {
+        {
             let body_cx = Ctxt::new();
             let mut body = parse_body(raw.body, raw.brace_span, &body_cx);
             if let Err(e) = body_cx.check() {
@@ -32,9 +88,10 @@ pub fn parse_items(input: TokenStream, cx: &Ctxt) -> syn::Result<Vec<ModelItem>>
                 attrs: raw.attrs,
                 vis: raw.vis,
                 ident: raw.ident,
+                body_tokens,
             }
-        })
-        .collect())
+        }
+    }
 }
 
 fn parse_raw_items(input: ParseStream) -> syn::Result<Vec<RawItem>> {
@@ -253,6 +310,56 @@ fn parse_term(seg: Vec<TokenTree>, cx: &Ctxt) -> Term {
         }
         None => return Term::Invalid,
     };
+    let mut it = it.peekable();
+    // `nets::Encoder`: a model of another module or crate.
+    let mut segments = vec![name.clone()];
+    while let Some(TokenTree::Punct(p)) = it.peek() {
+        if p.as_char() != ':' || p.spacing() != Spacing::Joint {
+            break;
+        }
+        it.next();
+        match (it.next(), it.next()) {
+            (Some(TokenTree::Punct(q)), Some(TokenTree::Ident(seg))) if q.as_char() == ':' => {
+                segments.push(seg);
+            }
+            (_, other) => {
+                cx.error(
+                    other.map_or(name.span(), |t| t.span()),
+                    "expected a path such as `nets::Encoder` (a model used as a layer)",
+                );
+                return Term::Invalid;
+            }
+        }
+    }
+    if segments.len() > 1 {
+        let path: TokenStream = segments
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| {
+                let sep: TokenStream = if i == 0 {
+                    TokenStream::new()
+                } else {
+                    quote::quote!(::)
+                };
+                sep.into_iter()
+                    .chain(std::iter::once(TokenTree::Ident(s.clone())))
+            })
+            .collect();
+        if let Some(extra) = it.next() {
+            cx.error(
+                extra.span(),
+                "expected `->` after a model used as a layer: models take no arguments",
+            );
+            return Term::Invalid;
+        }
+        return match syn::parse2::<syn::Path>(path) {
+            Ok(p) => Term::Path(p),
+            Err(e) => {
+                cx.push(e);
+                Term::Invalid
+            }
+        };
+    }
     let term = match it.next() {
         None => return Term::Name(name),
         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => Term::Call(Call {

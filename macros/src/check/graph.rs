@@ -14,8 +14,8 @@ use syn::Ident;
 use super::args::{bind, Bound};
 use super::input::{bind_input, check_input};
 use super::{
-    chain_layer, check_layer, merge_layer, not_a_layer, unknown_layer, CheckedInput, CheckedLayer,
-    CheckedModel, CheckedSub, Namer, Node, NodeKind, SubTag,
+    chain_layer, check_layer, merge_layer, not_a_layer, path_string, unknown_layer, unknown_model,
+    CheckedInput, CheckedLayer, CheckedModel, CheckedSub, Namer, Node, NodeKind, SubTag,
 };
 use crate::ast::{Call, Chain, ModelItem, Term, Value};
 use crate::ctxt::Ctxt;
@@ -67,7 +67,7 @@ enum Step {
 struct Sub {
     model: usize,
     field: String,
-    ty: Ident,
+    ty: syn::Path,
     /// The slot of its first layer, once it is applied (its layers are inlined then).
     offset: Option<usize>,
     applications: usize,
@@ -199,6 +199,7 @@ pub fn check_graph<'a>(
             Some(CheckedSub {
                 field: sub.field,
                 ty: sub.ty,
+                class: inner.ident.to_string(),
                 input: inner.inputs[0].spec.clone(),
                 output: inner.nodes[inner.outputs[0]].spec.clone(),
                 layers: offset..offset + inner.layers.len(),
@@ -208,6 +209,8 @@ pub fn check_graph<'a>(
         .collect();
     Some(CheckedModel {
         subs,
+        key: item.ident.to_string(),
+        ty: item.ident.clone().into(),
         attrs: item.attrs.clone(),
         vis: item.vis.clone(),
         ident: item.ident.clone(),
@@ -242,16 +245,21 @@ impl<'a> Graph<'a> {
                 }
                 Eval::Layers(vec![Step::Layer(layer)])
             }
-            Term::Name(id) if self.is_sub_model(id) => {
-                let sub = self.declare_sub(id)?;
+            Term::Name(_) | Term::Path(_) if self.sub_ref(head).is_some() => {
+                let r = self.sub_ref(head)?;
+                let sub = self.declare_sub(&r)?;
                 if !allow_layers {
                     self.cx.error(
-                        id.span(),
-                        format!("`{id}` is a model used as a layer and has no input here: a chain starts with a tensor, e.g. `x -> {id}`"),
+                        r.span,
+                        format!("`{}` is a model used as a layer and has no input here: a chain starts with a tensor, e.g. `x -> {}`", r.shown, r.shown),
                     );
                     return None;
                 }
                 Eval::Layers(vec![Step::Sub(sub)])
+            }
+            Term::Path(p) => {
+                unknown_model(self.cx, p);
+                return None;
             }
             Term::Name(id) => match self.lookup(id)? {
                 Binding::Failed => return None,
@@ -296,13 +304,20 @@ impl<'a> Graph<'a> {
                     layers.push(Step::Layer(self.declare(c)?));
                     Eval::Layers(layers)
                 }
-                (Eval::Tensor(node), Term::Name(id)) if self.is_sub_model(id) => {
-                    let sub = self.declare_sub(id)?;
-                    Eval::Tensor(self.apply_sub(sub, node, id)?)
+                (current, Term::Name(_) | Term::Path(_)) if self.sub_ref(term).is_some() => {
+                    let r = self.sub_ref(term)?;
+                    let sub = self.declare_sub(&r)?;
+                    match current {
+                        Eval::Tensor(node) => Eval::Tensor(self.apply_sub(sub, node, &r)?),
+                        Eval::Layers(mut layers) => {
+                            layers.push(Step::Sub(sub));
+                            Eval::Layers(layers)
+                        }
+                    }
                 }
-                (Eval::Layers(mut layers), Term::Name(id)) if self.is_sub_model(id) => {
-                    layers.push(Step::Sub(self.declare_sub(id)?));
-                    Eval::Layers(layers)
+                (_, Term::Path(p)) => {
+                    unknown_model(self.cx, p);
+                    return None;
                 }
                 (current, Term::Name(id)) => {
                     let layers = match self.lookup(id)? {
@@ -321,7 +336,10 @@ impl<'a> Graph<'a> {
                             for step in layers {
                                 node = match step {
                                     Step::Layer(layer) => self.apply(layer, node, id.span())?,
-                                    Step::Sub(sub) => self.apply_sub(sub, node, id)?,
+                                    Step::Sub(sub) => {
+                                        let r = SubRef::named(id);
+                                        self.apply_sub(sub, node, &r)?
+                                    }
                                 };
                             }
                             Eval::Tensor(node)
@@ -337,32 +355,43 @@ impl<'a> Graph<'a> {
         Some(current)
     }
 
-    /// Whether `id` names a model of the invocation (and no binding shadows it).
-    fn is_sub_model(&self, id: &Ident) -> bool {
-        !self.env.contains_key(&id.to_string()) && self.known.iter().any(|m| m.ident == *id)
+    /// The model a term names, if it names one (and no binding shadows it).
+    fn sub_ref(&self, term: &Term) -> Option<SubRef> {
+        let r = match term {
+            Term::Name(id) if !self.env.contains_key(&id.to_string()) => SubRef::named(id),
+            Term::Path(p) => SubRef {
+                key: path_string(p),
+                shown: path_string(p),
+                span: syn::spanned::Spanned::span(p),
+                path: p.clone(),
+            },
+            _ => return None,
+        };
+        self.known.iter().any(|m| m.key == r.key).then_some(r)
     }
 
     /// A new use of a model as a layer: named, as Keras names a nested model, after its
     /// type in snake case (`Encoder` is `encoder`, then `encoder_1`).
-    fn declare_sub(&mut self, id: &Ident) -> Option<usize> {
-        let model = self.known.iter().position(|m| m.ident == *id)?;
+    fn declare_sub(&mut self, r: &SubRef) -> Option<usize> {
+        let model = self.known.iter().position(|m| m.key == r.key)?;
         let inner = &self.known[model];
+        let id = &r.shown;
         if inner.inputs.len() != 1 || inner.outputs.len() != 1 {
             self.cx.error(
-                id.span(),
+                r.span,
                 format!(
-                    "model `{id}` has {} inputs and {} outputs; a model used as a layer takes one input and gives one output",
-                    inner.inputs.len(),
-                    inner.outputs.len()
+                    "model `{id}` has {} and {}; a model used as a layer takes one input and gives one output",
+                    count(inner.inputs.len(), "input"),
+                    count(inner.outputs.len(), "output")
                 ),
             );
             return None;
         }
-        let field = self.namer.auto(&snake_case(&id.to_string()));
+        let field = self.namer.auto(&snake_case(&inner.ident.to_string()));
         self.subs.push(Sub {
             model,
             field,
-            ty: id.clone(),
+            ty: r.path.clone(),
             offset: None,
             applications: 0,
         });
@@ -371,7 +400,8 @@ impl<'a> Graph<'a> {
 
     /// Applies sub-model `index` to node `input`: its input spec must be the node's; its
     /// layers are inlined on the first application and shared on later ones.
-    fn apply_sub(&mut self, index: usize, input: usize, id: &Ident) -> Option<usize> {
+    fn apply_sub(&mut self, index: usize, input: usize, r: &SubRef) -> Option<usize> {
+        let id = &r.shown;
         let known = self.known;
         let inner = &known[self.subs[index].model];
         let takes = &inner.inputs[0].spec;
@@ -381,14 +411,14 @@ impl<'a> Graph<'a> {
             && takes.layout == receives.layout
             && (takes.batch.known().is_none() || takes.batch == receives.batch);
         if !fits {
-            let (t, r) = if takes.dims != receives.dims {
+            let (t, rr) = if takes.dims != receives.dims {
                 (takes.shape_string(), receives.shape_string())
             } else {
                 (takes.to_string(), receives.to_string())
             };
             self.cx.error(
-                id.span(),
-                format!("`{id}` takes {t} and receives {r}: give it a tensor of its input's shape, or change its `input(...)`"),
+                r.span,
+                format!("`{id}` takes {t} and receives {got}: give it a tensor of its input's shape, or change its `input(...)`", got = rr),
             );
             return None;
         }
@@ -406,12 +436,18 @@ impl<'a> Graph<'a> {
                 offset
             }
             Some(offset) => {
+                let ty = path_string(&self.subs[index].ty);
+                let what = if *id == ty {
+                    format!("`{id}`")
+                } else {
+                    format!("`{id}` (a `{ty}`)")
+                };
                 for (i, l) in inner.layers.iter().enumerate() {
                     if !l.spec.shareable {
                         self.cx.error(
-                            id.span(),
+                            r.span,
                             format!(
-                                "`{id}` is applied again, which shares its layers, but its layer '{}' ({}) cannot be shared yet: use a second `{id}` for this branch, or share only models of shareable layers (such as `dense`)",
+                                "{what} is applied again, which shares its layers, but its layer '{}' ({}) cannot be shared yet: give this branch a `{ty}` of its own, or share only models of shareable layers (such as `dense`)",
                                 l.name,
                                 l.class_name()
                             ),
@@ -445,7 +481,7 @@ impl<'a> Graph<'a> {
                     inputs: inputs.iter().map(|&i| map[i]).collect(),
                 },
             };
-            let node = self.push_node(kind, n.spec.clone(), id.span());
+            let node = self.push_node(kind, n.spec.clone(), r.span);
             self.nodes[node].sub = Some(SubTag {
                 sub: index,
                 application,
@@ -737,6 +773,35 @@ fn reapply(layer: &CheckedLayer, input: &TensorSpec) -> Result<TensorSpec, Strin
     Ok(out)
 }
 
+/// A term naming a model used as a layer: the key it is known by, how to show it, where it
+/// is, and the path to write in code.
+struct SubRef {
+    key: String,
+    shown: String,
+    span: Span,
+    path: syn::Path,
+}
+
+impl SubRef {
+    fn named(id: &Ident) -> Self {
+        SubRef {
+            key: id.to_string(),
+            shown: id.to_string(),
+            span: id.span(),
+            path: id.clone().into(),
+        }
+    }
+}
+
+/// `1 input`, `2 inputs`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// Keras' `to_snake_case` for a nested model's default name: `Encoder` is `encoder`,
 /// `MlpHead` is `mlp_head`, `CNNBlock` is `cnn_block`.
 fn snake_case(name: &str) -> String {
@@ -744,7 +809,8 @@ fn snake_case(name: &str) -> String {
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_uppercase();
             if prev_lower || (prev_upper && next_lower) {

@@ -37,6 +37,22 @@ pub struct CheckedModel {
     pub sequential: bool,
     /// The sub-models used as layers, whose layers are inlined in `layers` and `nodes`.
     pub subs: Vec<CheckedSub>,
+    /// How the models using this one as a layer name it: its name, or for a model described
+    /// from another invocation the path written there (`nets::Encoder`).
+    pub key: String,
+    /// The type as that path, for the code that builds it.
+    pub ty: syn::Path,
+}
+
+/// A path as written, without spaces: `nets::Encoder`.
+pub fn path_string(path: &syn::Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let lead = if path.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
+    format!("{lead}{}", segments.join("::"))
 }
 
 /// A model of the same invocation used as a layer (`-> Encoder`): a field of its own type
@@ -46,8 +62,10 @@ pub struct CheckedModel {
 pub struct CheckedSub {
     /// Its field in the outer struct, and its name in weight paths and the summary.
     pub field: String,
-    /// The sub-model's type, spanned at the user's token.
-    pub ty: Ident,
+    /// The sub-model's type, as the user wrote it (spanned there).
+    pub ty: syn::Path,
+    /// The type's name, the class `summary()` shows.
+    pub class: String,
     /// Its input and output specs.
     pub input: TensorSpec,
     pub output: TensorSpec,
@@ -166,7 +184,10 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem, known: &[CheckedModel]) -> Optio
     let graph = !item.body.lets.is_empty() || item.body.outputs.is_some();
     let model = if graph {
         graph::check_graph(cx, item, known)?
-    } else if names_in(item).iter().any(|n| known.iter().any(|m| m.ident == n)) {
+    } else if names_in(item)
+        .iter()
+        .any(|n| known.iter().any(|m| m.key == *n))
+    {
         // A chain through a sub-model: the graph checker inlines it; the model is still
         // sequential, as Keras' `Sequential([encoder, Dense(3)])` is.
         let mut model = graph::check_graph(cx, item, known)?;
@@ -178,12 +199,19 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem, known: &[CheckedModel]) -> Optio
     weights_fit_in_memory(cx, &model).then_some(model)
 }
 
-/// Every bare name the model's chains mention (bound names, and models used as layers).
+/// Every bare name and path the model's chains mention (bound names, and models used as
+/// layers), as written.
 pub fn names_in(item: &ModelItem) -> Vec<String> {
-    fn chain(c: &crate::ast::Chain, out: &mut Vec<String>) {
+    refs_in(item).iter().map(path_string).collect()
+}
+
+/// As [`names_in`], as paths spanned at the user's tokens.
+pub fn refs_in(item: &ModelItem) -> Vec<syn::Path> {
+    fn chain(c: &crate::ast::Chain, out: &mut Vec<syn::Path>) {
         for t in &c.terms {
             match t {
-                Term::Name(id) => out.push(id.to_string()),
+                Term::Name(id) => out.push(id.clone().into()),
+                Term::Path(p) => out.push(p.clone()),
                 Term::Call(call) => {
                     for a in &call.args {
                         value(&a.value, out);
@@ -193,7 +221,7 @@ pub fn names_in(item: &ModelItem) -> Vec<String> {
             }
         }
     }
-    fn value(v: &Value, out: &mut Vec<String>) {
+    fn value(v: &Value, out: &mut Vec<syn::Path>) {
         match v {
             Value::Chain(c) => chain(c, out),
             Value::List { items, .. } => items.iter().for_each(|i| value(i, out)),
@@ -213,6 +241,16 @@ pub fn names_in(item: &ModelItem) -> Vec<String> {
         outs.iter().for_each(|c| chain(c, &mut out));
     }
     out
+}
+
+/// Whether `name` is Keras' class name of a layer we have (`Dense`, `InputLayer`): a
+/// misspelt layer, not a model.
+pub fn is_keras_class(name: &str) -> bool {
+    let snake = keras_class_to_snake(name);
+    snake == "input_layer"
+        || snake == "input"
+        || layer_spec(&snake).is_some()
+        || LAYERS.iter().any(|s| s.class_name == name)
 }
 
 /// Every weight is an `f32` in one allocation per array: the model's weights, counted with
@@ -288,6 +326,7 @@ fn check_sequential(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
                 None => unknown_layer(cx, &c.name),
             },
             Term::Name(id) => not_a_layer(cx, id),
+            Term::Path(p) => unknown_model(cx, p),
             Term::Invalid => {}
         }
     }
@@ -357,6 +396,8 @@ fn check_sequential(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
         nodes,
         sequential: true,
         subs: Vec::new(),
+        key: item.ident.to_string(),
+        ty: item.ident.clone().into(),
     })
 }
 
@@ -374,6 +415,7 @@ fn term_span(t: &Term) -> Span {
     match t {
         Term::Call(c) => c.name.span(),
         Term::Name(id) => id.span(),
+        Term::Path(p) => syn::spanned::Spanned::span(p),
         Term::Invalid => Span::call_site(),
     }
 }
@@ -428,6 +470,17 @@ fn example_call(layer: &str) -> &'static str {
         "activation" => "activation(relu)",
         _ => "dense(8)",
     }
+}
+
+/// A path in a chain that names no model this invocation was described.
+pub(super) fn unknown_model(cx: &Ctxt, path: &syn::Path) {
+    cx.error(
+        syn::spanned::Spanned::span(path),
+        format!(
+            "`{}` is not a model declared with `model!`: a path in a chain names a model used as a layer",
+            path_string(path)
+        ),
+    );
 }
 
 pub(super) fn unknown_layer(cx: &Ctxt, name: &Ident) {

@@ -28,7 +28,7 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
     let wiring = Wiring::new(model);
     let own = |l: &&CheckedLayer| l.owner.is_empty();
     let sub_fields = model.subs.iter().map(|sub| {
-        let field = format_ident!("{}", sub.field, span = sub.ty.span());
+        let field = format_ident!("{}", sub.field, span = syn::spanned::Spanned::span(&sub.ty));
         let ty = &sub.ty;
         let shared = if sub.applications > 1 {
             format!(" Shared: applied {} times.", sub.applications)
@@ -38,7 +38,7 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
         let doc = format!(
             "Sub-model `{}` ({}): {} -> {}. Its layers are trained with this model's.{shared}",
             sub.field,
-            ty,
+            sub.class,
             sub.input.shape_string(),
             sub.output.shape_string()
         );
@@ -82,30 +82,35 @@ pub fn expand(model: &CheckedModel) -> TokenStream {
         );
         quote!(#[doc = #doc] pub #field: #ty)
     });
-    let builds = model.layers.iter().enumerate().filter(|(_, l)| own(l)).map(|(i, l)| {
-        let field = format_ident!("{}", l.name);
-        let init = layer_build(model, i);
-        // A frozen layer is told so (merges have no weights and no `Layer` impl).
-        let init = if !l.trainable && l.spec.arity == Arity::One {
-            quote!({
-                let mut layer = #init;
-                __s::Layer::set_trainable(&mut layer, false);
-                layer
-            })
-        } else {
-            init
-        };
-        if l.uses > 1 {
-            let uses = l.uses;
-            quote!(#field: {
-                let mut layer = #init;
-                __s::Layer::set_uses(&mut layer, #uses);
-                layer
-            })
-        } else {
-            quote!(#field: #init)
-        }
-    });
+    let builds = model
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| own(l))
+        .map(|(i, l)| {
+            let field = format_ident!("{}", l.name);
+            let init = layer_build(model, i);
+            // A frozen layer is told so (merges have no weights and no `Layer` impl).
+            let init = if !l.trainable && l.spec.arity == Arity::One {
+                quote!({
+                    let mut layer = #init;
+                    __s::Layer::set_trainable(&mut layer, false);
+                    layer
+                })
+            } else {
+                init
+            };
+            if l.uses > 1 {
+                let uses = l.uses;
+                quote!(#field: {
+                    let mut layer = #init;
+                    __s::Layer::set_uses(&mut layer, #uses);
+                    layer
+                })
+            } else {
+                quote!(#field: #init)
+            }
+        });
     let (graph_field, graph_build) = if wiring.needs_buffers() {
         let (nv, ng) = (wiring.n_values, wiring.n_grads);
         (
@@ -776,7 +781,8 @@ fn summary(model: &CheckedModel) -> TokenStream {
     };
     let mut sub_seen = vec![false; model.subs.len()];
     for node in &model.nodes {
-        let (name, class, shape, (params, non_trainable), connected) = match (&node.kind, node.sub) {
+        let (name, class, shape, (params, non_trainable), connected) = match (&node.kind, node.sub)
+        {
             // A sub-model is one row, as Keras shows a nested model, at its first output.
             (_, Some(tag)) => {
                 if !tag.output || std::mem::replace(&mut sub_seen[tag.sub], true) {
@@ -801,7 +807,7 @@ fn summary(model: &CheckedModel) -> TokenStream {
                 };
                 (
                     sub.field.clone(),
-                    sub.ty.to_string(),
+                    sub.class.clone(),
                     sub.output.shape_string(),
                     (trainable.saturating_add(frozen), frozen),
                     connected,

@@ -1,0 +1,124 @@
+//! Models of other invocations and crates used as layers. The macro sees one invocation, so
+//! each model also expands to a *description macro* holding its declaration. A model that
+//! uses `nets::Encoder` expands first to a call of `nets::__stratic_model_Encoder!`, which
+//! calls `model!` again with Encoder's declaration in front (`@describe { ... }`); Encoder's
+//! shapes are then checked by the same rules as a model of the invocation, at the user's
+//! token, in whatever crate Encoder was declared.
+
+use std::hash::{Hash, Hasher};
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::ast::{Described, ModelItem};
+use crate::check::{self, path_string, CheckedModel};
+use crate::ctxt::Ctxt;
+
+/// The name of a model's description macro where the model is declared: `Encoder`'s is
+/// `__stratic_model_Encoder`.
+fn alias(name: &str) -> String {
+    format!("__stratic_model_{name}")
+}
+
+/// The first name an item uses as a model that is neither in the invocation nor described:
+/// a path (`nets::Encoder`), or a capitalised name that is no bound name and no Keras class
+/// of a layer (`Dense` gets its own hint).
+pub fn unresolved(items: &[ModelItem], described: &[Described]) -> Option<syn::Path> {
+    for item in items {
+        let bound: Vec<String> = item.body.lets.iter().map(|l| l.name.to_string()).collect();
+        for path in check::refs_in(item) {
+            let key = path_string(&path);
+            let single = path.segments.len() == 1 && path.leading_colon.is_none();
+            let capitalised = key.starts_with(|c: char| c.is_uppercase());
+            if (single && (!capitalised || bound.contains(&key) || check::is_keras_class(&key)))
+                || items.iter().any(|i| single && i.ident == key)
+                || described.iter().any(|d| path_string(&d.path) == key)
+            {
+                continue;
+            }
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// The call of `path`'s description macro that hands `input` back with the description in
+/// front: `nets::__stratic_model_Encoder! { { nets::Encoder } input }`.
+pub fn ask_for(path: &syn::Path, input: TokenStream) -> TokenStream {
+    let mut prefix = path.clone();
+    let last = prefix.segments.pop().map(|p| p.into_value());
+    let Some(last) = last else {
+        return TokenStream::new();
+    };
+    let span = last.ident.span();
+    let name = format_ident!("{}", alias(&last.ident.to_string()), span = span);
+    // Spanned at the user's token: a model that is not there is an error there.
+    quote_spanned! {span=> #prefix #name! { { #path } #input } }
+}
+
+/// Checks a described model, the models it uses first.
+pub fn check_described(cx: &Ctxt, d: &Described) -> Option<CheckedModel> {
+    let mut known = Vec::new();
+    for sub in &d.subs {
+        known.push(check_described(cx, sub)?);
+    }
+    let mut model = check::check_model(cx, &d.item, &known)?;
+    model.key = path_string(&d.path);
+    model.ty = d.path.clone();
+    Some(model)
+}
+
+/// `item`'s declaration with the descriptions of the models it uses.
+fn description(item: &ModelItem, items: &[&ModelItem], described: &[Described]) -> TokenStream {
+    let mut out = TokenStream::new();
+    let mut seen: Vec<String> = Vec::new();
+    for path in check::refs_in(item) {
+        let key = path_string(&path);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key.clone());
+        if let Some(d) = described.iter().find(|d| path_string(&d.path) == key) {
+            out.extend(d.tokens.clone());
+        } else if let Some(other) = items
+            .iter()
+            .find(|i| i.ident == key && i.ident != item.ident)
+        {
+            let inner = description(other, items, described);
+            let ident = &other.ident;
+            out.extend(quote!(@describe { path = #ident; #inner }));
+        }
+    }
+    let ident = &item.ident;
+    let body = &item.body_tokens;
+    out.extend(quote!(struct #ident { #body }));
+    out
+}
+
+/// The description macro of a checked model, and its alias beside the model's type.
+pub fn description_macro(
+    item: &ModelItem,
+    items: &[&ModelItem],
+    described: &[Described],
+) -> TokenStream {
+    let desc = description(item, items, described);
+    // Unique in the crate (macro_export puts every one at its root): the declaration's place.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{:?}", item.ident.span()).hash(&mut h);
+    desc.to_string().hash(&mut h);
+    let unique = format_ident!("__stratic_describe_{}_{:016x}", item.ident, h.finish());
+    let alias = format_ident!("{}", alias(&item.ident.to_string()));
+    quote! {
+        #[doc(hidden)]
+        #[macro_export]
+        #[allow(non_local_definitions)]
+        macro_rules! #unique {
+            ({ $($path:tt)* } $($rest:tt)*) => {
+                ::stratic::model! { @describe { path = $($path)*; #desc } $($rest)* }
+            };
+        }
+        #[doc(hidden)]
+        #[allow(unused_imports)]
+        pub use #unique as #alias;
+    }
+}
