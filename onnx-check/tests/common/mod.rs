@@ -134,6 +134,58 @@ model! {
     }
 }
 
+model! {
+    /// The normalizations in inference form: `normalization()` declared and adapted, batch
+    /// normalization (moving statistics set away from 0 and 1) and layer normalization, each
+    /// over the last and an inner axis, with and without `center` and `scale`.
+    pub struct Norms {
+        let x = input(shape = [4, 3], name = "x");
+        (
+            x -> normalization(mean = [1.0, -2, 0.5], variance = [4.0, 0.25, 2.0], name = "given"),
+            x -> normalization(axis = 1, name = "adapted"),
+            x -> batch_normalization(name = "bn"),
+            x -> batch_normalization(axis = 1, center = false, name = "bn_steps"),
+            x -> batch_normalization(scale = false, epsilon = 0.01, name = "bn_shift"),
+            x -> layer_normalization(name = "ln"),
+            x -> layer_normalization(axis = 1, scale = false, name = "ln_steps"),
+            x -> layer_normalization(center = false, name = "ln_scale"),
+        )
+    }
+
+    /// Zero padding, cropping and nearest up-sampling in 1-D and 2-D, the copies as outputs.
+    pub struct SpatialMaps {
+        let image = input(shape = [4, 5, 2], name = "image");
+        let steps = input(shape = [5, 3], name = "steps");
+        let a = image
+            -> zero_padding_2d([[1, 2], [0, 1]])
+            -> cropping_2d([[1, 0], [2, 1]])
+            -> up_sampling_2d([2, 3])
+            -> zero_padding_2d(1)
+            -> cropping_2d([2, 2])
+            -> up_sampling_2d(2, name = "image_out");
+        let b = steps
+            -> zero_padding_1d([2, 1])
+            -> cropping_1d(1)
+            -> up_sampling_1d(3)
+            -> zero_padding_1d()
+            -> cropping_1d([0, 2], name = "steps_out");
+        (a, b)
+    }
+}
+
+/// Sets every weight of `m` to deterministic values: variances in [0.5, 1.5), every other
+/// weight in [-1, 1), so that inference-only statistics (moving means and variances) are
+/// exercised away from their initial 0 and 1.
+pub fn scramble<M: Model>(m: &mut M, seed: u64) {
+    for (k, (name, value)) in m.weights().into_iter().enumerate() {
+        let mut v = values(value.shape(), seed.wrapping_add(k as u64 * 7919));
+        if name.ends_with("variance") {
+            v.mapv_inplace(|x| 1.0 + 0.5 * x);
+        }
+        m.set_weight(&name, v.view()).expect("set_weight");
+    }
+}
+
 /// Deterministic values in [-1, 1) of `shape` (batch axis first).
 pub fn values(shape: &[usize], seed: u64) -> ArrayD<f32> {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -262,6 +314,34 @@ pub fn cases() -> Vec<Case> {
     let y = m.predict(&sparse).expect("predict");
     out.push(case("sparse_bag", &m, vec![x], vec![dyn_of(y)]));
 
+    let mut m = Norms::with_seed(9);
+    scramble(&mut m, 12);
+    let adapt = values(&[16, 4, 3], 13).mapv(|v| 3.0 * v + 0.5);
+    m.adapt_normalization("adapted", adapt.view())
+        .expect("adapt");
+    let x = values(&[6, 4, 3], 14).mapv(|v| 2.0 * v);
+    let (given, adapted, bn, bn_steps, bn_shift, ln, ln_steps, ln_scale) =
+        m.predict(view3(&x)).expect("predict");
+    let ys = [
+        given, adapted, bn, bn_steps, bn_shift, ln, ln_steps, ln_scale,
+    ];
+    out.push(case(
+        "norms",
+        &m,
+        vec![x],
+        ys.into_iter().map(dyn_of).collect(),
+    ));
+
+    let m = SpatialMaps::with_seed(10);
+    let (image, steps) = (values(&[3, 4, 5, 2], 15), values(&[3, 5, 3], 16));
+    let (a, b) = m.predict((view4(&image), view3(&steps))).expect("predict");
+    out.push(case(
+        "spatial",
+        &m,
+        vec![image, steps],
+        vec![dyn_of(a), dyn_of(b)],
+    ));
+
     // two_heads.json's model, loaded from Keras' file: the export reproduces what Keras saved.
     let mut m = TwoHeads::with_seed(0);
     m.load_keras(fixture("two_heads.keras"))
@@ -383,22 +463,22 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("spatial_dropout_1d", Export::Exported),
     ("spatial_dropout_2d", Export::Exported),
     ("rescaling", Export::Exported),
-    // Not written yet (the default `export_onnx` refuses, naming the layer): ONNX has `Pad`,
-    // `Slice`, `Resize`, `BatchNormalization`, `LayerNormalization`, `LSTM`, `GRU` and `RNN`
-    // for them, the recurrent ones with Keras' gates reordered.
-    ("zero_padding_1d", Export::Refused),
-    ("zero_padding_2d", Export::Refused),
-    ("cropping_1d", Export::Refused),
-    ("cropping_2d", Export::Refused),
-    ("up_sampling_1d", Export::Refused),
-    ("up_sampling_2d", Export::Refused),
-    ("batch_normalization", Export::Refused),
-    ("layer_normalization", Export::Refused),
+    // The spatial layers as `Pad` + `Gather` per axis, the normalizations in inference form.
+    ("zero_padding_1d", Export::Exported),
+    ("zero_padding_2d", Export::Exported),
+    ("cropping_1d", Export::Exported),
+    ("cropping_2d", Export::Exported),
+    ("up_sampling_1d", Export::Exported),
+    ("up_sampling_2d", Export::Exported),
+    ("batch_normalization", Export::Exported),
+    ("layer_normalization", Export::Exported),
+    ("normalization", Export::Exported),
+    // Not written yet (the default `export_onnx` refuses, naming the layer): ONNX has `LSTM`,
+    // `GRU` and `RNN` for them, with Keras' gates reordered.
     ("lstm", Export::Refused),
     ("gru", Export::Refused),
     ("simple_rnn", Export::Refused),
     ("bidirectional", Export::Refused),
-    ("normalization", Export::Refused),
     // Runs on ragged ids only.
     ("category_encoding", Export::Refused),
 ];
