@@ -25,10 +25,15 @@ model! {
         input(shape = [None, 2], ragged = true, name = "rows") -> to_dense()
     }
 
-    struct Lstm { input(shape = [5, 2]) -> lstm(3) }
-    struct Gru { input(shape = [5, 2]) -> gru(3) }
-    struct Bidi { input(shape = [5, 2]) -> bidirectional(gru(3)) }
-    struct SimpleRnn { input(shape = [5, 2]) -> simple_rnn(3) }
+    /// Ragged sequences: each row runs for its own length, which ONNX cannot take.
+    struct RaggedLstm { input(shape = [None, 2], ragged = true) -> lstm(3) }
+    struct RaggedGru { input(shape = [None, 2], ragged = true) -> gru(3) }
+    struct RaggedRnn { input(shape = [None, 2], ragged = true) -> simple_rnn(3) }
+    struct RaggedBidi { input(shape = [None, 2], ragged = true) -> bidirectional(gru(3)) }
+    /// Activations ONNX's recurrent ops do not compute as Keras does.
+    struct GeluLstm { input(shape = [5, 2]) -> lstm(3, activation = gelu) }
+    struct SwishRnn { input(shape = [5, 2]) -> simple_rnn(3, activation = swish) }
+    struct SeluBidi { input(shape = [5, 2]) -> bidirectional(gru(3, recurrent_activation = selu)) }
     struct Categories {
         input(shape = [None], ragged = true, dtype = i32) -> category_encoding(5)
     }
@@ -120,10 +125,6 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
     let cases = [
         refusal(&Bag::with_seed(0), "embedding"),
         refusal(&Padded::with_seed(0), "to_dense"),
-        refusal(&Lstm::with_seed(0), "lstm"),
-        refusal(&Gru::with_seed(0), "gru"),
-        refusal(&SimpleRnn::with_seed(0), "simple_rnn"),
-        refusal(&Bidi::with_seed(0), "bidirectional"),
         refusal(&Categories::with_seed(0), "category_encoding"),
     ];
     let covered: BTreeSet<&str> = cases.iter().map(|(n, _)| *n).collect();
@@ -132,6 +133,61 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
         assert!(
             named,
             "the export of a model with `{layer}` is refused naming it"
+        );
+    }
+}
+
+/// The export's error for `model`: the layer, its class and the reason.
+fn refused<M: Model>(model: &M) -> (String, String, String) {
+    match model.to_onnx() {
+        Err(Error::OnnxExport {
+            layer,
+            class,
+            reason,
+        }) => (layer, class, reason),
+        other => panic!("expected OnnxExport, got {:?}", other.map(|b| b.len())),
+    }
+}
+
+#[test]
+fn recurrent_layers_on_ragged_sequences_are_refused_naming_the_layer() {
+    for (got, layer, class) in [
+        (refused(&RaggedLstm::with_seed(0)), "lstm", "LSTM"),
+        (refused(&RaggedGru::with_seed(0)), "gru", "GRU"),
+        (refused(&RaggedRnn::with_seed(0)), "simple_rnn", "SimpleRNN"),
+        (
+            refused(&RaggedBidi::with_seed(0)),
+            "bidirectional",
+            "Bidirectional",
+        ),
+    ] {
+        assert_eq!((got.0.as_str(), got.1.as_str()), (layer, class));
+        assert!(got.2.contains("ragged"), "{}", got.2);
+    }
+}
+
+#[test]
+fn recurrent_activations_onnx_does_not_take_are_refused_naming_them() {
+    for (got, layer, op, activation) in [
+        (refused(&GeluLstm::with_seed(0)), "lstm", "LSTM", "gelu"),
+        (
+            refused(&SwishRnn::with_seed(0)),
+            "simple_rnn",
+            "RNN",
+            "swish",
+        ),
+        (
+            refused(&SeluBidi::with_seed(0)),
+            "bidirectional",
+            "GRU",
+            "selu",
+        ),
+    ] {
+        assert_eq!(got.0, layer);
+        assert!(
+            got.2.contains(op) && got.2.contains(&format!("`{activation}`")),
+            "{}",
+            got.2
         );
     }
 }

@@ -173,6 +173,37 @@ model! {
     }
 }
 
+model! {
+    /// LSTM, GRU and SimpleRNN, the last state and the whole sequence, reading forwards and
+    /// backwards, with and without bias, with relu and tanh in place of the defaults.
+    pub struct Recurrents {
+        let x = input(shape = [6, 3], name = "sequence");
+        (
+            x -> lstm(4, name = "lstm_last"),
+            x -> lstm(4, return_sequences = true, go_backwards = true, name = "lstm_seq"),
+            x -> lstm(3, activation = relu, recurrent_activation = tanh, use_bias = false, name = "lstm_relu"),
+            x -> gru(4, name = "gru_last"),
+            x -> gru(4, return_sequences = true, use_bias = false, name = "gru_seq"),
+            x -> gru(3, go_backwards = true, activation = relu, name = "gru_back"),
+            x -> simple_rnn(4, name = "rnn_last"),
+            x -> simple_rnn(4, activation = relu, return_sequences = true, go_backwards = true, name = "rnn_seq"),
+        )
+    }
+
+    /// Bidirectional over each cell, with every merge mode, on the sequence and on the
+    /// last state.
+    pub struct Bidirectionals {
+        let x = input(shape = [5, 3], name = "sequence");
+        (
+            x -> bidirectional(lstm(3, return_sequences = true), name = "bi_concat"),
+            x -> bidirectional(gru(3), merge_mode = sum, name = "bi_sum"),
+            x -> bidirectional(simple_rnn(3, return_sequences = true, go_backwards = true), merge_mode = mul, name = "bi_mul"),
+            x -> bidirectional(gru(3, return_sequences = true), merge_mode = ave, name = "bi_ave"),
+            x -> bidirectional(lstm(2), name = "bi_last"),
+        )
+    }
+}
+
 /// Sets every weight of `m` to deterministic values: variances in [0.5, 1.5), every other
 /// weight in [-1, 1), so that inference-only statistics (moving means and variances) are
 /// exercised away from their initial 0 and 1.
@@ -342,6 +373,31 @@ pub fn cases() -> Vec<Case> {
         vec![dyn_of(a), dyn_of(b)],
     ));
 
+    // Weights away from Keras' initial ones: the biases (zeros, the forget gate's ones)
+    // would hide a gate order mixed up in the bias.
+    let mut m = Recurrents::with_seed(11);
+    scramble(&mut m, 17);
+    let x = values(&[4, 6, 3], 18);
+    let (a, b, c, d, e, f, g, h) = m.predict(view3(&x)).expect("predict");
+    let ys = vec![
+        dyn_of(a),
+        dyn_of(b),
+        dyn_of(c),
+        dyn_of(d),
+        dyn_of(e),
+        dyn_of(f),
+        dyn_of(g),
+        dyn_of(h),
+    ];
+    out.push(case("recurrent", &m, vec![x], ys));
+
+    let mut m = Bidirectionals::with_seed(12);
+    scramble(&mut m, 19);
+    let x = values(&[3, 5, 3], 20);
+    let (a, b, c, d, e) = m.predict(view3(&x)).expect("predict");
+    let ys = vec![dyn_of(a), dyn_of(b), dyn_of(c), dyn_of(d), dyn_of(e)];
+    out.push(case("bidirectional", &m, vec![x], ys));
+
     // two_heads.json's model, loaded from Keras' file: the export reproduces what Keras saved.
     let mut m = TwoHeads::with_seed(0);
     m.load_keras(fixture("two_heads.keras"))
@@ -473,12 +529,12 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("batch_normalization", Export::Exported),
     ("layer_normalization", Export::Exported),
     ("normalization", Export::Exported),
-    // Not written yet (the default `export_onnx` refuses, naming the layer): ONNX has `LSTM`,
-    // `GRU` and `RNN` for them, with Keras' gates reordered.
-    ("lstm", Export::Refused),
-    ("gru", Export::Refused),
-    ("simple_rnn", Export::Refused),
-    ("bidirectional", Export::Refused),
+    // ONNX's `LSTM`, `GRU` and `RNN` on a dense input, Keras' gates reordered; a ragged input
+    // is refused (export.rs), as an activation the ops do not take.
+    ("lstm", Export::Exported),
+    ("gru", Export::Exported),
+    ("simple_rnn", Export::Exported),
+    ("bidirectional", Export::Exported),
     // Runs on ragged ids only.
     ("category_encoding", Export::Refused),
 ];
