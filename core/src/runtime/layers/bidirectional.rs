@@ -5,7 +5,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::recurrent::reverse_axis;
+use super::recurrent::reverse_steps;
 use super::{ensure_rows, Recurrent};
 use crate::onnx::{Attr, LayerExport};
 use crate::runtime::{BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
@@ -173,7 +173,7 @@ impl Layer for Bidirectional {
             let y = cx.tmp(if forward { "forward" } else { "backward" });
             dir.export_onnx_as(cx, names, &x, &y)?;
             ys.push(if !forward && self.sequences() {
-                reverse_axis(cx, &y, 1)
+                reverse_steps(cx, &y, 1)?
             } else {
                 y
             });

@@ -1037,6 +1037,30 @@ impl Recurrent {
             }
             inputs.push(b);
         }
+        // The initial state(s) as zeros of (1, batch, units), given rather than left to the
+        // default: tract sizes a default state by the batch, which is symbolic here.
+        let (shape, batch, first) = (cx.tmp("x_shape"), cx.tmp("batch"), cx.ints("first", &[0]));
+        cx.node("Shape", &[x], &[&shape], vec![]);
+        cx.node(
+            "Gather",
+            &[&shape, &first],
+            &[&batch],
+            vec![Attr::int("axis", 0)],
+        );
+        let (one, units) = (cx.ints("one", &[1]), cx.ints("units", &[u]));
+        let (state_shape, h0) = (cx.tmp("state_shape"), cx.tmp("initial_h"));
+        cx.node(
+            "Concat",
+            &[&one, &batch, &units],
+            &[&state_shape],
+            vec![Attr::int("axis", 0)],
+        );
+        cx.node("ConstantOfShape", &[&state_shape], &[&h0], vec![]);
+        inputs.resize(5, String::new());
+        inputs.push(h0.clone());
+        if cfg.cell == CellKind::Lstm {
+            inputs.push(h0);
+        }
         // (batch, time, features) to ONNX's (time, batch, features).
         let xt = cx.tmp("time_major");
         cx.node(
@@ -1046,7 +1070,7 @@ impl Recurrent {
             vec![Attr::ints("perm", &[1, 0, 2])],
         );
         inputs[0] = if cfg.go_backwards {
-            reverse_axis(cx, &xt, 0)
+            reverse_steps(cx, &xt, 0)?
         } else {
             xt
         };
@@ -1085,23 +1109,30 @@ fn order_len(cfg: &RecurrentConfig) -> usize {
     cfg.cell.gates().saturating_mul(cfg.units)
 }
 
-/// `x` reversed along `axis` (a `Slice` with step -1), for `go_backwards` and for
-/// re-reversing a backward sequence.
-pub(crate) fn reverse_axis(cx: &mut LayerExport<'_>, x: &str, axis: i64) -> String {
-    let (starts, ends, axes, steps) = (
-        cx.ints("rev_starts", &[-1]),
-        cx.ints("rev_ends", &[i64::MIN]),
-        cx.ints("rev_axes", &[axis]),
-        cx.ints("rev_steps", &[-1]),
-    );
-    let out = cx.tmp("reversed");
+/// `x` reversed along its time axis `axis`, for `go_backwards` and for re-reversing a
+/// backward sequence: a `Gather` of the steps backwards (a dense sequence's steps are
+/// known, the shape rule asks for them).
+///
+/// # Errors
+/// [`Error::OnnxExport`] if input 0's steps are unknown.
+pub(crate) fn reverse_steps(cx: &mut LayerExport<'_>, x: &str, axis: i64) -> Result<String, Error> {
+    let steps = cx
+        .input_spec(0)
+        .and_then(|s| s.dims.first())
+        .and_then(|d| d.known())
+        .ok_or_else(|| cx.unsupported("the number of steps is not known"))?;
+    let backwards: Vec<i64> = (0..steps)
+        .rev()
+        .map(|i| i64::try_from(i).map_err(|_| cx.unsupported("too many steps")))
+        .collect::<Result<_, _>>()?;
+    let (indices, out) = (cx.ints("reversed_steps", &backwards), cx.tmp("reversed"));
     cx.node(
-        "Slice",
-        &[x, &starts, &ends, &axes, &steps],
+        "Gather",
+        &[x, &indices],
         &[&out],
-        vec![],
+        vec![Attr::int("axis", axis)],
     );
-    out
+    Ok(out)
 }
 
 impl Layer for Recurrent {
