@@ -81,7 +81,7 @@ fn ragged_inputs_are_refused_naming_the_layer_and_nothing_is_written() {
 #[test]
 fn every_case_exports_and_is_dumped_on_request() {
     let cases = common::cases();
-    assert!(cases.len() >= 9);
+    assert!(cases.len() >= 15);
     if let Some(dir) = std::env::var_os("STRATIC_ONNX_DUMP") {
         for case in &cases {
             common::dump(std::path::Path::new(&dir), case);

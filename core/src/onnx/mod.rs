@@ -14,7 +14,9 @@
 //! - every weight is an initializer named as in [`Model::weights`] (`dense/kernel`), with
 //!   Keras' layout and values: a layer that needs another layout (a convolution's kernel)
 //!   transposes it with a node, which runtimes fold when they load the file;
-//! - dense inputs are `float32`, as `predict` takes them.
+//! - dense inputs are `float32`, as `predict` takes them;
+//! - the recurrent layers are ONNX's `LSTM`, `GRU` and `RNN`, time-major between transposes,
+//!   their kernels reordered into ONNX's gate order by nodes over Keras' initializers.
 //!
 //! Sparse and ragged tensors have no ONNX form. A sparse input read only by layers that
 //! compute the same on its dense form (`Dense`) becomes a dense ONNX input of its shape;

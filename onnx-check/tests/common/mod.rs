@@ -204,6 +204,33 @@ model! {
     }
 }
 
+model! {
+    /// cnn.json's model (tests/fixtures/keras-files-layers/): batch normalization after a
+    /// convolution, loaded from Keras' file.
+    pub struct KerasCnn {
+        input(shape = [12, 12, 1])
+            -> conv2d(4, 3, activation = relu)
+            -> batch_normalization()
+            -> max_pooling_2d(2)
+            -> conv2d(6, 3, padding = same, activation = relu)
+            -> max_pooling_2d(2)
+            -> flatten()
+            -> dropout(0.5)
+            -> dense(3, activation = softmax)
+    }
+
+    /// seq.json's model: a causal convolution, a bidirectional GRU, a GRU and layer
+    /// normalization, loaded from Keras' file.
+    pub struct KerasSeq {
+        input(shape = [9, 3])
+            -> conv1d(4, 2, padding = causal)
+            -> bidirectional(gru(3, return_sequences = true))
+            -> gru(5)
+            -> layer_normalization()
+            -> dense(2)
+    }
+}
+
 /// Sets every weight of `m` to deterministic values: variances in [0.5, 1.5), every other
 /// weight in [-1, 1), so that inference-only statistics (moving means and variances) are
 /// exercised away from their initial 0 and 1.
@@ -398,6 +425,22 @@ pub fn cases() -> Vec<Case> {
     let ys = vec![dyn_of(a), dyn_of(b), dyn_of(c), dyn_of(d), dyn_of(e)];
     out.push(case("bidirectional", &m, vec![x], ys));
 
+    // cnn.json's and seq.json's models, loaded from Keras' files: the export reproduces
+    // Keras' outputs through batch normalization, layer normalization and the GRUs.
+    let mut m = KerasCnn::with_seed(0);
+    m.load_keras(fixture("cnn.keras")).expect("load_keras");
+    let (x, keras) = keras_case("cnn.json");
+    let y = m.predict(view4(&x)).expect("predict");
+    assert_close(&y.view().into_dyn(), &keras, "cnn");
+    out.push(case("cnn_keras", &m, vec![x], vec![dyn_of(y)]));
+
+    let mut m = KerasSeq::with_seed(0);
+    m.load_keras(fixture("seq.keras")).expect("load_keras");
+    let (x, keras) = keras_case("seq.json");
+    let y = m.predict(view3(&x)).expect("predict");
+    assert_close(&y.view().into_dyn(), &keras, "seq");
+    out.push(case("seq_keras", &m, vec![x], vec![dyn_of(y)]));
+
     // two_heads.json's model, loaded from Keras' file: the export reproduces what Keras saved.
     let mut m = TwoHeads::with_seed(0);
     m.load_keras(fixture("two_heads.keras"))
@@ -420,6 +463,27 @@ pub fn cases() -> Vec<Case> {
         vec![dyn_of(cls), dyn_of(reg)],
     ));
     out
+}
+
+/// A one-input fixture's input and Keras' output.
+fn keras_case(name: &str) -> (ArrayD<f32>, ArrayD<f32>) {
+    let text = std::fs::read_to_string(fixture(name)).expect("fixture");
+    let j: serde_json::Value = serde_json::from_str(&text).expect("json");
+    (json_array(&j["inputs"][0]), json_array(&j["outputs"][0]))
+}
+
+/// `got` reproduces Keras' `want` within [`TOLERANCE`].
+fn assert_close(got: &ndarray::ArrayViewD<'_, f32>, want: &ArrayD<f32>, what: &str) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let worst = got
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < TOLERANCE,
+        "{what}: the loaded model is {worst} off Keras' outputs"
+    );
 }
 
 pub fn fixture(name: &str) -> PathBuf {
