@@ -1136,8 +1136,9 @@ pub(crate) fn reverse_steps(cx: &mut LayerExport<'_>, x: &str, axis: i64) -> Res
 }
 
 impl Layer for Recurrent {
-    /// ONNX's `LSTM`, `GRU` or `RNN` over the dense input (see [`Recurrent::export_onnx_as`]);
-    /// a ragged input is refused before this, as ONNX has no ragged tensors.
+    /// ONNX's `LSTM`, `GRU` or `RNN` over the dense input, time-major, the gates reordered
+    /// into ONNX's order; a ragged input is refused before this, as ONNX has no ragged
+    /// tensors.
     fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
         let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
         self.export_onnx_as(cx, self.names, &x, &out)
