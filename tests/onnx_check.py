@@ -47,17 +47,23 @@ def main(argv):
         feeds = {k: np.asarray(v, dtype=np.float32) for k, v in case["inputs"].items()}
         got = session.run(None, feeds)
         worst = 0.0
-        for g, w in zip(got, case["outputs"]):
+        per_output = []
+        names = [o.name for o in session.get_outputs()]
+        for name, g, w in zip(names, got, case["outputs"]):
             w = np.asarray(w, dtype=np.float32)
             if g.shape != w.shape:
-                worst = float("inf")
-                break
-            worst = max(worst, float(np.max(np.abs(g - w))) if g.size else 0.0)
+                diff = float("inf")
+            else:
+                diff = float(np.max(np.abs(g - w))) if g.size else 0.0
+            per_output.append(f"{name} {diff:.2e}")
+            worst = max(worst, diff)
         ok = len(got) == len(case["outputs"]) and worst <= TOLERANCE
         failed += not ok
         status = "ok  " if ok else "FAIL"
         print(f"{status} {path.name}: onnx.checker passed; onnxruntime {ort.__version__} "
               f"agrees with predict within {worst:.2e}")
+        if len(per_output) > 1:
+            print("       per output: " + ", ".join(per_output))
     print(f"onnx_check: {len(files) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -14,7 +14,9 @@
 //! - every weight is an initializer named as in [`Model::weights`] (`dense/kernel`), with
 //!   Keras' layout and values: a layer that needs another layout (a convolution's kernel)
 //!   transposes it with a node, which runtimes fold when they load the file;
-//! - dense inputs are `float32`, as `predict` takes them.
+//! - dense inputs are `float32`, as `predict` takes them;
+//! - the recurrent layers are ONNX's `LSTM`, `GRU` and `RNN`, time-major between transposes,
+//!   their kernels reordered into ONNX's gate order by nodes over Keras' initializers.
 //!
 //! Sparse and ragged tensors have no ONNX form. A sparse input read only by layers that
 //! compute the same on its dense form (`Dense`) becomes a dense ONNX input of its shape;
@@ -189,6 +191,36 @@ impl LayerExport<'_> {
             raw_data: value.to_le_bytes().to_vec(),
         });
         name
+    }
+
+    /// Adds the `float32` constant `values` of shape `dims` and returns its name.
+    pub fn floats(&mut self, what: &str, dims: &[i64], values: &[f32]) -> String {
+        let name = self.tmp(what);
+        self.builder.initializers.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: DataType::Float,
+            name: name.clone(),
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+        name
+    }
+
+    /// The per-channel vector `v` (one value per index of axis `axis` of input 0, the batch
+    /// axis being 0) shaped to broadcast along that axis: `v` itself for the last axis, else
+    /// `v` reshaped to `[n, 1, ..., 1]` with a 1 for every axis after `axis`.
+    pub fn along_axis(&mut self, v: &str, axis: usize) -> String {
+        let rank = self.input_spec(0).map_or(0, TensorSpec::ndim);
+        let after = rank.saturating_sub(axis + 1);
+        if after == 0 {
+            return v.to_string();
+        }
+        let shape: Vec<i64> = std::iter::once(-1)
+            .chain(std::iter::repeat_n(1, after))
+            .collect();
+        let shape = self.ints("channel_shape", &shape);
+        let out = self.tmp("channel");
+        self.node("Reshape", &[v, &shape], &[&out], vec![]);
+        out
     }
 
     /// Adds node `op_type` reading `inputs` and writing `outputs`, with `attributes`.
@@ -390,6 +422,14 @@ impl Attr {
         Attr(AttributeProto {
             name: name.to_string(),
             value: AttributeValue::Float(value),
+        })
+    }
+
+    /// A `STRINGS` attribute.
+    pub fn strings(name: &str, values: &[&str]) -> Attr {
+        Attr(AttributeProto {
+            name: name.to_string(),
+            value: AttributeValue::Strings(values.iter().map(|s| s.to_string()).collect()),
         })
     }
 

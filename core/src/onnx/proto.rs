@@ -138,6 +138,8 @@ pub enum AttributeValue {
     Int(i64),
     /// `ints` (8), type `INTS` (7).
     Ints(Vec<i64>),
+    /// `strings` (9), type `STRINGS` (8).
+    Strings(Vec<String>),
 }
 
 /// `TensorProto`: dims and raw little-endian data.
@@ -247,6 +249,12 @@ impl AttributeProto {
                     w.int(8, *i);
                 }
                 w.int(20, 7);
+            }
+            AttributeValue::Strings(v) => {
+                for s in v {
+                    w.string(9, s);
+                }
+                w.int(20, 8);
             }
         }
     }

@@ -134,6 +134,116 @@ model! {
     }
 }
 
+model! {
+    /// The normalizations in inference form: `normalization()` declared and adapted, batch
+    /// normalization (moving statistics set away from 0 and 1) and layer normalization, each
+    /// over the last and an inner axis, with and without `center` and `scale`.
+    pub struct Norms {
+        let x = input(shape = [4, 3], name = "x");
+        (
+            x -> normalization(mean = [1.0, -2, 0.5], variance = [4.0, 0.25, 2.0], name = "given"),
+            x -> normalization(axis = 1, name = "adapted"),
+            x -> batch_normalization(name = "bn"),
+            x -> batch_normalization(axis = 1, center = false, name = "bn_steps"),
+            x -> batch_normalization(scale = false, epsilon = 0.01, name = "bn_shift"),
+            x -> layer_normalization(name = "ln"),
+            x -> layer_normalization(axis = 1, scale = false, name = "ln_steps"),
+            x -> layer_normalization(center = false, name = "ln_scale"),
+        )
+    }
+
+    /// Zero padding, cropping and nearest up-sampling in 1-D and 2-D, the copies as outputs.
+    pub struct SpatialMaps {
+        let image = input(shape = [4, 5, 2], name = "image");
+        let steps = input(shape = [5, 3], name = "steps");
+        let a = image
+            -> zero_padding_2d([[1, 2], [0, 1]])
+            -> cropping_2d([[1, 0], [2, 1]])
+            -> up_sampling_2d([2, 3])
+            -> zero_padding_2d(1)
+            -> cropping_2d([2, 2])
+            -> up_sampling_2d(2, name = "image_out");
+        let b = steps
+            -> zero_padding_1d([2, 1])
+            -> cropping_1d(1)
+            -> up_sampling_1d(3)
+            -> zero_padding_1d()
+            -> cropping_1d([0, 2], name = "steps_out");
+        (a, b)
+    }
+}
+
+model! {
+    /// LSTM, GRU and SimpleRNN, the last state and the whole sequence, reading forwards and
+    /// backwards, with and without bias, with relu and tanh in place of the defaults.
+    pub struct Recurrents {
+        let x = input(shape = [6, 3], name = "sequence");
+        (
+            x -> lstm(4, name = "lstm_last"),
+            x -> lstm(4, return_sequences = true, go_backwards = true, name = "lstm_seq"),
+            x -> lstm(3, activation = relu, recurrent_activation = tanh, use_bias = false, name = "lstm_relu"),
+            x -> gru(4, name = "gru_last"),
+            x -> gru(4, return_sequences = true, use_bias = false, name = "gru_seq"),
+            x -> gru(3, go_backwards = true, activation = relu, name = "gru_back"),
+            x -> simple_rnn(4, name = "rnn_last"),
+            x -> simple_rnn(4, activation = relu, return_sequences = true, go_backwards = true, name = "rnn_seq"),
+        )
+    }
+
+    /// Bidirectional over each cell, with every merge mode, on the sequence and on the
+    /// last state.
+    pub struct Bidirectionals {
+        let x = input(shape = [5, 3], name = "sequence");
+        (
+            x -> bidirectional(lstm(3, return_sequences = true), name = "bi_concat"),
+            x -> bidirectional(gru(3), merge_mode = sum, name = "bi_sum"),
+            x -> bidirectional(simple_rnn(3, return_sequences = true, go_backwards = true), merge_mode = mul, name = "bi_mul"),
+            x -> bidirectional(gru(3, return_sequences = true), merge_mode = ave, name = "bi_ave"),
+            x -> bidirectional(lstm(2), name = "bi_last"),
+        )
+    }
+}
+
+model! {
+    /// cnn.json's model (tests/fixtures/keras-files-layers/): batch normalization after a
+    /// convolution, loaded from Keras' file.
+    pub struct KerasCnn {
+        input(shape = [12, 12, 1])
+            -> conv2d(4, 3, activation = relu)
+            -> batch_normalization()
+            -> max_pooling_2d(2)
+            -> conv2d(6, 3, padding = same, activation = relu)
+            -> max_pooling_2d(2)
+            -> flatten()
+            -> dropout(0.5)
+            -> dense(3, activation = softmax)
+    }
+
+    /// seq.json's model: a causal convolution, a bidirectional GRU, a GRU and layer
+    /// normalization, loaded from Keras' file.
+    pub struct KerasSeq {
+        input(shape = [9, 3])
+            -> conv1d(4, 2, padding = causal)
+            -> bidirectional(gru(3, return_sequences = true))
+            -> gru(5)
+            -> layer_normalization()
+            -> dense(2)
+    }
+}
+
+/// Sets every weight of `m` to deterministic values: variances in [0.5, 1.5), every other
+/// weight in [-1, 1), so that inference-only statistics (moving means and variances) are
+/// exercised away from their initial 0 and 1.
+pub fn scramble<M: Model>(m: &mut M, seed: u64) {
+    for (k, (name, value)) in m.weights().into_iter().enumerate() {
+        let mut v = values(value.shape(), seed.wrapping_add(k as u64 * 7919));
+        if name.ends_with("variance") {
+            v.mapv_inplace(|x| 1.0 + 0.5 * x);
+        }
+        m.set_weight(&name, v.view()).expect("set_weight");
+    }
+}
+
 /// Deterministic values in [-1, 1) of `shape` (batch axis first).
 pub fn values(shape: &[usize], seed: u64) -> ArrayD<f32> {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -262,6 +372,75 @@ pub fn cases() -> Vec<Case> {
     let y = m.predict(&sparse).expect("predict");
     out.push(case("sparse_bag", &m, vec![x], vec![dyn_of(y)]));
 
+    let mut m = Norms::with_seed(9);
+    scramble(&mut m, 12);
+    let adapt = values(&[16, 4, 3], 13).mapv(|v| 3.0 * v + 0.5);
+    m.adapt_normalization("adapted", adapt.view())
+        .expect("adapt");
+    let x = values(&[6, 4, 3], 14).mapv(|v| 2.0 * v);
+    let (given, adapted, bn, bn_steps, bn_shift, ln, ln_steps, ln_scale) =
+        m.predict(view3(&x)).expect("predict");
+    let ys = [
+        given, adapted, bn, bn_steps, bn_shift, ln, ln_steps, ln_scale,
+    ];
+    out.push(case(
+        "norms",
+        &m,
+        vec![x],
+        ys.into_iter().map(dyn_of).collect(),
+    ));
+
+    let m = SpatialMaps::with_seed(10);
+    let (image, steps) = (values(&[3, 4, 5, 2], 15), values(&[3, 5, 3], 16));
+    let (a, b) = m.predict((view4(&image), view3(&steps))).expect("predict");
+    out.push(case(
+        "spatial",
+        &m,
+        vec![image, steps],
+        vec![dyn_of(a), dyn_of(b)],
+    ));
+
+    // Weights away from Keras' initial ones: the biases (zeros, the forget gate's ones)
+    // would hide a gate order mixed up in the bias.
+    let mut m = Recurrents::with_seed(11);
+    scramble(&mut m, 17);
+    let x = values(&[4, 6, 3], 18);
+    let (a, b, c, d, e, f, g, h) = m.predict(view3(&x)).expect("predict");
+    let ys = vec![
+        dyn_of(a),
+        dyn_of(b),
+        dyn_of(c),
+        dyn_of(d),
+        dyn_of(e),
+        dyn_of(f),
+        dyn_of(g),
+        dyn_of(h),
+    ];
+    out.push(case("recurrent", &m, vec![x], ys));
+
+    let mut m = Bidirectionals::with_seed(12);
+    scramble(&mut m, 19);
+    let x = values(&[3, 5, 3], 20);
+    let (a, b, c, d, e) = m.predict(view3(&x)).expect("predict");
+    let ys = vec![dyn_of(a), dyn_of(b), dyn_of(c), dyn_of(d), dyn_of(e)];
+    out.push(case("bidirectional", &m, vec![x], ys));
+
+    // cnn.json's and seq.json's models, loaded from Keras' files: the export reproduces
+    // Keras' outputs through batch normalization, layer normalization and the GRUs.
+    let mut m = KerasCnn::with_seed(0);
+    m.load_keras(fixture("cnn.keras")).expect("load_keras");
+    let (x, keras) = keras_case("cnn.json");
+    let y = m.predict(view4(&x)).expect("predict");
+    assert_close(&y.view().into_dyn(), &keras, "cnn");
+    out.push(case("cnn_keras", &m, vec![x], vec![dyn_of(y)]));
+
+    let mut m = KerasSeq::with_seed(0);
+    m.load_keras(fixture("seq.keras")).expect("load_keras");
+    let (x, keras) = keras_case("seq.json");
+    let y = m.predict(view3(&x)).expect("predict");
+    assert_close(&y.view().into_dyn(), &keras, "seq");
+    out.push(case("seq_keras", &m, vec![x], vec![dyn_of(y)]));
+
     // two_heads.json's model, loaded from Keras' file: the export reproduces what Keras saved.
     let mut m = TwoHeads::with_seed(0);
     m.load_keras(fixture("two_heads.keras"))
@@ -284,6 +463,27 @@ pub fn cases() -> Vec<Case> {
         vec![dyn_of(cls), dyn_of(reg)],
     ));
     out
+}
+
+/// A one-input fixture's input and Keras' output.
+fn keras_case(name: &str) -> (ArrayD<f32>, ArrayD<f32>) {
+    let text = std::fs::read_to_string(fixture(name)).expect("fixture");
+    let j: serde_json::Value = serde_json::from_str(&text).expect("json");
+    (json_array(&j["inputs"][0]), json_array(&j["outputs"][0]))
+}
+
+/// `got` reproduces Keras' `want` within [`TOLERANCE`].
+fn assert_close(got: &ndarray::ArrayViewD<'_, f32>, want: &ArrayD<f32>, what: &str) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let worst = got
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < TOLERANCE,
+        "{what}: the loaded model is {worst} off Keras' outputs"
+    );
 }
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -383,22 +583,22 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("spatial_dropout_1d", Export::Exported),
     ("spatial_dropout_2d", Export::Exported),
     ("rescaling", Export::Exported),
-    // Not written yet (the default `export_onnx` refuses, naming the layer): ONNX has `Pad`,
-    // `Slice`, `Resize`, `BatchNormalization`, `LayerNormalization`, `LSTM`, `GRU` and `RNN`
-    // for them, the recurrent ones with Keras' gates reordered.
-    ("zero_padding_1d", Export::Refused),
-    ("zero_padding_2d", Export::Refused),
-    ("cropping_1d", Export::Refused),
-    ("cropping_2d", Export::Refused),
-    ("up_sampling_1d", Export::Refused),
-    ("up_sampling_2d", Export::Refused),
-    ("batch_normalization", Export::Refused),
-    ("layer_normalization", Export::Refused),
-    ("lstm", Export::Refused),
-    ("gru", Export::Refused),
-    ("simple_rnn", Export::Refused),
-    ("bidirectional", Export::Refused),
-    ("normalization", Export::Refused),
+    // The spatial layers as `Pad` + `Gather` per axis, the normalizations in inference form.
+    ("zero_padding_1d", Export::Exported),
+    ("zero_padding_2d", Export::Exported),
+    ("cropping_1d", Export::Exported),
+    ("cropping_2d", Export::Exported),
+    ("up_sampling_1d", Export::Exported),
+    ("up_sampling_2d", Export::Exported),
+    ("batch_normalization", Export::Exported),
+    ("layer_normalization", Export::Exported),
+    ("normalization", Export::Exported),
+    // ONNX's `LSTM`, `GRU` and `RNN` on a dense input, Keras' gates reordered; a ragged input
+    // is refused (export.rs), as an activation the ops do not take.
+    ("lstm", Export::Exported),
+    ("gru", Export::Exported),
+    ("simple_rnn", Export::Exported),
+    ("bidirectional", Export::Exported),
     // Runs on ragged ids only.
     ("category_encoding", Export::Refused),
 ];

@@ -5,8 +5,10 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use super::recurrent::reverse_steps;
 use super::{ensure_rows, Recurrent};
-use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
+use crate::onnx::{Attr, LayerExport};
+use crate::runtime::{BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
 use crate::shape::layers::{bidirectional_inner, directed_name, MergeMode};
 use crate::shape::{Config, LayerSpec, ParamValue, TensorSpec};
 
@@ -160,6 +162,36 @@ fn renamed_mut<'f>(
 }
 
 impl Layer for Bidirectional {
+    /// Each direction as its own recurrent op (the backward one reading the steps reversed),
+    /// the backward sequence re-reversed along time, then the merge: `Concat` on the last
+    /// axis, `Add`, `Mul`, or the half of the sum for `ave`.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        let mut ys = Vec::new();
+        for (forward, dir) in [(true, &self.forward), (false, &self.backward)] {
+            let names = dir.names().map(|n| directed_name(forward, n));
+            let y = cx.tmp(if forward { "forward" } else { "backward" });
+            dir.export_onnx_as(cx, names, &x, &y)?;
+            ys.push(if !forward && self.sequences() {
+                reverse_steps(cx, &y, 1)?
+            } else {
+                y
+            });
+        }
+        let (f, b) = (&ys[0], &ys[1]);
+        match self.mode {
+            MergeMode::Concat => cx.node("Concat", &[f, b], &[&out], vec![Attr::int("axis", -1)]),
+            MergeMode::Sum => cx.node("Add", &[f, b], &[&out], vec![]),
+            MergeMode::Mul => cx.node("Mul", &[f, b], &[&out], vec![]),
+            MergeMode::Ave => {
+                let (sum, half) = (cx.tmp("sum"), cx.scalar("half", 0.5));
+                cx.node("Add", &[f, b], &[&sum], vec![]);
+                cx.node("Mul", &[&half, &sum], &[&out], vec![]);
+            }
+        }
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let f = self.forward.call(x);
         let b = self.backward.call(x);

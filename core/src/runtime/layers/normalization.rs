@@ -11,11 +11,14 @@ use std::borrow::Cow;
 use ndarray::{Array1, Array2, ArrayView2};
 
 use super::{empty_rows, ensure_shape, UseSlots};
+use crate::onnx::{Attr, LayerExport};
 use crate::runtime::kernels::normalization::{
     channel_affine, channel_grad_input, channel_grad_sums, channel_moments, channel_standardize,
     group_backward, group_normalize, Blocks,
 };
-use crate::runtime::{init, BuildLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
+use crate::runtime::{
+    init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng,
+};
 use crate::shape::{
     norm_axis, BatchNormConfig, Config, Initializer, LayerNormConfig, LayerSpec, TensorSpec,
 };
@@ -194,7 +197,52 @@ impl BuildLayer for BatchNormalization {
     }
 }
 
+/// The normalized axis of the exported layer's input (the batch axis being 0).
+fn export_axis(cx: &LayerExport<'_>, axis: i64) -> Result<usize, Error> {
+    let input = cx
+        .input_spec(0)
+        .ok_or_else(|| cx.unsupported("the layer has no input"))?;
+    norm_axis(input, axis)
+        .map(|a| a.axis)
+        .map_err(|e| cx.unsupported(e))
+}
+
 impl Layer for BatchNormalization {
+    /// Inference with the moving statistics, as `call` computes it: `x · scale + shift`
+    /// per channel, `scale = gamma / sqrt(moving_variance + epsilon)` and
+    /// `shift = beta - moving_mean · scale`, from the initializers.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let axis = export_axis(cx, self.config.axis)?;
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        let (mean, variance) = (cx.weight("moving_mean")?, cx.weight("moving_variance")?);
+        let eps = cx.scalar("epsilon", self.epsilon());
+        let (shifted, sd, inv) = (cx.tmp("variance_eps"), cx.tmp("std"), cx.tmp("inv"));
+        cx.node("Add", &[&variance, &eps], &[&shifted], vec![]);
+        cx.node("Sqrt", &[&shifted], &[&sd], vec![]);
+        cx.node("Reciprocal", &[&sd], &[&inv], vec![]);
+        let scale = if self.config.scale {
+            let (gamma, scale) = (cx.weight("gamma")?, cx.tmp("scale"));
+            cx.node("Mul", &[&gamma, &inv], &[&scale], vec![]);
+            scale
+        } else {
+            inv
+        };
+        let moved = cx.tmp("mean_scaled");
+        cx.node("Mul", &[&mean, &scale], &[&moved], vec![]);
+        let shift = cx.tmp("shift");
+        if self.config.center {
+            let beta = cx.weight("beta")?;
+            cx.node("Sub", &[&beta, &moved], &[&shift], vec![]);
+        } else {
+            cx.node("Neg", &[&moved], &[&shift], vec![]);
+        }
+        let (scale, shift) = (cx.along_axis(&scale, axis), cx.along_axis(&shift, axis));
+        let scaled = cx.tmp("scaled");
+        cx.node("Mul", &[&x, &scale], &[&scaled], vec![]);
+        cx.node("Add", &[&scaled, &shift], &[&out], vec![]);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let x = x.rows().unwrap_or_else(empty_rows);
         let eps = self.epsilon();
@@ -467,6 +515,58 @@ impl BuildLayer for LayerNormalization {
 }
 
 impl Layer for LayerNormalization {
+    /// Each group's mean and biased variance by `ReduceMean` over the axis, then
+    /// `(x - mean) / sqrt(variance + epsilon) · gamma + beta` (ONNX's
+    /// `LayerNormalization` normalizes over the trailing axes only; this takes any axis).
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let axis = export_axis(cx, self.config.axis)?;
+        let axis_i = i64::try_from(axis).map_err(|_| cx.unsupported("axis out of range"))?;
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        let axes = cx.ints("axes", &[axis_i]);
+        let keep = vec![Attr::int("keepdims", 1)];
+        let (mean, centred, square, variance) = (
+            cx.tmp("mean"),
+            cx.tmp("centred"),
+            cx.tmp("square"),
+            cx.tmp("variance"),
+        );
+        cx.node("ReduceMean", &[&x, &axes], &[&mean], keep.clone());
+        cx.node("Sub", &[&x, &mean], &[&centred], vec![]);
+        cx.node("Mul", &[&centred, &centred], &[&square], vec![]);
+        cx.node("ReduceMean", &[&square, &axes], &[&variance], keep);
+        let eps = cx.scalar("epsilon", self.epsilon());
+        let (shifted, sd, inv) = (cx.tmp("variance_eps"), cx.tmp("std"), cx.tmp("inv"));
+        cx.node("Add", &[&variance, &eps], &[&shifted], vec![]);
+        cx.node("Sqrt", &[&shifted], &[&sd], vec![]);
+        cx.node("Reciprocal", &[&sd], &[&inv], vec![]);
+        let (scale, center) = (self.config.scale, self.config.center);
+        let normalized = if scale || center {
+            cx.tmp("normalized")
+        } else {
+            out.clone()
+        };
+        cx.node("Mul", &[&centred, &inv], &[&normalized], vec![]);
+        let scaled = if scale {
+            let gamma = cx.weight("gamma")?;
+            let gamma = cx.along_axis(&gamma, axis);
+            let scaled = if center {
+                cx.tmp("scaled")
+            } else {
+                out.clone()
+            };
+            cx.node("Mul", &[&normalized, &gamma], &[&scaled], vec![]);
+            scaled
+        } else {
+            normalized
+        };
+        if center {
+            let beta = cx.weight("beta")?;
+            let beta = cx.along_axis(&beta, axis);
+            cx.node("Add", &[&scaled, &beta], &[&out], vec![]);
+        }
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let x = x.rows().unwrap_or_else(empty_rows);
         let mut out = Array2::zeros(x.dim());

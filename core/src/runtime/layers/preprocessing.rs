@@ -111,6 +111,44 @@ fn flat<'a>(x: &ArrayView2<'a, f32>) -> Cow<'a, [f32]> {
 }
 
 impl Layer for Normalization {
+    /// `x · scale + shift` per channel as `call` computes it, `scale = 1 / sqrt(max(variance,
+    /// epsilon))` and `shift = -mean · scale`: from the `mean` and `variance` initializers
+    /// when adapted, from constants when they were declared.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let axis = cx
+            .input_spec(0)
+            .ok_or_else(|| cx.unsupported("the layer has no input"))
+            .and_then(|s| {
+                norm_axis(s, cx.info().config.int("axis"))
+                    .map(|a| a.axis)
+                    .map_err(|e| cx.unsupported(e))
+            })?;
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        let (mean, variance) = if self.given {
+            let n =
+                i64::try_from(self.mean.len()).map_err(|_| cx.unsupported("too many values"))?;
+            (
+                cx.floats("mean", &[n], &self.mean),
+                cx.floats("variance", &[n], &self.variance),
+            )
+        } else {
+            (cx.weight("mean")?, cx.weight("variance")?)
+        };
+        let eps = cx.scalar("epsilon", NORMALIZATION_EPSILON as f32);
+        let (floor, sd, scale) = (cx.tmp("variance_floor"), cx.tmp("std"), cx.tmp("scale"));
+        cx.node("Max", &[&variance, &eps], &[&floor], vec![]);
+        cx.node("Sqrt", &[&floor], &[&sd], vec![]);
+        cx.node("Reciprocal", &[&sd], &[&scale], vec![]);
+        let (moved, shift) = (cx.tmp("mean_scaled"), cx.tmp("shift"));
+        cx.node("Mul", &[&mean, &scale], &[&moved], vec![]);
+        cx.node("Neg", &[&moved], &[&shift], vec![]);
+        let (scale, shift) = (cx.along_axis(&scale, axis), cx.along_axis(&shift, axis));
+        let scaled = cx.tmp("scaled");
+        cx.node("Mul", &[&x, &scale], &[&scaled], vec![]);
+        cx.node("Add", &[&scaled, &shift], &[&out], vec![]);
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let x = x.rows().unwrap_or_else(empty_rows);
         let (mut scale, mut shift) = (Vec::new(), Vec::new());

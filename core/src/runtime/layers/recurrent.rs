@@ -13,10 +13,13 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::{empty_rows, ensure_rows};
+use crate::onnx::{Attr, LayerExport};
 use crate::runtime::kernels::activations::scalar_derivative;
 use crate::runtime::kernels::fast_math;
 use crate::runtime::kernels::gemm::sgemm;
-use crate::runtime::{init, BuildLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng};
+use crate::runtime::{
+    init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng,
+};
 use crate::shape::layers::cell_of;
 use crate::shape::{Activation, CellKind, Config, LayerSpec, RecurrentConfig, TensorSpec};
 
@@ -300,6 +303,11 @@ impl Recurrent {
     /// The configuration.
     pub fn config(&self) -> &RecurrentConfig {
         &self.cfg
+    }
+
+    /// The names of the kernel, the recurrent kernel and the bias (`lstm_cell/kernel`, ...).
+    pub(crate) fn names(&self) -> [&'static str; 3] {
+        self.names
     }
 
     fn width(&self) -> usize {
@@ -914,7 +922,228 @@ fn rows_of(m: &Array2<f32>, first: usize, k: usize, width: usize) -> &[f32] {
         .unwrap_or(&[])
 }
 
+/// The name ONNX's recurrent ops give `a` in their `activations` attribute, for the
+/// activations whose ONNX form has no parameter to set (ONNX's defaults are Keras' formulas).
+fn onnx_rnn_activation(a: Activation) -> Option<&'static str> {
+    match a {
+        Activation::Sigmoid => Some("Sigmoid"),
+        Activation::Tanh => Some("Tanh"),
+        Activation::Relu => Some("Relu"),
+        _ => None,
+    }
+}
+
+/// The column order of ONNX's gates in Keras' kernel, bias by bias block: LSTM's
+/// `i, o, f, c` from Keras' `i, f, c, o`; GRU (`z, r, h`) and SimpleRNN as they are.
+fn onnx_gate_blocks(cell: CellKind) -> &'static [usize] {
+    match cell {
+        CellKind::Lstm => &[0, 3, 1, 2],
+        CellKind::Gru => &[0, 1, 2],
+        CellKind::Simple => &[0],
+    }
+}
+
+impl Recurrent {
+    /// Writes this layer's inference from `x`, a dense `(batch, time, features)` tensor,
+    /// into `out` as ONNX's `LSTM`, `GRU` (`linear_before_reset = 1`, Keras' `reset_after`)
+    /// or `RNN`, its weights the initializers `names` (Keras' `lstm_cell/kernel`, ...,
+    /// under the layer) with the gates reordered and transposed by nodes. `go_backwards`
+    /// reverses the steps before a forward op, so the sequence output comes in the order
+    /// the steps ran, as Keras returns it.
+    ///
+    /// # Errors
+    /// [`Error::OnnxExport`] for an activation ONNX's recurrent ops do not take as Keras
+    /// computes it, or a GRU without `reset_after`.
+    pub(crate) fn export_onnx_as(
+        &self,
+        cx: &mut LayerExport<'_>,
+        names: [&str; 3],
+        x: &str,
+        out: &str,
+    ) -> Result<(), Error> {
+        let cfg = &self.cfg;
+        let u = i64::try_from(cfg.units).map_err(|_| cx.unsupported("too many units"))?;
+        let (op, activations) = match cfg.cell {
+            CellKind::Lstm => (
+                "LSTM",
+                vec![cfg.recurrent_activation, cfg.activation, cfg.activation],
+            ),
+            CellKind::Gru => ("GRU", vec![cfg.recurrent_activation, cfg.activation]),
+            CellKind::Simple => ("RNN", vec![cfg.activation]),
+        };
+        if cfg.cell == CellKind::Gru && !cfg.reset_after {
+            return Err(cx.unsupported("`reset_after = false` does not run yet"));
+        }
+        let activations = activations
+            .into_iter()
+            .map(|a| {
+                onnx_rnn_activation(a).ok_or_else(|| {
+                    cx.unsupported(format!(
+                        "the export writes ONNX's {op} op with the activations sigmoid, tanh \
+                         and relu only, not `{}`",
+                        a.name()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<&str>, Error>>()?;
+        // Column indices of the gates in ONNX's order.
+        let order: Vec<i64> = onnx_gate_blocks(cfg.cell)
+            .iter()
+            .flat_map(|&g| (g as i64 * u)..(g as i64 + 1) * u)
+            .collect();
+        let order = cx.ints("gate_order", &order);
+        let zero_axis = cx.ints("axis0", &[0]);
+        // Keras' (in, gates · units) kernel as ONNX's (1, gates · units, in).
+        let onnx_weight = |cx: &mut LayerExport<'_>, name: &str, what: &str| {
+            let w = cx.weight(name)?;
+            let (g, t, o) = (
+                cx.tmp(&format!("{what}_gates")),
+                cx.tmp(&format!("{what}_t")),
+                cx.tmp(what),
+            );
+            cx.node("Gather", &[&w, &order], &[&g], vec![Attr::int("axis", 1)]);
+            cx.node("Transpose", &[&g], &[&t], vec![Attr::ints("perm", &[1, 0])]);
+            cx.node("Unsqueeze", &[&t, &zero_axis], &[&o], vec![]);
+            Ok::<String, Error>(o)
+        };
+        let w = onnx_weight(cx, names[0], "W")?;
+        let r = onnx_weight(cx, names[1], "R")?;
+        let mut inputs = vec![String::new(), w, r];
+        if cfg.use_bias {
+            let bias = cx.weight(names[2])?;
+            let width = i64::try_from(order_len(cfg)).map_err(|_| cx.unsupported("too wide"))?;
+            let b = cx.tmp("B");
+            if cfg.cell == CellKind::Gru {
+                // Keras' [2, 3 units]: the input bias, then the recurrent one, as ONNX's Wb, Rb.
+                let shape = cx.ints("B_shape", &[1, 2 * width]);
+                cx.node("Reshape", &[&bias, &shape], &[&b], vec![]);
+            } else {
+                // One bias: ONNX's Wb, and zeros for its Rb.
+                let zeros = cx.floats("zeros", &[width], &vec![0.0; order_len(cfg)]);
+                let (g, both) = (cx.tmp("B_gates"), cx.tmp("B_flat"));
+                cx.node(
+                    "Gather",
+                    &[&bias, &order],
+                    &[&g],
+                    vec![Attr::int("axis", 0)],
+                );
+                cx.node(
+                    "Concat",
+                    &[&g, &zeros],
+                    &[&both],
+                    vec![Attr::int("axis", 0)],
+                );
+                cx.node("Unsqueeze", &[&both, &zero_axis], &[&b], vec![]);
+            }
+            inputs.push(b);
+        }
+        // The initial state(s) as zeros of (1, batch, units), given rather than left to the
+        // default: tract sizes a default state by the batch, which is symbolic here.
+        let (shape, batch, first) = (cx.tmp("x_shape"), cx.tmp("batch"), cx.ints("first", &[0]));
+        cx.node("Shape", &[x], &[&shape], vec![]);
+        cx.node(
+            "Gather",
+            &[&shape, &first],
+            &[&batch],
+            vec![Attr::int("axis", 0)],
+        );
+        let (one, units) = (cx.ints("one", &[1]), cx.ints("units", &[u]));
+        let (state_shape, h0) = (cx.tmp("state_shape"), cx.tmp("initial_h"));
+        cx.node(
+            "Concat",
+            &[&one, &batch, &units],
+            &[&state_shape],
+            vec![Attr::int("axis", 0)],
+        );
+        cx.node("ConstantOfShape", &[&state_shape], &[&h0], vec![]);
+        inputs.resize(5, String::new());
+        inputs.push(h0.clone());
+        if cfg.cell == CellKind::Lstm {
+            inputs.push(h0);
+        }
+        // (batch, time, features) to ONNX's (time, batch, features).
+        let xt = cx.tmp("time_major");
+        cx.node(
+            "Transpose",
+            &[x],
+            &[&xt],
+            vec![Attr::ints("perm", &[1, 0, 2])],
+        );
+        inputs[0] = if cfg.go_backwards {
+            reverse_steps(cx, &xt, 0)?
+        } else {
+            xt
+        };
+        let mut attrs = vec![
+            Attr::int("hidden_size", u),
+            Attr::strings("activations", &activations),
+        ];
+        if cfg.cell == CellKind::Gru {
+            attrs.push(Attr::int("linear_before_reset", 1));
+        }
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        if cfg.return_sequences {
+            // Y: (time, 1, batch, units).
+            let (y, ys) = (cx.tmp("Y"), cx.tmp("Y_squeezed"));
+            cx.node(op, &inputs, &[&y], attrs);
+            let one = cx.ints("axis1", &[1]);
+            cx.node("Squeeze", &[&y, &one], &[&ys], vec![]);
+            cx.node(
+                "Transpose",
+                &[&ys],
+                &[out],
+                vec![Attr::ints("perm", &[1, 0, 2])],
+            );
+        } else {
+            // Y_h: (1, batch, units).
+            let yh = cx.tmp("Y_h");
+            cx.node(op, &inputs, &["", &yh], attrs);
+            cx.node("Squeeze", &[&yh, &zero_axis], &[out], vec![]);
+        }
+        Ok(())
+    }
+}
+
+/// The width of the gates: `gates · units`.
+fn order_len(cfg: &RecurrentConfig) -> usize {
+    cfg.cell.gates().saturating_mul(cfg.units)
+}
+
+/// `x` reversed along its time axis `axis`, for `go_backwards` and for re-reversing a
+/// backward sequence: a `Gather` of the steps backwards (a dense sequence's steps are
+/// known, the shape rule asks for them).
+///
+/// # Errors
+/// [`Error::OnnxExport`] if input 0's steps are unknown.
+pub(crate) fn reverse_steps(cx: &mut LayerExport<'_>, x: &str, axis: i64) -> Result<String, Error> {
+    let steps = cx
+        .input_spec(0)
+        .and_then(|s| s.dims.first())
+        .and_then(|d| d.known())
+        .ok_or_else(|| cx.unsupported("the number of steps is not known"))?;
+    let backwards: Vec<i64> = (0..steps)
+        .rev()
+        .map(|i| i64::try_from(i).map_err(|_| cx.unsupported("too many steps")))
+        .collect::<Result<_, _>>()?;
+    let (indices, out) = (cx.ints("reversed_steps", &backwards), cx.tmp("reversed"));
+    cx.node(
+        "Gather",
+        &[x, &indices],
+        &[&out],
+        vec![Attr::int("axis", axis)],
+    );
+    Ok(out)
+}
+
 impl Layer for Recurrent {
+    /// ONNX's `LSTM`, `GRU` or `RNN` over the dense input, time-major, the gates reordered
+    /// into ONNX's order; a ragged input is refused before this, as ONNX has no ragged
+    /// tensors.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
+        self.export_onnx_as(cx, self.names, &x, &out)
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         // Inference is `&self`; its per-step buffers are kept per thread instead, so that
         // predicting batch after batch does not allocate (and page-fault) them every time.

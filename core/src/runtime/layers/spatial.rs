@@ -6,7 +6,8 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::{empty_rows, ensure_shape};
-use crate::runtime::{BuildLayer, ForwardContext, Input, Layer, Rng};
+use crate::onnx::{Attr, LayerExport};
+use crate::runtime::{BuildLayer, Error, ForwardContext, Input, Layer, Rng};
 use crate::shape::layers::spatial_map;
 use crate::shape::{Config, LayerSpec, RuleInput, TensorSpec};
 
@@ -91,6 +92,69 @@ impl BuildLayer for Spatial {
 }
 
 impl Layer for Spatial {
+    /// One axis at a time, what the layer's map says: a `Gather` of the input index every
+    /// output index copies, after a `Pad` of one zero at the axis' end for the output
+    /// indices that are zeros. Padding, cropping and nearest up-sampling are all this, and
+    /// the copy is exact.
+    fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        let info = cx.info();
+        let inputs: Vec<TensorSpec> = cx.input_spec(0).cloned().into_iter().collect();
+        let rule = RuleInput {
+            name: info.name,
+            config: &info.config,
+            inputs: &inputs,
+        };
+        let map =
+            spatial_map(&rule, info.spec.class_name).map_err(|e| cx.unsupported(e.message))?;
+        let rank = inputs.first().map_or(0, TensorSpec::ndim);
+        let mut x = cx.input(0).to_string();
+        let last = map.axes.len();
+        for (k, from) in map.axes.iter().enumerate() {
+            let size = map.input.get(k).copied().unwrap_or(0);
+            let identity =
+                from.len() == size && from.iter().enumerate().all(|(i, f)| *f == Some(i));
+            let out = if k + 1 == last {
+                cx.output().to_string()
+            } else {
+                cx.tmp("axis")
+            };
+            if identity {
+                cx.node("Identity", &[&x], &[&out], vec![]);
+                x = out;
+                continue;
+            }
+            let onnx_axis = k + 1;
+            if from.iter().any(Option::is_none) {
+                // One zero after the axis' last index, read by every zero of the output.
+                let mut pads = vec![0i64; 2 * rank];
+                if let Some(p) = pads.get_mut(rank + onnx_axis) {
+                    *p = 1;
+                }
+                let (pads, padded) = (cx.ints("pads", &pads), cx.tmp("padded"));
+                cx.node("Pad", &[&x, &pads], &[&padded], vec![]);
+                x = padded;
+            }
+            let indices = from
+                .iter()
+                .map(|f| i64::try_from(f.unwrap_or(size)).ok())
+                .collect::<Option<Vec<i64>>>()
+                .ok_or_else(|| cx.unsupported("a size past int64"))?;
+            let indices = cx.ints("indices", &indices);
+            cx.node(
+                "Gather",
+                &[&x, &indices],
+                &[&out],
+                vec![Attr::int("axis", onnx_axis as i64)],
+            );
+            x = out;
+        }
+        if last == 0 {
+            let out = cx.output().to_string();
+            cx.node("Identity", &[&x], &[&out], vec![]);
+        }
+        Ok(())
+    }
+
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let mut out = Array2::zeros((0, 0));
         self.run(x.rows().unwrap_or_else(empty_rows), &mut out);
