@@ -13,6 +13,21 @@ use stratic::prelude::*;
 pub const TOLERANCE: f32 = 1e-5;
 
 model! {
+    /// A model used as a layer, twice over: its weights nest under its name in the export.
+    pub struct Encoder {
+        input(shape = [6]) -> dense(5, activation = relu, name = "hidden") -> dense(3, name = "code")
+    }
+
+    /// The encoder shared by two inputs, then a head.
+    pub struct Composed {
+        let enc = Encoder;
+        let a = input(shape = [6], name = "a") -> enc;
+        let b = input(shape = [6], name = "b") -> enc;
+        subtract([a, b]) -> dense(2, name = "head")
+    }
+}
+
+model! {
     /// Every activation, through dense layers, the activation layer and dropout.
     pub struct Activations {
         input(shape = [6], name = "features")
@@ -462,6 +477,11 @@ pub fn cases() -> Vec<Case> {
         vec![image, meta],
         vec![dyn_of(cls), dyn_of(reg)],
     ));
+
+    let m = Composed::with_seed(12);
+    let (a, b) = (values(&[4, 6], 12), values(&[4, 6], 13));
+    let y = m.predict((view2(&a), view2(&b))).expect("predict");
+    out.push(case("composed", &m, vec![a, b], vec![dyn_of(y)]));
     out
 }
 
