@@ -308,3 +308,20 @@ fn models_of_other_invocations_and_modules_are_layers_too() {
     let text = m.summary().to_string();
     assert!(text.contains("projector (Projector)"), "{text}");
 }
+
+#[test]
+fn keras_files_of_nested_models_are_refused_not_written_wrong() {
+    let path = std::env::temp_dir().join(format!("stratic-nested-{}.keras", std::process::id()));
+    for result in [
+        Classifier::with_seed(0).save_keras(&path),
+        Classifier::with_seed(0).save_keras_weights(&path),
+    ] {
+        match result {
+            Err(stratic::Error::InvalidArgument { message, .. }) => {
+                assert!(message.contains("sub-model 'encoder'"), "{message}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert!(!path.exists(), "nothing is written");
+}

@@ -160,6 +160,18 @@ fn file_layer_namer() -> impl FnMut(&str) -> String {
 /// `layers/lstm/cell/vars/0` from the weight specs), an empty `vars` group for each layer
 /// without weights and for the model itself.
 pub fn keras_weights_bytes<M: Model>(model: &M) -> Result<Vec<u8>, Error> {
+    // Keras files nest a sub-model as a model of its own (`layers/encoder/layers/...`), which
+    // is not written yet; a flat file of its layers would load into no Keras model.
+    if let Some(l) = M::layers().iter().find(|l| l.name.contains('/')) {
+        let sub = l.name.split('/').next().unwrap_or_default();
+        return Err(Error::InvalidArgument {
+            name: "model",
+            message: format!(
+                "layer '{}' is in the sub-model '{sub}': Keras files of models made of models are not written yet; `save_weights` (safetensors) saves them",
+                l.name
+            ),
+        });
+    }
     let mut tree = Hdf5Tree::new();
     tree.group("vars")?;
     let mut next = file_layer_namer();
