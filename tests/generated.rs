@@ -100,7 +100,7 @@ fn predict_array_equals_predict() {
     let rows = [[1.0f32, 2.0, 3.0, 4.0], [-1.0, 0.5, 0.0, 2.0]];
     let a = m.predict_array(&rows).unwrap();
     let b = m.predict(stratic::ndarray::aview2(&rows)).unwrap();
-    assert_eq!(a, b);
+    assert_eq!(stratic::ndarray::aview2(&a), b);
 }
 
 #[test]

@@ -912,10 +912,23 @@ fn array_predict(model: &CheckedModel) -> TokenStream {
     }
     let flatten = (1..dims.len()).map(|_| quote!(.as_flattened()));
     let in_dim = ndarray_dim(spec.ndim());
-    let out_dim = ndarray_dim(model.nodes[*output].spec.ndim());
+    let out_spec = &model.nodes[*output].spec;
+    // Outputs of runnable models have every dimension known (see `unsupported`).
+    let out_dims: Vec<usize> = out_spec.dims.iter().filter_map(|d| d.known()).collect();
+    if out_dims.len() != out_spec.dims.len() {
+        return TokenStream::new();
+    }
+    let mut out_row = quote!(f32);
+    let mut zero = quote!(0.0f32);
+    for d in out_dims.iter().rev() {
+        out_row = quote!([#out_row; #d]);
+        zero = quote!([#zero; #d]);
+    }
+    let flatten_out = out_dims.iter().map(|_| quote!(.as_flattened_mut()));
     let doc = format!(
-        "Predicts from rows given as Rust arrays of the declared shape {}: a row of another shape does not compile.",
-        spec.shape_string()
+        "Predicts from rows given as Rust arrays of the declared shape {}, into rows of the output shape {}: a row of another shape does not compile.",
+        spec.shape_string(),
+        out_spec.shape_string()
     );
     quote! {
         #[doc = #doc]
@@ -925,14 +938,20 @@ fn array_predict(model: &CheckedModel) -> TokenStream {
         pub fn predict_array(
             &self,
             x: &[#row],
-        ) -> ::core::result::Result<__s::ndarray::Array<f32, #out_dim>, __s::Error> {
+        ) -> ::core::result::Result<::std::vec::Vec<#out_row>, __s::Error> {
             let flat: &[f32] = x #(#flatten)* .as_flattened();
             let view = __s::ndarray::ArrayView::<f32, #in_dim>::from_shape(
                 [x.len(), #(#dims),*],
                 flat,
             )
             .map_err(|e| __s::Error::InvalidArgument { name: "x", message: e.to_string() })?;
-            <Self as __s::Model>::predict(self, view)
+            let y = <Self as __s::Model>::predict(self, view)?;
+            let mut rows: ::std::vec::Vec<#out_row> = ::std::vec![#zero; x.len()];
+            // `predict` returns one output row per input row, of the declared shape.
+            for (to, from) in rows.as_mut_slice() #(#flatten_out)* .iter_mut().zip(y.iter()) {
+                *to = *from;
+            }
+            ::core::result::Result::Ok(rows)
         }
     }
 }
