@@ -36,6 +36,27 @@ pub use stratic_core::{
 };
 pub use stratic_macros::model;
 
+/// Declares a user's layer type to `model!`, with its shape rule, so that the type's name
+/// stands in a chain like a layer (`input(shape = [4]) -> Scale -> dense(1)`).
+///
+/// The type implements [`Layer`] (inference, the training forward and backward, its weights)
+/// and [`CustomLayer`] (its build from the input's spec). `custom_layer!(Scale)` says the
+/// layer keeps its input's shape; `custom_layer!(Project, units = 8)` says it gives the last
+/// axis 8. Write it beside the type: it expands to the description `model!` reads, also from
+/// other modules and crates (`-> layers::Scale`).
+///
+/// See `examples/custom_layer.rs`.
+pub use stratic_macros::custom_layer;
+
+/// A user's own layer: what [`Layer`] needs beside the layer itself.
+pub mod custom {
+    pub use stratic_core::shape::TensorSpec;
+    pub use stratic_core::{
+        count_weights, CustomLayer, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng,
+    };
+}
+pub use stratic_core::CustomLayer;
+
 /// ONNX export (`model.save_onnx("model.onnx")`, `to_onnx()`): see [`onnx::OnnxExport`].
 pub use stratic_core::onnx;
 

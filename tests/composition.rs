@@ -295,15 +295,17 @@ fn models_of_other_invocations_and_modules_are_layers_too() {
     let code = m.encoder.predict(x.view()).unwrap();
     let projected = m.projector.predict(code.view()).unwrap();
     let w = m.weights();
-    let (k, b) = (&w[6].1, &w[7].1);
-    let want = projected.dot(
-        &k.view()
-            .into_dimensionality::<stratic::ndarray::Ix2>()
-            .unwrap(),
-    ) + &b
+    let k = w[6]
+        .1
+        .view()
+        .into_dimensionality::<stratic::ndarray::Ix2>()
+        .unwrap();
+    let b = w[7]
+        .1
         .view()
         .into_dimensionality::<stratic::ndarray::Ix1>()
         .unwrap();
+    let want = projected.dot(&k) + b;
     assert!(max_diff(&m.predict(x.view()).unwrap(), &want) < 1e-6);
     let text = m.summary().to_string();
     assert!(text.contains("projector (Projector)"), "{text}");

@@ -24,7 +24,11 @@ pub struct ModelItem {
 pub struct Described {
     pub path: syn::Path,
     pub subs: Vec<Described>,
-    pub item: ModelItem,
+    /// A model's declaration, or `None` for a user's layer (see `layer_units`).
+    pub item: Option<ModelItem>,
+    /// For a user's layer, `custom_layer!`'s shape rule: the last axis becomes `units`, or
+    /// with 0 the input's shape is kept.
+    pub layer_units: i64,
     /// The whole `@describe { ... }` group, to pass on in this invocation's descriptions.
     pub tokens: TokenStream,
 }

@@ -11,7 +11,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::ast::{Described, ModelItem};
-use crate::check::{self, path_string, CheckedModel};
+use crate::check::{self, path_string, CheckedModel, CustomDecl, Known};
 use crate::ctxt::Ctxt;
 
 /// The name of a model's description macro where the model is declared: `Encoder`'s is
@@ -58,14 +58,62 @@ pub fn ask_for(path: &syn::Path, input: TokenStream) -> TokenStream {
 
 /// Checks a described model, the models it uses first.
 pub fn check_described(cx: &Ctxt, d: &Described) -> Option<CheckedModel> {
-    let mut known = Vec::new();
+    let mut models = Vec::new();
+    let mut layers = Vec::new();
     for sub in &d.subs {
-        known.push(check_described(cx, sub)?);
+        match custom_decl(sub) {
+            Some(layer) => layers.push(layer),
+            None => models.push(check_described(cx, sub)?),
+        }
     }
-    let mut model = check::check_model(cx, &d.item, &known)?;
+    let known = Known {
+        models: &models,
+        layers: &layers,
+    };
+    let mut model = check::check_model(cx, d.item.as_ref()?, known)?;
     model.key = path_string(&d.path);
     model.ty = d.path.clone();
     Some(model)
+}
+
+/// A described user's layer, as the models using it name it.
+pub fn custom_decl(d: &Described) -> Option<CustomDecl> {
+    d.item.is_none().then(|| CustomDecl {
+        key: path_string(&d.path),
+        path: d.path.clone(),
+        units: d.layer_units,
+    })
+}
+
+/// The description macro of a user's layer type: `custom_layer!(Scale)` keeps the input's
+/// shape, `custom_layer!(Project, units = 8)` gives the last axis 8.
+pub fn custom_layer_macro(input: TokenStream) -> syn::Result<TokenStream> {
+    use syn::parse::Parser;
+    let parser = |stream: syn::parse::ParseStream| -> syn::Result<(syn::Ident, i64)> {
+        let ty: syn::Ident = stream.parse()?;
+        let mut units = 0;
+        if stream.parse::<Option<syn::Token![,]>>()?.is_some() && !stream.is_empty() {
+            let key: syn::Ident = stream.parse()?;
+            if key != "units" {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown argument `{key}`: `custom_layer!(Type)` keeps the input's shape, `custom_layer!(Type, units = 8)` gives its last axis 8"),
+                ));
+            }
+            stream.parse::<syn::Token![=]>()?;
+            let lit: syn::LitInt = stream.parse()?;
+            units = lit.base10_parse::<i64>()?;
+            if units < 1 {
+                return Err(syn::Error::new(lit.span(), "`units` must be at least 1"));
+            }
+            let _ = stream.parse::<Option<syn::Token![,]>>()?;
+        }
+        Ok((ty, units))
+    };
+    let (ty, units) = parser.parse2(input)?;
+    let units = proc_macro2::Literal::i64_unsuffixed(units);
+    let desc = quote!(layer(units = #units));
+    Ok(emit_description(&ty, desc))
 }
 
 /// `item`'s declaration with the descriptions of the models it uses.
@@ -102,12 +150,17 @@ pub fn description_macro(
     described: &[Described],
 ) -> TokenStream {
     let desc = description(item, items, described);
+    emit_description(&item.ident, desc)
+}
+
+/// The description macro `desc` of the type `ident`, and its alias beside the type.
+fn emit_description(ident: &syn::Ident, desc: TokenStream) -> TokenStream {
     // Unique in the crate (macro_export puts every one at its root): the declaration's place.
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    format!("{:?}", item.ident.span()).hash(&mut h);
+    format!("{:?}", ident.span()).hash(&mut h);
     desc.to_string().hash(&mut h);
-    let unique = format_ident!("__stratic_describe_{}_{:016x}", item.ident, h.finish());
-    let alias = format_ident!("{}", alias(&item.ident.to_string()));
+    let unique = format_ident!("__stratic_describe_{}_{:016x}", ident, h.finish());
+    let alias = format_ident!("{}", alias(&ident.to_string()));
     quote! {
         #[doc(hidden)]
         #[macro_export]

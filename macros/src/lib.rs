@@ -21,6 +21,14 @@ pub fn model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand_models(input.into()).into()
 }
 
+/// Declares a user's layer type to `model!`, with its shape rule. See the `stratic` crate.
+#[proc_macro]
+pub fn custom_layer(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    describe::custom_layer_macro(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 fn expand_models(input: TokenStream) -> TokenStream {
     let cx = ctxt::Ctxt::new();
     // Models of other invocations this one uses, described by their description macros.
@@ -52,7 +60,12 @@ fn expand_models(input: TokenStream) -> TokenStream {
     let mut out = TokenStream::new();
     // The described models come first in what the items may use; they are not expanded.
     let mut models: Vec<check::CheckedModel> = Vec::new();
+    let mut customs = Vec::new();
     for d in &described {
+        if let Some(layer) = describe::custom_decl(d) {
+            customs.push(layer);
+            continue;
+        }
         match describe::check_described(&cx, d) {
             Some(m) => models.push(m),
             None => {
@@ -96,7 +109,11 @@ fn expand_models(input: TokenStream) -> TokenStream {
             // Its sub-model's errors are reported; checking it would only add noise.
             None
         } else {
-            check::check_model(&item_cx, item, &models)
+            let known = check::Known {
+                models: &models,
+                layers: &customs,
+            };
+            check::check_model(&item_cx, item, known)
         };
         match (item_cx.check(), checked) {
             (Ok(()), Some(model)) => {

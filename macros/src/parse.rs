@@ -59,11 +59,33 @@ pub fn parse_described(group: TokenStream, cx: &Ctxt) -> syn::Result<Described> 
         .into_iter()
         .map(|g| parse_described(g, cx))
         .collect::<syn::Result<Vec<_>>>()?;
+    // A user's layer: `layer(units = N)` or `layer()`.
+    let rest_toks: Vec<TokenTree> = rest.clone().into_iter().collect();
+    if let [TokenTree::Ident(kw), TokenTree::Group(g)] = rest_toks.as_slice() {
+        if kw == "layer" {
+            let units = g
+                .stream()
+                .into_iter()
+                .find_map(|t| match t {
+                    TokenTree::Literal(l) => l.to_string().parse::<i64>().ok(),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            return Ok(Described {
+                path,
+                subs,
+                item: None,
+                layer_units: units,
+                tokens,
+            });
+        }
+    }
     let raw: RawItem = syn::parse2(rest)?;
     Ok(Described {
         path,
         subs,
-        item: model_item(raw, cx),
+        item: Some(model_item(raw, cx)),
+        layer_units: 0,
         tokens,
     })
 }

@@ -14,7 +14,14 @@ fn errors(tokens: TokenStream) -> Vec<String> {
     match parse_items(tokens, &cx) {
         Ok(items) => {
             for item in &items {
-                let _ = check_model(&cx, item, &[]);
+                let _ = check_model(
+                    &cx,
+                    item,
+                    crate::check::Known {
+                        models: &[],
+                        layers: &[],
+                    },
+                );
             }
         }
         Err(e) => cx.push(e),
@@ -28,7 +35,14 @@ fn errors(tokens: TokenStream) -> Vec<String> {
 fn checked(tokens: TokenStream) -> CheckedModel {
     let cx = Ctxt::new();
     let items = parse_items(tokens, &cx).expect("parses");
-    let model = check_model(&cx, &items[0], &[]);
+    let model = check_model(
+        &cx,
+        &items[0],
+        crate::check::Known {
+            models: &[],
+            layers: &[],
+        },
+    );
     if let Err(e) = cx.check() {
         panic!("unexpected errors: {e}");
     }

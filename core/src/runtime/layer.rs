@@ -167,6 +167,35 @@ pub trait BuildLayer: Sized {
     ) -> Self;
 }
 
+/// A user's own layer (Keras' `Layer` subclass with its `build`): a type implementing
+/// [`Layer`] stands in a `model!` chain by its name once `custom_layer!` has declared it with
+/// its shape rule, and trains, saves and shows in `summary()` like a built-in layer.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` stands in a `model!` as a user's layer, but does not implement `CustomLayer`",
+    label = "used as a layer here",
+    note = "a user's layer implements `stratic::Layer` and `stratic::CustomLayer` (see examples/custom_layer.rs)"
+)]
+pub trait CustomLayer: Layer + Sized {
+    /// The layer for inputs of `input`'s spec (the batch axis first), its weights drawn from
+    /// `rng`: called once, when the model is built.
+    fn build(input: &TensorSpec, rng: &mut Rng) -> Self;
+}
+
+/// The numbers of trainable and non-trainable weights of a layer, counted from its
+/// [`Layer::visit_weights`] (for `summary()` of a user's layer, whose weights the macro
+/// cannot see).
+pub fn count_weights(layer: &dyn Layer) -> (usize, usize) {
+    let mut counts = (0usize, 0usize);
+    layer.visit_weights("", &mut |p| {
+        if p.trainable {
+            counts.0 = counts.0.saturating_add(p.value.len());
+        } else {
+            counts.1 = counts.1.saturating_add(p.value.len());
+        }
+    });
+    counts
+}
+
 /// A layer merging several tensors (Keras' merge layers: `concatenate`, `add`, ...). No
 /// weights; like [`Layer`], training keeps its output and input gradients in reused buffers.
 pub trait MergeLayer {

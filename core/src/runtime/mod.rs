@@ -33,7 +33,9 @@ pub use error::{
 };
 #[doc(hidden)]
 pub use kernels::gemm::sgemm;
-pub use layer::{BuildLayer, ForwardContext, Input, Layer, LayerRef, MergeLayer};
+pub use layer::{
+    count_weights, BuildLayer, CustomLayer, ForwardContext, Input, Layer, LayerRef, MergeLayer,
+};
 // Every runtime layer type, as its spec's `runtime` names it (generated code reaches them here).
 pub use layers::*;
 pub use losses::{Loss, EPSILON};

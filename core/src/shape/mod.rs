@@ -21,7 +21,7 @@ pub use input::{
 pub use layers::{
     layer_spec, layers_taking, merge_output, norm_axis, reference_markdown, BatchNormConfig,
     CellKind, DenseConfig, EmbeddingConfig, LayerNormConfig, MergeConfig, MergeOp, NormAxis,
-    PoolingMode, RecurrentConfig, LAYERS, MERGES,
+    PoolingMode, RecurrentConfig, CUSTOM, LAYERS, MERGES,
 };
 pub use ragged::{ragged_rank, ragged_type_spec_rank};
 pub use regularizer::{

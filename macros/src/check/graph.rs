@@ -15,7 +15,8 @@ use super::args::{bind, Bound};
 use super::input::{bind_input, check_input};
 use super::{
     chain_layer, check_layer, merge_layer, not_a_layer, path_string, unknown_layer, unknown_model,
-    CheckedInput, CheckedLayer, CheckedModel, CheckedSub, Namer, Node, NodeKind, SubTag,
+    CheckedInput, CheckedLayer, CheckedModel, CheckedSub, CustomDecl, Known, Namer, Node, NodeKind,
+    SubTag,
 };
 use crate::ast::{Call, Chain, ModelItem, Term, Value};
 use crate::ctxt::Ctxt;
@@ -46,6 +47,12 @@ enum Slot<'a> {
         name: String,
     },
     Built(CheckedLayer),
+    /// A user's layer (`custom_layer!`), built at its first application.
+    Custom {
+        decl: CustomDecl,
+        name: String,
+        span: Span,
+    },
     /// Its declaration or first application failed (already reported).
     Failed,
 }
@@ -76,7 +83,7 @@ struct Sub {
 struct Graph<'a> {
     cx: &'a Ctxt,
     /// The models of the invocation checked before this one, usable as layers.
-    known: &'a [CheckedModel],
+    known: Known<'a>,
     subs: Vec<Sub>,
     namer: Namer,
     env: HashMap<String, Bound_>,
@@ -95,7 +102,7 @@ struct Graph<'a> {
 pub fn check_graph<'a>(
     cx: &'a Ctxt,
     item: &'a ModelItem,
-    known: &'a [CheckedModel],
+    known: Known<'a>,
 ) -> Option<CheckedModel> {
     let mut g = Graph {
         cx,
@@ -195,7 +202,7 @@ pub fn check_graph<'a>(
         .into_iter()
         .filter_map(|sub| {
             let offset = sub.offset?;
-            let inner = &known[sub.model];
+            let inner = &known.models[sub.model];
             Some(CheckedSub {
                 field: sub.field,
                 ty: sub.ty,
@@ -240,6 +247,18 @@ impl<'a> Graph<'a> {
                             "`{}(...)` has no input here: a chain starts with a tensor (an `input(...)`, a bound tensor, or a merge such as `concatenate([a, b])`), e.g. `x -> {}(...)`",
                             c.name, c.name
                         ),
+                    );
+                    return None;
+                }
+                Eval::Layers(vec![Step::Layer(layer)])
+            }
+            Term::Name(_) | Term::Path(_) if self.custom_ref(head).is_some() => {
+                let (decl, span) = self.custom_ref(head)?;
+                let layer = self.declare_custom(decl, span);
+                if !allow_layers {
+                    self.cx.error(
+                        span,
+                        format!("`{}` is a layer and has no input here: a chain starts with a tensor, e.g. `x -> {}`", decl_name(&self.slots[layer]), decl_name(&self.slots[layer])),
                     );
                     return None;
                 }
@@ -304,6 +323,17 @@ impl<'a> Graph<'a> {
                     layers.push(Step::Layer(self.declare(c)?));
                     Eval::Layers(layers)
                 }
+                (current, Term::Name(_) | Term::Path(_)) if self.custom_ref(term).is_some() => {
+                    let (decl, span) = self.custom_ref(term)?;
+                    let layer = self.declare_custom(decl, span);
+                    match current {
+                        Eval::Tensor(node) => Eval::Tensor(self.apply(layer, node, span)?),
+                        Eval::Layers(mut layers) => {
+                            layers.push(Step::Layer(layer));
+                            Eval::Layers(layers)
+                        }
+                    }
+                }
                 (current, Term::Name(_) | Term::Path(_)) if self.sub_ref(term).is_some() => {
                     let r = self.sub_ref(term)?;
                     let sub = self.declare_sub(&r)?;
@@ -355,6 +385,32 @@ impl<'a> Graph<'a> {
         Some(current)
     }
 
+    /// The user's layer a term names, if it names one (and no binding shadows it).
+    fn custom_ref(&self, term: &Term) -> Option<(CustomDecl, Span)> {
+        let (key, span) = match term {
+            Term::Name(id) if !self.env.contains_key(&id.to_string()) => {
+                (id.to_string(), id.span())
+            }
+            Term::Path(p) => (path_string(p), syn::spanned::Spanned::span(p)),
+            _ => return None,
+        };
+        let decl = self.known.layers.iter().find(|l| l.key == key)?;
+        Some((decl.clone(), span))
+    }
+
+    /// A new use of a user's layer, named after its type as Keras names a layer by class.
+    fn declare_custom(&mut self, decl: CustomDecl, span: Span) -> usize {
+        let class = decl
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        let name = self.namer.auto(&snake_case(&class));
+        self.slots.push(Slot::Custom { decl, name, span });
+        self.slots.len() - 1
+    }
+
     /// The model a term names, if it names one (and no binding shadows it).
     fn sub_ref(&self, term: &Term) -> Option<SubRef> {
         let r = match term {
@@ -367,14 +423,18 @@ impl<'a> Graph<'a> {
             },
             _ => return None,
         };
-        self.known.iter().any(|m| m.key == r.key).then_some(r)
+        self.known
+            .models
+            .iter()
+            .any(|m| m.key == r.key)
+            .then_some(r)
     }
 
     /// A new use of a model as a layer: named, as Keras names a nested model, after its
     /// type in snake case (`Encoder` is `encoder`, then `encoder_1`).
     fn declare_sub(&mut self, r: &SubRef) -> Option<usize> {
-        let model = self.known.iter().position(|m| m.key == r.key)?;
-        let inner = &self.known[model];
+        let model = self.known.models.iter().position(|m| m.key == r.key)?;
+        let inner = &self.known.models[model];
         let id = &r.shown;
         if inner.inputs.len() != 1 || inner.outputs.len() != 1 {
             self.cx.error(
@@ -402,7 +462,7 @@ impl<'a> Graph<'a> {
     /// layers are inlined on the first application and shared on later ones.
     fn apply_sub(&mut self, index: usize, input: usize, r: &SubRef) -> Option<usize> {
         let id = &r.shown;
-        let known = self.known;
+        let known = self.known.models;
         let inner = &known[self.subs[index].model];
         let takes = &inner.inputs[0].spec;
         let receives = &self.nodes[input].spec;
@@ -586,6 +646,11 @@ impl<'a> Graph<'a> {
                 name,
             } => {
                 let layer = check_layer(self.cx, call, layer_spec, &bound, &name, vec![spec])?;
+                let out = layer.output.clone();
+                (layer, out)
+            }
+            Slot::Custom { decl, name, span } => {
+                let layer = custom_layer(self.cx, &decl, &name, span, spec)?;
                 let out = layer.output.clone();
                 (layer, out)
             }
@@ -789,6 +854,52 @@ impl SubRef {
             shown: id.to_string(),
             span: id.span(),
             path: id.clone().into(),
+        }
+    }
+}
+
+/// The type a declared user's layer is, for messages.
+fn decl_name(slot: &Slot<'_>) -> String {
+    match slot {
+        Slot::Custom { decl, .. } => path_string(&decl.path),
+        _ => String::new(),
+    }
+}
+
+/// A user's layer built on its first input, with `custom_layer!`'s shape rule.
+fn custom_layer(
+    cx: &Ctxt,
+    decl: &CustomDecl,
+    name: &str,
+    span: Span,
+    input: TensorSpec,
+) -> Option<CheckedLayer> {
+    use stratic_core::shape::{ParamValue, CUSTOM};
+    let config = CUSTOM.configure(vec![("units", ParamValue::Int(decl.units))]);
+    let inputs = vec![input];
+    let rule = RuleInput {
+        name,
+        config: &config,
+        inputs: &inputs,
+    };
+    match CUSTOM.output_spec(&rule) {
+        Ok(output) => Some(CheckedLayer {
+            name: name.to_string(),
+            owner: Vec::new(),
+            spec: &CUSTOM,
+            config,
+            input: inputs[0].clone(),
+            inputs,
+            output,
+            weights: Vec::new(),
+            span,
+            uses: 1,
+            trainable: true,
+            custom: Some(decl.path.clone()),
+        }),
+        Err(e) => {
+            cx.error(span, e.message);
+            None
         }
     }
 }

@@ -44,6 +44,23 @@ pub struct CheckedModel {
     pub ty: syn::Path,
 }
 
+/// A user's layer declared with `custom_layer!`, as the models using it name it.
+#[derive(Clone)]
+pub struct CustomDecl {
+    pub key: String,
+    pub path: syn::Path,
+    /// The shape rule: the last axis becomes `units` (0: the input's shape).
+    pub units: i64,
+}
+
+/// What a model may use besides the layers of the DSL: models checked before it, and users'
+/// layers.
+#[derive(Clone, Copy)]
+pub struct Known<'a> {
+    pub models: &'a [CheckedModel],
+    pub layers: &'a [CustomDecl],
+}
+
 /// A path as written, without spaces: `nets::Encoder`.
 pub fn path_string(path: &syn::Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
@@ -134,6 +151,8 @@ pub struct CheckedLayer {
     pub uses: usize,
     /// `trainable = false`: its weights are frozen (the optimizer skips them).
     pub trainable: bool,
+    /// A user's layer (`custom_layer!`): its type, which builds it and holds its weights.
+    pub custom: Option<syn::Path>,
 }
 
 impl CheckedLayer {
@@ -180,14 +199,13 @@ pub(super) fn merge_layer(name: &Ident) -> Option<&'static LayerSpec> {
 /// Checks one model. Returns `None` if any rule failed (the errors are in `cx`).
 ///
 /// `known` are the models of the invocation checked before it, which it may use as layers.
-pub fn check_model(cx: &Ctxt, item: &ModelItem, known: &[CheckedModel]) -> Option<CheckedModel> {
+pub fn check_model(cx: &Ctxt, item: &ModelItem, known: Known<'_>) -> Option<CheckedModel> {
     let graph = !item.body.lets.is_empty() || item.body.outputs.is_some();
     let model = if graph {
         graph::check_graph(cx, item, known)?
-    } else if names_in(item)
-        .iter()
-        .any(|n| known.iter().any(|m| m.key == *n))
-    {
+    } else if names_in(item).iter().any(|n| {
+        known.models.iter().any(|m| m.key == *n) || known.layers.iter().any(|l| l.key == *n)
+    }) {
         // A chain through a sub-model: the graph checker inlines it; the model is still
         // sequential, as Keras' `Sequential([encoder, Dense(3)])` is.
         let mut model = graph::check_graph(cx, item, known)?;
@@ -736,6 +754,7 @@ pub(super) fn check_layer(
                 span: call.name.span(),
                 uses: 1,
                 trainable,
+                custom: None,
             })
         }
         Err(e) => {

@@ -230,6 +230,9 @@ fn id_bounds_fed_by(model: &CheckedModel, input: usize) -> Vec<(String, usize)> 
 }
 
 fn layer_type(l: &CheckedLayer) -> TokenStream {
+    if let Some(path) = &l.custom {
+        return quote!(#path);
+    }
     let ty = format_ident!("{}", l.spec.runtime);
     quote!(::stratic::__private::#ty)
 }
@@ -245,6 +248,11 @@ fn spec_index(l: &CheckedLayer) -> usize {
 /// One build line, the same for every layer: the runtime type from the config and input
 /// specs of its entry in `Model::layers()` (built once, shared with the summary and loaders).
 fn layer_build(model: &CheckedModel, index: usize) -> TokenStream {
+    if let Some(path) = &model.layers[index].custom {
+        return quote! {
+            <#path as __s::CustomLayer>::build(&__layers[#index].inputs[0], rng)
+        };
+    }
     let ty = format_ident!("{}", model.layers[index].spec.runtime);
     quote! {
         <__s::#ty as __s::BuildLayer>::from_config(
@@ -598,7 +606,12 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
     }
     let n_layers = model.layers.len();
     let layer_infos = model.layers.iter().map(|l| {
-        let spec = spec_index(l);
+        let spec = if l.custom.is_some() {
+            quote!(&__s::shape::CUSTOM)
+        } else {
+            let index = spec_index(l);
+            quote!(__s::shape::LAYERS[#index])
+        };
         let name = &l.full_name();
         let values = l.config.values().iter().map(|(name, value)| {
             let v = param_value_tokens(value);
@@ -610,7 +623,7 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         quote! {{
             const CONFIG: &[(&str, __s::shape::ParamValue)] = &[#(#values),*];
             __s::shape::LayerInfo::from_static(
-                __s::shape::LAYERS[#spec],
+                #spec,
                 #name,
                 CONFIG,
                 &[#(#inputs),*],
@@ -780,6 +793,7 @@ fn summary(model: &CheckedModel) -> TokenStream {
         }
     };
     let mut sub_seen = vec![false; model.subs.len()];
+    let mut dynamic: Option<TokenStream> = None;
     for node in &model.nodes {
         let (name, class, shape, (params, non_trainable), connected) = match (&node.kind, node.sub)
         {
@@ -848,14 +862,36 @@ fn summary(model: &CheckedModel) -> TokenStream {
                     connected.clear();
                 }
                 let (trainable, frozen) = l.param_counts();
+                let class = match &l.custom {
+                    Some(path) => crate::check::path_string(path)
+                        .rsplit("::")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    None => l.class_name().to_string(),
+                };
+                if l.custom.is_some() {
+                    dynamic = Some(l.access());
+                }
                 (
                     l.name.clone(),
-                    l.class_name().to_string(),
+                    class,
                     l.output.shape_string(),
                     (trainable + frozen, frozen),
                     connected,
                 )
             }
+        };
+        // A user's layer's weights are its own: counted when the summary is made.
+        let (params, non_trainable) = match dynamic.take() {
+            Some(field) => (
+                quote!({
+                    let (t, f) = __s::count_weights(&self.#field);
+                    t.saturating_add(f)
+                }),
+                quote!(__s::count_weights(&self.#field).1),
+            ),
+            None => (quote!(#params), quote!(#non_trainable)),
         };
         rows.push(quote! {
             __s::shape::SummaryRow {

@@ -172,6 +172,19 @@ pub fn keras_weights_bytes<M: Model>(model: &M) -> Result<Vec<u8>, Error> {
             ),
         });
     }
+    // A user's layer has no Keras class to write.
+    if let Some(l) = M::layers()
+        .iter()
+        .find(|l| std::ptr::eq(l.spec, &crate::shape::CUSTOM))
+    {
+        return Err(Error::InvalidArgument {
+            name: "model",
+            message: format!(
+                "layer '{}' is a user's layer, which Keras files cannot name; `save_weights` (safetensors) saves it",
+                l.name
+            ),
+        });
+    }
     let mut tree = Hdf5Tree::new();
     tree.group("vars")?;
     let mut next = file_layer_namer();

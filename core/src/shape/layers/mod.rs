@@ -25,6 +25,7 @@
 mod activation;
 mod bidirectional;
 mod conv;
+mod custom;
 mod dense;
 mod dropout;
 mod embedding;
@@ -42,6 +43,7 @@ mod window_pooling;
 pub use activation::ACTIVATION;
 pub use bidirectional::{bidirectional_inner, directed_name, MergeMode, BIDIRECTIONAL};
 pub use conv::{conv_geometry, spatial_rank, ConvGeometry, Padding, Window, CONV1D, CONV2D};
+pub use custom::CUSTOM;
 pub use dense::{DenseConfig, DENSE};
 pub use dropout::{
     DROPOUT, GAUSSIAN_DROPOUT, GAUSSIAN_NOISE, SPATIAL_DROPOUT_1D, SPATIAL_DROPOUT_2D,
