@@ -655,7 +655,7 @@ impl LayerSpec {
                     input.shape_string()
                 ),
                 _ => format!(
-                    "layer '{layer}' ({class}) expects a floating-point input, but received {} {}: declare the input `dtype = f32` (or `f64`); integer ids go through `embedding(...)` first",
+                    "layer '{layer}' ({class}) expects a floating-point input, but received {} {}: Keras would cast it to float, `model!` does not; integer ids go through `embedding(input_dim, output_dim)` first, and numbers are declared `dtype = f32`",
                     input.dtype,
                     input.shape_string()
                 ),

@@ -343,16 +343,19 @@ impl Layer for Embedding {
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         match x {
             Input::RaggedIds(ids) => self.call_ragged(ids),
+            Input::Ids(ids) => self.call_dense(ids),
             // The spec admits integer ids only.
             _ => Array2::zeros((0, self.config.output_dim)),
         }
     }
 
     fn forward(&mut self, x: Input<'_>, cx: &mut ForwardContext) {
-        if let Input::RaggedIds(ids) = x {
-            self.forward_train_ragged(ids);
-            self.activity.forward(self.out.view(), cx);
+        match x {
+            Input::RaggedIds(ids) => self.forward_train_ragged(ids),
+            Input::Ids(ids) => self.forward_train_dense(ids),
+            _ => return,
         }
+        self.activity.forward(self.out.view(), cx);
     }
 
     /// The output of the last training forward, as flat rows `(n_ids, output_dim)`.
@@ -361,13 +364,18 @@ impl Layer for Embedding {
     }
 
     fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, _need: bool) {
-        if let Input::RaggedIds(ids) = x {
-            // Taken out for the call, so its buffer and the layer's can be borrowed together.
-            let mut activity = std::mem::take(&mut self.activity);
-            let grad_output = activity.backward(self.out.view(), grad_output.reborrow());
-            self.backward_ragged(ids, grad_output);
-            self.activity = activity;
+        if !matches!(x, Input::RaggedIds(_) | Input::Ids(_)) {
+            return;
         }
+        // Taken out for the call, so its buffer and the layer's can be borrowed together.
+        let mut activity = std::mem::take(&mut self.activity);
+        let grad_output = activity.backward(self.out.view(), grad_output.reborrow());
+        match x {
+            Input::RaggedIds(ids) => self.backward_ragged(ids, grad_output),
+            Input::Ids(ids) => self.backward_dense(ids, grad_output),
+            _ => {}
+        }
+        self.activity = activity;
     }
 
     /// Ids have no gradient: always empty.
