@@ -650,7 +650,7 @@ impl LayerSpec {
         if !spec.dtype.admits(input.dtype) {
             let message = match spec.dtype {
                 DTypeClass::Integer => format!(
-                    "layer '{layer}' ({class}) expects integer ids, but received {} {}: declare the input with an integer dtype, e.g. `input(shape = [None], ragged = true, dtype = i32)`",
+                    "layer '{layer}' ({class}) expects integer ids, but received {} {}: declare the input `dtype = i32`: `input(shape = [7], dtype = i32)` for rows of 7 ids, `input(shape = [None], ragged = true, dtype = i32)` for rows of any length",
                     input.dtype,
                     input.shape_string()
                 ),
