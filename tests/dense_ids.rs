@@ -24,6 +24,11 @@ model! {
             -> dense(1, activation = sigmoid)
     }
 
+    /// `Flat` on `int64` ids.
+    struct WideFlat {
+        input(shape = [4], dtype = i64) -> embedding(10, 3) -> flatten() -> dense(2)
+    }
+
     /// Counts of each id per sample.
     struct Counts {
         input(shape = [5], dtype = i32) -> category_encoding(6, output_mode = count) -> dense(2)
@@ -223,4 +228,31 @@ fn a_convolution_over_embedded_ids_trains() {
         .filter(|(p, y)| (**p > 0.5) == (**y > 0.5))
         .count();
     assert!(correct as f64 / n as f64 > 0.95, "accuracy {correct}/{n}");
+}
+
+#[test]
+fn int64_ids_run_as_int32_ids_do() {
+    let ids = array![[0, 9, 3, 3], [5, 1, 0, 8], [2, 2, 2, 2]];
+    let wide = ids.mapv(i64::from);
+    let (m, w) = (Flat::with_seed(1), WideFlat::with_seed(1));
+    assert_eq!(m.weights(), w.weights());
+    assert_eq!(
+        m.predict(ids.view()).expect("i32"),
+        w.predict(wide.view()).expect("i64")
+    );
+    // An id beyond `i32` is out of range, reported as given, not cut to 32 bits.
+    let mut bad = wide.clone();
+    bad[[1, 3]] = (1i64 << 32) + 2;
+    assert!(matches!(
+        w.predict(bad.view()),
+        Err(Error::IdOutOfRange { id, ref position, .. }) if id == (1i64 << 32) + 2 && position == &[1, 3]
+    ));
+    // Training on `i64` ids moves the table as on `i32` ids.
+    let y = array![[1.0f32, 0.0], [0.0, 1.0], [0.5, 0.5]];
+    let mut a = Flat::with_seed(1).compile(SGD::new(0.1), Loss::mse());
+    let mut b = WideFlat::with_seed(1).compile(SGD::new(0.1), Loss::mse());
+    a.train_on_batch(ids.view(), y.view()).expect("i32 step");
+    b.train_on_batch(wide.view(), y.view()).expect("i64 step");
+    assert_ne!(a.model().weights(), Flat::with_seed(1).weights());
+    assert_eq!(a.model().weights(), b.model().weights());
 }

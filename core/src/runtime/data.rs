@@ -37,6 +37,37 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for i32 {}
+    impl Sealed for i64 {}
+}
+
+/// What dense ids may be: `i32` or `i64` (Keras users pass either). Layers read them as `i32`
+/// rows ([`ids_as_rows`]).
+pub trait IdElement: Element + Into<i64> {
+    #[doc(hidden)]
+    fn ids_as_rows<D: Dimension>(x: ArrayView<'_, Self, D>) -> CowArray<'_, i32, Ix2>;
+}
+
+impl IdElement for i32 {
+    fn ids_as_rows<D: Dimension>(x: ArrayView<'_, i32, D>) -> CowArray<'_, i32, Ix2> {
+        as_rows(x)
+    }
+}
+
+impl IdElement for i64 {
+    // A copy: layers index with `i32`. The model checked every id against its layers'
+    // bounds before any layer runs, so none is cut; one outside `i32` all the same becomes -1,
+    // which every layer skips.
+    fn ids_as_rows<D: Dimension>(x: ArrayView<'_, i64, D>) -> CowArray<'_, i32, Ix2> {
+        CowArray::from(as_rows(x).mapv(|v| i32::try_from(v).unwrap_or(-1)))
+    }
+}
+
+/// Dense ids as the `i32` rows layers read ([`Input::Ids`](super::Input::Ids)): borrowed
+/// for row-major `i32` ids, copied for `i64` ones.
+pub fn ids_as_rows<'a, A: IdElement, D: Dimension>(
+    x: ArrayView<'a, A, D>,
+) -> CowArray<'a, i32, Ix2> {
+    A::ids_as_rows(x)
 }
 
 macro_rules! element {
@@ -57,7 +88,7 @@ macro_rules! element {
         }
     )*};
 }
-element!(f32, i32);
+element!(f32, i32, i64);
 
 // `check_dense_input` on the shape alone: compiled once, here, not per model.
 fn check_dense_shape(name: &str, spec: &TensorSpec, shape: &[usize]) -> Result<usize, Error> {
@@ -303,6 +334,10 @@ mod tests {
             ..TensorSpec::dense(vec![Dim::Known(2), Dim::Known(2)])
         };
         assert_eq!(check_dense_input("ids", &spec, &ids.view()), Ok(3));
+        // `i64` ids are read as `i32` rows; one beyond `i32` is never a valid id.
+        let wide = array![[3i64, i64::from(i32::MAX) + 1], [-2, 7]];
+        assert_eq!(ids_as_rows(wide.view()), array![[3, -1], [-2, 7]]);
+        assert!(ids_as_rows(ids.view()).is_view());
     }
 }
 

@@ -507,6 +507,9 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             let v = format_ident!("__x{}", i);
             if sparse[i] || ragged[i].is_some() {
                 quote!(let #v = #xi;)
+            } else if model.inputs[i].spec.dtype.is_integer() {
+                // Layers read ids as `i32` rows.
+                quote!(let #v = __s::ids_as_rows(#xi);)
             } else {
                 quote!(let #v = __s::as_rows(#xi);)
             }
