@@ -19,6 +19,44 @@
 //! let y = model.predict(Array2::<f32>::zeros((10, 4)).view()).unwrap();
 //! assert_eq!(y.dim(), (10, 8));
 //! ```
+//!
+//! ## Inputs and what `predict` takes
+//!
+//! `input(shape = [...], dtype = ..., sparse = ..., ragged = ...)` is Keras' `keras.Input`
+//! (`name`, `batch_size`, `batch_shape`, `type_spec` and `input_tensor` too); the `shape`
+//! leaves out the batch axis. Its layout and `dtype` decide the Rust type of `predict`'s,
+//! `fit`'s and `evaluate`'s input:
+//!
+//! | declared | takes |
+//! |---|---|
+//! | `input(shape = [4])` (`dtype = f32`, the default) | `ArrayView2<f32>` (rank 1 + the shape's) |
+//! | `input(shape = [7], dtype = i32)`: token ids, as Keras passes them | `ArrayView2<i32>` (`dtype = i64`: `ArrayView2<i64>`) |
+//! | `input(shape = [None], ragged = true, dtype = i32)`: rows of any length | `&RaggedTensor<i32>` |
+//! | `input(shape = [20_000], sparse = true)` | `&SparseTensor<f32>` |
+//!
+//! Ids feed the layers whose spec takes ids (`embedding`, `category_encoding`); a layer of
+//! floats on ids is a compile error (Keras would cast them, `model!` does not), and every id is
+//! checked against the `input_dim` (or `num_tokens`) of each layer it feeds before any work,
+//! [`Error::IdOutOfRange`] naming the layer and the id's position. Other dtypes (`f64`, `u8`,
+//! `bool`) are checked but do not run yet: the declaration says so.
+//!
+//! ```
+//! use stratic::prelude::*;
+//!
+//! model! {
+//!     /// Keras' text classifier: rows of 7 token ids.
+//!     pub struct Text {
+//!         input(shape = [7], dtype = i32) -> embedding(20, 5) -> lstm(4) -> dense(1, activation = sigmoid)
+//!     }
+//! }
+//!
+//! let model = Text::with_seed(0);
+//! let ids = array![[16, 12, 7, 1, 16, 9, 15], [9, 13, 4, 3, 11, 14, 13]];
+//! assert_eq!(model.predict(ids.view())?.dim(), (2, 1));
+//! let bad = array![[16, 12, 7, 1, 16, 9, 20]];
+//! assert!(matches!(model.predict(bad.view()), Err(Error::IdOutOfRange { id: 20, .. })));
+//! # Ok::<(), stratic::Error>(())
+//! ```
 #![warn(missing_docs)]
 
 pub use ndarray;

@@ -76,6 +76,15 @@ model! {
     }
 }
 
+model! {
+    pub struct DeclaredLstmText {
+        input(shape = [7], dtype = i32, name = "input_layer_1")
+            -> embedding(20, 5, name = "embedding")
+            -> lstm(4, name = "lstm")
+            -> dense(1, activation = sigmoid, name = "dense_1")
+    }
+}
+
 fn fixture(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -186,5 +195,16 @@ fn declared_seq_with_a_bidirectional_gru_loads_its_file() {
     m.load_keras(fixture("keras-files-layers/seq.keras"))
         .expect("load_keras");
     let x: Array<f32, stratic::ndarray::Ix3> = nested(&j["inputs"][0]);
+    assert_close(&m.predict(x.view()).unwrap(), &matrix(&j["outputs"][0]));
+}
+
+#[test]
+fn declared_lstm_text_on_dense_ids_loads_its_file() {
+    let j = json("keras-files-layers/lstm_text.json");
+    let rows: Vec<Vec<i32>> = serde_json::from_value(j["inputs"][0].clone()).unwrap();
+    let x = Array2::from_shape_vec((rows.len(), 7), rows.concat()).unwrap();
+    let mut m = DeclaredLstmText::with_seed(0);
+    m.load_keras(fixture("keras-files-layers/lstm_text.keras"))
+        .expect("load_keras");
     assert_close(&m.predict(x.view()).unwrap(), &matrix(&j["outputs"][0]));
 }

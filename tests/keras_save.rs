@@ -54,6 +54,11 @@ model! {
             -> dense(2)
     }
 
+    /// lstm_text.json's model: dense int ids.
+    struct LstmText {
+        input(shape = [7], dtype = i32) -> embedding(20, 5) -> lstm(4) -> dense(1, activation = sigmoid)
+    }
+
     /// bag.json's model.
     struct Bag {
         input(shape = [None], ragged = true, dtype = i32, name = "tokens")
@@ -211,6 +216,23 @@ fn two_heads_weights_round_trip() {
         .expect("rank 2");
     let (cls, reg) = model.predict((image.view(), meta.view())).expect("predict");
     record("two_heads", &[cls.view().into_dyn(), reg.view().into_dyn()]);
+}
+
+#[test]
+fn lstm_text_on_dense_ids_round_trips() {
+    let mut model = LstmText::with_seed(0);
+    model
+        .load_keras(file("lstm_text.keras"))
+        .expect("load_keras");
+    perturb(&mut model);
+    round_trip("lstm_text", &model, &mut LstmText::with_seed(5));
+    // The archive's InputLayer keeps the ids' dtype, which `load_keras` compares.
+    keras_round_trip("lstm_text", &model, &mut LstmText::with_seed(6));
+    let rows: Vec<Vec<i32>> =
+        serde_json::from_value(json("lstm_text.json")["inputs"][0].clone()).unwrap();
+    let x = stratic::ndarray::Array2::from_shape_vec((rows.len(), 7), rows.concat()).unwrap();
+    let y = model.predict(x.view()).expect("predict");
+    record("lstm_text", &[y.view().into_dyn()]);
 }
 
 #[test]

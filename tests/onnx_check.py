@@ -44,7 +44,10 @@ def main(argv):
             failed += 1
             continue
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        feeds = {k: np.asarray(v, dtype=np.float32) for k, v in case["inputs"].items()}
+        # Ids are int32 or int64 inputs (their Keras dtype names are numpy's); the rest float32.
+        dtypes = case.get("dtypes", {})
+        feeds = {k: np.asarray(v, dtype=dtypes.get(k, "float32"))
+                 for k, v in case["inputs"].items()}
         got = session.run(None, feeds)
         worst = 0.0
         per_output = []

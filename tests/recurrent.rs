@@ -9,9 +9,13 @@ use stratic::prelude::*;
 use stratic::RaggedTensor;
 
 model! {
-    /// keras-files-layers/lstm_text.json's model (its `dsl`), on ragged rows: dense int
-    /// inputs do not run yet, and rows of 7 ids each are the same sequences.
+    /// keras-files-layers/lstm_text.json's model, declared as its `dsl`: dense int ids.
     struct LstmText {
+        input(shape = [7], dtype = i32) -> embedding(20, 5) -> lstm(4) -> dense(1, activation = sigmoid)
+    }
+
+    /// The same model on ragged rows: rows of 7 ids each are the same sequences.
+    struct LstmTextRagged {
         input(shape = [None], ragged = true, dtype = i32)
             -> embedding(20, 5)
             -> lstm(4)
@@ -74,12 +78,13 @@ fn file(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn lstm_text_case() -> (RaggedTensor<i32>, Array2<f32>) {
+/// The fixture's inputs (4 rows of 7 ids) and Keras' outputs.
+fn lstm_text_case() -> (Array2<i32>, Array2<f32>) {
     let text = std::fs::read_to_string(file("lstm_text.json")).expect("fixture");
     let j: serde_json::Value = serde_json::from_str(&text).expect("json");
     let rows: Vec<Vec<i32>> = serde_json::from_value(j["inputs"][0].clone()).expect("inputs");
     let out: Vec<Vec<f32>> = serde_json::from_value(j["outputs"][0].clone()).expect("outputs");
-    let x = RaggedTensor::from_rows(&rows).expect("x");
+    let x = Array2::from_shape_vec((rows.len(), 7), rows.concat()).expect("x");
     let y = Array2::from_shape_vec((out.len(), 1), out.concat()).expect("y");
     (x, y)
 }
@@ -94,11 +99,22 @@ fn assert_close(got: &Array2<f32>, want: &Array2<f32>, tol: f32) {
 #[test]
 fn keras_lstm_text_model_loads_and_reproduces_keras_outputs() {
     let (x, want) = lstm_text_case();
+    // Both loaders: the .keras file (its architecture compared first) and the weights file.
+    for keras_file in [true, false] {
+        let mut model = LstmText::with_seed(1);
+        let loaded = if keras_file {
+            model.load_keras(file("lstm_text.keras"))
+        } else {
+            model.load_keras_weights(file("lstm_text.weights.h5"))
+        };
+        loaded.expect("loads");
+        let got = model.predict(x.view()).expect("predict");
+        assert_close(&got, &want, 1e-5);
+    }
     let mut model = LstmText::with_seed(1);
     model
-        .load_keras_weights(file("lstm_text.weights.h5"))
-        .expect("load_keras_weights");
-    assert_close(&model.predict(&x).expect("predict"), &want, 1e-6);
+        .load_keras(file("lstm_text.keras"))
+        .expect("load_keras");
     let names: Vec<String> = model.weights().into_iter().map(|(k, _)| k).collect();
     assert_eq!(
         names[1..4],
@@ -110,12 +126,28 @@ fn keras_lstm_text_model_loads_and_reproduces_keras_outputs() {
     );
 }
 
+/// Ragged rows of the same 7 ids give the same outputs as the dense matrix.
+#[test]
+fn ragged_rows_of_the_fixture_give_keras_outputs_too() {
+    let (x, want) = lstm_text_case();
+    let rows: Vec<Vec<i32>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+    let ragged = RaggedTensor::from_rows(&rows).expect("rows");
+    let mut model = LstmTextRagged::with_seed(1);
+    model
+        .load_keras_weights(file("lstm_text.weights.h5"))
+        .expect("load_keras_weights");
+    assert_close(&model.predict(&ragged).expect("predict"), &want, 1e-5);
+}
+
 #[test]
 fn summary_counts_keras_parameters() {
-    let text = LstmText::with_seed(0).summary().to_string();
+    let dense = LstmText::with_seed(0).summary().to_string();
+    let ragged = LstmTextRagged::with_seed(0).summary().to_string();
     // LSTM(4) on 5 features: 4 · (5 + 4 + 1) · 4 = 160, as Keras' summary says.
-    for row in ["(None, None, 5)", "(None, 4)", "160", "Total params: 265"] {
-        assert!(text.contains(row), "{row} missing from\n{text}");
+    for (text, steps) in [(dense, "(None, 7, 5)"), (ragged, "(None, None, 5)")] {
+        for row in [steps, "(None, 4)", "160", "Total params: 265"] {
+            assert!(text.contains(row), "{row} missing from\n{text}");
+        }
     }
 }
 
@@ -241,4 +273,103 @@ fn a_bidirectional_lstm_trains_on_dense_sequences_and_counts_keras_parameters() 
     let history = model.fit(x.view(), y.view(), &options).expect("fit");
     let loss = history.loss();
     assert!(loss[loss.len() - 1] < 0.3 * loss[0], "{loss:?}");
+}
+
+/// Rows of 7 ids, labelled by whether token 1 occurs in them.
+fn dense_token_rows(n: usize) -> (Array2<i32>, Array2<f32>) {
+    let mut rng = stratic_core::Rng::new(6);
+    let mut x = Array2::from_shape_fn((n, 7), |_| 2 + rng.below(18) as i32);
+    let mut y = Array2::zeros((n, 1));
+    for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+        if rng.below(2) == 1 {
+            row[rng.below(7)] = 1;
+            y[[i, 0]] = 1.0;
+        }
+    }
+    (x, y)
+}
+
+/// A training step on dense ids moves every weight exactly as the same step on ragged rows
+/// of the same ids (the ragged path being the one checked by finite differences).
+#[test]
+fn a_step_on_dense_ids_is_the_step_on_the_same_ragged_rows() {
+    let (x, y) = dense_token_rows(8);
+    let rows: Vec<Vec<i32>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+    let ragged = RaggedTensor::from_rows(&rows).expect("rows");
+    let mut dense = LstmText::with_seed(9).compile(SGD::new(0.5), Loss::binary_crossentropy());
+    let mut by_rows =
+        LstmTextRagged::with_seed(9).compile(SGD::new(0.5), Loss::binary_crossentropy());
+    assert_eq!(dense.model().weights(), by_rows.model().weights());
+    let before = dense.model().weights();
+    dense
+        .train_on_batch(x.view(), y.view())
+        .expect("dense step");
+    by_rows
+        .train_on_batch(&ragged, y.view())
+        .expect("ragged step");
+    let (a, b) = (dense.model().weights(), by_rows.model().weights());
+    for (((key, w), (_, v)), (_, w0)) in a.iter().zip(&b).zip(&before) {
+        assert_ne!(w, w0, "{key} did not move");
+        for (p, q) in w.iter().zip(v) {
+            assert!((p - q).abs() <= 1e-6, "{key}: {p} vs {q}");
+        }
+    }
+}
+
+#[test]
+fn an_lstm_learns_over_dense_ids_in_batches() {
+    let (x, y) = dense_token_rows(256);
+    let mut model = LstmText::with_seed(3).compile(Adam::new(0.02), Loss::binary_crossentropy());
+    // Batches of 32 of 256 shuffled samples: `fit` gathers the id rows.
+    let options = FitOptions::default().epochs(15).batch_size(32).verbose(0);
+    let history = model.fit(x.view(), y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(loss[loss.len() - 1] < 0.5 * loss[0], "{loss:?}");
+    let eval = model.evaluate(x.view(), y.view(), 64).expect("evaluate");
+    assert!(
+        (eval.loss - loss[loss.len() - 1]).abs() < 0.1,
+        "{eval:?} vs {loss:?}"
+    );
+    let p = model.model().predict(x.view()).expect("predict");
+    let correct = p
+        .iter()
+        .zip(&y)
+        .filter(|(p, y)| (**p > 0.5) == (**y > 0.5))
+        .count();
+    assert!(correct as f64 / 256.0 > 0.9, "accuracy {correct}/256");
+}
+
+#[test]
+fn dense_ids_are_checked_for_shape_and_range_before_any_work() {
+    let model = LstmText::with_seed(0);
+    let short = Array2::<i32>::zeros((2, 6));
+    match model.predict(short.view()) {
+        Err(stratic::Error::InputShape {
+            input,
+            expected,
+            actual,
+            ..
+        }) => {
+            assert_eq!(input, "input_layer");
+            assert_eq!(expected, "(None, 7)");
+            assert_eq!(actual, vec![2, 6]);
+        }
+        other => panic!("expected InputShape, got {other:?}"),
+    }
+    let mut bad = Array2::<i32>::ones((3, 7));
+    bad[[2, 4]] = 20;
+    match model.predict(bad.view()) {
+        Err(stratic::Error::IdOutOfRange {
+            layer,
+            id,
+            position,
+            input_dim,
+        }) => {
+            assert_eq!((layer.as_str(), id, input_dim), ("embedding", 20, 20));
+            assert_eq!(position, vec![2, 4]);
+        }
+        other => panic!("expected IdOutOfRange, got {other:?}"),
+    }
+    bad[[2, 4]] = -1;
+    assert!(model.predict(bad.view()).is_err());
 }

@@ -39,6 +39,22 @@ model! {
     }
 }
 
+// Dense ids embedded to `(2, 2)` before the layers of `FlatMlp`: the ids are read in place
+// and the table's gradient touches rows it keeps.
+model! {
+    struct FlatMlp {
+        input(shape = [2, 2]) -> flatten() -> dense(5, activation = tanh) -> dense(2)
+    }
+
+    struct Ids {
+        input(shape = [2], dtype = i32)
+            -> embedding(10, 2)
+            -> flatten()
+            -> dense(5, activation = tanh)
+            -> dense(2)
+    }
+}
+
 struct Counting;
 
 thread_local! {
@@ -144,5 +160,24 @@ fn normalization_and_dropout_allocate_nothing_in_steady_state() {
         c.train_on_batch(x.view(), y.view()).unwrap();
     });
     // The same products as `Mlp` (whose packing buffers are all it allocates), nothing more.
+    assert_eq!(allocations, products, "allocations in 5 steps");
+}
+
+#[test]
+fn dense_ids_allocate_nothing_in_steady_state() {
+    let x = stratic::ndarray::Array3::from_shape_fn((16, 2, 2), |(i, j, k)| {
+        (i + j * 2 + k) as f32 * 0.05
+    });
+    let y = Array2::from_shape_fn((16, 2), |(i, j)| ((i + j) % 3) as f32 * 0.5);
+    let mut plain = FlatMlp::with_seed(1).compile(Adam::new(0.01), Loss::mse());
+    let products = steady_allocations(|| {
+        plain.train_on_batch(x.view(), y.view()).unwrap();
+    });
+    let ids = Array2::from_shape_fn((16, 2), |(i, j)| ((i * 3 + j) % 10) as i32);
+    let mut c = Ids::with_seed(1).compile(Adam::new(0.01), Loss::mse());
+    let allocations = steady_allocations(|| {
+        c.train_on_batch(ids.view(), y.view()).unwrap();
+    });
+    // The products of `FlatMlp` (the same layers after the embedding), nothing more.
     assert_eq!(allocations, products, "allocations in 5 steps");
 }

@@ -27,6 +27,10 @@ fn the_fixtures_declare_as_tests_declared_rs_compiles_them() {
         ),
         ("tests/fixtures/keras-files-layers/cnn.keras", "DeclaredCnn"),
         ("tests/fixtures/keras-files-layers/seq.keras", "DeclaredSeq"),
+        (
+            "tests/fixtures/keras-files-layers/lstm_text.keras",
+            "DeclaredLstmText",
+        ),
     ] {
         let bytes = std::fs::read(repo(file)).expect("fixture");
         let source = declare_keras_file(&bytes, name).expect("declarable");

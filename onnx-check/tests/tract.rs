@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use ndarray::ArrayD;
 use stratic::prelude::*;
+use stratic::shape::DType;
 use tract_onnx::prelude::*;
 
 mod common;
@@ -14,8 +15,9 @@ use common::{
     cases, dyn_of, values, view2, Export, IrisClassifier, Matcher, LAYER_TABLE, TOLERANCE,
 };
 
-/// Runs the ONNX file `bytes` in tract on `inputs` and returns every output.
-fn tract_run(bytes: &[u8], inputs: &[ArrayD<f32>]) -> Vec<ArrayD<f32>> {
+/// Runs the ONNX file `bytes` in tract on `inputs`, each fed as its dtype in `dtypes` (ids as
+/// `int32` or `int64`), and returns every output.
+fn tract_run(bytes: &[u8], inputs: &[ArrayD<f32>], dtypes: &[DType]) -> Vec<ArrayD<f32>> {
     let model = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
         .expect("tract reads the exported file")
@@ -25,7 +27,12 @@ fn tract_run(bytes: &[u8], inputs: &[ArrayD<f32>]) -> Vec<ArrayD<f32>> {
         .expect("tract makes it runnable");
     let inputs: TVec<TValue> = inputs
         .iter()
-        .map(|a| Tensor::from(a.clone()).into())
+        .enumerate()
+        .map(|(i, a)| match dtypes.get(i) {
+            Some(DType::I32) => Tensor::from(a.mapv(|v| v as i32)).into(),
+            Some(DType::I64) => Tensor::from(a.mapv(|v| v as i64)).into(),
+            _ => Tensor::from(a.clone()).into(),
+        })
         .collect();
     let outputs = model.run(inputs).expect("tract runs it");
     outputs
@@ -60,7 +67,7 @@ fn max_error(name: &str, got: &[ArrayD<f32>], want: &[ArrayD<f32>]) -> f32 {
 fn every_case_agrees_with_predict_under_tract() {
     let mut failed = Vec::new();
     for case in cases() {
-        let got = tract_run(&case.onnx, &case.inputs);
+        let got = tract_run(&case.onnx, &case.inputs, &case.dtypes);
         let err = max_error(case.name, &got, &case.want);
         if err > TOLERANCE {
             failed.push(format!("{}: {err}", case.name));
@@ -119,7 +126,7 @@ fn the_batch_is_symbolic_one_file_runs_any_batch_size() {
     for n in [1, 3, 17] {
         let x = values(&[n, 4], n as u64);
         let want = model.predict(view2(&x)).expect("predict");
-        let got = tract_run(&bytes, &[x]);
+        let got = tract_run(&bytes, &[x], &[DType::F32]);
         assert!(max_error(&format!("iris, batch {n}"), &got, &[dyn_of(want)]) <= TOLERANCE);
     }
 }

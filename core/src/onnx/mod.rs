@@ -14,7 +14,7 @@
 //! - every weight is an initializer named as in [`Model::weights`] (`dense/kernel`), with
 //!   Keras' layout and values: a layer that needs another layout (a convolution's kernel)
 //!   transposes it with a node, which runtimes fold when they load the file;
-//! - dense inputs are `float32`, as `predict` takes them;
+//! - dense inputs are `float32`, or `int32` / `int64` for ids, as `predict` takes them;
 //! - the recurrent layers are ONNX's `LSTM`, `GRU` and `RNN`, time-major between transposes,
 //!   their kernels reordered into ONNX's gate order by nodes over Keras' initializers.
 //!
@@ -27,7 +27,7 @@ mod proto;
 
 use std::collections::HashSet;
 
-use crate::shape::{Activation, Dim, GraphOp, LayerInfo, Layout, TensorSpec};
+use crate::shape::{Activation, DType, Dim, GraphOp, LayerInfo, Layout, TensorSpec};
 use crate::{Error, LayerRef, Model};
 pub use proto::DataType;
 use proto::{
@@ -527,7 +527,7 @@ fn export<M: Model>(model: &M) -> Result<ModelProto, Error> {
                 // here it is declared as what it is dense.
                 inputs.push(ValueInfoProto {
                     name: name.clone(),
-                    elem_type: DataType::Float,
+                    elem_type: input_type(&spec),
                     shape: boundary_shape(&name, &spec)?,
                 });
                 name
@@ -667,6 +667,16 @@ fn layer_at<'m, M: Model>(
     }
 }
 
+/// An input's ONNX element type, as `predict` takes it: `float32` values, `int32` or `int64`
+/// ids (the dtypes `model!` runs).
+fn input_type(spec: &TensorSpec) -> DataType {
+    match spec.dtype {
+        DType::I64 => DataType::Int64,
+        d if d.is_integer() => DataType::Int32,
+        _ => DataType::Float,
+    }
+}
+
 /// Sparse and ragged tensors have no ONNX form: refuse the layer reading one, unless it
 /// computes the same on the dense form of a sparse input (`sparse_as_dense`).
 fn refuse_layouts(cx: &LayerExport<'_>, sparse_as_dense: bool) -> Result<(), Error> {
@@ -689,7 +699,7 @@ fn refuse_layouts(cx: &LayerExport<'_>, sparse_as_dense: bool) -> Result<(), Err
 mod tests {
     use super::*;
     use crate::shape::layers::{Padding, Window, EMBEDDING};
-    use crate::shape::{DType, EmbeddingConfig};
+    use crate::shape::EmbeddingConfig;
     use crate::Rng;
 
     fn pads(w: Window) -> Vec<i64> {

@@ -10,15 +10,85 @@ use ndarray::{
 use super::{Error, SparseTensor};
 use crate::shape::{check_runtime_shape, TensorSpec};
 
-/// Checks a dense `f32` input against its declared spec and returns the number of samples
-/// (the length of the batch axis).
-pub fn check_dense_input<D: Dimension>(
+/// Checks a dense input (`f32` values, or `i32` ids) against its declared spec and returns the
+/// number of samples (the length of the batch axis).
+pub fn check_dense_input<A, D: Dimension>(
     name: &str,
     spec: &TensorSpec,
-    x: &ArrayView<'_, f32, D>,
+    x: &ArrayView<'_, A, D>,
 ) -> Result<usize, Error> {
     check_dense_shape(name, spec, x.shape())
 }
+
+/// What a dense model input holds: `f32` values, or `i32` ids (into `embedding`). Sealed: the
+/// row helpers below are compiled once, in this crate, for each.
+pub trait Element: Copy + Default + sealed::Sealed + 'static {
+    #[doc(hidden)]
+    fn slice_as_rows<'a>(shape: &[usize], values: &'a [Self]) -> Option<ArrayView2<'a, Self>>;
+    #[doc(hidden)]
+    fn as_rows_dyn(x: ArrayViewD<'_, Self>) -> CowArray<'_, Self, Ix2>;
+    #[doc(hidden)]
+    fn copy_rows(src: &[Self], dst: &mut [Self], per_sample: usize, rows: &[usize]);
+    #[doc(hidden)]
+    fn gather_rows_dyn(x: ArrayViewD<'_, Self>, rows: &[usize], out: ArrayViewMutD<'_, Self>);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for i32 {}
+    impl Sealed for i64 {}
+}
+
+/// What dense ids may be: `i32` or `i64` (Keras users pass either). Layers read them as `i32`
+/// rows ([`ids_as_rows`]).
+pub trait IdElement: Element + Into<i64> {
+    #[doc(hidden)]
+    fn ids_as_rows<D: Dimension>(x: ArrayView<'_, Self, D>) -> CowArray<'_, i32, Ix2>;
+}
+
+impl IdElement for i32 {
+    fn ids_as_rows<D: Dimension>(x: ArrayView<'_, i32, D>) -> CowArray<'_, i32, Ix2> {
+        as_rows(x)
+    }
+}
+
+impl IdElement for i64 {
+    // A copy: layers index with `i32`. The model checked every id against its layers'
+    // bounds before any layer runs, so none is cut; one outside `i32` all the same becomes -1,
+    // which every layer skips.
+    fn ids_as_rows<D: Dimension>(x: ArrayView<'_, i64, D>) -> CowArray<'_, i32, Ix2> {
+        CowArray::from(as_rows(x).mapv(|v| i32::try_from(v).unwrap_or(-1)))
+    }
+}
+
+/// Dense ids as the `i32` rows layers read ([`Input::Ids`](super::Input::Ids)): borrowed
+/// for row-major `i32` ids, copied for `i64` ones.
+pub fn ids_as_rows<'a, A: IdElement, D: Dimension>(
+    x: ArrayView<'a, A, D>,
+) -> CowArray<'a, i32, Ix2> {
+    A::ids_as_rows(x)
+}
+
+macro_rules! element {
+    ($($t:ty),*) => {$(
+        impl Element for $t {
+            fn slice_as_rows<'a>(shape: &[usize], values: &'a [$t]) -> Option<ArrayView2<'a, $t>> {
+                slice_as_rows(shape, values)
+            }
+            fn as_rows_dyn(x: ArrayViewD<'_, $t>) -> CowArray<'_, $t, Ix2> {
+                as_rows_dyn(x)
+            }
+            fn copy_rows(src: &[$t], dst: &mut [$t], per_sample: usize, rows: &[usize]) {
+                copy_rows(src, dst, per_sample, rows)
+            }
+            fn gather_rows_dyn(x: ArrayViewD<'_, $t>, rows: &[usize], out: ArrayViewMutD<'_, $t>) {
+                gather_rows_dyn(x, rows, out)
+            }
+        }
+    )*};
+}
+element!(f32, i32, i64);
 
 // `check_dense_input` on the shape alone: compiled once, here, not per model.
 fn check_dense_shape(name: &str, spec: &TensorSpec, shape: &[usize]) -> Result<usize, Error> {
@@ -51,27 +121,27 @@ pub fn check_sparse_input(
 
 /// Views `x` as `(rows, features)`: every axis but the last folded into rows. Borrows when `x`
 /// is in standard (row-major) layout, copies otherwise. A 0-d array is one row of one feature.
-pub fn as_rows<'a, D: Dimension>(x: ArrayView<'a, f32, D>) -> CowArray<'a, f32, Ix2> {
+pub fn as_rows<'a, A: Element, D: Dimension>(x: ArrayView<'a, A, D>) -> CowArray<'a, A, Ix2> {
     // The work is done on a slice or a dynamic-rank view, so it is compiled once, here,
     // rather than in every crate that declares a model (BENCHMARKS.md, compile time). The
     // slice is the common case, and the fast one: a dynamic-rank reshape costs ~40 ns.
     let view = x
         .to_slice()
-        .and_then(|values| slice_as_rows(x.shape(), values));
+        .and_then(|values| A::slice_as_rows(x.shape(), values));
     match view {
         Some(v) => CowArray::from(v),
-        None => as_rows_dyn(x.into_dyn()),
+        None => A::as_rows_dyn(x.into_dyn()),
     }
 }
 
 // `as_rows` of row-major `values` of `shape`.
-fn slice_as_rows<'a>(shape: &[usize], values: &'a [f32]) -> Option<ArrayView2<'a, f32>> {
+fn slice_as_rows<'a, A>(shape: &[usize], values: &'a [A]) -> Option<ArrayView2<'a, A>> {
     let cols = shape.last().copied().unwrap_or(1);
     let rows = shape[..shape.len().saturating_sub(1)].iter().product();
     ArrayView2::from_shape((rows, cols), values).ok()
 }
 
-fn as_rows_dyn(x: ArrayViewD<'_, f32>) -> CowArray<'_, f32, Ix2> {
+fn as_rows_dyn<A: Copy + Default>(x: ArrayViewD<'_, A>) -> CowArray<'_, A, Ix2> {
     let shape = x.shape();
     let cols = shape.last().copied().unwrap_or(1);
     let rows = shape[..shape.len().saturating_sub(1)].iter().product();
@@ -80,7 +150,7 @@ fn as_rows_dyn(x: ArrayViewD<'_, f32>) -> CowArray<'_, f32, Ix2> {
             return CowArray::from(v);
         }
     }
-    let mut out = Array2::zeros((rows, cols));
+    let mut out = Array2::default((rows, cols));
     // `iter` walks in logical (row-major) order whatever the memory layout.
     for (o, v) in out.iter_mut().zip(x.iter()) {
         *o = *v;
@@ -94,10 +164,10 @@ fn as_rows_dyn(x: ArrayViewD<'_, f32>) -> CowArray<'_, f32, Ix2> {
 /// # Panics
 ///
 /// If an index is out of bounds; callers pass permutations of `0..n` they built.
-pub fn gather_rows<D: Dimension>(
-    x: ArrayView<'_, f32, D>,
+pub fn gather_rows<A: Element, D: Dimension>(
+    x: ArrayView<'_, A, D>,
     rows: &[usize],
-    out: &mut Array<f32, D>,
+    out: &mut Array<A, D>,
 ) {
     if x.ndim() == 0 {
         return;
@@ -105,18 +175,18 @@ pub fn gather_rows<D: Dimension>(
     let mut dim = x.raw_dim();
     dim[0] = rows.len();
     if out.raw_dim() != dim {
-        *out = Array::zeros(dim);
+        *out = Array::default(dim);
     }
     let per_sample: usize = x.shape()[1..].iter().product();
     match (x.to_slice(), out.as_slice_mut()) {
-        (Some(src), Some(dst)) => copy_rows(src, dst, per_sample, rows),
-        _ => gather_rows_dyn(x.into_dyn(), rows, out.view_mut().into_dyn()),
+        (Some(src), Some(dst)) => A::copy_rows(src, dst, per_sample, rows),
+        _ => A::gather_rows_dyn(x.into_dyn(), rows, out.view_mut().into_dyn()),
     }
 }
 
 // Copies the samples `rows` of `src` (`per_sample` values each) into `dst`: one memcpy per
 // sample.
-fn copy_rows(src: &[f32], dst: &mut [f32], per_sample: usize, rows: &[usize]) {
+fn copy_rows<A: Copy>(src: &[A], dst: &mut [A], per_sample: usize, rows: &[usize]) {
     for (i, &r) in rows.iter().enumerate() {
         dst[i * per_sample..(i + 1) * per_sample]
             .copy_from_slice(&src[r * per_sample..(r + 1) * per_sample]);
@@ -124,7 +194,7 @@ fn copy_rows(src: &[f32], dst: &mut [f32], per_sample: usize, rows: &[usize]) {
 }
 
 // `gather_rows` for layouts other than row-major, on dynamic-rank views: compiled once, here.
-fn gather_rows_dyn(x: ArrayViewD<'_, f32>, rows: &[usize], mut out: ArrayViewMutD<'_, f32>) {
+fn gather_rows_dyn<A: Copy>(x: ArrayViewD<'_, A>, rows: &[usize], mut out: ArrayViewMutD<'_, A>) {
     for (i, &r) in rows.iter().enumerate() {
         out.index_axis_mut(Axis(0), i)
             .assign(&x.index_axis(Axis(0), r));
@@ -241,6 +311,33 @@ mod tests {
         let mut o2 = Array2::zeros((0, 0));
         gather_rows(xt, &[1], &mut o2);
         assert_eq!(o2, array![[2.0f32, 4.0, 6.0]]);
+    }
+
+    #[test]
+    fn ids_fold_and_gather_as_values_do() {
+        let ids = Array3::from_shape_fn((3, 2, 2), |(a, b, c)| (a * 100 + b * 10 + c) as i32);
+        let r = as_rows(ids.view());
+        assert!(r.is_view());
+        assert_eq!((r.dim(), r[[3, 1]]), ((6, 2), 111));
+        let mut out = Array3::<i32>::zeros((0, 0, 0));
+        gather_rows(ids.view(), &[2, 0], &mut out);
+        assert_eq!(out.index_axis(Axis(0), 0), ids.index_axis(Axis(0), 2));
+        assert_eq!(out.index_axis(Axis(0), 1), ids.index_axis(Axis(0), 0));
+        // Strided: the dynamic-rank paths.
+        let t = ids.view().reversed_axes();
+        assert_eq!(as_rows(t)[[1, 2]], t[[0, 1, 2]]);
+        let mut o2 = Array3::<i32>::zeros((0, 0, 0));
+        gather_rows(t, &[1], &mut o2);
+        assert_eq!(o2.index_axis(Axis(0), 0), t.index_axis(Axis(0), 1));
+        let spec = TensorSpec {
+            dtype: crate::shape::DType::I32,
+            ..TensorSpec::dense(vec![Dim::Known(2), Dim::Known(2)])
+        };
+        assert_eq!(check_dense_input("ids", &spec, &ids.view()), Ok(3));
+        // `i64` ids are read as `i32` rows; one beyond `i32` is never a valid id.
+        let wide = array![[3i64, i64::from(i32::MAX) + 1], [-2, 7]];
+        assert_eq!(ids_as_rows(wide.view()), array![[3, -1], [-2, 7]]);
+        assert!(ids_as_rows(ids.view()).is_view());
     }
 }
 

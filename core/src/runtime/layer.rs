@@ -23,6 +23,9 @@ pub enum Input<'a> {
     Ragged(RaggedView<'a, f32>),
     /// Ragged integer ids.
     RaggedIds(RaggedView<'a, i32>),
+    /// Dense integer ids, as rows like a dense tensor (`(batch · d1 · ..., last)`): for an
+    /// input of shape `(batch, T)`, one row of `T` ids per sample.
+    Ids(ArrayView2<'a, i32>),
 }
 
 impl<'a> Input<'a> {
@@ -32,7 +35,7 @@ impl<'a> Input<'a> {
         match self {
             Input::Dense(x) => Some(x.reborrow()),
             Input::Ragged(r) => Some(r.values()),
-            Input::Sparse(_) | Input::RaggedIds(_) => None,
+            Input::Sparse(_) | Input::RaggedIds(_) | Input::Ids(_) => None,
         }
     }
 
@@ -44,6 +47,7 @@ impl<'a> Input<'a> {
             Input::Sparse(s) => s.n_rows(),
             Input::Ragged(r) => r.values().nrows(),
             Input::RaggedIds(r) => r.values().nrows(),
+            Input::Ids(x) => x.nrows(),
         }
     }
 }

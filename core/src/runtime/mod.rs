@@ -25,7 +25,7 @@ pub use constant::{
 };
 pub use data::{
     add_rows, as_rows, assign_rows, check_dense_input, check_sparse_input, gather_rows,
-    reserve_weights, rows_to_output, same_samples, GraphBuffers,
+    ids_as_rows, reserve_weights, rows_to_output, same_samples, Element, GraphBuffers, IdElement,
 };
 pub use error::{
     ArchitectureDifference, DTypeMismatch, Error, FileFormat, FileProblem, ShapeMismatch,

@@ -650,12 +650,12 @@ impl LayerSpec {
         if !spec.dtype.admits(input.dtype) {
             let message = match spec.dtype {
                 DTypeClass::Integer => format!(
-                    "layer '{layer}' ({class}) expects integer ids, but received {} {}: declare the input with an integer dtype, e.g. `input(shape = [None], ragged = true, dtype = i32)`",
+                    "layer '{layer}' ({class}) expects integer ids, but received {} {}: declare the input `dtype = i32`: `input(shape = [7], dtype = i32)` for rows of 7 ids, `input(shape = [None], ragged = true, dtype = i32)` for rows of any length",
                     input.dtype,
                     input.shape_string()
                 ),
                 _ => format!(
-                    "layer '{layer}' ({class}) expects a floating-point input, but received {} {}: declare the input `dtype = f32` (or `f64`); integer ids go through `embedding(...)` first",
+                    "layer '{layer}' ({class}) expects a floating-point input, but received {} {}: Keras would cast it to float, `model!` does not; integer ids go through `embedding(input_dim, output_dim)` first, and numbers are declared `dtype = f32`",
                     input.dtype,
                     input.shape_string()
                 ),

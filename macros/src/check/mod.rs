@@ -786,8 +786,8 @@ pub fn unsupported(model: &CheckedModel) -> Option<(Span, String)> {
             Some(format!("input '{name}': `optional = true` is checked, but optional inputs do not run yet; remove it"))
         } else {
             match spec.layout {
-                Layout::Dense if spec.dtype != DType::F32 => Some(format!(
-                    "input '{name}': dense inputs of dtype {} do not run yet; use f32, or for token ids a ragged input (`ragged = true, dtype = i32`)",
+                Layout::Dense if !matches!(spec.dtype, DType::F32 | DType::I32 | DType::I64) => Some(format!(
+                    "input '{name}': dense inputs run as f32 values or i32/i64 ids, and dtype {} does not run yet; use f32, or i32 for token ids",
                     spec.dtype
                 )),
                 Layout::Dense if !known(spec) => Some(format!(

@@ -416,6 +416,12 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         .iter()
         .map(|i| i.spec.layout == Layout::Sparse)
         .collect();
+    // The element of every dense or ragged input: `f32` values or `i32` ids.
+    let elems: Vec<TokenStream> = model
+        .inputs
+        .iter()
+        .map(|i| elem_type(i.spec.dtype))
+        .collect();
     let ragged: Vec<Option<TokenStream>> = model
         .inputs
         .iter()
@@ -427,13 +433,14 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             .iter()
             .zip(&sparse)
             .zip(&ragged)
-            .map(|((d, sparse), ragged)| {
+            .zip(&elems)
+            .map(|(((d, sparse), ragged), t)| {
                 if let Some(t) = ragged {
                     quote!(&'a __s::RaggedTensor<#t>)
                 } else if *sparse {
                     quote!(&'a __s::SparseTensor<f32>)
                 } else {
-                    quote!(__s::ndarray::ArrayView<'a, f32, #d>)
+                    quote!(__s::ndarray::ArrayView<'a, #t, #d>)
                 }
             })
             .collect(),
@@ -443,13 +450,14 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
         .iter()
         .zip(&sparse)
         .zip(&ragged)
-        .map(|((d, sparse), ragged)| {
+        .zip(&elems)
+        .map(|(((d, sparse), ragged), t)| {
             if let Some(t) = ragged {
                 quote!(__s::RaggedTensor<#t>)
             } else if *sparse {
                 quote!(__s::SparseTensor<f32>)
             } else {
-                quote!(__s::ndarray::Array<f32, #d>)
+                quote!(__s::ndarray::Array<#t, #d>)
             }
         })
         .collect();
@@ -501,6 +509,15 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             }
         } else if sparse[i] {
             quote!(let #n = __s::check_sparse_input(#name, &specs[#i], #xi)?;)
+        } else if input.spec.dtype.is_integer() {
+            // Dense ids, as ragged ones: against every layer of ids the input feeds.
+            let ids = id_bounds_fed_by(model, i)
+                .into_iter()
+                .map(|(layer, dim)| quote!(__s::check_dense_ids(#layer, #dim, &#xi)?;));
+            quote! {
+                let #n = __s::check_dense_input(#name, &specs[#i], &#xi)?;
+                #(#ids)*
+            }
         } else {
             quote!(let #n = __s::check_dense_input(#name, &specs[#i], &#xi)?;)
         }
@@ -544,6 +561,9 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
             let v = format_ident!("__x{}", i);
             if sparse[i] || ragged[i].is_some() {
                 quote!(let #v = #xi;)
+            } else if model.inputs[i].spec.dtype.is_integer() {
+                // Layers read ids as `i32` rows.
+                quote!(let #v = __s::ids_as_rows(#xi);)
             } else {
                 quote!(let #v = __s::as_rows(#xi);)
             }
@@ -925,13 +945,14 @@ fn summary(model: &CheckedModel) -> TokenStream {
 }
 
 /// `predict_array(&[[f32; 4]])`: rows as fixed-size Rust arrays, so a row of the wrong length
-/// is a type error. Only for a dense `f32` input whose dims are all known.
+/// is a type error. Only for a dense `f32` input whose dims are all known (ids are passed as
+/// arrays of `i32` to `predict`).
 fn array_predict(model: &CheckedModel) -> TokenStream {
     let ([input], [output]) = (model.inputs.as_slice(), model.outputs.as_slice()) else {
         return TokenStream::new();
     };
     let spec = &input.spec;
-    if !runtime_supported(model) || spec.layout != Layout::Dense {
+    if !runtime_supported(model) || spec.layout != Layout::Dense || spec.dtype != DType::F32 {
         return TokenStream::new();
     }
     let Some(dims) = spec

@@ -62,6 +62,7 @@ fn input_variant(model: &CheckedModel, node: usize, value: TokenStream) -> Token
         Layout::Sparse => quote!(__s::Input::Sparse(#value)),
         Layout::Ragged if spec.dtype == DType::I32 => quote!(__s::Input::RaggedIds(#value)),
         Layout::Ragged => quote!(__s::Input::Ragged(#value)),
+        Layout::Dense if spec.dtype.is_integer() => quote!(__s::Input::Ids(#value)),
         Layout::Dense => quote!(__s::Input::Dense(#value)),
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array, ArrayD, ArrayView, Dimension, IxDyn};
 use stratic::prelude::*;
+use stratic::shape::DType;
 
 /// The agreement every export must reach with `predict`.
 pub const TOLERANCE: f32 = 1e-5;
@@ -137,6 +138,19 @@ model! {
         input(shape = [6], sparse = true, name = "counts")
             -> dense(4, activation = relu)
             -> dense(2, name = "scores")
+    }
+
+    /// Dense int ids (an `int32` ONNX input) embedded, flattened and pooled; `int64` ids
+    /// (an `int64` input) through the same kind of table.
+    pub struct Ids {
+        let ids = input(shape = [5], dtype = i32, name = "ids");
+        let wide = input(shape = [2], dtype = i64, name = "wide");
+        let e = ids -> embedding(10, 3);
+        (
+            e -> flatten() -> dense(2, name = "head"),
+            e -> global_average_pooling_1d(name = "mean"),
+            wide -> embedding(6, 2) -> flatten(name = "wide_flat"),
+        )
     }
 
     /// two_heads.json's model (tests/fixtures/keras-files-layers/), loaded from Keras' file.
@@ -278,8 +292,10 @@ pub struct Case {
     pub onnx: Vec<u8>,
     /// The model's input names, in order.
     pub input_names: &'static [&'static str],
-    /// The inputs, batch axis first.
+    /// The inputs, batch axis first. Ids are held as `f32` (exact below 2^24).
     pub inputs: Vec<ArrayD<f32>>,
+    /// Each input's dtype: ids are `int32` or `int64` inputs of the file.
+    pub dtypes: Vec<DType>,
     /// What `predict` returned for them, in output order.
     pub want: Vec<ArrayD<f32>>,
     /// The DSL names of the model's layers.
@@ -297,9 +313,21 @@ fn case<M: Model>(
         onnx: model.to_onnx().unwrap_or_else(|e| panic!("{name}: {e}")),
         input_names: M::input_names(),
         inputs,
+        dtypes: input_dtypes::<M>(),
         want,
         layers: M::layers().iter().map(|l| l.spec.name).collect(),
     }
+}
+
+/// The dtype of each of `M`'s inputs, in order, from its graph.
+fn input_dtypes<M: Model>() -> Vec<DType> {
+    let mut dtypes = vec![DType::F32; M::input_names().len()];
+    for node in M::graph().map_or(&[][..], |g| g.nodes) {
+        if let stratic::shape::GraphOp::Input(i) = node.op {
+            dtypes[i] = node.spec.dtype;
+        }
+    }
+    dtypes
 }
 
 pub fn dyn_of<D: Dimension>(a: Array<f32, D>) -> ArrayD<f32> {
@@ -456,6 +484,27 @@ pub fn cases() -> Vec<Case> {
     assert_close(&y.view().into_dyn(), &keras, "seq");
     out.push(case("seq_keras", &m, vec![x], vec![dyn_of(y)]));
 
+    // Ids: `predict` takes `i32` and `i64`, the file `int32` and `int64` inputs.
+    let m = Ids::with_seed(9);
+    let ids = values(&[4, 5], 12).mapv(|v| ((v + 1.0) * 5.0) as i32);
+    let wide = values(&[4, 2], 13).mapv(|v| ((v + 1.0) * 3.0) as i64);
+    let rank2 = |a: &ArrayD<f32>| -> ndarray::Array2<f32> {
+        a.clone().into_dimensionality().expect("rank 2")
+    };
+    let (ids, wide) = (ids.mapv(|v| v as f32), wide.mapv(|v| v as f32));
+    let (head, mean, flat) = m
+        .predict((
+            rank2(&ids).mapv(|v| v as i32).view(),
+            rank2(&wide).mapv(|v| v as i64).view(),
+        ))
+        .expect("predict");
+    out.push(case(
+        "ids",
+        &m,
+        vec![ids, wide],
+        vec![dyn_of(head), dyn_of(mean), dyn_of(flat)],
+    ));
+
     // two_heads.json's model, loaded from Keras' file: the export reproduces what Keras saved.
     let mut m = TwoHeads::with_seed(0);
     m.load_keras(fixture("two_heads.keras"))
@@ -551,8 +600,14 @@ pub fn dump(dir: &Path, case: &Case) {
         .zip(&case.inputs)
         .map(|(n, a)| (n.to_string(), to_json(a)))
         .collect();
+    let dtypes: serde_json::Map<String, serde_json::Value> = case
+        .input_names
+        .iter()
+        .zip(&case.dtypes)
+        .map(|(n, d)| (n.to_string(), d.keras_name().into()))
+        .collect();
     let outputs: Vec<serde_json::Value> = case.want.iter().map(to_json).collect();
-    let j = serde_json::json!({ "inputs": inputs, "outputs": outputs });
+    let j = serde_json::json!({ "inputs": inputs, "dtypes": dtypes, "outputs": outputs });
     std::fs::write(dir.join(format!("{}.json", case.name)), j.to_string()).expect("write json");
 }
 
@@ -570,10 +625,9 @@ pub enum Export {
 pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("dense", Export::Exported),
     ("activation", Export::Exported),
-    // `model!` runs `embedding` on ragged ids only, which ONNX cannot take; its `Gather`
-    // export is written for dense ids, which `model!` does not run yet (its nodes are checked
-    // by a unit test in core/src/onnx/mod.rs, not by a runtime).
-    ("embedding", Export::Refused),
+    // On dense ids (an `int32` input), a `Gather`; on ragged ids refused, as every ragged
+    // input is.
+    ("embedding", Export::Exported),
     ("global_average_pooling_1d", Export::Exported),
     ("global_max_pooling_1d", Export::Exported),
     ("global_sum_pooling_1d", Export::Exported),
@@ -619,6 +673,6 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("gru", Export::Exported),
     ("simple_rnn", Export::Exported),
     ("bidirectional", Export::Exported),
-    // Runs on ragged ids only.
+    // Not written yet (ONNX has `OneHot` and `ReduceMax`/`ReduceSum` for it).
     ("category_encoding", Export::Refused),
 ];

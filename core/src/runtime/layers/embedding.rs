@@ -74,7 +74,7 @@ pub fn check_ragged_ids(
     input_dim: usize,
     ids: &RaggedTensor<i32>,
 ) -> Result<(), Error> {
-    match first_bad(ids.flat_values().iter().copied(), input_dim) {
+    match first_bad(ids.flat_values().iter().map(|&id| id.into()), input_dim) {
         None => Ok(()),
         Some((i, id)) => {
             // Flat index -> value index and the position inside the value's inner block.
@@ -83,7 +83,7 @@ pub fn check_ragged_ids(
             position.extend(unravel(i % inner.max(1), ids.inner_shape()));
             Err(Error::IdOutOfRange {
                 layer: layer.to_string(),
-                id: id.into(),
+                id,
                 position,
                 input_dim,
             })
@@ -93,28 +93,28 @@ pub fn check_ragged_ids(
 
 /// Checks that every id of a dense input lies in `[0, input_dim)`; the error names the id and
 /// its index in the array.
-pub fn check_dense_ids<D: Dimension>(
+pub fn check_dense_ids<T: Copy + Into<i64>, D: Dimension>(
     layer: &str,
     input_dim: usize,
-    ids: &ArrayView<'_, i32, D>,
+    ids: &ArrayView<'_, T, D>,
 ) -> Result<(), Error> {
-    match first_bad(ids.iter().copied(), input_dim) {
+    match first_bad(ids.iter().map(|&id| id.into()), input_dim) {
         None => Ok(()),
         Some((i, id)) => Err(Error::IdOutOfRange {
             layer: layer.to_string(),
-            id: id.into(),
+            id,
             position: unravel(i, ids.shape()),
             input_dim,
         }),
     }
 }
 
-fn first_bad(ids: impl Iterator<Item = i32>, input_dim: usize) -> Option<(usize, i32)> {
+fn first_bad(ids: impl Iterator<Item = i64>, input_dim: usize) -> Option<(usize, i64)> {
     ids.enumerate().find(|(_, id)| !valid(*id, input_dim))
 }
 
-fn valid(id: i32, input_dim: usize) -> bool {
-    usize::try_from(id).is_ok_and(|i| i < input_dim)
+fn valid(id: impl Into<i64>, input_dim: usize) -> bool {
+    usize::try_from(id.into()).is_ok_and(|i| i < input_dim)
 }
 
 // Row-major multi-index of flat index `i` in `shape`.
@@ -198,10 +198,10 @@ impl Embedding {
     }
 
     /// [`check_dense_ids`] with this layer's `input_dim`.
-    pub fn check_dense_ids<D: Dimension>(
+    pub fn check_dense_ids<T: Copy + Into<i64>, D: Dimension>(
         &self,
         layer: &str,
-        ids: &ArrayView<'_, i32, D>,
+        ids: &ArrayView<'_, T, D>,
     ) -> Result<(), Error> {
         check_dense_ids(layer, self.config.input_dim, ids)
     }
@@ -318,9 +318,8 @@ impl BuildLayer for Embedding {
 }
 
 impl Layer for Embedding {
-    /// `Gather` of the table's rows by the ids, cast from the `float32` input `predict`
-    /// takes to `int64`. Ragged ids, today the only ones `model!` runs, are refused by the
-    /// exporter before this.
+    /// `Gather` of the table's rows by the ids, cast from the `int32` input `predict` takes
+    /// to `int64`. Ragged ids are refused by the exporter before this.
     fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
         let table = cx.weight("embeddings")?;
         let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
@@ -343,16 +342,19 @@ impl Layer for Embedding {
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         match x {
             Input::RaggedIds(ids) => self.call_ragged(ids),
+            Input::Ids(ids) => self.call_dense(ids),
             // The spec admits integer ids only.
             _ => Array2::zeros((0, self.config.output_dim)),
         }
     }
 
     fn forward(&mut self, x: Input<'_>, cx: &mut ForwardContext) {
-        if let Input::RaggedIds(ids) = x {
-            self.forward_train_ragged(ids);
-            self.activity.forward(self.out.view(), cx);
+        match x {
+            Input::RaggedIds(ids) => self.forward_train_ragged(ids),
+            Input::Ids(ids) => self.forward_train_dense(ids),
+            _ => return,
         }
+        self.activity.forward(self.out.view(), cx);
     }
 
     /// The output of the last training forward, as flat rows `(n_ids, output_dim)`.
@@ -361,13 +363,18 @@ impl Layer for Embedding {
     }
 
     fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, _need: bool) {
-        if let Input::RaggedIds(ids) = x {
-            // Taken out for the call, so its buffer and the layer's can be borrowed together.
-            let mut activity = std::mem::take(&mut self.activity);
-            let grad_output = activity.backward(self.out.view(), grad_output.reborrow());
-            self.backward_ragged(ids, grad_output);
-            self.activity = activity;
+        if !matches!(x, Input::RaggedIds(_) | Input::Ids(_)) {
+            return;
         }
+        // Taken out for the call, so its buffer and the layer's can be borrowed together.
+        let mut activity = std::mem::take(&mut self.activity);
+        let grad_output = activity.backward(self.out.view(), grad_output.reborrow());
+        match x {
+            Input::RaggedIds(ids) => self.backward_ragged(ids, grad_output),
+            Input::Ids(ids) => self.backward_dense(ids, grad_output),
+            _ => {}
+        }
+        self.activity = activity;
     }
 
     /// Ids have no gradient: always empty.
@@ -487,6 +494,73 @@ mod tests {
         e.forward_train_ragged(ids.view());
         e.backward_ragged(ids.view(), Array2::ones((5, 2)).view());
         assert_eq!(e.touched_rows(), &[1, 2, 0, 4]);
+    }
+
+    /// Through the `Layer` trait, dense ids (`Input::Ids`) give what ragged rows of the same
+    /// ids give: the output, the activity penalty and the table's gradient.
+    #[test]
+    fn the_layer_on_dense_ids_is_the_layer_on_the_same_ragged_rows() {
+        use crate::shape::layers::EMBEDDING;
+        use crate::shape::{ParamValue, Regularizer};
+        let config = EMBEDDING.configure(vec![
+            ("input_dim", ParamValue::Int(5)),
+            ("output_dim", ParamValue::Int(2)),
+            (
+                "activity_regularizer",
+                ParamValue::Regularizer(Regularizer::l2(0.5)),
+            ),
+        ]);
+        let build = || {
+            let mut e = Embedding::from_config(&EMBEDDING, &config, &[], &mut Rng::new(4));
+            e.set_embeddings(layer().embeddings()).unwrap();
+            e
+        };
+        let dense = arr2(&[[1, 4, 1], [0, 3, 3]]);
+        let ragged = RaggedTensor::from_rows(&[vec![1, 4, 1], vec![0, 3, 3]]).unwrap();
+        let (mut a, mut b) = (build(), build());
+        let want = arr2(&[
+            [2.0f32, 3.0],
+            [8.0, 9.0],
+            [2.0, 3.0],
+            [0.0, 1.0],
+            [6.0, 7.0],
+            [6.0, 7.0],
+        ]);
+        assert_eq!(a.call(Input::Ids(dense.view())), want);
+        assert_eq!(b.call(Input::RaggedIds(ragged.view())), want);
+        let (mut ca, mut cb) = (ForwardContext::training(0), ForwardContext::training(0));
+        a.forward(Input::Ids(dense.view()), &mut ca);
+        b.forward(Input::RaggedIds(ragged.view()), &mut cb);
+        assert_eq!(a.output(), want);
+        // 0.5 · Σx² of the looked-up rows, in f64.
+        let penalty = 0.5 * want.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+        assert!(
+            (ca.penalty - penalty).abs() < 1e-9 * penalty,
+            "{}",
+            ca.penalty
+        );
+        assert_eq!(ca.penalty, cb.penalty);
+        let g = Array2::from_shape_fn((6, 2), |(r, c)| (r * 2 + c) as f32);
+        a.backward(Input::Ids(dense.view()), g.view(), false);
+        b.backward(Input::RaggedIds(ragged.view()), g.view(), false);
+        assert_eq!(a.grad_embeddings(), b.grad_embeddings());
+        // Row 1 of the table gets rows 0 and 2 of `g`, plus the penalty's 2 · 0.5 · x.
+        let row1: Vec<f32> = (0..2)
+            .map(|c| g[[0, c]] + g[[2, c]] + 2.0 * want[[0, c]])
+            .collect();
+        assert_eq!(a.grad_embeddings().row(1).to_vec(), row1);
+        assert_eq!(a.touched_rows(), &[1, 4, 0, 3]);
+        assert_eq!(a.grad_input().len(), 0);
+        // Float rows are no ids: no output, no gradient.
+        let mut c = build();
+        let floats = Array2::<f32>::zeros((2, 3));
+        assert_eq!(c.call(Input::Dense(floats.view())).dim(), (0, 2));
+        c.forward(
+            Input::Dense(floats.view()),
+            &mut ForwardContext::training(0),
+        );
+        c.backward(Input::Dense(floats.view()), g.view(), false);
+        assert!(c.touched_rows().is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::onnx::LayerExport;
 use super::{empty_rows, ensure_rows};
 use crate::runtime::kernels::normalization::{channel_affine, channel_moments, Blocks};
 use crate::runtime::{
-    BuildLayer, Error, ForwardContext, Input, Layer, Model, ParamMut, ParamRef, RaggedView, Rng,
+    BuildLayer, Error, ForwardContext, Input, Layer, Model, ParamMut, ParamRef, Rng,
 };
 use crate::shape::layers::{norm_axis, NORMALIZATION, NORMALIZATION_EPSILON};
 use crate::shape::{Config, LayerSpec, TensorSpec};
@@ -415,13 +415,34 @@ impl CategoryEncoding {
 
     /// Writes the encoding of `ids` into `out`, resized. Ids outside `[0, num_tokens)`
     /// (which the model refuses before any layer runs) are skipped rather than trusted.
-    fn encode(&self, ids: RaggedView<'_, i32>, out: &mut Array2<f32>) {
-        let values = ids.values();
+    fn encode(&self, ids: Input<'_>, out: &mut Array2<f32>) {
+        match ids {
+            Input::RaggedIds(ids) => {
+                self.encode_rows(ids.values(), ids.row_ranges(), ids.n_rows(), out);
+            }
+            // Dense `(batch, T)` ids: row `i` of the matrix is sample `i`.
+            Input::Ids(ids) => {
+                let n = ids.nrows();
+                self.encode_rows(ids, (0..n).map(|i| (i, i + 1)), n, out);
+            }
+            // The spec admits integer ids only.
+            _ => ensure_rows(out, 0, self.num_tokens),
+        }
+    }
+
+    /// The encoding of ids `values`, whose sample `i` is the rows `samples[i]` of `values`.
+    fn encode_rows(
+        &self,
+        values: ArrayView2<'_, i32>,
+        samples: impl Iterator<Item = (usize, usize)>,
+        n_samples: usize,
+        out: &mut Array2<f32>,
+    ) {
         let tokens = self.num_tokens;
         let slot = |id: i32| usize::try_from(id).ok().filter(|&i| i < tokens);
         match self.mode {
             CategoryMode::OneHot => {
-                ensure_rows(out, values.nrows(), tokens);
+                ensure_rows(out, values.len(), tokens);
                 out.fill(0.0);
                 for (mut row, id) in out.rows_mut().into_iter().zip(values.iter()) {
                     if let Some(v) = slot(*id).and_then(|i| row.get_mut(i)) {
@@ -430,10 +451,10 @@ impl CategoryEncoding {
                 }
             }
             CategoryMode::MultiHot | CategoryMode::Count => {
-                ensure_rows(out, ids.n_rows(), tokens);
+                ensure_rows(out, n_samples, tokens);
                 out.fill(0.0);
                 let count = self.mode == CategoryMode::Count;
-                for (mut row, (a, b)) in out.rows_mut().into_iter().zip(ids.row_ranges()) {
+                for (mut row, (a, b)) in out.rows_mut().into_iter().zip(samples) {
                     for id in values.slice(ndarray::s![a..b, ..]).iter() {
                         if let Some(v) = slot(*id).and_then(|i| row.get_mut(i)) {
                             *v = if count { *v + 1.0 } else { 1.0 };
@@ -459,19 +480,13 @@ impl BuildLayer for CategoryEncoding {
 impl Layer for CategoryEncoding {
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let mut out = Array2::zeros((0, self.num_tokens));
-        if let Input::RaggedIds(ids) = x {
-            self.encode(ids, &mut out);
-        }
+        self.encode(x, &mut out);
         out
     }
 
     fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
         let mut out = std::mem::take(&mut self.out);
-        match x {
-            Input::RaggedIds(ids) => self.encode(ids, &mut out),
-            // The spec admits integer ids only.
-            _ => ensure_rows(&mut out, 0, self.num_tokens),
-        }
+        self.encode(x, &mut out);
         self.out = out;
     }
 
@@ -581,5 +596,32 @@ mod tests {
         let bad = RaggedTensor::from_rows(&[vec![-1, 9, 2]]).unwrap();
         let y = CategoryEncoding::new(4, CategoryMode::Count).call(Input::RaggedIds(bad.view()));
         assert_eq!(y, array![[0.0f32, 0.0, 1.0, 0.0]]);
+    }
+
+    #[test]
+    fn category_encoding_of_dense_ids_encodes_each_row_as_a_sample() {
+        let ids = array![[1, 3, 1], [0, 0, 2]];
+        let encode = |mode| {
+            let mut c = CategoryEncoding::new(4, mode);
+            let y = c.call(Input::Ids(ids.view()));
+            c.forward(Input::Ids(ids.view()), &mut ForwardContext::training(0));
+            assert_eq!(c.output(), y, "{mode:?}");
+            y
+        };
+        let one_hot = encode(CategoryMode::OneHot);
+        assert_eq!(one_hot.dim(), (6, 4));
+        for (row, id) in one_hot.rows().into_iter().zip(ids.iter()) {
+            let hot: Vec<usize> = (0..4).filter(|&i| row[i] == 1.0).collect();
+            assert_eq!(hot, vec![*id as usize]);
+            assert_eq!(row.sum(), 1.0);
+        }
+        assert_eq!(
+            encode(CategoryMode::MultiHot),
+            array![[0.0f32, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0]]
+        );
+        assert_eq!(
+            encode(CategoryMode::Count),
+            array![[0.0f32, 2.0, 0.0, 1.0], [2.0, 0.0, 1.0, 0.0]]
+        );
     }
 }

@@ -133,6 +133,20 @@ impl<D: Dimension> InputValues for ArrayView<'_, f32, D> {
     }
 }
 
+/// Ids are integers: never NaN nor infinite.
+impl<D: Dimension> InputValues for ArrayView<'_, i32, D> {
+    fn first_non_finite(&self) -> Option<NonFinite> {
+        None
+    }
+}
+
+/// Ids are integers: never NaN nor infinite.
+impl<D: Dimension> InputValues for ArrayView<'_, i64, D> {
+    fn first_non_finite(&self) -> Option<NonFinite> {
+        None
+    }
+}
+
 impl InputValues for &SparseTensor<f32> {
     fn first_non_finite(&self) -> Option<NonFinite> {
         if all_finite(self.values()) {

@@ -1,7 +1,8 @@
 //! Keras' `Embedding`: integer ids to vectors, one row of a table per id.
 
 use crate::shape::spec::{
-    DTypeClass, InputSpec, LayerSpec, ParamKind, ParamSpec, ParamValue, RuleInput, WeightSpec,
+    runs_always, DTypeClass, InputSpec, LayerSpec, ParamKind, ParamSpec, ParamValue, RuleInput,
+    WeightSpec,
 };
 use crate::shape::{Arity, Config, DType, Dim, Initializer, Layout, RuleError, TensorSpec};
 
@@ -10,7 +11,7 @@ use crate::shape::{Arity, Config, DType, Dim, Initializer, Layout, RuleError, Te
 pub static EMBEDDING: LayerSpec = LayerSpec {
     name: "embedding",
     class_name: "Embedding",
-    doc: "Integer ids to vectors: `(batch, ...)` ids in `[0, input_dim)` -> `(batch, ..., output_dim)`, one table row per id. Takes ragged ids (one vector per id, the row partitions kept).",
+    doc: "Integer ids to vectors: `(batch, ...)` ids in `[0, input_dim)` -> `(batch, ..., output_dim)`, one table row per id. Takes dense ids (`input(shape = [T], dtype = i32)`) or ragged ids (one vector per id, the row partitions kept).",
     params: &[
         ParamSpec::required("input_dim", ParamKind::PositiveInt),
         ParamSpec::required("output_dim", ParamKind::PositiveInt),
@@ -31,7 +32,8 @@ pub static EMBEDDING: LayerSpec = LayerSpec {
     shareable: true,
     output: embedding_rule,
     weights: embedding_weights,
-    runs: embedding_runs,
+    // Dense and ragged ids both run (sparse ones are refused by `input`).
+    runs: runs_always,
     id_bound: Some(|c: &Config| c.usize("input_dim")),
     runtime: "Embedding",
 };
@@ -107,17 +109,6 @@ fn embedding_weights(rule: &RuleInput<'_>) -> Vec<WeightSpec> {
     )]
 }
 
-fn embedding_runs(rule: &RuleInput<'_>) -> Result<(), String> {
-    if rule.input().layout == Layout::Ragged {
-        Ok(())
-    } else {
-        Err(
-            "`embedding` runs on ragged ids yet; declare its input `ragged = true, dtype = i32`"
-                .to_string(),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +136,22 @@ mod tests {
         let out = output(ids(Layout::Ragged), EmbeddingConfig::new(10, 3)).unwrap();
         assert_eq!(out.shape_string(), "(None, None, 3)");
         assert_eq!((out.dtype, out.layout), (DType::F32, Layout::Ragged));
+        // Dense `(batch, 7)` ids: a dense `(batch, 7, 3)` tensor, which runs.
+        let dense = TensorSpec {
+            dims: vec![Dim::Known(7)],
+            ..ids(Layout::Dense)
+        };
+        let out = output(dense.clone(), EmbeddingConfig::new(10, 3)).unwrap();
+        assert_eq!(out.shape_string(), "(None, 7, 3)");
+        assert_eq!((out.dtype, out.layout), (DType::F32, Layout::Dense));
+        let config = EmbeddingConfig::new(10, 3).to_config();
+        let inputs = [dense];
+        let rule = RuleInput {
+            name: "embedding",
+            config: &config,
+            inputs: &inputs,
+        };
+        assert!((EMBEDDING.runs)(&rule).is_ok());
     }
 
     #[test]

@@ -136,7 +136,7 @@ fn rescaling_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
 pub static CATEGORY_ENCODING: LayerSpec = LayerSpec {
     name: "category_encoding",
     class_name: "CategoryEncoding",
-    doc: "Integer ids in `[0, num_tokens)` to vectors of `num_tokens`: `one_hot` encodes each id (`(batch, None) -> (batch, None, num_tokens)`), `multi_hot` marks the ids each sample holds and `count` counts them (`(batch, None) -> (batch, num_tokens)`). Takes ragged ids.",
+    doc: "Integer ids in `[0, num_tokens)` to vectors of `num_tokens`: `one_hot` encodes each id (`(batch, T) -> (batch, T, num_tokens)`, `(batch, 1) -> (batch, num_tokens)`), `multi_hot` marks the ids each sample holds and `count` counts them (`(batch, T) -> (batch, num_tokens)`). Takes dense or ragged ids.",
     params: &[
         ParamSpec::required("num_tokens", ParamKind::PositiveInt),
         ParamSpec::optional(
@@ -154,7 +154,8 @@ pub static CATEGORY_ENCODING: LayerSpec = LayerSpec {
     shareable: false,
     output: category_encoding_rule,
     weights: no_weights,
-    runs: category_encoding_runs,
+    // Dense and ragged ids both run (sparse ones are refused by `input`).
+    runs: runs_always,
     id_bound: Some(|c: &Config| c.usize("num_tokens")),
     runtime: "CategoryEncoding",
 };
@@ -169,6 +170,11 @@ fn category_encoding_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError>
     let tokens = Dim::Known(rule.config.usize("num_tokens"));
     if rule.config.str("output_mode") == "one_hot" {
         let mut out = input.clone();
+        // Keras: ids of shape `(batch, 1)` encode to `(batch, num_tokens)`, the axis of one
+        // id replaced rather than kept.
+        if out.dims.last() == Some(&Dim::Known(1)) {
+            out.dims.pop();
+        }
         out.dims.push(tokens);
         out.dtype = DType::F32;
         return Ok(out);
@@ -179,14 +185,6 @@ fn category_encoding_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError>
         dtype: DType::F32,
         layout: Layout::Dense,
     })
-}
-
-fn category_encoding_runs(rule: &RuleInput<'_>) -> Result<(), String> {
-    if rule.input().layout == Layout::Ragged {
-        Ok(())
-    } else {
-        Err("`category_encoding` runs on ragged ids yet; declare its input `ragged = true, dtype = i32`".to_string())
-    }
 }
 
 #[cfg(test)]
@@ -254,14 +252,25 @@ mod tests {
             );
             assert_eq!(out.dtype, DType::F32);
         }
-        // Float input is refused by the input spec; dense ids do not run yet.
+        // Float input is refused by the input spec; dense ids run.
         let floats = TensorSpec::dense(vec![Dim::Known(3)]);
         let e = rule("count", floats).0.unwrap_err().message;
         assert!(e.contains("expects integer ids"), "{e}");
-        let ids = TensorSpec {
+        let ids = |n| TensorSpec {
             dtype: DType::I32,
-            ..TensorSpec::dense(vec![Dim::Known(3)])
+            ..TensorSpec::dense(vec![Dim::Known(n)])
         };
-        assert!(rule("count", ids).1.is_err());
+        let (out, runs) = rule("count", ids(3));
+        assert_eq!(out.unwrap().shape_string(), "(None, 5)");
+        assert!(runs.is_ok());
+        assert_eq!(
+            rule("one_hot", ids(3)).0.unwrap().shape_string(),
+            "(None, 3, 5)"
+        );
+        // One id per sample: Keras replaces that axis.
+        assert_eq!(
+            rule("one_hot", ids(1)).0.unwrap().shape_string(),
+            "(None, 5)"
+        );
     }
 }
