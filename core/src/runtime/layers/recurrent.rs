@@ -102,8 +102,12 @@ struct Trace {
     /// `x · kernel + bias`; for LSTM and SimpleRNN the recurrent part is added in place, so
     /// this becomes the pre-activation of the gates.
     zx: Array2<f32>,
-    /// GRU: `h · recurrent_kernel + recurrent_bias`, `(packed, 3 units)`.
+    /// GRU: `h · recurrent_kernel + recurrent_bias`, `(packed, 3 units)`; without
+    /// `reset_after` its candidate block is `(r * h) · recurrent_kernel`.
     rec: Array2<f32>,
+    /// GRU without `reset_after`: the reset state `r * h` each step multiplied,
+    /// `(packed, units)` (zero at the first step).
+    rh: Array2<f32>,
     /// GRU: the gates' pre-activations `(z, r, h)`.
     pre: Array2<f32>,
     /// The gates after their activations (LSTM: i, f, c, o; GRU: z, r, h).
@@ -171,6 +175,8 @@ pub struct Recurrent {
     drec: Array2<f32>,
     hprev: Array2<f32>,
     dtmp: Array2<f32>,
+    /// GRU without `reset_after`: the gradient of `r * h`, in sorted order.
+    drh: Array2<f32>,
     dxp: Array2<f32>,
     grad_input: Array2<f32>,
 }
@@ -282,6 +288,7 @@ impl Recurrent {
             drec: Array2::zeros((0, width)),
             hprev: Array2::zeros((0, u)),
             dtmp: Array2::zeros((0, u)),
+            drh: Array2::zeros((0, u)),
             dxp: Array2::zeros((0, features)),
             grad_input: Array2::zeros((0, features)),
         }
@@ -401,6 +408,9 @@ impl Recurrent {
                 ensure_rows(&mut tr.act, n, width);
                 ensure_rows(&mut tr.pre, n, width);
                 ensure_rows(&mut tr.rec, n, width);
+                if !self.cfg.reset_after {
+                    ensure_rows(&mut tr.rh, n, u);
+                }
             }
             CellKind::Simple => {}
         }
@@ -478,9 +488,13 @@ impl Recurrent {
                     }
                 }
                 CellKind::Gru => {
-                    let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..]);
+                    // Without `reset_after` the candidate's block multiplies `r * h`, known
+                    // only after the gates: `gru_step` makes that product.
+                    let cols = if self.cfg.reset_after { width } else { 2 * u };
+                    let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..cols]);
+                    let kernel = self.recurrent.slice(ndarray::s![.., ..cols]);
                     match h_prev {
-                        Some(hp) => sgemm(1.0, hp, self.recurrent.view(), 0.0, &mut r),
+                        Some(hp) => sgemm(1.0, hp, kernel, 0.0, &mut r),
                         None => r.fill(0.0),
                     }
                     if let Some(b) = recurrent_bias {
@@ -491,12 +505,15 @@ impl Recurrent {
                 }
             }
         }
+        if self.cfg.cell == CellKind::Gru {
+            // Its own buffers, and (without `reset_after`) a second product within the step.
+            self.gru_step(tr, k, off, prev);
+            return;
+        }
         let (Some(h), Some(zx)) = (tr.h.as_slice_mut(), tr.zx.as_slice_mut()) else {
             return;
         };
-        let (h_before, h_rest) = h.split_at_mut(off * u);
-        let h_now = &mut h_rest[..k * u];
-        let h_prev = prev.map(|p| &h_before[p * u..(p + k) * u]);
+        let h_now = &mut h[off * u..(off + k) * u];
         let z = &mut zx[off * width..(off + k) * width];
         match self.cfg.cell {
             CellKind::Simple => fast_math::apply(a, z, h_now),
@@ -552,43 +569,106 @@ impl Recurrent {
                     }
                 }
             }
-            CellKind::Gru => {
-                let (Some(rec), Some(pre), Some(act)) = (
-                    tr.rec.as_slice(),
-                    tr.pre.as_slice_mut(),
-                    tr.act.as_slice_mut(),
-                ) else {
-                    return;
-                };
-                let rec = &rec[off * width..(off + k) * width];
-                let pre = &mut pre[off * width..(off + k) * width];
-                let act = &mut act[off * width..(off + k) * width];
-                for j in 0..k {
-                    let row = j * width..(j + 1) * width;
-                    let (zr, rr) = (&z[row.clone()], &rec[row.clone()]);
-                    let (pr, ar) = (&mut pre[row.clone()], &mut act[row]);
-                    for q in 0..2 * u {
-                        pr[q] = zr[q] + rr[q];
+            CellKind::Gru => {}
+        }
+    }
+
+    /// A GRU step after the recurrent product of the gates (see `step`): the gates, for
+    /// Keras' v1 GRU (`reset_after = false`) the product `(r * h) · recurrent_kernel` of the
+    /// candidate's block, the candidate and the new state.
+    fn gru_step(&self, tr: &mut Trace, k: usize, off: usize, prev: Option<usize>) {
+        let (u, width) = (self.cfg.units, self.width());
+        let (a, ra) = (self.cfg.activation, self.cfg.recurrent_activation);
+        let rows = off * width..(off + k) * width;
+        {
+            let (Some(zx), Some(rec), Some(pre), Some(act)) = (
+                tr.zx.as_slice(),
+                tr.rec.as_slice(),
+                tr.pre.as_slice_mut(),
+                tr.act.as_slice_mut(),
+            ) else {
+                return;
+            };
+            let (z, rec) = (&zx[rows.clone()], &rec[rows.clone()]);
+            let (pre, act) = (&mut pre[rows.clone()], &mut act[rows.clone()]);
+            for j in 0..k {
+                let row = j * width..j * width + 2 * u;
+                let pr = &mut pre[row.clone()];
+                for ((p, &x), &r) in pr.iter_mut().zip(&z[row.clone()]).zip(&rec[row.clone()]) {
+                    *p = x + r;
+                }
+                fast_math::apply(ra, pr, &mut act[row]);
+            }
+        }
+        if !self.cfg.reset_after {
+            let state = ndarray::s![off..off + k, ..];
+            match prev {
+                Some(p) => {
+                    // The state the gates' product read: masked under recurrent dropout.
+                    let hp = if tr.rec_mask.is_empty() {
+                        tr.h.slice(ndarray::s![p..p + k, ..])
+                    } else {
+                        tr.hm.slice(state)
+                    };
+                    let mut rh = tr.rh.slice_mut(state);
+                    for (j, (mut dst, h)) in rh.rows_mut().into_iter().zip(hp.rows()).enumerate() {
+                        let r = tr.act.slice(ndarray::s![off + j, u..2 * u]);
+                        for ((d, &h), &r) in dst.iter_mut().zip(h).zip(r) {
+                            *d = r * h;
+                        }
                     }
-                    fast_math::apply(ra, &pr[..2 * u], &mut ar[..2 * u]);
+                    let mut out = tr.rec.slice_mut(ndarray::s![off..off + k, 2 * u..]);
+                    let kernel = self.recurrent.slice(ndarray::s![.., 2 * u..]);
+                    sgemm(1.0, tr.rh.slice(state), kernel, 0.0, &mut out);
+                }
+                None => {
+                    tr.rh.slice_mut(state).fill(0.0);
+                    tr.rec
+                        .slice_mut(ndarray::s![off..off + k, 2 * u..])
+                        .fill(0.0);
+                }
+            }
+        }
+        let (Some(h), Some(zx), Some(rec), Some(pre), Some(act)) = (
+            tr.h.as_slice_mut(),
+            tr.zx.as_slice(),
+            tr.rec.as_slice(),
+            tr.pre.as_slice_mut(),
+            tr.act.as_slice_mut(),
+        ) else {
+            return;
+        };
+        let (h_before, h_rest) = h.split_at_mut(off * u);
+        let h_now = &mut h_rest[..k * u];
+        let h_prev = prev.map(|p| &h_before[p * u..(p + k) * u]);
+        let (z, rec) = (&zx[rows.clone()], &rec[rows.clone()]);
+        let (pre, act) = (&mut pre[rows.clone()], &mut act[rows]);
+        for j in 0..k {
+            let row = j * width..(j + 1) * width;
+            let (zr, rr) = (&z[row.clone()], &rec[row.clone()]);
+            let (pr, ar) = (&mut pre[row.clone()], &mut act[row]);
+            if self.cfg.reset_after {
+                for q in 0..u {
+                    pr[2 * u + q] = zr[2 * u + q] + ar[u + q] * rr[2 * u + q];
+                }
+            } else {
+                for q in 0..u {
+                    pr[2 * u + q] = zr[2 * u + q] + rr[2 * u + q];
+                }
+            }
+            fast_math::apply(a, &pr[2 * u..], &mut ar[2 * u..]);
+            let hn = &mut h_now[j * u..(j + 1) * u];
+            let (zg, hh) = (&ar[..u], &ar[2 * u..]);
+            match h_prev {
+                Some(hp) => {
+                    let hp = &hp[j * u..(j + 1) * u];
                     for q in 0..u {
-                        pr[2 * u + q] = zr[2 * u + q] + ar[u + q] * rr[2 * u + q];
+                        hn[q] = zg[q] * hp[q] + (1.0 - zg[q]) * hh[q];
                     }
-                    fast_math::apply(a, &pr[2 * u..], &mut ar[2 * u..]);
-                    let hn = &mut h_now[j * u..(j + 1) * u];
-                    let (zg, hh) = (&ar[..u], &ar[2 * u..]);
-                    match h_prev {
-                        Some(hp) => {
-                            let hp = &hp[j * u..(j + 1) * u];
-                            for q in 0..u {
-                                hn[q] = zg[q] * hp[q] + (1.0 - zg[q]) * hh[q];
-                            }
-                        }
-                        None => {
-                            for q in 0..u {
-                                hn[q] = (1.0 - zg[q]) * hh[q];
-                            }
-                        }
+                }
+                None => {
+                    for q in 0..u {
+                        hn[q] = (1.0 - zg[q]) * hh[q];
                     }
                 }
             }
@@ -619,8 +699,16 @@ impl Recurrent {
         self.dc.fill(0.0);
         ensure_rows(&mut self.dzx, n, width);
         let gru = self.cfg.cell == CellKind::Gru;
+        let reset_after = self.cfg.reset_after;
+        let masked = !tr.rec_mask.is_empty();
         if gru {
             ensure_rows(&mut self.drec, n, width);
+        }
+        // The columns of the recurrent kernel that multiply the state itself (without
+        // `reset_after`, GRU's candidate block multiplies `r * h`).
+        let cols = if gru && !reset_after { 2 * u } else { width };
+        if cols < width {
+            ensure_rows(&mut self.drh, sched.batch, u);
         }
         for t in (0..sched.steps()).rev() {
             let (k, off) = (sched.active[t], sched.offsets[t]);
@@ -637,7 +725,6 @@ impl Recurrent {
                     self.dh.row_mut(j).assign(&grad_output.row(sched.order[j]));
                 }
             }
-            let rows_t = ndarray::s![off..off + k, ..];
             let (Some(dz_all), Some(dh_all)) = (self.dzx.as_slice_mut(), self.dh.as_slice_mut())
             else {
                 return;
@@ -702,20 +789,54 @@ impl Recurrent {
                             let dhv = dh[x];
                             let dhp = dhv * (1.0 - z) * scalar_derivative(a, pr[2 * u + q], hh);
                             let dzp = dhv * (before - hh) * scalar_derivative(ra, pr[q], z);
-                            let drp = dhp * rr[2 * u + q] * scalar_derivative(ra, pr[u + q], rg);
+                            // Without `reset_after` the reset gate's gradient needs the
+                            // product below; the candidate's block multiplied `r * h`.
+                            let (drp, drh) = if reset_after {
+                                let d = dhp * rr[2 * u + q] * scalar_derivative(ra, pr[u + q], rg);
+                                (d, dhp * rg)
+                            } else {
+                                (0.0, dhp)
+                            };
                             dzr[q] = dzp;
                             dzr[u + q] = drp;
                             dzr[2 * u + q] = dhp;
                             drr[q] = dzp;
                             drr[u + q] = drp;
-                            drr[2 * u + q] = dhp * rg;
+                            drr[2 * u + q] = drh;
                             // The state's direct path through `z · h_prev`.
                             dh[x] = dhv * z;
                         }
                     }
                 }
             }
+            if cols < width {
+                // GRU v1: `d(r * h) = d(candidate) · U_hᵀ`, then the reset gate's gradient
+                // and the state's path through `r * h`.
+                let mut drh = self.drh.slice_mut(ndarray::s![..k, ..]);
+                let dcand = self.drec.slice(ndarray::s![off..off + k, 2 * u..]);
+                let kernel = self.recurrent.slice(ndarray::s![.., 2 * u..]);
+                sgemm(1.0, dcand, kernel.t(), 0.0, &mut drh);
+                for j in 0..k {
+                    let seq = sched.order[j];
+                    for q in 0..u {
+                        let (h, m) = match (prev, masked) {
+                            (None, _) => (0.0, 1.0),
+                            (Some(_), true) => (tr.hm[[off + j, q]], tr.rec_mask[seq * u + q]),
+                            (Some(p), false) => (tr.h[[p + j, q]], 1.0),
+                        };
+                        let (pr, rg) = (tr.pre[[off + j, u + q]], tr.act[[off + j, u + q]]);
+                        let d = self.drh[[j, q]];
+                        let drp = d * h * scalar_derivative(ra, pr, rg);
+                        self.dzx[[off + j, u + q]] = drp;
+                        self.drec[[off + j, u + q]] = drp;
+                        if prev.is_some() {
+                            self.dh[[j, q]] += d * rg * m;
+                        }
+                    }
+                }
+            }
             if t > 0 {
+                let rows_t = ndarray::s![off..off + k, ..cols];
                 let d_rec = if gru {
                     self.drec.slice(rows_t)
                 } else {
@@ -724,12 +845,14 @@ impl Recurrent {
                 let beta = if gru { 1.0 } else { 0.0 };
                 if tr.rec_mask.is_empty() {
                     let mut dh = self.dh.slice_mut(ndarray::s![..k, ..]);
-                    sgemm(1.0, d_rec, self.recurrent.t(), beta, &mut dh);
+                    let kernel = self.recurrent.slice(ndarray::s![.., ..cols]);
+                    sgemm(1.0, d_rec, kernel.t(), beta, &mut dh);
                 } else {
                     // Through the masked state: the product's gradient times the mask.
                     ensure_rows(&mut self.dtmp, sched.batch, u);
                     let mut tmp = self.dtmp.slice_mut(ndarray::s![..k, ..]);
-                    sgemm(1.0, d_rec, self.recurrent.t(), 0.0, &mut tmp);
+                    let kernel = self.recurrent.slice(ndarray::s![.., ..cols]);
+                    sgemm(1.0, d_rec, kernel.t(), 0.0, &mut tmp);
                     for j in 0..k {
                         let seq = sched.order[j];
                         let m = &tr.rec_mask[seq * u..(seq + 1) * u];
@@ -744,7 +867,6 @@ impl Recurrent {
         // The state each step started from, in packed rows (zero at the first step); with
         // recurrent dropout, the masked one the forward pass kept.
         ensure_rows(&mut self.hprev, n, u);
-        let masked = !tr.rec_mask.is_empty();
         for t in (0..sched.steps()).filter(|_| !masked) {
             let (k, off) = (sched.active[t], sched.offsets[t]);
             let mut dst = self.hprev.slice_mut(ndarray::s![off..off + k, ..]);
@@ -756,7 +878,24 @@ impl Recurrent {
         let d_rec = if gru { &self.drec } else { &self.dzx };
         sgemm(1.0, tr.xp.t(), self.dzx.view(), 0.0, &mut self.grad_kernel);
         let hprev = if masked { &tr.hm } else { &self.hprev };
-        sgemm(1.0, hprev.t(), d_rec.view(), 0.0, &mut self.grad_recurrent);
+        let mut g = self.grad_recurrent.slice_mut(ndarray::s![.., ..cols]);
+        sgemm(
+            1.0,
+            hprev.t(),
+            d_rec.slice(ndarray::s![.., ..cols]),
+            0.0,
+            &mut g,
+        );
+        if cols < width {
+            let mut g = self.grad_recurrent.slice_mut(ndarray::s![.., cols..]);
+            sgemm(
+                1.0,
+                tr.rh.t(),
+                d_rec.slice(ndarray::s![.., cols..]),
+                0.0,
+                &mut g,
+            );
+        }
         if self.cfg.use_bias {
             let sums = |m: &Array2<f32>| m.sum_axis(Axis(0));
             let gi = sums(&self.dzx);
@@ -1161,17 +1300,151 @@ mod tests {
     }
 
     #[test]
+    fn gru_without_reset_after_has_gradients_matching_finite_differences() {
+        let x = ragged(&[3, 0, 5, 1, 3], 2);
+        for (seq, back) in [(false, false), (true, false), (false, true), (true, true)] {
+            let l = layer(
+                "gru",
+                3,
+                vec![
+                    ("reset_after", ParamValue::Bool(false)),
+                    ("return_sequences", ParamValue::Bool(seq)),
+                    ("go_backwards", ParamValue::Bool(back)),
+                ],
+                2,
+            );
+            assert_eq!(l.bias.len(), 9, "one bias of 3 units");
+            check_gradients(l, &x, 2);
+        }
+        let l = layer(
+            "gru",
+            2,
+            vec![
+                ("reset_after", ParamValue::Bool(false)),
+                ("activation", ParamValue::Activation(Activation::Swish)),
+                (
+                    "recurrent_activation",
+                    ParamValue::Activation(Activation::Tanh),
+                ),
+            ],
+            2,
+        );
+        check_gradients(l, &x, 2);
+    }
+
+    /// Keras' v1 GRU (`reset_after = false`) over one sequence, in f64, from its formulas:
+    /// `z = σ(x Wz + h Uz + bz)`, `r = σ(x Wr + h Ur + br)`, `ĥ = tanh(x Wh + (r h) Uh + bh)`,
+    /// `h = z h + (1 - z) ĥ`; every state, in the order the steps ran.
+    fn gru_v1_reference(l: &Recurrent, steps: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let u = l.cfg.units;
+        let w = |m: &Array2<f32>, i: usize, j: usize| m[[i, j]] as f64;
+        let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let mut h = vec![0.0f64; u];
+        let mut states = Vec::new();
+        for x in steps {
+            let proj = |gate: usize, q: usize| {
+                let c = gate * u + q;
+                let b = l.bias.get(c).map_or(0.0, |&b| b as f64);
+                b + x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v * w(&l.kernel, i, c))
+                    .sum::<f64>()
+            };
+            let rec = |state: &[f64], gate: usize, q: usize| {
+                let c = gate * u + q;
+                (0..u)
+                    .map(|i| state[i] * w(&l.recurrent, i, c))
+                    .sum::<f64>()
+            };
+            let z: Vec<f64> = (0..u)
+                .map(|q| sigmoid(proj(0, q) + rec(&h, 0, q)))
+                .collect();
+            let r: Vec<f64> = (0..u)
+                .map(|q| sigmoid(proj(1, q) + rec(&h, 1, q)))
+                .collect();
+            let rh: Vec<f64> = (0..u).map(|q| r[q] * h[q]).collect();
+            let cand: Vec<f64> = (0..u)
+                .map(|q| (proj(2, q) + rec(&rh, 2, q)).tanh())
+                .collect();
+            h = (0..u)
+                .map(|q| z[q] * h[q] + (1.0 - z[q]) * cand[q])
+                .collect();
+            states.push(h.clone());
+        }
+        states
+    }
+
+    #[test]
+    fn gru_without_reset_after_matches_keras_v1_formulas_in_f64() {
+        let lengths = [3, 0, 5, 1];
+        let x = ragged(&lengths, 2);
+        let view = x.view();
+        let values = view.values();
+        for back in [false, true] {
+            let l = layer(
+                "gru",
+                3,
+                vec![
+                    ("reset_after", ParamValue::Bool(false)),
+                    ("return_sequences", ParamValue::Bool(true)),
+                    ("go_backwards", ParamValue::Bool(back)),
+                ],
+                2,
+            );
+            let last = {
+                let mut l = l.clone();
+                l.cfg.return_sequences = false;
+                l.call(Input::Ragged(view))
+            };
+            let y = l.call(Input::Ragged(view));
+            let mut start = 0;
+            let mut worst = 0.0f64;
+            for (b, &len) in lengths.iter().enumerate() {
+                let mut steps: Vec<Vec<f64>> = (start..start + len)
+                    .map(|r| values.row(r).iter().map(|&v| v as f64).collect())
+                    .collect();
+                if back {
+                    steps.reverse();
+                }
+                let want = gru_v1_reference(&l, &steps);
+                for (t, state) in want.iter().enumerate() {
+                    for (q, &v) in state.iter().enumerate() {
+                        worst = worst.max((y[[start + t, q]] as f64 - v).abs());
+                    }
+                }
+                let end = want.last().cloned().unwrap_or_else(|| vec![0.0; 3]);
+                for (q, &v) in end.iter().enumerate() {
+                    worst = worst.max((last[[b, q]] as f64 - v).abs());
+                }
+                start += len;
+            }
+            assert!(worst < 1e-5, "go_backwards {back}: max error {worst}");
+            // Not the reset-after cell: the same weights give other states there.
+            let mut after = l.clone();
+            after.cfg.reset_after = true;
+            after.bias = Array1::from_iter(l.bias.iter().copied().chain(l.bias.iter().copied()));
+            let other = after.call(Input::Ragged(view));
+            assert!((&other - &y).iter().any(|d| d.abs() > 1e-3));
+        }
+    }
+
+    #[test]
     fn dropout_masks_are_fixed_over_the_steps_and_backward_follows_them() {
         let x = ragged(&[3, 0, 5, 2], 2);
         let view = x.view();
         let splits = x.row_splits();
-        for cell in ["lstm", "gru", "simple_rnn"] {
-            let mut l = layer(
-                cell,
-                3,
-                vec![("return_sequences", ParamValue::Bool(true))],
-                2,
-            );
+        for (cell, reset_after) in [
+            ("lstm", true),
+            ("gru", true),
+            ("gru", false),
+            ("simple_rnn", true),
+        ] {
+            let mut extra = vec![("return_sequences", ParamValue::Bool(true))];
+            if !reset_after {
+                extra.push(("reset_after", ParamValue::Bool(false)));
+            }
+            let mut l = layer(cell, 3, extra, 2);
             l.set_dropout(0.3, 0.4, None);
             let inference = l.call(Input::Ragged(view));
             // The same model stream gives the same masks: the objective is a function of the
