@@ -38,13 +38,18 @@ struct Schedule {
     place: Vec<usize>,
     /// Packed row -> its sequence's sorted position.
     slot: Vec<usize>,
+    /// A masked input with `return_sequences`: `(output row, packed row)` for every masked
+    /// step after a step that ran, whose output is that step's state (Keras'
+    /// `zero_output_for_mask = false`); empty otherwise.
+    carry: Vec<(usize, usize)>,
     /// The number of sequences.
     batch: usize,
 }
 
 impl Schedule {
-    /// Plans sequences given as `(first input row, length)`.
-    fn plan(&mut self, seqs: &[(usize, usize)], go_backwards: bool) {
+    /// Plans sequences given as `(first input row, length)`; with `masked`, as `(first
+    /// entry, count)` of `masked.rows`, the input rows of the steps that count.
+    fn plan(&mut self, seqs: &[(usize, usize)], go_backwards: bool, masked: Option<&Masked>) {
         let n = seqs.len();
         self.batch = n;
         self.order.clear();
@@ -73,12 +78,45 @@ impl Schedule {
             for j in 0..k {
                 let (start, len) = seqs[self.order[j]];
                 let pos = if go_backwards { len - 1 - t } else { t };
-                self.gather.push(start + pos);
-                self.place.push(start + t);
+                match masked {
+                    Some(m) => {
+                        // The step's output goes to its place in the (reversed, with
+                        // `go_backwards`) padded sequence, as Keras returns it.
+                        let row = m.rows[start + pos];
+                        let (b, at) = (row / m.steps, row % m.steps);
+                        let at = if go_backwards { m.steps - 1 - at } else { at };
+                        self.gather.push(row);
+                        self.place.push(b * m.steps + at);
+                    }
+                    None => {
+                        self.gather.push(start + pos);
+                        self.place.push(start + t);
+                    }
+                }
                 self.slot.push(j);
             }
         }
         self.offsets.push(off);
+        self.carry.clear();
+        if let Some(m) = masked.filter(|m| m.carry) {
+            // Output row -> the packed row that wrote it; a masked step repeats the last.
+            let mut wrote = vec![usize::MAX; seqs.len() * m.steps];
+            for (p, &row) in self.place.iter().enumerate() {
+                if let Some(w) = wrote.get_mut(row) {
+                    *w = p;
+                }
+            }
+            for b in 0..seqs.len() {
+                let mut last = None;
+                for at in b * m.steps..(b + 1) * m.steps {
+                    match (wrote[at], last) {
+                        (usize::MAX, Some(p)) => self.carry.push((at, p)),
+                        (usize::MAX, None) => {}
+                        (p, _) => last = Some(p),
+                    }
+                }
+            }
+        }
     }
 
     fn steps(&self) -> usize {
@@ -88,6 +126,17 @@ impl Schedule {
     fn packed(&self) -> usize {
         self.offsets.last().copied().unwrap_or(0)
     }
+}
+
+/// The steps of a masked dense input that count, for [`Schedule::plan`].
+struct Masked {
+    /// The input rows of the unmasked steps, sequence after sequence, in time order.
+    rows: Vec<usize>,
+    /// The padded number of steps.
+    steps: usize,
+    /// Whether masked steps of the output repeat the last state (`return_sequences` without
+    /// `zero_output_for_mask`).
+    carry: bool,
 }
 
 /// One weight: its name, shape, values and gradient.
@@ -151,6 +200,9 @@ pub struct Recurrent {
     dropout: f32,
     recurrent_dropout: f32,
     rng: Option<Rng>,
+    /// Keras' `zero_output_for_mask`: with a mask and `return_sequences`, masked steps output
+    /// zeros rather than the last state (`Bidirectional` sets it).
+    zero_output_for_mask: bool,
     names: [&'static str; 3],
     features: usize,
     /// The steps of a dense input (its rows are `batch · steps`); unused on ragged input.
@@ -177,6 +229,9 @@ pub struct Recurrent {
     dtmp: Array2<f32>,
     /// GRU without `reset_after`: the gradient of `r * h`, in sorted order.
     drh: Array2<f32>,
+    /// A masked input with `return_sequences`: the gradients of the outputs each state
+    /// was repeated into, in packed rows.
+    gcarry: Array2<f32>,
     dxp: Array2<f32>,
     grad_input: Array2<f32>,
 }
@@ -268,6 +323,7 @@ impl Recurrent {
             dropout: 0.0,
             recurrent_dropout: 0.0,
             rng: None,
+            zero_output_for_mask: false,
             names,
             features,
             steps,
@@ -289,6 +345,7 @@ impl Recurrent {
             hprev: Array2::zeros((0, u)),
             dtmp: Array2::zeros((0, u)),
             drh: Array2::zeros((0, u)),
+            gcarry: Array2::zeros((0, u)),
             dxp: Array2::zeros((0, features)),
             grad_input: Array2::zeros((0, features)),
         }
@@ -304,6 +361,13 @@ impl Recurrent {
         self.rng = seed.map(Rng::new);
     }
 
+    /// Keras' `zero_output_for_mask` (false by default): with a masked input and
+    /// `return_sequences`, whether a masked step outputs zeros instead of the last state.
+    /// `Bidirectional` sets it to `return_sequences`, as Keras forces it.
+    pub fn set_zero_output_for_mask(&mut self, zero: bool) {
+        self.zero_output_for_mask = zero;
+    }
+
     /// The configuration.
     pub fn config(&self) -> &RecurrentConfig {
         &self.cfg
@@ -314,20 +378,49 @@ impl Recurrent {
     }
 
     /// The input's rows and its sequences as `(first row, length)`; no sequence for an
-    /// input this layer was not built for (the macro never wires one).
-    fn sequences<'a>(&self, x: &Input<'a>) -> (ArrayView2<'a, f32>, Vec<(usize, usize)>) {
+    /// input this layer was not built for (the macro never wires one). A masked input's
+    /// sequences are its unmasked steps (Keras skips the others, carrying the state over).
+    fn sequences<'a>(
+        &self,
+        x: &Input<'a>,
+    ) -> (ArrayView2<'a, f32>, Vec<(usize, usize)>, Option<Masked>) {
         let rows = x.rows().unwrap_or_else(empty_rows);
         if rows.ncols() != self.features {
-            return (rows, Vec::new());
+            return (rows, Vec::new(), None);
         }
-        let seqs = match x {
-            Input::Ragged(r) => r.row_ranges().map(|(a, b)| (a, b - a)).collect(),
+        match x {
+            Input::Ragged(r) => (
+                rows,
+                r.row_ranges().map(|(a, b)| (a, b - a)).collect(),
+                None,
+            ),
+            Input::Masked(_, mask) if mask.len() == rows.nrows() => {
+                let n = rows.nrows().checked_div(self.steps).unwrap_or(0);
+                let mut m = Masked {
+                    rows: Vec::with_capacity(mask.len()),
+                    steps: self.steps,
+                    carry: self.cfg.return_sequences && !self.zero_output_for_mask,
+                };
+                let mut seqs = Vec::with_capacity(n);
+                for b in 0..n {
+                    let first = m.rows.len();
+                    let span = b * self.steps..(b + 1) * self.steps;
+                    m.rows.extend(span.filter(|&r| mask[r]));
+                    seqs.push((first, m.rows.len() - first));
+                }
+                (rows, seqs, Some(m))
+            }
+            // A mask of another size than the rows: no sequence (the macro never wires one).
+            Input::Masked(..) => (rows, Vec::new(), None),
             _ => {
                 let n = rows.nrows().checked_div(self.steps).unwrap_or(0);
-                (0..n).map(|b| (b * self.steps, self.steps)).collect()
+                (
+                    rows,
+                    (0..n).map(|b| (b * self.steps, self.steps)).collect(),
+                    None,
+                )
             }
-        };
-        (rows, seqs)
+        }
     }
 
     /// The output rows of an input of `rows` rows.
@@ -341,8 +434,8 @@ impl Recurrent {
 
     /// The forward pass over `x`, into `tr`; the output into `out`.
     fn run(&self, x: &Input<'_>, tr: &mut Trace, out: &mut Array2<f32>, rng: Option<&mut Rng>) {
-        let (rows, seqs) = self.sequences(x);
-        tr.sched.plan(&seqs, self.cfg.go_backwards);
+        let (rows, seqs, masked) = self.sequences(x);
+        tr.sched.plan(&seqs, self.cfg.go_backwards, masked.as_ref());
         tr.input_rows = rows.nrows();
         let (u, width) = (self.cfg.units, self.width());
         let batch = tr.sched.batch;
@@ -425,6 +518,9 @@ impl Recurrent {
         if self.cfg.return_sequences {
             for (h, &dst) in tr.h.rows().into_iter().zip(&tr.sched.place) {
                 out.row_mut(dst).assign(&h);
+            }
+            for &(dst, p) in &tr.sched.carry {
+                out.row_mut(dst).assign(&tr.h.row(p));
             }
         } else {
             for (j, (&seq, &len)) in tr.sched.order.iter().zip(&tr.sched.lens).enumerate() {
@@ -710,6 +806,15 @@ impl Recurrent {
         if cols < width {
             ensure_rows(&mut self.drh, sched.batch, u);
         }
+        if !sched.carry.is_empty() {
+            // A state repeated at masked steps gets their gradients too.
+            ensure_rows(&mut self.gcarry, n, u);
+            self.gcarry.fill(0.0);
+            for &(dst, p) in &sched.carry {
+                let mut d = self.gcarry.row_mut(p);
+                d += &grad_output.row(dst);
+            }
+        }
         for t in (0..sched.steps()).rev() {
             let (k, off) = (sched.active[t], sched.offsets[t]);
             let prev = t.checked_sub(1).map(|p| sched.offsets[p]);
@@ -718,6 +823,9 @@ impl Recurrent {
                     let g = grad_output.row(sched.place[off + j]);
                     let mut d = self.dh.row_mut(j);
                     d += &g;
+                    if !sched.carry.is_empty() {
+                        d += &self.gcarry.row(off + j);
+                    }
                 }
             } else {
                 let ending = sched.active.get(t + 1).copied().unwrap_or(0);
@@ -1426,6 +1534,170 @@ mod tests {
             after.bias = Array1::from_iter(l.bias.iter().copied().chain(l.bias.iter().copied()));
             let other = after.call(Input::Ragged(view));
             assert!((&other - &y).iter().any(|d| d.abs() > 1e-3));
+        }
+    }
+
+    /// A dense `(3, 5, 2)` batch and a mask with holes: steps skipped in the middle, a row
+    /// all masked, a row masked at its start.
+    fn masked_case() -> (Array2<f32>, Vec<bool>) {
+        let mask = [
+            [true, true, false, true, false],
+            [false; 5],
+            [false, true, true, false, true],
+        ];
+        (values(15, 2, 11), mask.iter().flatten().copied().collect())
+    }
+
+    /// The unmasked steps of each row of `masked_case`, as ragged rows.
+    fn compacted(x: &Array2<f32>, mask: &[bool]) -> RaggedTensor<f32> {
+        let mut splits = vec![0];
+        let mut v = Vec::new();
+        for b in 0..3 {
+            for t in 0..5 {
+                if mask[b * 5 + t] {
+                    v.extend(x.row(b * 5 + t).iter().copied());
+                }
+            }
+            splits.push(v.len() / 2);
+        }
+        RaggedTensor::from_parts(v, &[2], &[splits]).unwrap()
+    }
+
+    #[test]
+    fn masked_steps_are_skipped_as_keras_does() {
+        let (x, mask) = masked_case();
+        let ragged = compacted(&x, &mask);
+        let lens: Vec<usize> = (0..3)
+            .map(|b| mask[b * 5..(b + 1) * 5].iter().filter(|&&m| m).count())
+            .collect();
+        for cell in ["lstm", "gru", "simple_rnn"] {
+            for back in [false, true] {
+                for zero in [false, true] {
+                    let mut l = layer(
+                        cell,
+                        3,
+                        vec![
+                            ("return_sequences", ParamValue::Bool(true)),
+                            ("go_backwards", ParamValue::Bool(back)),
+                        ],
+                        2,
+                    );
+                    l.set_zero_output_for_mask(zero);
+                    l.steps = 5;
+                    let y = l.call(Input::Masked(x.view(), &mask));
+                    let r = l.call(Input::Ragged(ragged.view()));
+                    let mut last_seq = l.clone();
+                    last_seq.cfg.return_sequences = false;
+                    let last = last_seq.call(Input::Masked(x.view(), &mask));
+                    let last_ragged = last_seq.call(Input::Ragged(ragged.view()));
+                    // The last state: the ragged run over the unmasked steps (zero for none).
+                    let d = (&last - &last_ragged)
+                        .iter()
+                        .fold(0.0f32, |m, d| m.max(d.abs()));
+                    assert!(d < 1e-6, "{cell} back {back}: last states differ by {d}");
+                    // The sequence, in the order the steps ran: a masked step repeats the
+                    // last state that ran (zeros before any), or is zero.
+                    let mut first = 0;
+                    for b in 0..3 {
+                        let mut k = 0;
+                        let mut state: Option<usize> = None;
+                        for p in 0..5 {
+                            let t = if back { 4 - p } else { p };
+                            if mask[b * 5 + t] {
+                                state = Some(first + k);
+                                k += 1;
+                            }
+                            let want = match (mask[b * 5 + t], state, zero) {
+                                (true, Some(s), _) | (false, Some(s), false) => r.row(s).to_owned(),
+                                _ => Array1::zeros(3),
+                            };
+                            let got = y.row(b * 5 + p);
+                            let d = (&got - &want).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+                            assert!(d < 1e-6, "{cell} back {back} zero {zero}: row {b} step {p}");
+                        }
+                        first += lens[b];
+                    }
+                    assert!(y.iter().any(|v| v.abs() > 1e-3), "{cell}: not all zero");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_through_masked_steps_match_finite_differences() {
+        let (x, mask) = masked_case();
+        for cell in ["lstm", "gru", "simple_rnn"] {
+            for (seq, back, zero) in [
+                (false, false, false),
+                (true, false, false),
+                (true, true, false),
+                (true, false, true),
+                (false, true, false),
+            ] {
+                let mut l = layer(
+                    cell,
+                    3,
+                    vec![
+                        ("return_sequences", ParamValue::Bool(seq)),
+                        ("go_backwards", ParamValue::Bool(back)),
+                    ],
+                    2,
+                );
+                l.set_zero_output_for_mask(zero);
+                l.steps = 5;
+                let input = Input::Masked(x.view(), &mask);
+                let out = l.call(input);
+                let probe = values(out.nrows(), out.ncols(), 9);
+                l.forward(input, &mut ForwardContext::default());
+                assert_eq!(l.output(), out, "forward and call agree");
+                l.backward(input, probe.view(), true);
+                let eps = 1e-2f32;
+                let tol = |g: f64| 2e-3 + 2e-3 * g.abs();
+                let gi = l.grad_input().to_owned();
+                for r in 0..x.nrows() {
+                    for c in 0..2 {
+                        let (mut plus, mut minus) = (x.clone(), x.clone());
+                        plus[[r, c]] += eps;
+                        minus[[r, c]] -= eps;
+                        let p = objective(&l, Input::Masked(plus.view(), &mask), &probe);
+                        let m = objective(&l, Input::Masked(minus.view(), &mask), &probe);
+                        let fd = (p - m) / (2.0 * eps as f64);
+                        let g = gi[[r, c]] as f64;
+                        assert!(
+                            (fd - g).abs() < tol(fd),
+                            "{cell} grad_x[{r}, {c}]: {g} vs {fd}"
+                        );
+                        if !mask[r] {
+                            assert_eq!(g, 0.0, "a masked step has no gradient");
+                        }
+                    }
+                }
+                let mut grads = Vec::new();
+                l.visit_params("l", &mut |p| grads.push((p.variable, p.grad.to_vec())));
+                for (w, (name, grad)) in grads.iter().enumerate() {
+                    for (i, &g) in grad.iter().enumerate() {
+                        let bump = |l: &mut Recurrent, d: f32| {
+                            let mut k = 0;
+                            l.visit_params("l", &mut |p| {
+                                if k == w {
+                                    p.value[i] += d;
+                                }
+                                k += 1;
+                            });
+                        };
+                        bump(&mut l, eps);
+                        let p = objective(&l, input, &probe);
+                        bump(&mut l, -2.0 * eps);
+                        let m = objective(&l, input, &probe);
+                        bump(&mut l, eps);
+                        let fd = (p - m) / (2.0 * eps as f64);
+                        assert!(
+                            (fd - g as f64).abs() < tol(fd),
+                            "{cell} {name}[{i}]: {g} vs {fd}"
+                        );
+                    }
+                }
+            }
         }
     }
 
