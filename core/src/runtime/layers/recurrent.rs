@@ -106,11 +106,11 @@ impl Schedule {
                     *w = p;
                 }
             }
-            for b in 0..seqs.len() {
+            for (b, row) in wrote.chunks(m.steps.max(1)).enumerate() {
                 let mut last = None;
-                for at in b * m.steps..(b + 1) * m.steps {
-                    match (wrote[at], last) {
-                        (usize::MAX, Some(p)) => self.carry.push((at, p)),
+                for (at, &p) in row.iter().enumerate() {
+                    match (p, last) {
+                        (usize::MAX, Some(p)) => self.carry.push((b * m.steps + at, p)),
                         (usize::MAX, None) => {}
                         (p, _) => last = Some(p),
                     }
