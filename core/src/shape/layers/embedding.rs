@@ -34,6 +34,7 @@ pub static EMBEDDING: LayerSpec = LayerSpec {
     runs: embedding_runs,
     id_bound: Some(|c: &Config| c.usize("input_dim")),
     runtime: "Embedding",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// The configuration of an `Embedding` layer, typed (Keras' constructor arguments).

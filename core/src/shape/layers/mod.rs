@@ -29,6 +29,7 @@ mod dense;
 mod dropout;
 mod embedding;
 mod flatten;
+mod masking;
 mod merge;
 mod normalization;
 mod pooling;
@@ -48,6 +49,7 @@ pub use dropout::{
 };
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
+pub use masking::MASKING;
 pub use merge::{
     merge_output, MergeConfig, MergeOp, ADD, AVERAGE, CONCATENATE, DOT, MAXIMUM, MERGES, MINIMUM,
     MULTIPLY, SUBTRACT,
@@ -114,6 +116,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GRU,
     &SIMPLE_RNN,
     &BIDIRECTIONAL,
+    &MASKING,
     &GAUSSIAN_NOISE,
     &GAUSSIAN_DROPOUT,
     &SPATIAL_DROPOUT_1D,

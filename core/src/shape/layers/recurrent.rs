@@ -162,6 +162,7 @@ pub static LSTM: LayerSpec = LayerSpec {
     runs: recurrent_runs,
     id_bound: None,
     runtime: "Recurrent",
+    mask: crate::shape::spec::MaskFlow::Reads(returns_sequences),
 };
 
 /// `gru(units, ...)`, Keras' parameters in Keras' order.
@@ -195,6 +196,7 @@ pub static GRU: LayerSpec = LayerSpec {
     runs: recurrent_runs,
     id_bound: None,
     runtime: "Recurrent",
+    mask: crate::shape::spec::MaskFlow::Reads(returns_sequences),
 };
 
 /// `simple_rnn(units, ...)`, Keras' parameters in Keras' order.
@@ -226,6 +228,7 @@ pub static SIMPLE_RNN: LayerSpec = LayerSpec {
     runs: recurrent_runs,
     id_bound: None,
     runtime: "Recurrent",
+    mask: crate::shape::spec::MaskFlow::Reads(returns_sequences),
 };
 
 fn class(rule: &RuleInput<'_>) -> &'static str {
@@ -234,6 +237,12 @@ fn class(rule: &RuleInput<'_>) -> &'static str {
         CellKind::Gru => "GRU",
         CellKind::Simple => "SimpleRNN",
     }
+}
+
+/// Whether a recurrent layer's output carries its input's mask: a sequence does (Keras'
+/// `compute_mask`), the last state does not.
+fn returns_sequences(config: &Config) -> bool {
+    config.bool("return_sequences")
 }
 
 /// The cell of a recurrent layer's configuration. The family shares its rules, which tell
