@@ -316,7 +316,11 @@ impl<'a> Graph<'a> {
     }
 
     fn push_node(&mut self, kind: NodeKind, spec: TensorSpec, span: Span) -> usize {
-        self.nodes.push(Node { kind, spec });
+        self.nodes.push(Node {
+            kind,
+            spec,
+            mask: None,
+        });
         self.node_spans.push(span);
         self.nodes.len() - 1
     }
