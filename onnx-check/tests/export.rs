@@ -38,6 +38,7 @@ model! {
     struct Bidi { input(shape = [5, 2]) -> bidirectional(gru(3)) }
     struct Normalized { input(shape = [3]) -> normalization(mean = [0.5, 1.0, 2.0], variance = [1.0, 4.0, 0.25]) }
     struct SimpleRnn { input(shape = [5, 2]) -> simple_rnn(3) }
+    struct Masked { input(shape = [5, 2]) -> masking() }
     struct Categories {
         input(shape = [None], ragged = true, dtype = i32) -> category_encoding(5)
     }
@@ -141,6 +142,7 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
         refusal(&Gru::with_seed(0), "gru"),
         refusal(&SimpleRnn::with_seed(0), "simple_rnn"),
         refusal(&Bidi::with_seed(0), "bidirectional"),
+        refusal(&Masked::with_seed(0), "masking"),
         refusal(&Normalized::with_seed(0), "normalization"),
         refusal(&Categories::with_seed(0), "category_encoding"),
     ];

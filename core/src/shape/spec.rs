@@ -547,7 +547,7 @@ impl LayerSpec {
                     .map(|s| format!("`{}`", s.name))
                     .collect();
                 Err(format!(
-                    "layer '{name}' ({}) does not support masking, but its input carries a mask (from `masking` before it): Keras would drop the mask here and let the padded steps count. Read the mask first with {} (after `return_sequences = false`, or a pooling, no mask is left), or remove the `masking` layer",
+                    "layer '{name}' ({}) does not take a masked input yet, but its input carries the mask a `masking` layer before it made: the masked steps would count here. Read the mask before this layer with {} (only a returned sequence keeps it), or remove the `masking` layer",
                     self.class_name,
                     takers.join(", ")
                 ))

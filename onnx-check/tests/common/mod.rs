@@ -398,6 +398,8 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("gru", Export::Refused),
     ("simple_rnn", Export::Refused),
     ("bidirectional", Export::Refused),
+    // The mask is for the recurrent layers and the pooling after it, which are not exported.
+    ("masking", Export::Refused),
     ("normalization", Export::Refused),
     // Runs on ragged ids only.
     ("category_encoding", Export::Refused),

@@ -69,4 +69,42 @@ mod tests {
         };
         assert!((MASKING.runs)(&rule).unwrap_err().contains("steps"));
     }
+
+    #[test]
+    fn each_layer_passes_reads_or_refuses_the_mask() {
+        use crate::shape::layers::{layer_spec, BIDIRECTIONAL, LSTM};
+        let seq = LSTM.configure(vec![
+            ("units", ParamValue::Int(2)),
+            ("return_sequences", ParamValue::Bool(true)),
+        ]);
+        let last = LSTM.configure(vec![("units", ParamValue::Int(2))]);
+        assert_eq!(LSTM.output_mask("lstm", &seq, true), Ok(true));
+        assert_eq!(LSTM.output_mask("lstm", &last, true), Ok(false));
+        assert_eq!(LSTM.output_mask("lstm", &seq, false), Ok(false));
+        let bi = |inner: &crate::shape::Config| {
+            BIDIRECTIONAL.configure(vec![(
+                "layer",
+                ParamValue::Layer("lstm".into(), inner.values().to_vec().into()),
+            )])
+        };
+        assert_eq!(BIDIRECTIONAL.output_mask("b", &bi(&seq), true), Ok(true));
+        assert_eq!(BIDIRECTIONAL.output_mask("b", &bi(&last), true), Ok(false));
+        let pool = layer_spec("global_average_pooling_1d").unwrap();
+        assert_eq!(
+            pool.output_mask("p", &pool.configure(vec![]), true),
+            Ok(false)
+        );
+        let dense = layer_spec("dense").unwrap();
+        let config = dense.configure(vec![("units", ParamValue::Int(3))]);
+        assert_eq!(dense.output_mask("dense", &config, true), Ok(true));
+        let flatten = layer_spec("flatten").unwrap();
+        let config = flatten.configure(vec![]);
+        assert_eq!(flatten.output_mask("flatten", &config, false), Ok(false));
+        let e = flatten.output_mask("flatten", &config, true).unwrap_err();
+        assert!(
+            e.contains("'flatten' (Flatten) does not take a masked input"),
+            "{e}"
+        );
+        assert!(e.contains("`lstm`"), "{e}");
+    }
 }
