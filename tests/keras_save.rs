@@ -59,6 +59,13 @@ model! {
         input(shape = [7], dtype = i32) -> embedding(20, 5) -> lstm(4) -> dense(1, activation = sigmoid)
     }
 
+    /// Keras' v1 GRU, whose bias is `(3 units,)`.
+    struct GruV1 {
+        input(shape = [5, 2])
+            -> gru(3, reset_after = false, return_sequences = true)
+            -> gru(2, reset_after = false)
+    }
+
     /// bag.json's model.
     struct Bag {
         input(shape = [None], ragged = true, dtype = i32, name = "tokens")
@@ -324,4 +331,12 @@ fn bidirectional_layers_round_trip_through_keras_files() {
     });
     let y = model.predict(x.view()).expect("predict");
     record("bidi", &[y.view().into_dyn(), x.view().into_dyn()]);
+}
+
+#[test]
+fn a_gru_without_reset_after_round_trips_through_keras_files() {
+    let mut model = GruV1::with_seed(3);
+    perturb(&mut model);
+    round_trip("gru_v1", &model, &mut GruV1::with_seed(5));
+    keras_round_trip("gru_v1", &model, &mut GruV1::with_seed(6));
 }

@@ -63,6 +63,13 @@ model! {
             -> dense(1)
     }
 
+    /// Keras' v1 GRU: the reset gate before the candidate's product, one bias.
+    struct GruV1 {
+        input(shape = [6, 2])
+            -> gru(5, reset_after = false)
+            -> dense(1)
+    }
+
     /// Dense sequences through two stacked recurrent layers.
     struct Stacked {
         input(shape = [6, 2])
@@ -372,4 +379,28 @@ fn dense_ids_are_checked_for_shape_and_range_before_any_work() {
     }
     bad[[2, 4]] = -1;
     assert!(model.predict(bad.view()).is_err());
+}
+
+#[test]
+fn a_gru_without_reset_after_counts_keras_parameters_and_trains() {
+    let text = GruV1::with_seed(0).summary().to_string();
+    // GRU(5, reset_after=False) on 2 features: 3 · (2 · 5 + 5 · 5 + 5) = 120 (135 with
+    // reset_after's second bias), as Keras' summary says.
+    for row in ["(None, 5)", "120", "Total params: 126"] {
+        assert!(text.contains(row), "{row} missing from\n{text}");
+    }
+    let weights = GruV1::with_seed(0).weights();
+    let bias = weights
+        .iter()
+        .find(|(k, _)| k.ends_with("gru_cell/bias"))
+        .expect("a bias");
+    assert_eq!(bias.1.shape(), &[15]);
+    let mut rng = stratic_core::Rng::new(8);
+    let x = Array3::from_shape_fn((64, 6, 2), |_| rng.uniform(-1.0, 1.0));
+    let y = Array2::from_shape_fn((64, 1), |(b, _)| x[[b, 0, 0]] - x[[b, 5, 1]]);
+    let mut model = GruV1::with_seed(2).compile(Adam::new(0.01), Loss::mse());
+    let options = FitOptions::default().epochs(30).batch_size(16).verbose(0);
+    let history = model.fit(x.view(), y.view(), &options).expect("fit");
+    let loss = history.loss();
+    assert!(loss[loss.len() - 1] < 0.3 * loss[0], "{loss:?}");
 }

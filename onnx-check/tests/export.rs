@@ -34,6 +34,7 @@ model! {
     struct GeluLstm { input(shape = [5, 2]) -> lstm(3, activation = gelu) }
     struct SwishRnn { input(shape = [5, 2]) -> simple_rnn(3, activation = swish) }
     struct SeluBidi { input(shape = [5, 2]) -> bidirectional(gru(3, recurrent_activation = selu)) }
+    struct Masked { input(shape = [5, 2]) -> masking() }
     /// Dense ids, so the refusal is the layer's own (ragged inputs are refused before it).
     struct Categories {
         input(shape = [4], dtype = i32) -> category_encoding(5)
@@ -125,6 +126,7 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
         .collect();
     let cases = [
         refusal(&Padded::with_seed(0), "to_dense"),
+        refusal(&Masked::with_seed(0), "masking"),
         refusal(&Categories::with_seed(0), "category_encoding"),
     ];
     let covered: BTreeSet<&str> = cases.iter().map(|(n, _)| *n).collect();

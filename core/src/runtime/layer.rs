@@ -26,6 +26,11 @@ pub enum Input<'a> {
     /// Dense integer ids, as rows like a dense tensor (`(batch · d1 · ..., last)`): for an
     /// input of shape `(batch, T)`, one row of `T` ids per sample.
     Ids(ArrayView2<'a, i32>),
+    /// A dense sequence tensor `(batch, steps, features)` as rows `(batch · steps,
+    /// features)`, with Keras' mask over `(batch, steps)` (row-major, `true` = a step that
+    /// counts): what a recurrent layer or a pooling reads after `masking` or
+    /// `embedding(mask_zero = true)`.
+    Masked(ArrayView2<'a, f32>, &'a [bool]),
 }
 
 impl<'a> Input<'a> {
@@ -33,7 +38,7 @@ impl<'a> Input<'a> {
     /// sparse tensors and ids, which have no dense rows of floats.
     pub fn rows(&self) -> Option<ArrayView2<'a, f32>> {
         match self {
-            Input::Dense(x) => Some(x.reborrow()),
+            Input::Dense(x) | Input::Masked(x, _) => Some(x.reborrow()),
             Input::Ragged(r) => Some(r.values()),
             Input::Sparse(_) | Input::RaggedIds(_) | Input::Ids(_) => None,
         }
@@ -43,7 +48,7 @@ impl<'a> Input<'a> {
     /// values for a ragged one.
     pub fn n_rows(&self) -> usize {
         match self {
-            Input::Dense(x) => x.nrows(),
+            Input::Dense(x) | Input::Masked(x, _) => x.nrows(),
             Input::Sparse(s) => s.n_rows(),
             Input::Ragged(r) => r.values().nrows(),
             Input::RaggedIds(r) => r.values().nrows(),

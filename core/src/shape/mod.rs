@@ -28,8 +28,8 @@ pub use regularizer::{
     regularizes, weight_regularizer, Regularizer, RegularizerKind, REGULARIZERS,
 };
 pub use spec::{
-    weight_counts, Arity, Config, DTypeClass, InputSpec, LayerSpec, ParamDefault, ParamKind,
-    ParamSpec, ParamValue, RuleInput, WeightSpec,
+    weight_counts, Arity, Config, DTypeClass, InputSpec, LayerSpec, MaskFlow, ParamDefault,
+    ParamKind, ParamSpec, ParamValue, RuleInput, WeightSpec,
 };
 pub use summary::{Summary, SummaryRow, SUMMARY_LINE_LENGTH};
 pub use vocab::{Activation, Initializer, ACTIVATIONS, INITIALIZERS};

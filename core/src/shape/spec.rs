@@ -495,6 +495,26 @@ pub struct LayerSpec {
     pub id_bound: Option<fn(&Config) -> usize>,
     /// The runtime type implementing it, in `stratic_core::runtime::layers`.
     pub runtime: &'static str,
+    /// What it does with Keras' mask over time steps.
+    pub mask: MaskFlow,
+}
+
+/// How a layer treats Keras' mask over the time steps of a `(batch, steps, features)` tensor
+/// (Keras' `supports_masking` and `compute_mask`). The macro knows statically which tensors
+/// carry a mask, so a model without one pays nothing.
+#[derive(Clone, Copy, Debug)]
+pub enum MaskFlow {
+    /// Takes no masked input: the macro refuses one (Keras 3 drops the mask with a warning,
+    /// which would silently average or read the padding).
+    Refuses,
+    /// Acts on each step alone: the mask passes on unchanged, the runtime never sees it.
+    Passes,
+    /// Reads the mask (its runtime receives `Input::Masked`); the output carries it when the
+    /// function of the configuration says so (`return_sequences`).
+    Reads(fn(&Config) -> bool),
+    /// Puts a new mask on its output when the function of the configuration says so
+    /// (`masking`).
+    Makes(fn(&Config) -> bool),
 }
 
 /// The `weights` of a layer without weights.
@@ -508,6 +528,34 @@ pub fn runs_always(_: &RuleInput<'_>) -> Result<(), String> {
 }
 
 impl LayerSpec {
+    /// Whether the output of the layer named `name` carries a mask, for an input that does
+    /// (`input_masked`) or not; the reason when it cannot take the masked input.
+    pub fn output_mask(
+        &self,
+        name: &str,
+        config: &Config,
+        input_masked: bool,
+    ) -> Result<bool, String> {
+        match self.mask {
+            MaskFlow::Makes(makes) => Ok(makes(config)),
+            MaskFlow::Passes => Ok(input_masked),
+            MaskFlow::Reads(keeps) => Ok(input_masked && keeps(config)),
+            MaskFlow::Refuses if input_masked => {
+                let takers: Vec<String> = super::layers::LAYERS
+                    .iter()
+                    .filter(|s| matches!(s.mask, MaskFlow::Reads(_)))
+                    .map(|s| format!("`{}`", s.name))
+                    .collect();
+                Err(format!(
+                    "layer '{name}' ({}) does not take a masked input yet, but its input carries the mask a `masking` layer before it made: the masked steps would count here. Read the mask before this layer with {} (only a returned sequence keeps it), or remove the `masking` layer",
+                    self.class_name,
+                    takers.join(", ")
+                ))
+            }
+            MaskFlow::Refuses => Ok(false),
+        }
+    }
+
     /// The configuration of a call that gives `given`: every parameter the call does not
     /// give takes its default. Required parameters missing from `given` stay absent (the
     /// binder reports them).

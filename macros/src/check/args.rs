@@ -389,10 +389,16 @@ fn unknown_argument<'n>(
 ) {
     let list: Vec<String> = valid.clone().map(|n| format!("`{n}`")).collect();
     if KERAS_ARGUMENTS_NOT_SUPPORTED.contains(&name) {
+        // Embedding runs on ragged ids only, which need no padding and so no mask.
+        let instead = if name == "mask_zero" {
+            ": feed the ids as ragged rows (`ragged = true`), which run each at its own length with no padding to mask, or mask padded float steps with `masking()`"
+        } else {
+            ""
+        };
         cx.error(
             span,
             format!(
-                "`{name}` is a Keras argument that `{layer}` does not support yet; `{layer}` takes {}",
+                "`{name}` is a Keras argument that `{layer}` does not support yet{instead}; `{layer}` takes {}",
                 list.join(", ")
             ),
         );

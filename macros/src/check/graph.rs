@@ -601,6 +601,7 @@ impl<'a> Graph<'a> {
             kind,
             spec,
             sub: None,
+            mask: None,
         });
         self.node_spans.push(span);
         self.nodes.len() - 1

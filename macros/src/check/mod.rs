@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use stratic_core::shape::{
     closest, layer_spec, weight_counts, Activation, Arity, Config, DType, InputArg, LayerSpec,
-    Layout, RuleInput, TensorSpec, WeightSpec, LAYERS,
+    Layout, MaskFlow, RuleInput, TensorSpec, WeightSpec, LAYERS,
 };
 use syn::{Attribute, Ident, Visibility};
 
@@ -109,6 +109,10 @@ pub struct Node {
     pub spec: TensorSpec,
     /// Set for the nodes a sub-model's layers make.
     pub sub: Option<SubTag>,
+    /// The node whose layer made the mask this tensor carries (Keras' mask over time
+    /// steps: a `masking` application), if it carries one. Known statically, so a model
+    /// without a mask pays nothing.
+    pub mask: Option<usize>,
 }
 
 /// How a tensor is computed.
@@ -201,7 +205,7 @@ pub(super) fn merge_layer(name: &Ident) -> Option<&'static LayerSpec> {
 /// `known` are the models of the invocation checked before it, which it may use as layers.
 pub fn check_model(cx: &Ctxt, item: &ModelItem, known: Known<'_>) -> Option<CheckedModel> {
     let graph = !item.body.lets.is_empty() || item.body.outputs.is_some();
-    let model = if graph {
+    let mut model = if graph {
         graph::check_graph(cx, item, known)?
     } else if names_in(item).iter().any(|n| {
         known.models.iter().any(|m| m.key == *n) || known.layers.iter().any(|l| l.key == *n)
@@ -214,6 +218,9 @@ pub fn check_model(cx: &Ctxt, item: &ModelItem, known: Known<'_>) -> Option<Chec
     } else {
         check_sequential(cx, item)?
     };
+    if !check_masks(cx, &mut model) {
+        return None;
+    }
     weights_fit_in_memory(cx, &model).then_some(model)
 }
 
@@ -269,6 +276,35 @@ pub fn is_keras_class(name: &str) -> bool {
         || snake == "input"
         || layer_spec(&snake).is_some()
         || LAYERS.iter().any(|s| s.class_name == name)
+}
+
+/// Which tensors carry a mask (Keras' mask over time steps), node by node in graph order,
+/// by core's rule for each layer ([`LayerSpec::output_mask`]): a layer that cannot take its
+/// masked input is an error at the layer.
+fn check_masks(cx: &Ctxt, model: &mut CheckedModel) -> bool {
+    let mut ok = true;
+    for n in 0..model.nodes.len() {
+        let (layer, masked) = match &model.nodes[n].kind {
+            NodeKind::Input(_) => continue,
+            NodeKind::Apply { layer, input, .. } => (*layer, model.nodes[*input].mask),
+            NodeKind::Merge { layer, inputs } => {
+                (*layer, inputs.iter().find_map(|&i| model.nodes[i].mask))
+            }
+        };
+        let l = &model.layers[layer];
+        match l.spec.output_mask(&l.name, &l.config, masked.is_some()) {
+            Ok(true) if matches!(l.spec.mask, MaskFlow::Makes(_)) => {
+                model.nodes[n].mask = Some(n);
+            }
+            Ok(true) => model.nodes[n].mask = masked,
+            Ok(false) => {}
+            Err(message) => {
+                cx.error(l.span, message);
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 /// Every weight is an `f32` in one allocation per array: the model's weights, counted with
@@ -392,6 +428,7 @@ fn check_sequential(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
         kind: NodeKind::Input(0),
         spec: input.spec.clone(),
         sub: None,
+        mask: None,
     }];
     for (i, layer) in layers.iter().enumerate() {
         nodes.push(Node {
@@ -402,6 +439,7 @@ fn check_sequential(cx: &Ctxt, item: &ModelItem) -> Option<CheckedModel> {
             },
             spec: layer.output.clone(),
             sub: None,
+            mask: None,
         });
     }
     Some(CheckedModel {

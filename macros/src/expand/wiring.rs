@@ -15,7 +15,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use stratic_core::shape::{DType, Layout};
+use stratic_core::shape::{DType, Layout, MaskFlow};
 
 use crate::check::{CheckedModel, NodeKind};
 
@@ -47,6 +47,23 @@ fn ragged_root(model: &CheckedModel, node: usize) -> Option<usize> {
         NodeKind::Input(i) => Some(*i),
         NodeKind::Apply { input, .. } => ragged_root(model, *input),
         NodeKind::Merge { .. } => None,
+    }
+}
+
+/// The node whose mask layer `layer` reads on its input `node`: the layer reads masks and the
+/// input carries one (known statically; see `check_masks`).
+fn mask_read(model: &CheckedModel, layer: usize, node: usize) -> Option<usize> {
+    match model.layers[layer].spec.mask {
+        MaskFlow::Reads(_) => model.nodes[node].mask,
+        _ => None,
+    }
+}
+
+/// The layer that made the mask of node `maker` (a `masking` application).
+fn mask_layer(model: &CheckedModel, maker: usize) -> TokenStream {
+    match &model.nodes[maker].kind {
+        NodeKind::Apply { layer, .. } | NodeKind::Merge { layer, .. } => field(model, *layer),
+        NodeKind::Input(_) => quote!(__no_mask_layer),
     }
 }
 
@@ -179,8 +196,22 @@ impl Wiring {
                 }
                 NodeKind::Apply { layer, input, .. } => {
                     let f = field(model, *layer);
-                    let x = Self::input_local(model, *input);
-                    quote!(let #v = __s::Layer::call(&self.#f, #x);)
+                    let x = match mask_read(model, *layer, *input) {
+                        Some(m) => {
+                            let (vi, mm) =
+                                (format_ident!("__v{}", input), format_ident!("__m{}", m));
+                            quote!(__s::Input::Masked(#vi.view(), &#mm))
+                        }
+                        None => Self::input_local(model, *input),
+                    };
+                    let call = quote!(let #v = __s::Layer::call(&self.#f, #x););
+                    if node.mask == Some(n) {
+                        // The mask this layer makes, for the layers after it that read it.
+                        let mm = format_ident!("__m{}", n);
+                        quote!(let #mm = self.#f.mask_of(#x); #call)
+                    } else {
+                        call
+                    }
                 }
                 NodeKind::Merge { layer, inputs } => {
                     let f = field(model, *layer);
@@ -228,6 +259,19 @@ impl Wiring {
         }
     }
 
+    /// The input `node` of layer `layer` during training: with its mask when the layer
+    /// reads one (the mask its `masking` layer kept from this forward pass).
+    fn layer_input_train(&self, model: &CheckedModel, layer: usize, node: usize) -> TokenStream {
+        match mask_read(model, layer, node) {
+            Some(m) => {
+                let rows = self.view(model, node);
+                let mf = mask_layer(model, m);
+                quote!(__s::Input::Masked(#rows, self.#mf.mask()))
+            }
+            None => self.input_train(model, node),
+        }
+    }
+
     /// The value of `node` during training as a layer's `Input`.
     fn input_train(&self, model: &CheckedModel, node: usize) -> TokenStream {
         if let NodeKind::Input(i) = model.nodes[node].kind {
@@ -263,7 +307,7 @@ impl Wiring {
                     if Self::shared(model, *layer) {
                         stmts.push(quote!(__s::Layer::select_use(&mut self.#f, #use_index);));
                     }
-                    let x = self.input_train(model, *input);
+                    let x = self.layer_input_train(model, *layer, *input);
                     stmts.push(quote!(__s::Layer::forward(&mut self.#f, #x, &mut self.__cx);));
                     if let Some(k) = self.value_slot[n] {
                         stmts.push(quote! {
@@ -342,7 +386,7 @@ impl Wiring {
                         });
                     }
                     visited[*layer] = true;
-                    let x = self.input_train(model, *input);
+                    let x = self.layer_input_train(model, *layer, *input);
                     stmts.push(quote!(__s::Layer::backward(&mut self.#f, #x, #grad, #need);));
                 }
                 NodeKind::Merge { layer, inputs } => {

@@ -673,6 +673,8 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("gru", Export::Exported),
     ("simple_rnn", Export::Exported),
     ("bidirectional", Export::Exported),
+    // The mask is for the recurrent layers and the pooling after it (not exported masked).
+    ("masking", Export::Refused),
     // Not written yet (ONNX has `OneHot` and `ReduceMax`/`ReduceSum` for it).
     ("category_encoding", Export::Refused),
 ];

@@ -47,9 +47,13 @@ impl BuildLayer for Bidirectional {
             )
         });
         let go_backwards = inner.bool("go_backwards");
-        let forward = Recurrent::from_config(spec, &inner, inputs, rng);
+        let mut forward = Recurrent::from_config(spec, &inner, inputs, rng);
         inner.set("go_backwards", ParamValue::Bool(!go_backwards));
-        let backward = Recurrent::from_config(spec, &inner, inputs, rng);
+        let mut backward = Recurrent::from_config(spec, &inner, inputs, rng);
+        // Keras' `Bidirectional` forces masked steps of returned sequences to zero.
+        let zero = inner.bool("return_sequences");
+        forward.set_zero_output_for_mask(zero);
+        backward.set_zero_output_for_mask(zero);
         let steps = inputs
             .first()
             .and_then(|i| i.dims.first().and_then(|d| d.known()))
@@ -405,6 +409,63 @@ mod tests {
                     let got = l.call(xv);
                     assert_eq!(got, want, "{cell} sequences={sequences} {mode}");
                     assert_ne!(f, b, "the two directions differ");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_right_padded_mask_equals_the_ragged_rows_and_zeroes_the_padding() {
+        // Keras: the backward copy reverses the padded row, skips the padding, and
+        // `Bidirectional` forces masked steps of returned sequences to zero.
+        let lengths = [3, 1, 0, 5];
+        let x = ragged(&lengths, 2);
+        let mut padded = Array2::zeros((20, 2));
+        let mut mask = vec![false; 20];
+        let mut start = 0;
+        for (b, &len) in lengths.iter().enumerate() {
+            for t in 0..len {
+                padded
+                    .row_mut(b * 5 + t)
+                    .assign(&x.view().values().row(start + t));
+                mask[b * 5 + t] = true;
+            }
+            start += len;
+        }
+        let dense = vec![TensorSpec::dense(vec![Dim::Known(5), Dim::Known(2)])];
+        for cell in ["gru", "lstm", "simple_rnn"] {
+            for sequences in [true, false] {
+                let on_ragged = bidi(cell, sequences, "concat", 2, 7);
+                let config = BIDIRECTIONAL.configure(vec![
+                    (
+                        "layer",
+                        ParamValue::Layer(
+                            layer_spec(cell).unwrap().name.into(),
+                            inner(cell, 3, sequences, false).values().to_vec().into(),
+                        ),
+                    ),
+                    ("merge_mode", ParamValue::Str("concat".into())),
+                ]);
+                let on_mask =
+                    Bidirectional::from_config(&BIDIRECTIONAL, &config, &dense, &mut Rng::new(7));
+                let want = on_ragged.call(Input::Ragged(x.view()));
+                let got = on_mask.call(Input::Masked(padded.view(), &mask));
+                if !sequences {
+                    assert!((&got - &want).iter().all(|d| d.abs() < 1e-6), "{cell}");
+                    continue;
+                }
+                let mut start = 0;
+                for (b, &len) in lengths.iter().enumerate() {
+                    for t in 0..5 {
+                        let row = got.row(b * 5 + t);
+                        if t < len {
+                            let d = (&row - &want.row(start + t)).map(|d| d.abs());
+                            assert!(d.iter().all(|&d| d < 1e-6), "{cell} row {b} step {t}");
+                        } else {
+                            assert!(row.iter().all(|&v| v == 0.0), "{cell} padding {b} {t}");
+                        }
+                    }
+                    start += len;
                 }
             }
         }

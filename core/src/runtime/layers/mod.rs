@@ -7,6 +7,7 @@ mod dense;
 mod dropout;
 mod embedding;
 mod flatten;
+mod masking;
 mod merge;
 mod noise;
 mod normalization;
@@ -27,6 +28,7 @@ pub use dense::Dense;
 pub use dropout::Dropout;
 pub use embedding::{check_dense_ids, check_ragged_ids, Embedding};
 pub use flatten::Flatten;
+pub use masking::Masking;
 pub use merge::Merge;
 pub use noise::{Noise, NoiseKind};
 pub use normalization::{BatchNormalization, LayerNormalization};
@@ -80,6 +82,7 @@ pub fn build_dyn(
         "LayerNormalization" => boxed::<LayerNormalization>(spec, config, inputs, rng),
         "Recurrent" => boxed::<Recurrent>(spec, config, inputs, rng),
         "Bidirectional" => boxed::<Bidirectional>(spec, config, inputs, rng),
+        "Masking" => boxed::<Masking>(spec, config, inputs, rng),
         "Noise" => boxed::<Noise>(spec, config, inputs, rng),
         "Normalization" => boxed::<Normalization>(spec, config, inputs, rng),
         "Rescaling" => boxed::<Rescaling>(spec, config, inputs, rng),

@@ -47,6 +47,8 @@ struct PoolBuffers {
     /// empty row).
     argmax: Vec<usize>,
     ranges: Vec<(usize, usize)>,
+    /// A masked input's mask over its rows (empty without one): only its steps count.
+    mask: Vec<bool>,
     grad_input: Array2<f32>,
 }
 
@@ -56,7 +58,29 @@ impl Default for PoolBuffers {
             out: Array2::zeros((0, 0)),
             argmax: Vec::new(),
             ranges: Vec::new(),
+            mask: Vec::new(),
             grad_input: Array2::zeros((0, 0)),
+        }
+    }
+}
+
+/// Keras' masked average: over each range, the mean of the rows whose mask is set (0 for
+/// none, where Keras divides 0 by 0).
+fn pool_masked(
+    x: ArrayView2<'_, f32>,
+    ranges: &[(usize, usize)],
+    mask: &[bool],
+    out: &mut Array2<f32>,
+) {
+    for (&(a, b), mut o) in ranges.iter().zip(out.rows_mut()) {
+        o.fill(0.0);
+        let rows = (a..b).filter(|&r| mask.get(r) == Some(&true));
+        let n = rows.clone().count();
+        for r in rows {
+            o += &x.row(r);
+        }
+        if n > 0 {
+            o.mapv_inplace(|v| v / n as f32);
         }
     }
 }
@@ -153,6 +177,7 @@ impl GlobalPooling {
     pub fn forward_train_ragged(&mut self, x: RaggedView<'_, f32>) {
         self.buf.ranges.clear();
         self.buf.ranges.extend(x.row_ranges());
+        self.buf.mask.clear();
         self.forward_ranges(x.values());
     }
 
@@ -175,6 +200,7 @@ impl GlobalPooling {
     /// Training forward on a dense input given as rows (see [`call_dense`](Self::call_dense)).
     pub fn forward_train_dense(&mut self, x: ArrayView2<'_, f32>, steps: usize) {
         self.buf.ranges = uniform_ranges(x.nrows(), steps);
+        self.buf.mask.clear();
         self.forward_ranges(x);
     }
 
@@ -185,6 +211,10 @@ impl GlobalPooling {
 
     fn forward_ranges(&mut self, x: ArrayView2<'_, f32>) {
         ensure_shape(&mut self.buf.out, self.buf.ranges.len(), x.ncols());
+        if !self.buf.mask.is_empty() {
+            pool_masked(x, &self.buf.ranges, &self.buf.mask, &mut self.buf.out);
+            return;
+        }
         let argmax = (self.mode == PoolingMode::Max).then_some(&mut self.buf.argmax);
         pool(self.mode, x, &self.buf.ranges, &mut self.buf.out, argmax);
     }
@@ -192,6 +222,20 @@ impl GlobalPooling {
     fn backward_ranges(&mut self, x: ArrayView2<'_, f32>, grad_output: ArrayView2<'_, f32>) {
         let f = x.ncols();
         ensure_rows(&mut self.buf.grad_input, x.nrows(), f);
+        if !self.buf.mask.is_empty() {
+            // The masked mean: each counted step gets the gradient over the count.
+            self.buf.grad_input.fill(0.0);
+            let mask = &self.buf.mask;
+            for (&(a, b), g) in self.buf.ranges.iter().zip(grad_output.rows()) {
+                let b = b.min(x.nrows());
+                let n = (a..b).filter(|&r| mask.get(r) == Some(&true)).count();
+                for r in (a..b).filter(|&r| mask.get(r) == Some(&true)) {
+                    let mut d = self.buf.grad_input.row_mut(r);
+                    d.zip_mut_with(&g, |d, &g| *d = g / n as f32);
+                }
+            }
+            return;
+        }
         if self.mode == PoolingMode::Max {
             // Only each maximum receives the gradient.
             self.buf.grad_input.fill(0.0);
@@ -261,11 +305,25 @@ impl Layer for GlobalPooling {
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         match x {
             Input::Ragged(r) => self.call_ragged(r),
+            // The spec lets only the average read a mask.
+            Input::Masked(rows, mask) if self.mode == PoolingMode::Average => {
+                let ranges = uniform_ranges(rows.nrows(), self.steps);
+                let mut out = Array2::zeros((ranges.len(), rows.ncols()));
+                pool_masked(rows, &ranges, mask, &mut out);
+                out
+            }
             other => self.call_dense(other.rows().unwrap_or_else(empty_rows), self.steps),
         }
     }
 
     fn forward(&mut self, x: Input<'_>, _cx: &mut ForwardContext) {
+        if let (Input::Masked(rows, mask), PoolingMode::Average) = (x, self.mode) {
+            self.buf.ranges = uniform_ranges(rows.nrows(), self.steps);
+            self.buf.mask.clear();
+            self.buf.mask.extend_from_slice(mask);
+            self.forward_ranges(rows);
+            return;
+        }
         match x {
             Input::Ragged(r) => self.forward_train_ragged(r),
             other => self.forward_train_dense(other.rows().unwrap_or_else(empty_rows), self.steps),
@@ -357,6 +415,44 @@ mod tests {
         p.forward_train_ragged(x.view());
         p.backward_ragged(x.view(), g.view());
         assert_eq!(p.grad_input(), arr2(&[[1.0, 2.0], [1.0, 2.0], [3.0, 4.0]]));
+    }
+
+    #[test]
+    fn a_masked_average_counts_only_the_unmasked_steps() {
+        // Two samples of three steps; the second masked entirely.
+        let rows = arr2(&[
+            [1.0f32, 2.0],
+            [9.0, 9.0],
+            [3.0, -4.0],
+            [5.0, 5.0],
+            [6.0, 6.0],
+            [7.0, 7.0],
+        ]);
+        let mask = [true, false, true, false, false, false];
+        let mut p = GlobalPooling::new(PoolingMode::Average);
+        p.steps = 3;
+        let want = arr2(&[[2.0, -1.0], [0.0, 0.0]]);
+        assert_eq!(p.call(Input::Masked(rows.view(), &mask)), want);
+        p.forward(
+            Input::Masked(rows.view(), &mask),
+            &mut ForwardContext::default(),
+        );
+        assert_eq!(p.output(), want);
+        let g = arr2(&[[2.0f32, 4.0], [1.0, 1.0]]);
+        p.backward(Input::Masked(rows.view(), &mask), g.view(), true);
+        let want = arr2(&[
+            [1.0, 2.0],
+            [0.0, 0.0],
+            [1.0, 2.0],
+            [0.0, 0.0],
+            [0.0, 0.0],
+            [0.0, 0.0],
+        ]);
+        assert_eq!(p.grad_input(), want);
+        // Without the mask, the same rows average every step.
+        p.forward(Input::Dense(rows.view()), &mut ForwardContext::default());
+        let want = arr2(&[[13.0 / 3.0, 7.0 / 3.0], [6.0, 6.0]]);
+        assert!((&p.output() - &want).iter().all(|d| d.abs() < 1e-6));
     }
 
     #[test]

@@ -41,13 +41,18 @@ struct Schedule {
     place: Vec<usize>,
     /// Packed row -> its sequence's sorted position.
     slot: Vec<usize>,
+    /// A masked input with `return_sequences`: `(output row, packed row)` for every masked
+    /// step after a step that ran, whose output is that step's state (Keras'
+    /// `zero_output_for_mask = false`); empty otherwise.
+    carry: Vec<(usize, usize)>,
     /// The number of sequences.
     batch: usize,
 }
 
 impl Schedule {
-    /// Plans sequences given as `(first input row, length)`.
-    fn plan(&mut self, seqs: &[(usize, usize)], go_backwards: bool) {
+    /// Plans sequences given as `(first input row, length)`; with `masked`, as `(first
+    /// entry, count)` of `masked.rows`, the input rows of the steps that count.
+    fn plan(&mut self, seqs: &[(usize, usize)], go_backwards: bool, masked: Option<&Masked>) {
         let n = seqs.len();
         self.batch = n;
         self.order.clear();
@@ -76,12 +81,45 @@ impl Schedule {
             for j in 0..k {
                 let (start, len) = seqs[self.order[j]];
                 let pos = if go_backwards { len - 1 - t } else { t };
-                self.gather.push(start + pos);
-                self.place.push(start + t);
+                match masked {
+                    Some(m) => {
+                        // The step's output goes to its place in the (reversed, with
+                        // `go_backwards`) padded sequence, as Keras returns it.
+                        let row = m.rows[start + pos];
+                        let (b, at) = (row / m.steps, row % m.steps);
+                        let at = if go_backwards { m.steps - 1 - at } else { at };
+                        self.gather.push(row);
+                        self.place.push(b * m.steps + at);
+                    }
+                    None => {
+                        self.gather.push(start + pos);
+                        self.place.push(start + t);
+                    }
+                }
                 self.slot.push(j);
             }
         }
         self.offsets.push(off);
+        self.carry.clear();
+        if let Some(m) = masked.filter(|m| m.carry) {
+            // Output row -> the packed row that wrote it; a masked step repeats the last.
+            let mut wrote = vec![usize::MAX; seqs.len() * m.steps];
+            for (p, &row) in self.place.iter().enumerate() {
+                if let Some(w) = wrote.get_mut(row) {
+                    *w = p;
+                }
+            }
+            for (b, row) in wrote.chunks(m.steps.max(1)).enumerate() {
+                let mut last = None;
+                for (at, &p) in row.iter().enumerate() {
+                    match (p, last) {
+                        (usize::MAX, Some(p)) => self.carry.push((b * m.steps + at, p)),
+                        (usize::MAX, None) => {}
+                        (p, _) => last = Some(p),
+                    }
+                }
+            }
+        }
     }
 
     fn steps(&self) -> usize {
@@ -91,6 +129,17 @@ impl Schedule {
     fn packed(&self) -> usize {
         self.offsets.last().copied().unwrap_or(0)
     }
+}
+
+/// The steps of a masked dense input that count, for [`Schedule::plan`].
+struct Masked {
+    /// The input rows of the unmasked steps, sequence after sequence, in time order.
+    rows: Vec<usize>,
+    /// The padded number of steps.
+    steps: usize,
+    /// Whether masked steps of the output repeat the last state (`return_sequences` without
+    /// `zero_output_for_mask`).
+    carry: bool,
 }
 
 /// One weight: its name, shape, values and gradient.
@@ -105,8 +154,12 @@ struct Trace {
     /// `x · kernel + bias`; for LSTM and SimpleRNN the recurrent part is added in place, so
     /// this becomes the pre-activation of the gates.
     zx: Array2<f32>,
-    /// GRU: `h · recurrent_kernel + recurrent_bias`, `(packed, 3 units)`.
+    /// GRU: `h · recurrent_kernel + recurrent_bias`, `(packed, 3 units)`; without
+    /// `reset_after` its candidate block is `(r * h) · recurrent_kernel`.
     rec: Array2<f32>,
+    /// GRU without `reset_after`: the reset state `r * h` each step multiplied,
+    /// `(packed, units)` (zero at the first step).
+    rh: Array2<f32>,
     /// GRU: the gates' pre-activations `(z, r, h)`.
     pre: Array2<f32>,
     /// The gates after their activations (LSTM: i, f, c, o; GRU: z, r, h).
@@ -150,6 +203,9 @@ pub struct Recurrent {
     dropout: f32,
     recurrent_dropout: f32,
     rng: Option<Rng>,
+    /// Keras' `zero_output_for_mask`: with a mask and `return_sequences`, masked steps output
+    /// zeros rather than the last state (`Bidirectional` sets it).
+    zero_output_for_mask: bool,
     names: [&'static str; 3],
     features: usize,
     /// The steps of a dense input (its rows are `batch · steps`); unused on ragged input.
@@ -174,6 +230,11 @@ pub struct Recurrent {
     drec: Array2<f32>,
     hprev: Array2<f32>,
     dtmp: Array2<f32>,
+    /// GRU without `reset_after`: the gradient of `r * h`, in sorted order.
+    drh: Array2<f32>,
+    /// A masked input with `return_sequences`: the gradients of the outputs each state
+    /// was repeated into, in packed rows.
+    gcarry: Array2<f32>,
     dxp: Array2<f32>,
     grad_input: Array2<f32>,
 }
@@ -265,6 +326,7 @@ impl Recurrent {
             dropout: 0.0,
             recurrent_dropout: 0.0,
             rng: None,
+            zero_output_for_mask: false,
             names,
             features,
             steps,
@@ -285,6 +347,8 @@ impl Recurrent {
             drec: Array2::zeros((0, width)),
             hprev: Array2::zeros((0, u)),
             dtmp: Array2::zeros((0, u)),
+            drh: Array2::zeros((0, u)),
+            gcarry: Array2::zeros((0, u)),
             dxp: Array2::zeros((0, features)),
             grad_input: Array2::zeros((0, features)),
         }
@@ -298,6 +362,13 @@ impl Recurrent {
         self.dropout = valid(dropout);
         self.recurrent_dropout = valid(recurrent_dropout);
         self.rng = seed.map(Rng::new);
+    }
+
+    /// Keras' `zero_output_for_mask` (false by default): with a masked input and
+    /// `return_sequences`, whether a masked step outputs zeros instead of the last state.
+    /// `Bidirectional` sets it to `return_sequences`, as Keras forces it.
+    pub fn set_zero_output_for_mask(&mut self, zero: bool) {
+        self.zero_output_for_mask = zero;
     }
 
     /// The configuration.
@@ -315,20 +386,49 @@ impl Recurrent {
     }
 
     /// The input's rows and its sequences as `(first row, length)`; no sequence for an
-    /// input this layer was not built for (the macro never wires one).
-    fn sequences<'a>(&self, x: &Input<'a>) -> (ArrayView2<'a, f32>, Vec<(usize, usize)>) {
+    /// input this layer was not built for (the macro never wires one). A masked input's
+    /// sequences are its unmasked steps (Keras skips the others, carrying the state over).
+    fn sequences<'a>(
+        &self,
+        x: &Input<'a>,
+    ) -> (ArrayView2<'a, f32>, Vec<(usize, usize)>, Option<Masked>) {
         let rows = x.rows().unwrap_or_else(empty_rows);
         if rows.ncols() != self.features {
-            return (rows, Vec::new());
+            return (rows, Vec::new(), None);
         }
-        let seqs = match x {
-            Input::Ragged(r) => r.row_ranges().map(|(a, b)| (a, b - a)).collect(),
+        match x {
+            Input::Ragged(r) => (
+                rows,
+                r.row_ranges().map(|(a, b)| (a, b - a)).collect(),
+                None,
+            ),
+            Input::Masked(_, mask) if mask.len() == rows.nrows() => {
+                let n = rows.nrows().checked_div(self.steps).unwrap_or(0);
+                let mut m = Masked {
+                    rows: Vec::with_capacity(mask.len()),
+                    steps: self.steps,
+                    carry: self.cfg.return_sequences && !self.zero_output_for_mask,
+                };
+                let mut seqs = Vec::with_capacity(n);
+                for b in 0..n {
+                    let first = m.rows.len();
+                    let span = b * self.steps..(b + 1) * self.steps;
+                    m.rows.extend(span.filter(|&r| mask[r]));
+                    seqs.push((first, m.rows.len() - first));
+                }
+                (rows, seqs, Some(m))
+            }
+            // A mask of another size than the rows: no sequence (the macro never wires one).
+            Input::Masked(..) => (rows, Vec::new(), None),
             _ => {
                 let n = rows.nrows().checked_div(self.steps).unwrap_or(0);
-                (0..n).map(|b| (b * self.steps, self.steps)).collect()
+                (
+                    rows,
+                    (0..n).map(|b| (b * self.steps, self.steps)).collect(),
+                    None,
+                )
             }
-        };
-        (rows, seqs)
+        }
     }
 
     /// The output rows of an input of `rows` rows.
@@ -342,8 +442,8 @@ impl Recurrent {
 
     /// The forward pass over `x`, into `tr`; the output into `out`.
     fn run(&self, x: &Input<'_>, tr: &mut Trace, out: &mut Array2<f32>, rng: Option<&mut Rng>) {
-        let (rows, seqs) = self.sequences(x);
-        tr.sched.plan(&seqs, self.cfg.go_backwards);
+        let (rows, seqs, masked) = self.sequences(x);
+        tr.sched.plan(&seqs, self.cfg.go_backwards, masked.as_ref());
         tr.input_rows = rows.nrows();
         let (u, width) = (self.cfg.units, self.width());
         let batch = tr.sched.batch;
@@ -409,6 +509,9 @@ impl Recurrent {
                 ensure_rows(&mut tr.act, n, width);
                 ensure_rows(&mut tr.pre, n, width);
                 ensure_rows(&mut tr.rec, n, width);
+                if !self.cfg.reset_after {
+                    ensure_rows(&mut tr.rh, n, u);
+                }
             }
             CellKind::Simple => {}
         }
@@ -423,6 +526,9 @@ impl Recurrent {
         if self.cfg.return_sequences {
             for (h, &dst) in tr.h.rows().into_iter().zip(&tr.sched.place) {
                 out.row_mut(dst).assign(&h);
+            }
+            for &(dst, p) in &tr.sched.carry {
+                out.row_mut(dst).assign(&tr.h.row(p));
             }
         } else {
             for (j, (&seq, &len)) in tr.sched.order.iter().zip(&tr.sched.lens).enumerate() {
@@ -486,9 +592,13 @@ impl Recurrent {
                     }
                 }
                 CellKind::Gru => {
-                    let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..]);
+                    // Without `reset_after` the candidate's block multiplies `r * h`, known
+                    // only after the gates: `gru_step` makes that product.
+                    let cols = if self.cfg.reset_after { width } else { 2 * u };
+                    let mut r = tr.rec.slice_mut(ndarray::s![rows.clone(), ..cols]);
+                    let kernel = self.recurrent.slice(ndarray::s![.., ..cols]);
                     match h_prev {
-                        Some(hp) => sgemm(1.0, hp, self.recurrent.view(), 0.0, &mut r),
+                        Some(hp) => sgemm(1.0, hp, kernel, 0.0, &mut r),
                         None => r.fill(0.0),
                     }
                     if let Some(b) = recurrent_bias {
@@ -499,12 +609,15 @@ impl Recurrent {
                 }
             }
         }
+        if self.cfg.cell == CellKind::Gru {
+            // Its own buffers, and (without `reset_after`) a second product within the step.
+            self.gru_step(tr, k, off, prev);
+            return;
+        }
         let (Some(h), Some(zx)) = (tr.h.as_slice_mut(), tr.zx.as_slice_mut()) else {
             return;
         };
-        let (h_before, h_rest) = h.split_at_mut(off * u);
-        let h_now = &mut h_rest[..k * u];
-        let h_prev = prev.map(|p| &h_before[p * u..(p + k) * u]);
+        let h_now = &mut h[off * u..(off + k) * u];
         let z = &mut zx[off * width..(off + k) * width];
         match self.cfg.cell {
             CellKind::Simple => fast_math::apply(a, z, h_now),
@@ -560,43 +673,106 @@ impl Recurrent {
                     }
                 }
             }
-            CellKind::Gru => {
-                let (Some(rec), Some(pre), Some(act)) = (
-                    tr.rec.as_slice(),
-                    tr.pre.as_slice_mut(),
-                    tr.act.as_slice_mut(),
-                ) else {
-                    return;
-                };
-                let rec = &rec[off * width..(off + k) * width];
-                let pre = &mut pre[off * width..(off + k) * width];
-                let act = &mut act[off * width..(off + k) * width];
-                for j in 0..k {
-                    let row = j * width..(j + 1) * width;
-                    let (zr, rr) = (&z[row.clone()], &rec[row.clone()]);
-                    let (pr, ar) = (&mut pre[row.clone()], &mut act[row]);
-                    for q in 0..2 * u {
-                        pr[q] = zr[q] + rr[q];
+            CellKind::Gru => {}
+        }
+    }
+
+    /// A GRU step after the recurrent product of the gates (see `step`): the gates, for
+    /// Keras' v1 GRU (`reset_after = false`) the product `(r * h) · recurrent_kernel` of the
+    /// candidate's block, the candidate and the new state.
+    fn gru_step(&self, tr: &mut Trace, k: usize, off: usize, prev: Option<usize>) {
+        let (u, width) = (self.cfg.units, self.width());
+        let (a, ra) = (self.cfg.activation, self.cfg.recurrent_activation);
+        let rows = off * width..(off + k) * width;
+        {
+            let (Some(zx), Some(rec), Some(pre), Some(act)) = (
+                tr.zx.as_slice(),
+                tr.rec.as_slice(),
+                tr.pre.as_slice_mut(),
+                tr.act.as_slice_mut(),
+            ) else {
+                return;
+            };
+            let (z, rec) = (&zx[rows.clone()], &rec[rows.clone()]);
+            let (pre, act) = (&mut pre[rows.clone()], &mut act[rows.clone()]);
+            for j in 0..k {
+                let row = j * width..j * width + 2 * u;
+                let pr = &mut pre[row.clone()];
+                for ((p, &x), &r) in pr.iter_mut().zip(&z[row.clone()]).zip(&rec[row.clone()]) {
+                    *p = x + r;
+                }
+                fast_math::apply(ra, pr, &mut act[row]);
+            }
+        }
+        if !self.cfg.reset_after {
+            let state = ndarray::s![off..off + k, ..];
+            match prev {
+                Some(p) => {
+                    // The state the gates' product read: masked under recurrent dropout.
+                    let hp = if tr.rec_mask.is_empty() {
+                        tr.h.slice(ndarray::s![p..p + k, ..])
+                    } else {
+                        tr.hm.slice(state)
+                    };
+                    let mut rh = tr.rh.slice_mut(state);
+                    for (j, (mut dst, h)) in rh.rows_mut().into_iter().zip(hp.rows()).enumerate() {
+                        let r = tr.act.slice(ndarray::s![off + j, u..2 * u]);
+                        for ((d, &h), &r) in dst.iter_mut().zip(h).zip(r) {
+                            *d = r * h;
+                        }
                     }
-                    fast_math::apply(ra, &pr[..2 * u], &mut ar[..2 * u]);
+                    let mut out = tr.rec.slice_mut(ndarray::s![off..off + k, 2 * u..]);
+                    let kernel = self.recurrent.slice(ndarray::s![.., 2 * u..]);
+                    sgemm(1.0, tr.rh.slice(state), kernel, 0.0, &mut out);
+                }
+                None => {
+                    tr.rh.slice_mut(state).fill(0.0);
+                    tr.rec
+                        .slice_mut(ndarray::s![off..off + k, 2 * u..])
+                        .fill(0.0);
+                }
+            }
+        }
+        let (Some(h), Some(zx), Some(rec), Some(pre), Some(act)) = (
+            tr.h.as_slice_mut(),
+            tr.zx.as_slice(),
+            tr.rec.as_slice(),
+            tr.pre.as_slice_mut(),
+            tr.act.as_slice_mut(),
+        ) else {
+            return;
+        };
+        let (h_before, h_rest) = h.split_at_mut(off * u);
+        let h_now = &mut h_rest[..k * u];
+        let h_prev = prev.map(|p| &h_before[p * u..(p + k) * u]);
+        let (z, rec) = (&zx[rows.clone()], &rec[rows.clone()]);
+        let (pre, act) = (&mut pre[rows.clone()], &mut act[rows]);
+        for j in 0..k {
+            let row = j * width..(j + 1) * width;
+            let (zr, rr) = (&z[row.clone()], &rec[row.clone()]);
+            let (pr, ar) = (&mut pre[row.clone()], &mut act[row]);
+            if self.cfg.reset_after {
+                for q in 0..u {
+                    pr[2 * u + q] = zr[2 * u + q] + ar[u + q] * rr[2 * u + q];
+                }
+            } else {
+                for q in 0..u {
+                    pr[2 * u + q] = zr[2 * u + q] + rr[2 * u + q];
+                }
+            }
+            fast_math::apply(a, &pr[2 * u..], &mut ar[2 * u..]);
+            let hn = &mut h_now[j * u..(j + 1) * u];
+            let (zg, hh) = (&ar[..u], &ar[2 * u..]);
+            match h_prev {
+                Some(hp) => {
+                    let hp = &hp[j * u..(j + 1) * u];
                     for q in 0..u {
-                        pr[2 * u + q] = zr[2 * u + q] + ar[u + q] * rr[2 * u + q];
+                        hn[q] = zg[q] * hp[q] + (1.0 - zg[q]) * hh[q];
                     }
-                    fast_math::apply(a, &pr[2 * u..], &mut ar[2 * u..]);
-                    let hn = &mut h_now[j * u..(j + 1) * u];
-                    let (zg, hh) = (&ar[..u], &ar[2 * u..]);
-                    match h_prev {
-                        Some(hp) => {
-                            let hp = &hp[j * u..(j + 1) * u];
-                            for q in 0..u {
-                                hn[q] = zg[q] * hp[q] + (1.0 - zg[q]) * hh[q];
-                            }
-                        }
-                        None => {
-                            for q in 0..u {
-                                hn[q] = (1.0 - zg[q]) * hh[q];
-                            }
-                        }
+                }
+                None => {
+                    for q in 0..u {
+                        hn[q] = (1.0 - zg[q]) * hh[q];
                     }
                 }
             }
@@ -627,8 +803,25 @@ impl Recurrent {
         self.dc.fill(0.0);
         ensure_rows(&mut self.dzx, n, width);
         let gru = self.cfg.cell == CellKind::Gru;
+        let reset_after = self.cfg.reset_after;
+        let masked = !tr.rec_mask.is_empty();
         if gru {
             ensure_rows(&mut self.drec, n, width);
+        }
+        // The columns of the recurrent kernel that multiply the state itself (without
+        // `reset_after`, GRU's candidate block multiplies `r * h`).
+        let cols = if gru && !reset_after { 2 * u } else { width };
+        if cols < width {
+            ensure_rows(&mut self.drh, sched.batch, u);
+        }
+        if !sched.carry.is_empty() {
+            // A state repeated at masked steps gets their gradients too.
+            ensure_rows(&mut self.gcarry, n, u);
+            self.gcarry.fill(0.0);
+            for &(dst, p) in &sched.carry {
+                let mut d = self.gcarry.row_mut(p);
+                d += &grad_output.row(dst);
+            }
         }
         for t in (0..sched.steps()).rev() {
             let (k, off) = (sched.active[t], sched.offsets[t]);
@@ -638,6 +831,9 @@ impl Recurrent {
                     let g = grad_output.row(sched.place[off + j]);
                     let mut d = self.dh.row_mut(j);
                     d += &g;
+                    if !sched.carry.is_empty() {
+                        d += &self.gcarry.row(off + j);
+                    }
                 }
             } else {
                 let ending = sched.active.get(t + 1).copied().unwrap_or(0);
@@ -645,7 +841,6 @@ impl Recurrent {
                     self.dh.row_mut(j).assign(&grad_output.row(sched.order[j]));
                 }
             }
-            let rows_t = ndarray::s![off..off + k, ..];
             let (Some(dz_all), Some(dh_all)) = (self.dzx.as_slice_mut(), self.dh.as_slice_mut())
             else {
                 return;
@@ -710,20 +905,54 @@ impl Recurrent {
                             let dhv = dh[x];
                             let dhp = dhv * (1.0 - z) * scalar_derivative(a, pr[2 * u + q], hh);
                             let dzp = dhv * (before - hh) * scalar_derivative(ra, pr[q], z);
-                            let drp = dhp * rr[2 * u + q] * scalar_derivative(ra, pr[u + q], rg);
+                            // Without `reset_after` the reset gate's gradient needs the
+                            // product below; the candidate's block multiplied `r * h`.
+                            let (drp, drh) = if reset_after {
+                                let d = dhp * rr[2 * u + q] * scalar_derivative(ra, pr[u + q], rg);
+                                (d, dhp * rg)
+                            } else {
+                                (0.0, dhp)
+                            };
                             dzr[q] = dzp;
                             dzr[u + q] = drp;
                             dzr[2 * u + q] = dhp;
                             drr[q] = dzp;
                             drr[u + q] = drp;
-                            drr[2 * u + q] = dhp * rg;
+                            drr[2 * u + q] = drh;
                             // The state's direct path through `z · h_prev`.
                             dh[x] = dhv * z;
                         }
                     }
                 }
             }
+            if cols < width {
+                // GRU v1: `d(r * h) = d(candidate) · U_hᵀ`, then the reset gate's gradient
+                // and the state's path through `r * h`.
+                let mut drh = self.drh.slice_mut(ndarray::s![..k, ..]);
+                let dcand = self.drec.slice(ndarray::s![off..off + k, 2 * u..]);
+                let kernel = self.recurrent.slice(ndarray::s![.., 2 * u..]);
+                sgemm(1.0, dcand, kernel.t(), 0.0, &mut drh);
+                for j in 0..k {
+                    let seq = sched.order[j];
+                    for q in 0..u {
+                        let (h, m) = match (prev, masked) {
+                            (None, _) => (0.0, 1.0),
+                            (Some(_), true) => (tr.hm[[off + j, q]], tr.rec_mask[seq * u + q]),
+                            (Some(p), false) => (tr.h[[p + j, q]], 1.0),
+                        };
+                        let (pr, rg) = (tr.pre[[off + j, u + q]], tr.act[[off + j, u + q]]);
+                        let d = self.drh[[j, q]];
+                        let drp = d * h * scalar_derivative(ra, pr, rg);
+                        self.dzx[[off + j, u + q]] = drp;
+                        self.drec[[off + j, u + q]] = drp;
+                        if prev.is_some() {
+                            self.dh[[j, q]] += d * rg * m;
+                        }
+                    }
+                }
+            }
             if t > 0 {
+                let rows_t = ndarray::s![off..off + k, ..cols];
                 let d_rec = if gru {
                     self.drec.slice(rows_t)
                 } else {
@@ -732,12 +961,14 @@ impl Recurrent {
                 let beta = if gru { 1.0 } else { 0.0 };
                 if tr.rec_mask.is_empty() {
                     let mut dh = self.dh.slice_mut(ndarray::s![..k, ..]);
-                    sgemm(1.0, d_rec, self.recurrent.t(), beta, &mut dh);
+                    let kernel = self.recurrent.slice(ndarray::s![.., ..cols]);
+                    sgemm(1.0, d_rec, kernel.t(), beta, &mut dh);
                 } else {
                     // Through the masked state: the product's gradient times the mask.
                     ensure_rows(&mut self.dtmp, sched.batch, u);
                     let mut tmp = self.dtmp.slice_mut(ndarray::s![..k, ..]);
-                    sgemm(1.0, d_rec, self.recurrent.t(), 0.0, &mut tmp);
+                    let kernel = self.recurrent.slice(ndarray::s![.., ..cols]);
+                    sgemm(1.0, d_rec, kernel.t(), 0.0, &mut tmp);
                     for j in 0..k {
                         let seq = sched.order[j];
                         let m = &tr.rec_mask[seq * u..(seq + 1) * u];
@@ -752,7 +983,6 @@ impl Recurrent {
         // The state each step started from, in packed rows (zero at the first step); with
         // recurrent dropout, the masked one the forward pass kept.
         ensure_rows(&mut self.hprev, n, u);
-        let masked = !tr.rec_mask.is_empty();
         for t in (0..sched.steps()).filter(|_| !masked) {
             let (k, off) = (sched.active[t], sched.offsets[t]);
             let mut dst = self.hprev.slice_mut(ndarray::s![off..off + k, ..]);
@@ -764,7 +994,24 @@ impl Recurrent {
         let d_rec = if gru { &self.drec } else { &self.dzx };
         sgemm(1.0, tr.xp.t(), self.dzx.view(), 0.0, &mut self.grad_kernel);
         let hprev = if masked { &tr.hm } else { &self.hprev };
-        sgemm(1.0, hprev.t(), d_rec.view(), 0.0, &mut self.grad_recurrent);
+        let mut g = self.grad_recurrent.slice_mut(ndarray::s![.., ..cols]);
+        sgemm(
+            1.0,
+            hprev.t(),
+            d_rec.slice(ndarray::s![.., ..cols]),
+            0.0,
+            &mut g,
+        );
+        if cols < width {
+            let mut g = self.grad_recurrent.slice_mut(ndarray::s![.., cols..]);
+            sgemm(
+                1.0,
+                tr.rh.t(),
+                d_rec.slice(ndarray::s![.., cols..]),
+                0.0,
+                &mut g,
+            );
+        }
         if self.cfg.use_bias {
             let sums = |m: &Array2<f32>| m.sum_axis(Axis(0));
             let gi = sums(&self.dzx);
@@ -1390,17 +1637,315 @@ mod tests {
     }
 
     #[test]
+    fn gru_without_reset_after_has_gradients_matching_finite_differences() {
+        let x = ragged(&[3, 0, 5, 1, 3], 2);
+        for (seq, back) in [(false, false), (true, false), (false, true), (true, true)] {
+            let l = layer(
+                "gru",
+                3,
+                vec![
+                    ("reset_after", ParamValue::Bool(false)),
+                    ("return_sequences", ParamValue::Bool(seq)),
+                    ("go_backwards", ParamValue::Bool(back)),
+                ],
+                2,
+            );
+            assert_eq!(l.bias.len(), 9, "one bias of 3 units");
+            check_gradients(l, &x, 2);
+        }
+        let l = layer(
+            "gru",
+            2,
+            vec![
+                ("reset_after", ParamValue::Bool(false)),
+                ("activation", ParamValue::Activation(Activation::Swish)),
+                (
+                    "recurrent_activation",
+                    ParamValue::Activation(Activation::Tanh),
+                ),
+            ],
+            2,
+        );
+        check_gradients(l, &x, 2);
+    }
+
+    /// Keras' v1 GRU (`reset_after = false`) over one sequence, in f64, from its formulas:
+    /// `z = σ(x Wz + h Uz + bz)`, `r = σ(x Wr + h Ur + br)`, `ĥ = tanh(x Wh + (r h) Uh + bh)`,
+    /// `h = z h + (1 - z) ĥ`; every state, in the order the steps ran.
+    fn gru_v1_reference(l: &Recurrent, steps: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let u = l.cfg.units;
+        let w = |m: &Array2<f32>, i: usize, j: usize| m[[i, j]] as f64;
+        let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let mut h = vec![0.0f64; u];
+        let mut states = Vec::new();
+        for x in steps {
+            let proj = |gate: usize, q: usize| {
+                let c = gate * u + q;
+                let b = l.bias.get(c).map_or(0.0, |&b| b as f64);
+                b + x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v * w(&l.kernel, i, c))
+                    .sum::<f64>()
+            };
+            let rec = |state: &[f64], gate: usize, q: usize| {
+                let c = gate * u + q;
+                (0..u)
+                    .map(|i| state[i] * w(&l.recurrent, i, c))
+                    .sum::<f64>()
+            };
+            let z: Vec<f64> = (0..u)
+                .map(|q| sigmoid(proj(0, q) + rec(&h, 0, q)))
+                .collect();
+            let r: Vec<f64> = (0..u)
+                .map(|q| sigmoid(proj(1, q) + rec(&h, 1, q)))
+                .collect();
+            let rh: Vec<f64> = (0..u).map(|q| r[q] * h[q]).collect();
+            let cand: Vec<f64> = (0..u)
+                .map(|q| (proj(2, q) + rec(&rh, 2, q)).tanh())
+                .collect();
+            h = (0..u)
+                .map(|q| z[q] * h[q] + (1.0 - z[q]) * cand[q])
+                .collect();
+            states.push(h.clone());
+        }
+        states
+    }
+
+    #[test]
+    fn gru_without_reset_after_matches_keras_v1_formulas_in_f64() {
+        let lengths = [3, 0, 5, 1];
+        let x = ragged(&lengths, 2);
+        let view = x.view();
+        let values = view.values();
+        for back in [false, true] {
+            let l = layer(
+                "gru",
+                3,
+                vec![
+                    ("reset_after", ParamValue::Bool(false)),
+                    ("return_sequences", ParamValue::Bool(true)),
+                    ("go_backwards", ParamValue::Bool(back)),
+                ],
+                2,
+            );
+            let last = {
+                let mut l = l.clone();
+                l.cfg.return_sequences = false;
+                l.call(Input::Ragged(view))
+            };
+            let y = l.call(Input::Ragged(view));
+            let mut start = 0;
+            let mut worst = 0.0f64;
+            for (b, &len) in lengths.iter().enumerate() {
+                let mut steps: Vec<Vec<f64>> = (start..start + len)
+                    .map(|r| values.row(r).iter().map(|&v| v as f64).collect())
+                    .collect();
+                if back {
+                    steps.reverse();
+                }
+                let want = gru_v1_reference(&l, &steps);
+                for (t, state) in want.iter().enumerate() {
+                    for (q, &v) in state.iter().enumerate() {
+                        worst = worst.max((y[[start + t, q]] as f64 - v).abs());
+                    }
+                }
+                let end = want.last().cloned().unwrap_or_else(|| vec![0.0; 3]);
+                for (q, &v) in end.iter().enumerate() {
+                    worst = worst.max((last[[b, q]] as f64 - v).abs());
+                }
+                start += len;
+            }
+            assert!(worst < 1e-5, "go_backwards {back}: max error {worst}");
+            // Not the reset-after cell: the same weights give other states there.
+            let mut after = l.clone();
+            after.cfg.reset_after = true;
+            after.bias = Array1::from_iter(l.bias.iter().copied().chain(l.bias.iter().copied()));
+            let other = after.call(Input::Ragged(view));
+            assert!((&other - &y).iter().any(|d| d.abs() > 1e-3));
+        }
+    }
+
+    /// A dense `(3, 5, 2)` batch and a mask with holes: steps skipped in the middle, a row
+    /// all masked, a row masked at its start.
+    fn masked_case() -> (Array2<f32>, Vec<bool>) {
+        let mask = [
+            [true, true, false, true, false],
+            [false; 5],
+            [false, true, true, false, true],
+        ];
+        (values(15, 2, 11), mask.iter().flatten().copied().collect())
+    }
+
+    /// The unmasked steps of each row of `masked_case`, as ragged rows.
+    fn compacted(x: &Array2<f32>, mask: &[bool]) -> RaggedTensor<f32> {
+        let mut splits = vec![0];
+        let mut v = Vec::new();
+        for b in 0..3 {
+            for t in 0..5 {
+                if mask[b * 5 + t] {
+                    v.extend(x.row(b * 5 + t).iter().copied());
+                }
+            }
+            splits.push(v.len() / 2);
+        }
+        RaggedTensor::from_parts(v, &[2], &[splits]).unwrap()
+    }
+
+    #[test]
+    fn masked_steps_are_skipped_as_keras_does() {
+        let (x, mask) = masked_case();
+        let ragged = compacted(&x, &mask);
+        let lens: Vec<usize> = (0..3)
+            .map(|b| mask[b * 5..(b + 1) * 5].iter().filter(|&&m| m).count())
+            .collect();
+        for cell in ["lstm", "gru", "simple_rnn"] {
+            for back in [false, true] {
+                for zero in [false, true] {
+                    let mut l = layer(
+                        cell,
+                        3,
+                        vec![
+                            ("return_sequences", ParamValue::Bool(true)),
+                            ("go_backwards", ParamValue::Bool(back)),
+                        ],
+                        2,
+                    );
+                    l.set_zero_output_for_mask(zero);
+                    l.steps = 5;
+                    let y = l.call(Input::Masked(x.view(), &mask));
+                    let r = l.call(Input::Ragged(ragged.view()));
+                    let mut last_seq = l.clone();
+                    last_seq.cfg.return_sequences = false;
+                    let last = last_seq.call(Input::Masked(x.view(), &mask));
+                    let last_ragged = last_seq.call(Input::Ragged(ragged.view()));
+                    // The last state: the ragged run over the unmasked steps (zero for none).
+                    let d = (&last - &last_ragged)
+                        .iter()
+                        .fold(0.0f32, |m, d| m.max(d.abs()));
+                    assert!(d < 1e-6, "{cell} back {back}: last states differ by {d}");
+                    // The sequence, in the order the steps ran: a masked step repeats the
+                    // last state that ran (zeros before any), or is zero.
+                    let mut first = 0;
+                    for b in 0..3 {
+                        let mut k = 0;
+                        let mut state: Option<usize> = None;
+                        for p in 0..5 {
+                            let t = if back { 4 - p } else { p };
+                            if mask[b * 5 + t] {
+                                state = Some(first + k);
+                                k += 1;
+                            }
+                            let want = match (mask[b * 5 + t], state, zero) {
+                                (true, Some(s), _) | (false, Some(s), false) => r.row(s).to_owned(),
+                                _ => Array1::zeros(3),
+                            };
+                            let got = y.row(b * 5 + p);
+                            let d = (&got - &want).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+                            assert!(d < 1e-6, "{cell} back {back} zero {zero}: row {b} step {p}");
+                        }
+                        first += lens[b];
+                    }
+                    assert!(y.iter().any(|v| v.abs() > 1e-3), "{cell}: not all zero");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_through_masked_steps_match_finite_differences() {
+        let (x, mask) = masked_case();
+        for cell in ["lstm", "gru", "simple_rnn"] {
+            for (seq, back, zero) in [
+                (false, false, false),
+                (true, false, false),
+                (true, true, false),
+                (true, false, true),
+                (false, true, false),
+            ] {
+                let mut l = layer(
+                    cell,
+                    3,
+                    vec![
+                        ("return_sequences", ParamValue::Bool(seq)),
+                        ("go_backwards", ParamValue::Bool(back)),
+                    ],
+                    2,
+                );
+                l.set_zero_output_for_mask(zero);
+                l.steps = 5;
+                let input = Input::Masked(x.view(), &mask);
+                let out = l.call(input);
+                let probe = values(out.nrows(), out.ncols(), 9);
+                l.forward(input, &mut ForwardContext::default());
+                assert_eq!(l.output(), out, "forward and call agree");
+                l.backward(input, probe.view(), true);
+                let eps = 1e-2f32;
+                let tol = |g: f64| 2e-3 + 2e-3 * g.abs();
+                let gi = l.grad_input().to_owned();
+                for r in 0..x.nrows() {
+                    for c in 0..2 {
+                        let (mut plus, mut minus) = (x.clone(), x.clone());
+                        plus[[r, c]] += eps;
+                        minus[[r, c]] -= eps;
+                        let p = objective(&l, Input::Masked(plus.view(), &mask), &probe);
+                        let m = objective(&l, Input::Masked(minus.view(), &mask), &probe);
+                        let fd = (p - m) / (2.0 * eps as f64);
+                        let g = gi[[r, c]] as f64;
+                        assert!(
+                            (fd - g).abs() < tol(fd),
+                            "{cell} grad_x[{r}, {c}]: {g} vs {fd}"
+                        );
+                        if !mask[r] {
+                            assert_eq!(g, 0.0, "a masked step has no gradient");
+                        }
+                    }
+                }
+                let mut grads = Vec::new();
+                l.visit_params("l", &mut |p| grads.push((p.variable, p.grad.to_vec())));
+                for (w, (name, grad)) in grads.iter().enumerate() {
+                    for (i, &g) in grad.iter().enumerate() {
+                        let bump = |l: &mut Recurrent, d: f32| {
+                            let mut k = 0;
+                            l.visit_params("l", &mut |p| {
+                                if k == w {
+                                    p.value[i] += d;
+                                }
+                                k += 1;
+                            });
+                        };
+                        bump(&mut l, eps);
+                        let p = objective(&l, input, &probe);
+                        bump(&mut l, -2.0 * eps);
+                        let m = objective(&l, input, &probe);
+                        bump(&mut l, eps);
+                        let fd = (p - m) / (2.0 * eps as f64);
+                        assert!(
+                            (fd - g as f64).abs() < tol(fd),
+                            "{cell} {name}[{i}]: {g} vs {fd}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn dropout_masks_are_fixed_over_the_steps_and_backward_follows_them() {
         let x = ragged(&[3, 0, 5, 2], 2);
         let view = x.view();
         let splits = x.row_splits();
-        for cell in ["lstm", "gru", "simple_rnn"] {
-            let mut l = layer(
-                cell,
-                3,
-                vec![("return_sequences", ParamValue::Bool(true))],
-                2,
-            );
+        for (cell, reset_after) in [
+            ("lstm", true),
+            ("gru", true),
+            ("gru", false),
+            ("simple_rnn", true),
+        ] {
+            let mut extra = vec![("return_sequences", ParamValue::Bool(true))];
+            if !reset_after {
+                extra.push(("reset_after", ParamValue::Bool(false)));
+            }
+            let mut l = layer(cell, 3, extra, 2);
             l.set_dropout(0.3, 0.4, None);
             let inference = l.call(Input::Ragged(view));
             // The same model stream gives the same masks: the objective is a function of the

@@ -21,6 +21,7 @@ pub static ACTIVATION: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "ActivationLayer",
+    mask: crate::shape::spec::MaskFlow::Passes,
 };
 
 fn activation_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {

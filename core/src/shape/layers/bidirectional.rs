@@ -45,6 +45,12 @@ pub fn bidirectional_inner(config: &Config) -> Option<(&'static LayerSpec, Confi
     Some((spec, inner))
 }
 
+/// Whether a bidirectional layer's output carries its input's mask: with the inner layer's
+/// `return_sequences` (Keras' `compute_mask`).
+fn inner_returns_sequences(config: &Config) -> bool {
+    bidirectional_inner(config).is_some_and(|(_, inner)| inner.bool("return_sequences"))
+}
+
 /// The variable path of a direction's copy of `name` (a recurrent weight), as Keras names it:
 /// `forward_gru/gru_cell/kernel`. Static, as weight names are; `name` itself for any other.
 pub fn directed_name(forward: bool, name: &'static str) -> &'static str {
@@ -89,6 +95,7 @@ pub static BIDIRECTIONAL: LayerSpec = LayerSpec {
     runs: bidirectional_runs,
     id_bound: None,
     runtime: "Bidirectional",
+    mask: crate::shape::spec::MaskFlow::Reads(inner_returns_sequences),
 };
 
 fn inner_rule<'a>(rule: &RuleInput<'a>, config: &'a Config) -> RuleInput<'a> {

@@ -314,6 +314,7 @@ const fn conv(
         runs: conv_runs,
         id_bound: None,
         runtime: "Conv",
+        mask: crate::shape::spec::MaskFlow::Refuses,
     }
 }
 

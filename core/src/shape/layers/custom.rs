@@ -24,6 +24,8 @@ pub static CUSTOM: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Custom",
+    // The type's own `Layer` never receives a mask.
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 fn custom_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {

@@ -45,6 +45,7 @@ pub static DENSE: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Dense",
+    mask: crate::shape::spec::MaskFlow::Passes,
 };
 
 /// The configuration of a `Dense` layer, typed (Keras' constructor arguments).

@@ -27,6 +27,7 @@ pub static DROPOUT: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Dropout",
+    mask: crate::shape::spec::MaskFlow::Passes,
 };
 
 /// `gaussian_noise(stddev, seed)`.
@@ -46,6 +47,7 @@ pub static GAUSSIAN_NOISE: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Noise",
+    mask: crate::shape::spec::MaskFlow::Passes,
 };
 
 /// `gaussian_dropout(rate, seed)`.
@@ -65,6 +67,7 @@ pub static GAUSSIAN_DROPOUT: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Noise",
+    mask: crate::shape::spec::MaskFlow::Passes,
 };
 
 /// `spatial_dropout_1d(rate, seed)`.
@@ -84,6 +87,7 @@ pub static SPATIAL_DROPOUT_1D: LayerSpec = LayerSpec {
     runs: runs_with_known_axes,
     id_bound: None,
     runtime: "Noise",
+    mask: crate::shape::spec::MaskFlow::Passes,
 };
 
 /// `spatial_dropout_2d(rate, data_format, seed)`.
@@ -108,6 +112,7 @@ pub static SPATIAL_DROPOUT_2D: LayerSpec = LayerSpec {
     runs: runs_with_known_axes,
     id_bound: None,
     runtime: "Noise",
+    mask: crate::shape::spec::MaskFlow::Passes,
 };
 
 const DATA_FORMATS: &[&str] = &["channels_last", "channels_first"];

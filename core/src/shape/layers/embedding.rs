@@ -36,6 +36,7 @@ pub static EMBEDDING: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: Some(|c: &Config| c.usize("input_dim")),
     runtime: "Embedding",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// The configuration of an `Embedding` layer, typed (Keras' constructor arguments).

@@ -18,6 +18,7 @@ pub static FLATTEN: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Flatten",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// `(batch, d1, ..., dn) -> (batch, d1 · ... · dn)`; a rank-1 input `(batch,)` gives

@@ -45,6 +45,7 @@ const fn merge(
         runs: merge_runs,
         id_bound: None,
         runtime: "Merge",
+        mask: crate::shape::spec::MaskFlow::Refuses,
     }
 }
 

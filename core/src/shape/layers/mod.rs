@@ -30,6 +30,7 @@ mod dense;
 mod dropout;
 mod embedding;
 mod flatten;
+mod masking;
 mod merge;
 mod normalization;
 mod pooling;
@@ -50,6 +51,7 @@ pub use dropout::{
 };
 pub use embedding::{EmbeddingConfig, EMBEDDING};
 pub use flatten::FLATTEN;
+pub use masking::MASKING;
 pub use merge::{
     merge_output, MergeConfig, MergeOp, ADD, AVERAGE, CONCATENATE, DOT, MAXIMUM, MERGES, MINIMUM,
     MULTIPLY, SUBTRACT,
@@ -73,7 +75,7 @@ pub use window_pooling::{
     GLOBAL_MAX_POOLING_2D, MAX_POOLING_1D, MAX_POOLING_2D,
 };
 
-use super::spec::{Arity, LayerSpec};
+use super::spec::{Arity, LayerSpec, MaskFlow};
 use super::Layout;
 
 /// Every layer `model!` knows, one line each.
@@ -116,6 +118,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GRU,
     &SIMPLE_RNN,
     &BIDIRECTIONAL,
+    &MASKING,
     &GAUSSIAN_NOISE,
     &GAUSSIAN_DROPOUT,
     &SPATIAL_DROPOUT_1D,
@@ -149,7 +152,9 @@ pub fn reference_markdown() -> String {
     let mut out = String::from(
         "# Layers\n\nEvery layer `model!` knows, generated from the layer specs (`stratic::shape::LAYERS`): \
          the DSL call, Keras' class, the arguments with Keras' defaults, and what the layer accepts. \
-         Positional arguments may also be given as `key = value`; every layer also takes `name = \"...\"`.\n",
+         Positional arguments may also be given as `key = value`; every layer also takes `name = \"...\"`. \
+         A tensor after `masking()` carries Keras' mask over its time steps: each layer says what it does \
+         with it, and a layer that says nothing takes no masked input (a compile error).\n",
     );
     for s in LAYERS {
         let _ = write!(
@@ -231,6 +236,15 @@ pub fn reference_markdown() -> String {
             "Input: {many}{rank} (batch axis included), {dtype}, {}.",
             layouts.join(" or ")
         );
+        let mask = match s.mask {
+            MaskFlow::Refuses => None,
+            MaskFlow::Passes => Some("passes it on (acts on each step alone)"),
+            MaskFlow::Reads(_) => Some("reads it: masked steps are skipped"),
+            MaskFlow::Makes(_) => Some("makes one for the layers after it"),
+        };
+        if let Some(mask) = mask {
+            let _ = writeln!(out, "\nMask (Keras' mask over time steps): {mask}.");
+        }
     }
     out
 }

@@ -52,6 +52,7 @@ pub static BATCH_NORMALIZATION: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "BatchNormalization",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// `layer_normalization(axis, epsilon, center, scale, beta_initializer, gamma_initializer)`.
@@ -85,6 +86,7 @@ pub static LAYER_NORMALIZATION: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "LayerNormalization",
+    mask: crate::shape::spec::MaskFlow::Passes,
 };
 
 /// Where a normalization's axis lies in the row-major values of one tensor: the values are

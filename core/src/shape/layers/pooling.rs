@@ -54,15 +54,20 @@ const fn global_pooling(
         runs: pooling_runs,
         id_bound: None,
         runtime: "GlobalPooling",
+        mask: crate::shape::spec::MaskFlow::Refuses,
     }
 }
 
 /// `global_average_pooling_1d()`.
-pub static GLOBAL_AVERAGE_POOLING_1D: LayerSpec = global_pooling(
-    "global_average_pooling_1d",
-    "GlobalAveragePooling1D",
-    "The mean over the steps: `(batch, steps, features) -> (batch, features)`. On ragged input, over each row's own steps.",
-);
+pub static GLOBAL_AVERAGE_POOLING_1D: LayerSpec = LayerSpec {
+    // Keras averages over the unmasked steps; the mean has no steps left to mask.
+    mask: crate::shape::spec::MaskFlow::Reads(|_| false),
+    ..global_pooling(
+        "global_average_pooling_1d",
+        "GlobalAveragePooling1D",
+        "The mean over the steps: `(batch, steps, features) -> (batch, features)`. On ragged input, over each row's own steps; after `masking`, over the unmasked steps.",
+    )
+};
 
 /// `global_max_pooling_1d()`.
 pub static GLOBAL_MAX_POOLING_1D: LayerSpec = global_pooling(

@@ -32,6 +32,7 @@ pub static NORMALIZATION: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Normalization",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// The axis must be one of the input's (not the batch axis); `mean` and `variance` are given
@@ -115,6 +116,7 @@ pub static RESCALING: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Rescaling",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// The shape is unchanged; `scale` and `offset` must be finite (an infinite literal would
@@ -158,6 +160,7 @@ pub static CATEGORY_ENCODING: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: Some(|c: &Config| c.usize("num_tokens")),
     runtime: "CategoryEncoding",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// `CategoryEncoding`'s output modes.

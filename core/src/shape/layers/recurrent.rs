@@ -4,7 +4,7 @@
 //! Weights as Keras 3 saves them, under the cell: `lstm_cell/kernel` `(features, 4 units)`,
 //! `lstm_cell/recurrent_kernel` `(units, 4 units)`, `lstm_cell/bias` `(4 units)`, gates in
 //! Keras' order (i, f, c, o for LSTM; z, r, h for GRU, whose bias is `(2, 3 units)` with
-//! `reset_after`).
+//! `reset_after`, and `(3 units)` without: Keras' v1 GRU has no recurrent bias).
 
 use crate::shape::ragged_rank;
 use crate::shape::spec::{
@@ -69,7 +69,9 @@ pub struct RecurrentConfig {
     pub return_sequences: bool,
     /// Whether each row is read from its end to its start.
     pub go_backwards: bool,
-    /// GRU: the reset gate is applied after the recurrent product (Keras 3's default).
+    /// GRU: the reset gate is applied after the recurrent product (Keras 3's default);
+    /// `false` is Keras' v1 GRU, the reset gate applied to the state before the product of
+    /// the candidate's block, `(r * h) · recurrent_kernel[:, 2 units..]`.
     pub reset_after: bool,
 }
 
@@ -160,6 +162,7 @@ pub static LSTM: LayerSpec = LayerSpec {
     runs: recurrent_runs,
     id_bound: None,
     runtime: "Recurrent",
+    mask: crate::shape::spec::MaskFlow::Reads(returns_sequences),
 };
 
 /// `gru(units, ...)`, Keras' parameters in Keras' order.
@@ -193,6 +196,7 @@ pub static GRU: LayerSpec = LayerSpec {
     runs: recurrent_runs,
     id_bound: None,
     runtime: "Recurrent",
+    mask: crate::shape::spec::MaskFlow::Reads(returns_sequences),
 };
 
 /// `simple_rnn(units, ...)`, Keras' parameters in Keras' order.
@@ -224,6 +228,7 @@ pub static SIMPLE_RNN: LayerSpec = LayerSpec {
     runs: recurrent_runs,
     id_bound: None,
     runtime: "Recurrent",
+    mask: crate::shape::spec::MaskFlow::Reads(returns_sequences),
 };
 
 fn class(rule: &RuleInput<'_>) -> &'static str {
@@ -232,6 +237,12 @@ fn class(rule: &RuleInput<'_>) -> &'static str {
         CellKind::Gru => "GRU",
         CellKind::Simple => "SimpleRNN",
     }
+}
+
+/// Whether a recurrent layer's output carries its input's mask: a sequence does (Keras'
+/// `compute_mask`), the last state does not.
+fn returns_sequences(config: &Config) -> bool {
+    config.bool("return_sequences")
 }
 
 /// The cell of a recurrent layer's configuration. The family shares its rules, which tell
@@ -373,9 +384,6 @@ fn recurrent_runs(rule: &RuleInput<'_>) -> Result<(), String> {
             return Err(format!("{what} does not run yet"));
         }
     }
-    if cell_of(rule.config) == CellKind::Gru && !rule.config.bool("reset_after") {
-        return Err("`reset_after = false` does not run yet".to_string());
-    }
     Ok(())
 }
 
@@ -423,6 +431,15 @@ mod tests {
         .unwrap();
         assert_eq!(out.shape_string(), "(None, 5, 4)");
         assert_eq!(w[2].shape, vec![2, 12]);
+        // Keras' v1 GRU: one bias, of the input projection.
+        let (_, w) = output(
+            &GRU,
+            seq(Some(5), 3),
+            vec![units(), ("reset_after", ParamValue::Bool(false))],
+        )
+        .unwrap();
+        assert_eq!(w[2].shape, vec![12]);
+        assert_eq!(weight_counts(&w), Some((3 * 12 + 4 * 12 + 12, 0)));
         let (_, w) = output(&SIMPLE_RNN, seq(Some(5), 3), vec![units()]).unwrap();
         assert_eq!(weight_counts(&w), Some((3 * 4 + 4 * 4 + 4, 0)));
         let mut ragged = seq(None, 3);
@@ -492,5 +509,16 @@ mod tests {
             ..rule
         };
         assert!((LSTM.runs)(&rule).unwrap_err().contains("ragged"));
+        let config = GRU.configure(vec![
+            ("units", ParamValue::Int(2)),
+            ("reset_after", ParamValue::Bool(false)),
+        ]);
+        let inputs = [seq(Some(5), 3)];
+        let rule = RuleInput {
+            config: &config,
+            inputs: &inputs,
+            ..rule
+        };
+        assert_eq!((GRU.runs)(&rule), Ok(()));
     }
 }

@@ -20,6 +20,7 @@ pub static RESHAPE: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: None,
     runtime: "Reshape",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// The target dims with the `-1` resolved, for an input of `features` values per sample.

@@ -72,6 +72,7 @@ const fn spatial(
         runs,
         id_bound: None,
         runtime: "Spatial",
+        mask: crate::shape::spec::MaskFlow::Refuses,
     }
 }
 

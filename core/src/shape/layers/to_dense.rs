@@ -20,6 +20,7 @@ pub static TO_DENSE: LayerSpec = LayerSpec {
     runs: to_dense_runs,
     id_bound: None,
     runtime: "ToDense",
+    mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
 /// The same shape with `Layout::Dense`; ragged axes stay `None` (their size is the longest

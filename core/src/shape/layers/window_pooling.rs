@@ -65,6 +65,7 @@ const fn pooling(
         runs: runs_always,
         id_bound: None,
         runtime: "Pooling",
+        mask: crate::shape::spec::MaskFlow::Refuses,
     }
 }
 
@@ -123,6 +124,7 @@ const fn global_2d(
         runs: runs_always,
         id_bound: None,
         runtime: "Pooling",
+        mask: crate::shape::spec::MaskFlow::Refuses,
     }
 }
 
