@@ -108,7 +108,9 @@ fn example_value(spec: &TensorSpec, rng: &mut Rng) -> Value {
     match spec.layout {
         Layout::Dense if spec.dtype == DType::I32 => {
             let rows = BATCH * inner[..inner.len() - 1].iter().product::<usize>();
-            Value::DenseIds(Array2::from_shape_fn((rows, last), |(i, j)| ((i + j) % 3) as i32))
+            Value::DenseIds(Array2::from_shape_fn((rows, last), |(i, j)| {
+                ((i + j) % 3) as i32
+            }))
         }
         Layout::Dense => {
             let rows = BATCH * inner[..inner.len() - 1].iter().product::<usize>();

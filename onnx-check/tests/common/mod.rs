@@ -248,6 +248,11 @@ model! {
             -> dense(3, activation = softmax)
     }
 
+    /// lstm_text.json's model: dense int ids, an embedding and an LSTM, loaded from Keras' file.
+    pub struct KerasLstmText {
+        input(shape = [7], dtype = i32) -> embedding(20, 5) -> lstm(4) -> dense(1, activation = sigmoid)
+    }
+
     /// seq.json's model: a causal convolution, a bidirectional GRU, a GRU and layer
     /// normalization, loaded from Keras' file.
     pub struct KerasSeq {
@@ -526,6 +531,19 @@ pub fn cases() -> Vec<Case> {
         vec![image, meta],
         vec![dyn_of(cls), dyn_of(reg)],
     ));
+
+    // lstm_text.json's model: the ids stay int32 in the file.
+    let mut m = KerasLstmText::with_seed(0);
+    m.load_keras(fixture("lstm_text.keras"))
+        .expect("load_keras");
+    let (ids, keras) = keras_case("lstm_text.json");
+    let ids2: ndarray::Array2<i32> = ids
+        .mapv(|v| v as i32)
+        .into_dimensionality()
+        .expect("rank 2");
+    let y = m.predict(ids2.view()).expect("predict");
+    assert_close(&y.view().into_dyn(), &keras, "lstm_text");
+    out.push(case("lstm_text_keras", &m, vec![ids], vec![dyn_of(y)]));
 
     let m = Composed::with_seed(12);
     let (a, b) = (values(&[4, 6], 12), values(&[4, 6], 13));
