@@ -94,6 +94,8 @@ pub mod custom {
     };
 }
 pub use stratic_core::CustomLayer;
+/// Gradient clipping (`Adam::new(1e-3).global_clipnorm(1.0)`): see [`prelude::ClipGradients`].
+pub use stratic_core::{Clip, Clipped};
 
 /// ONNX export (`model.save_onnx("model.onnx")`, `to_onnx()`): see [`onnx::OnnxExport`].
 pub use stratic_core::onnx;
@@ -118,10 +120,11 @@ pub mod prelude {
     pub use crate::model;
     pub use ndarray::{array, Array1, Array2, ArrayView1, ArrayView2, Axis};
     pub use stratic_core::{
-        Adam, AdamW, Callback, CompileFirst, Compiled, EarlyStopping, Error, Evaluation,
-        ExponentialDecay, FitOptions, History, LearningRateSchedule, Logs, Loss, Metric, Mode,
-        Model, ModelCheckpoint, OnnxExport, Optimizer, RMSprop, RaggedTensor, ReduceLROnPlateau,
-        SparseOptions, SparseTensor, StopReason, TerminateOnNaN, TrainContext, SGD,
+        Adam, AdamW, Callback, ClipGradients, CompileFirst, Compiled, EarlyStopping, Error,
+        Evaluation, ExponentialDecay, FitOptions, History, LearningRateSchedule, Logs, Loss,
+        Metric, Mode, Model, ModelCheckpoint, OnnxExport, Optimizer, RMSprop, RaggedTensor,
+        ReduceLROnPlateau, SparseOptions, SparseTensor, StopReason, TerminateOnNaN, TrainContext,
+        SGD,
     };
 }
 

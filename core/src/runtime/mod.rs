@@ -42,7 +42,7 @@ pub use losses::{Loss, EPSILON};
 pub use model::{Model, ParamMut, ParamRef};
 // The ONNX export extension trait, beside `Model` (its module is `crate::onnx`).
 pub use crate::onnx::OnnxExport;
-pub use optimizers::{Adam, AdamW, Optimizer, RMSprop, SGD};
+pub use optimizers::{Adam, AdamW, Clip, ClipGradients, Clipped, Optimizer, RMSprop, SGD};
 pub use parallel::threads as num_threads;
 pub use regularize::{weight_penalty, ActivityRegularizer};
 pub use rng::Rng;

@@ -25,12 +25,224 @@ pub trait Optimizer {
         check_learning_rate(self.learning_rate())
     }
 
+    /// The `global_clipnorm` of a [`Clipped`] optimizer: training then computes the norm of
+    /// the step's whole gradient first and hands it to [`begin_step`](Optimizer::begin_step).
+    fn global_clip(&self) -> Option<f32> {
+        None
+    }
+
+    /// Receives the norm of the step's whole gradient, before its first `update` (only when
+    /// [`global_clip`](Optimizer::global_clip) is set).
+    fn begin_step(&mut self, _global_norm: f32) {}
+
+    /// Whether the optimizer clips its gradients (Keras allows one clipping per optimizer).
+    fn clips(&self) -> bool {
+        false
+    }
+
     /// One step over every trainable parameter of `model`, from the gradients of the last
     /// `backward`.
     fn step<M: Model>(&mut self, model: &mut M)
     where
         Self: Sized,
     {
+        let mut index = 0;
+        model.visit_params(&mut |param| {
+            self.update(index, param);
+            index += 1;
+        });
+        self.finish_step();
+    }
+}
+
+/// How a [`Clipped`] optimizer clips each step's gradients, as Keras' optimizer arguments.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Clip {
+    /// `clipnorm`: each variable's gradient scaled to an L2 norm of at most this.
+    Norm(f32),
+    /// `clipvalue`: each gradient value clipped to `[-v, v]`.
+    Value(f32),
+    /// `global_clipnorm`: the whole gradient (every variable together) scaled to an L2 norm
+    /// of at most this.
+    GlobalNorm(f32),
+}
+
+/// An optimizer whose gradients are clipped before each update: Keras' `clipnorm`,
+/// `clipvalue` and `global_clipnorm`, made with [`ClipGradients`]
+/// (`Adam::new(1e-3).global_clipnorm(1.0)`).
+///
+/// The gradient clipped is the one the optimizer would use: the loss's, plus the weight
+/// regularizers', averaged over the ranks under MPI.
+#[derive(Clone, Debug)]
+pub struct Clipped<O> {
+    inner: O,
+    clip: Clip,
+    scale: f32,
+    scratch: Vec<f32>,
+}
+
+impl<O> Clipped<O> {
+    /// The optimizer under the clipping.
+    pub fn inner(&self) -> &O {
+        &self.inner
+    }
+
+    /// The clipping.
+    pub fn clip(&self) -> Clip {
+        self.clip
+    }
+}
+
+/// Keras' gradient clipping on every optimizer:
+/// `SGD::new(0.1).clipnorm(1.0)`, `Adam::new(1e-3).clipvalue(0.5)`,
+/// `RMSprop::new(1e-3).global_clipnorm(1.0)`.
+///
+/// ```
+/// use stratic::prelude::*;
+///
+/// let optimizer = Adam::new(1e-3).global_clipnorm(1.0);
+/// assert_eq!(optimizer.learning_rate(), 1e-3);
+/// ```
+pub trait ClipGradients: Optimizer + Sized {
+    /// Scales each variable's gradient to an L2 norm of at most `max_norm` (Keras' `clipnorm`).
+    fn clipnorm(self, max_norm: f32) -> Clipped<Self> {
+        Clipped::new(self, Clip::Norm(max_norm))
+    }
+
+    /// Clips each gradient value to `[-max_value, max_value]` (Keras' `clipvalue`).
+    fn clipvalue(self, max_value: f32) -> Clipped<Self> {
+        Clipped::new(self, Clip::Value(max_value))
+    }
+
+    /// Scales the whole gradient to an L2 norm of at most `max_norm` (Keras'
+    /// `global_clipnorm`).
+    fn global_clipnorm(self, max_norm: f32) -> Clipped<Self> {
+        Clipped::new(self, Clip::GlobalNorm(max_norm))
+    }
+}
+
+impl<O: Optimizer> ClipGradients for O {}
+
+impl<O> Clipped<O> {
+    fn new(inner: O, clip: Clip) -> Self {
+        Clipped {
+            inner,
+            clip,
+            scale: 1.0,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+/// `max / max(norm, max)`, Keras' `clip_by_norm` factor (1 when the norm is within `max`).
+fn clip_factor(norm: f32, max: f32) -> f32 {
+    if norm > max {
+        max / norm
+    } else {
+        1.0
+    }
+}
+
+/// The L2 norm of `g`, accumulated in f64.
+pub(crate) fn l2_norm(g: &[f32]) -> f32 {
+    g.iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt() as f32
+}
+
+impl<O: Optimizer> Optimizer for Clipped<O> {
+    fn update(&mut self, index: usize, param: ParamMut<'_>) {
+        let factor = match self.clip {
+            Clip::Norm(max) => clip_factor(l2_norm(param.grad), max),
+            Clip::GlobalNorm(_) => self.scale,
+            Clip::Value(_) => 1.0,
+        };
+        self.scratch.clear();
+        match self.clip {
+            Clip::Value(max) => self
+                .scratch
+                .extend(param.grad.iter().map(|g| g.clamp(-max, max))),
+            _ => self.scratch.extend(param.grad.iter().map(|g| g * factor)),
+        }
+        let grad = std::mem::take(&mut self.scratch);
+        self.inner.update(
+            index,
+            ParamMut {
+                layer: param.layer,
+                variable: param.variable,
+                shape: param.shape,
+                value: param.value,
+                grad: &grad,
+            },
+        );
+        self.scratch = grad;
+    }
+
+    fn finish_step(&mut self) {
+        self.scale = 1.0;
+        self.inner.finish_step();
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.inner.learning_rate()
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.inner.set_learning_rate(learning_rate);
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.inner.validate()?;
+        let (name, v) = match self.clip {
+            Clip::Norm(v) => ("clipnorm", v),
+            Clip::Value(v) => ("clipvalue", v),
+            Clip::GlobalNorm(v) => ("global_clipnorm", v),
+        };
+        if self.inner.clips() {
+            return Err(Error::InvalidArgument {
+                name,
+                message: "only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set, as in Keras".to_string(),
+            });
+        }
+        if !(v.is_finite() && v > 0.0) {
+            return Err(Error::InvalidArgument {
+                name,
+                message: format!("must be a finite, positive number; received {v}"),
+            });
+        }
+        Ok(())
+    }
+
+    fn global_clip(&self) -> Option<f32> {
+        match self.clip {
+            Clip::GlobalNorm(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn begin_step(&mut self, global_norm: f32) {
+        if let Clip::GlobalNorm(max) = self.clip {
+            self.scale = clip_factor(global_norm, max);
+        }
+    }
+
+    fn clips(&self) -> bool {
+        true
+    }
+
+    fn step<M: Model>(&mut self, model: &mut M) {
+        if let Clip::GlobalNorm(_) = self.clip {
+            let mut sum = 0.0f64;
+            model.visit_params(&mut |p| {
+                sum += p
+                    .grad
+                    .iter()
+                    .map(|&v| f64::from(v) * f64::from(v))
+                    .sum::<f64>();
+            });
+            self.begin_step(sum.sqrt() as f32);
+        }
         let mut index = 0;
         model.visit_params(&mut |param| {
             self.update(index, param);

@@ -105,6 +105,24 @@ pub fn weight_penalty<M: Model>(model: &M) -> f64 {
 /// Runs `update` on every trainable parameter of `model` in visit order, with the gradient
 /// `grads` gives (the last backward's when `None`) plus its regularizer's gradient at the
 /// current value. `scratch` holds the sum for regularized parameters.
+/// The L2 norm of the gradient a step applies (`grads`, or the model's own, plus every
+/// weight regularizer's), over all trainable weights together: for `global_clipnorm`.
+pub(crate) fn gradient_norm<M: Model>(
+    model: &mut M,
+    grads: Option<&[f32]>,
+    scratch: &mut Vec<f32>,
+) -> f32 {
+    let mut sum = 0.0f64;
+    regularized_update(model, grads, scratch, &mut |_, p| {
+        sum += p
+            .grad
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>();
+    });
+    sum.sqrt() as f32
+}
+
 pub(crate) fn regularized_update<M: Model>(
     model: &mut M,
     grads: Option<&[f32]>,

@@ -208,6 +208,10 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
     fn update(&mut self) {
         if regularize::has_weight_regularizers::<M>() {
             let optimizer = &mut *self.optimizer;
+            if optimizer.global_clip().is_some() {
+                let norm = regularize::gradient_norm(&mut *self.model, None, self.scratch);
+                optimizer.begin_step(norm);
+            }
             regularize::regularized_update(&mut *self.model, None, self.scratch, &mut |i, p| {
                 optimizer.update(i, p)
             });
@@ -237,8 +241,12 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
     }
 
     fn update_with(&mut self, grads: &[f32]) {
+        let optimizer = &mut *self.optimizer;
+        if optimizer.global_clip().is_some() {
+            let norm = regularize::gradient_norm(&mut *self.model, Some(grads), self.scratch);
+            optimizer.begin_step(norm);
+        }
         if regularize::has_weight_regularizers::<M>() {
-            let optimizer = &mut *self.optimizer;
             regularize::regularized_update(
                 &mut *self.model,
                 Some(grads),
@@ -247,7 +255,7 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
             );
             optimizer.finish_step();
         } else {
-            distributed::update_with(&mut *self.model, &mut *self.optimizer, grads);
+            distributed::update_with(&mut *self.model, optimizer, grads);
         }
     }
 
