@@ -76,6 +76,12 @@ pub struct ForwardContext {
     /// each layer with one adds its output's. A model clears the sum before each forward
     /// pass, and training reads it after.
     pub penalty: f64,
+    /// The seed the context was made with: `fit` draws its shuffle from it when
+    /// `FitOptions::seed` is not set, so that `with_seed` alone makes training reproducible
+    /// (Keras' `set_random_seed`).
+    pub seed: u64,
+    /// How many `fit` runs drew a shuffle seed so far (each draws another).
+    pub fits: u64,
 }
 
 impl ForwardContext {
@@ -85,7 +91,24 @@ impl ForwardContext {
             training: true,
             rng: Rng::new(seed),
             penalty: 0.0,
+            seed,
+            fits: 0,
         }
+    }
+}
+
+impl ForwardContext {
+    /// The shuffle seed of the next `fit` that was given none: a function of the context's
+    /// seed and of how many runs came before, so that runs differ but repeat with the seed.
+    pub fn next_fit_seed(&mut self) -> u64 {
+        self.fits += 1;
+        // splitmix64's finalizer over seed and count: consecutive runs get unrelated seeds.
+        let mut z = self
+            .seed
+            .wrapping_add(self.fits.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 }
 

@@ -89,6 +89,12 @@ pub trait Model: Sized {
     /// inference ones, which evaluation runs for the activity penalties. `model!` generates
     /// it; the default, for models written without it, does nothing.
     fn set_training(&mut self, _training: bool) {}
+    /// The shuffle seed of a `fit` given none (`FitOptions::seed`): `model!` draws it from the
+    /// seed the model was built with, so `with_seed` alone makes `fit` reproducible; `None`
+    /// (the default) draws one from the OS.
+    fn next_fit_seed(&mut self) -> Option<u64> {
+        None
+    }
     /// Visits every trainable weight and its gradient.
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// Visits every non-trainable weight (moving statistics), writable; the optimizer never

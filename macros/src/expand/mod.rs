@@ -734,6 +734,10 @@ fn model_impl(model: &CheckedModel, w: &Wiring) -> TokenStream {
                 self.__cx.training = training;
             }
 
+            fn next_fit_seed(&mut self) -> ::core::option::Option<u64> {
+                ::core::option::Option::Some(self.__cx.next_fit_seed())
+            }
+
             fn take_activity_penalty(&mut self) -> f64 {
                 ::std::mem::take(&mut self.__cx.penalty)
             }

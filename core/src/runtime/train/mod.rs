@@ -147,6 +147,8 @@ trait Net {
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
     /// The optimizer.
     fn optimizer(&mut self) -> &mut dyn Optimizer;
+    /// The model's shuffle seed for a run given none (see `Model::next_fit_seed`).
+    fn next_fit_seed(&mut self) -> Option<u64>;
     /// Inference on the batch, with its activity penalties (0 for a model without activity
     /// regularizers).
     fn predict_batch(&mut self) -> (Vec<Array2<f32>>, f32);
@@ -265,6 +267,10 @@ impl<M: Model, O: Optimizer> Net for Bound<'_, '_, '_, M, O> {
 
     fn optimizer(&mut self) -> &mut dyn Optimizer {
         &mut *self.optimizer
+    }
+
+    fn next_fit_seed(&mut self) -> Option<u64> {
+        self.model.next_fit_seed()
     }
 
     fn predict_batch(&mut self) -> (Vec<Array2<f32>>, f32) {
@@ -879,7 +885,11 @@ impl TrainState {
     ) -> Result<History, Error> {
         let n = order.len();
         let k = self.losses.len();
-        let mut rng = options.seed.map_or_else(Rng::from_entropy, Rng::new);
+        // The run's own seed, else one drawn from the model's (`with_seed`), else the OS's.
+        let mut rng = options
+            .seed
+            .or_else(|| net.next_fit_seed())
+            .map_or_else(Rng::from_entropy, Rng::new);
         let mut bs = options.batch_size;
         let mut steps = n.div_ceil(bs);
         let names = self.metric_names_flat();

@@ -31,7 +31,9 @@ pub struct FitOptions {
     pub batch_size: usize,
     /// Whether to shuffle the training samples before each epoch.
     pub shuffle: bool,
-    /// Seed of the shuffle; `None` draws one from the OS.
+    /// Seed of the shuffle; `None` draws one from the model's seed (`with_seed`, so that one
+    /// seed makes training reproducible, as Keras' `set_random_seed`), or from the OS for a
+    /// model made with `new()`.
     pub seed: Option<u64>,
     /// 0: silent; 1: a progress bar on a terminal (one line per epoch otherwise); 2: one line
     /// per epoch.
