@@ -145,6 +145,69 @@ pub trait Model: Sized {
         Ok(Self::to_output(self.call(x), n))
     }
 
+    /// As [`predict`](Model::predict), `batch_size` samples at a time (Keras'
+    /// `model.predict(x, batch_size=...)`), so that the activations held at once stay bounded
+    /// on large inputs. A model with an output whose length is known only at run time (a
+    /// padded `to_dense()` axis, padded to each batch's longest row) is predicted in one batch.
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// model! {
+    ///     struct Regressor { input(shape = [4]) -> dense(2) }
+    /// }
+    ///
+    /// let m = Regressor::with_seed(1);
+    /// let x = Array2::<f32>::ones((10, 4));
+    /// assert_eq!(m.predict_batched(x.view(), 3).unwrap(), m.predict(x.view()).unwrap());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`predict`](Model::predict); [`Error::InvalidArgument`] for a `batch_size` of 0.
+    fn predict_batched(
+        &self,
+        x: Self::Input<'_>,
+        batch_size: usize,
+    ) -> Result<Self::Output, Error> {
+        if batch_size == 0 {
+            return Err(Error::InvalidArgument {
+                name: "batch_size",
+                message: "must be at least 1".to_string(),
+            });
+        }
+        let n = Self::check_input(x)?;
+        let padded = Self::output_specs()
+            .iter()
+            .any(|s| s.dims.iter().any(|d| d.known().is_none()));
+        if n <= batch_size || padded {
+            return Ok(Self::to_output(self.call(x), n));
+        }
+        let mut batch = Self::Batch::default();
+        let mut rows: Vec<usize> = Vec::with_capacity(batch_size);
+        let mut parts: Vec<Vec<Array2<f32>>> = Vec::new();
+        for start in (0..n).step_by(batch_size) {
+            rows.clear();
+            rows.extend(start..n.min(start + batch_size));
+            Self::gather(x, &rows, &mut batch);
+            for (i, y) in self.call(Self::batch_view(&batch)).into_iter().enumerate() {
+                if parts.len() <= i {
+                    parts.resize_with(i + 1, Vec::new);
+                }
+                parts[i].push(y);
+            }
+        }
+        // Each output's rows, batch after batch: sample-major, as one call would give them.
+        let outputs = parts
+            .iter()
+            .map(|p| {
+                let views: Vec<ndarray::ArrayView2<'_, f32>> = p.iter().map(|a| a.view()).collect();
+                // Every batch's output has the same known width, so this cannot fail.
+                ndarray::concatenate(ndarray::Axis(0), &views).unwrap_or_default()
+            })
+            .collect();
+        Ok(Self::to_output(outputs, n))
+    }
+
     /// A training-mode forward pass (Keras' `model(x, training=True)`), for Monte-Carlo
     /// dropout: dropout and noise are active, with new masks each call from the model's random
     /// stream, and batch normalization normalizes with the batch's statistics. No weight and

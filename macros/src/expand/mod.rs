@@ -1138,6 +1138,8 @@ fn stub_of(
             /// Not built: the declaration has errors.
             pub fn predict<X>(&self, x: X) -> ::core::result::Result<::stratic::__private::ndarray::ArrayD<f32>, ::stratic::__private::Error> { ::core::unreachable!() }
             /// Not built: the declaration has errors.
+            pub fn predict_batched<X>(&self, x: X, batch_size: usize) -> ::core::result::Result<::stratic::__private::ndarray::ArrayD<f32>, ::stratic::__private::Error> { ::core::unreachable!() }
+            /// Not built: the declaration has errors.
             pub fn compile<O, L>(self, optimizer: O, loss: L) -> ::stratic::__private::DeclarationFailed { ::core::unreachable!() }
             /// Not built: the declaration has errors.
             pub fn compile_with<O, L, W>(self, optimizer: O, losses: L, weights: W) -> ::core::result::Result<::stratic::__private::DeclarationFailed, ::stratic::__private::Error> { ::core::unreachable!() }

@@ -16,6 +16,14 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
         self.model.summary()
     }
 
+    /// Inference `batch_size` samples at a time; see [`Model::predict_batched`].
+    ///
+    /// # Errors
+    /// As [`Model::predict_batched`].
+    pub fn predict_batched(&self, x: M::Input<'_>, batch_size: usize) -> Result<M::Output, Error> {
+        self.model.predict_batched(x, batch_size)
+    }
+
     /// The model's graph in Graphviz DOT; see [`Model::to_dot`].
     pub fn to_dot(&self) -> String {
         self.model.to_dot()
