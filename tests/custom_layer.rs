@@ -8,6 +8,9 @@ mod example;
 
 // A bare `Scale` in a chain needs its description macro imported beside the type.
 use example::{__stratic_model_Scale, data, Scale, Scaled};
+
+#[macro_use]
+mod common;
 use stratic::prelude::*;
 
 mod layers {
@@ -38,34 +41,8 @@ fn gradients_through_a_users_layer_match_finite_differences() {
         .unwrap();
         m.compile(SGD::new(1.0), Loss::mse())
     };
-    let mut stepped = build();
-    let before = stepped.model().weights();
-    stepped.train_on_batch(x.view(), y.view()).unwrap();
-    let after = stepped.model().weights();
-    let mut probe = build();
-    let eps = 1e-2f32;
-    let mut checked = 0;
-    for ((key, w0), (_, w1)) in before.iter().zip(&after) {
-        for i in 0..w0.len() {
-            let analytic = w0.as_slice().unwrap()[i] - w1.as_slice().unwrap()[i];
-            let mut loss_at = |delta: f32| {
-                let mut w = w0.clone();
-                w.as_slice_mut().unwrap()[i] += delta;
-                probe.model_mut().set_weight(key, w.view()).unwrap();
-                let l = probe.evaluate(x.view(), y.view(), 64).unwrap().loss;
-                probe.model_mut().set_weight(key, w0.view()).unwrap();
-                l
-            };
-            let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
-            assert!(
-                (numeric - analytic).abs() <= 2e-3 + 2e-2 * numeric.abs(),
-                "{key}[{i}]: finite differences {numeric}, backward {analytic}"
-            );
-            checked += 1;
-        }
-    }
     // dense 4x8 + 8, scale 8, dense_1 8x1 + 1.
-    assert_eq!(checked, 40 + 8 + 9);
+    check_gradients!(build(), x.view(), y.view(), eps = 1e-2, count = 40 + 8 + 9);
 }
 
 #[test]

@@ -7,6 +7,9 @@ use stratic::ndarray::{array, Array2, Axis};
 use stratic::prelude::*;
 use stratic::Error;
 
+#[macro_use]
+mod common;
+
 model! {
     /// Keras' two-tower fixture (tests/fixtures/summaries.json).
     struct TwoTower {
@@ -188,44 +191,19 @@ fn siamese_data(n: usize) -> (Array2<f32>, Array2<f32>, Array2<f32>, Array2<f32>
 #[test]
 fn shared_layer_gradient_matches_finite_differences() {
     let (a, b, score, emb) = siamese_data(6);
-    // SGD with learning rate 1: one step moves every weight by minus its gradient.
-    let mut stepped = Siamese::with_seed(3)
-        .compile_with(SGD::new(1.0), &[Loss::mse()], Some(&[1.0, 0.5]))
-        .unwrap();
-    let before = stepped.model().weights();
-    stepped
-        .train_on_batch((a.view(), b.view()), (score.view(), emb.view()))
-        .unwrap();
-    let after = stepped.model().weights();
-    let mut probe = Siamese::with_seed(3)
-        .compile_with(SGD::new(1.0), &[Loss::mse()], Some(&[1.0, 0.5]))
-        .unwrap();
-    let eps = 1e-2f32;
-    let mut checked = 0;
-    for ((key, w0), (_, w1)) in before.iter().zip(&after) {
-        for i in 0..w0.len() {
-            let analytic = w0.as_slice().unwrap()[i] - w1.as_slice().unwrap()[i];
-            let mut loss_at = |delta: f32| {
-                let mut w = w0.clone();
-                w.as_slice_mut().unwrap()[i] += delta;
-                probe.model_mut().set_weight(key, w.view()).unwrap();
-                let l = probe
-                    .evaluate((a.view(), b.view()), (score.view(), emb.view()), 32)
-                    .unwrap()
-                    .loss;
-                probe.model_mut().set_weight(key, w0.view()).unwrap();
-                l
-            };
-            let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
-            assert!(
-                (numeric - analytic).abs() <= 2e-3 + 2e-2 * numeric.abs(),
-                "{key}[{i}]: finite differences {numeric}, backward {analytic}"
-            );
-            checked += 1;
-        }
-    }
+    let build = || {
+        Siamese::with_seed(3)
+            .compile_with(SGD::new(1.0), &[Loss::mse()], Some(&[1.0, 0.5]))
+            .unwrap()
+    };
     // tower (3x4 + 4) shared by both inputs, score (8x1 + 1).
-    assert_eq!(checked, 16 + 9);
+    check_gradients!(
+        build(),
+        (a.view(), b.view()),
+        (score.view(), emb.view()),
+        eps = 1e-2,
+        count = 16 + 9
+    );
 }
 
 #[test]
