@@ -115,6 +115,11 @@ pub mod weights {
     };
 }
 
+/// Losses of the user's own ([`prelude::Loss::custom`], [`prelude::Loss::from_fn`]).
+pub mod losses {
+    pub use stratic_core::{CustomLoss, LossFunction};
+}
+
 /// Everything a program declaring and training a model needs, in one import.
 pub mod prelude {
     pub use crate::model;

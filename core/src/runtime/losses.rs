@@ -4,7 +4,7 @@
 //! default reduction `sum_over_batch_size` (the sum divided by the number of per-sample values,
 //! which is the number of rows once middle axes are folded into them).
 
-use ndarray::{Array2, ArrayView2, Axis, Zip};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
 
 use super::kernels::activations::softmax_row;
 use super::layers::ensure_shape;
@@ -53,9 +53,144 @@ pub enum Loss {
         /// Whether predictions are logits rather than probabilities.
         from_logits: bool,
     },
+    /// A loss of the user's own (Keras' custom loss function): see [`Loss::custom`] and
+    /// [`Loss::from_fn`].
+    Custom(CustomLoss),
+}
+
+/// A loss of the user's own, row by row: the loss of one row of predictions against its
+/// targets (both of the output's last axis; targets have the output's shape), and its gradient with respect to the
+/// predictions. Training averages the rows, weighted by `sample_weight`, as Keras' default
+/// `sum_over_batch_size` reduction does, and scales the gradients alike.
+///
+/// ```
+/// use stratic::losses::LossFunction;
+/// use stratic::ndarray::{ArrayView1, ArrayViewMut1};
+///
+/// /// Keras' `Huber(delta)`, mean over the last axis.
+/// struct Huber {
+///     delta: f32,
+/// }
+///
+/// impl LossFunction for Huber {
+///     fn name(&self) -> &'static str {
+///         "huber"
+///     }
+///
+///     fn row(&self, p: ArrayView1<'_, f32>, t: ArrayView1<'_, f32>, mut g: ArrayViewMut1<'_, f32>) -> f32 {
+///         let k = p.len() as f32;
+///         let mut sum = 0.0;
+///         for ((p, t), g) in p.iter().zip(t).zip(g.iter_mut()) {
+///             let d = p - t;
+///             if d.abs() <= self.delta {
+///                 sum += 0.5 * d * d;
+///                 *g = d / k;
+///             } else {
+///                 sum += self.delta * (d.abs() - 0.5 * self.delta);
+///                 *g = self.delta * d.signum() / k;
+///             }
+///         }
+///         sum / k
+///     }
+/// }
+///
+/// static HUBER: Huber = Huber { delta: 1.0 };
+/// let loss = stratic::prelude::Loss::custom(&HUBER);
+/// assert_eq!(loss.name(), "huber");
+/// ```
+pub trait LossFunction: Send + Sync {
+    /// The name `History` and the progress show (Keras' loss name).
+    fn name(&self) -> &'static str;
+    /// The loss of one row, writing dLoss/dPred of that row into `grad` (as long as `pred`).
+    fn row(
+        &self,
+        pred: ArrayView1<'_, f32>,
+        target: ArrayView1<'_, f32>,
+        grad: ArrayViewMut1<'_, f32>,
+    ) -> f32;
+}
+
+/// A user's loss, as [`Loss::Custom`] holds it.
+#[derive(Clone, Copy)]
+pub struct CustomLoss(&'static dyn LossFunction);
+
+impl CustomLoss {
+    /// The function.
+    pub fn function(&self) -> &'static dyn LossFunction {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for CustomLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CustomLoss({:?})", self.0.name())
+    }
+}
+
+impl PartialEq for CustomLoss {
+    fn eq(&self, other: &Self) -> bool {
+        // The same function object: a loss is its code, which cannot be compared.
+        std::ptr::addr_eq(self.0, other.0)
+    }
+}
+
+/// [`LossFunction`] from a closure, for [`Loss::from_fn`].
+struct ClosureLoss<F> {
+    name: &'static str,
+    f: F,
+}
+
+impl<F> LossFunction for ClosureLoss<F>
+where
+    F: Fn(ArrayView1<'_, f32>, ArrayView1<'_, f32>, ArrayViewMut1<'_, f32>) -> f32 + Send + Sync,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn row(
+        &self,
+        pred: ArrayView1<'_, f32>,
+        target: ArrayView1<'_, f32>,
+        grad: ArrayViewMut1<'_, f32>,
+    ) -> f32 {
+        (self.f)(pred, target, grad)
+    }
 }
 
 impl Loss {
+    /// A loss of the user's own, from a [`LossFunction`] that lives as long as the program
+    /// (a `static`, or one leaked once).
+    pub fn custom(f: &'static dyn LossFunction) -> Self {
+        Loss::Custom(CustomLoss(f))
+    }
+
+    /// A loss of the user's own from a closure: `f(pred_row, target_row, grad_row)` returns
+    /// the row's loss and writes its gradient with respect to `pred_row` (see
+    /// [`LossFunction`]). The closure is kept for the rest of the program (one allocation,
+    /// leaked): build the loss once, not per step.
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// // Squared error over the row's sum, as a closure.
+    /// let loss = Loss::from_fn("sum_squared", |p, t, mut g| {
+    ///     let d = p.sum() - t.sum();
+    ///     g.fill(2.0 * d);
+    ///     d * d
+    /// });
+    /// assert_eq!(loss.name(), "sum_squared");
+    /// ```
+    pub fn from_fn<F>(name: &'static str, f: F) -> Self
+    where
+        F: Fn(ArrayView1<'_, f32>, ArrayView1<'_, f32>, ArrayViewMut1<'_, f32>) -> f32
+            + Send
+            + Sync
+            + 'static,
+    {
+        Loss::custom(Box::leak(Box::new(ClosureLoss { name, f })))
+    }
+
     /// `"mse"`.
     pub fn mse() -> Self {
         Loss::MeanSquaredError
@@ -113,6 +248,7 @@ impl Loss {
             Loss::BinaryCrossentropy { .. } => "binary_crossentropy",
             Loss::CategoricalCrossentropy { .. } => "categorical_crossentropy",
             Loss::SparseCategoricalCrossentropy { .. } => "sparse_categorical_crossentropy",
+            Loss::Custom(c) => c.0.name(),
         }
     }
 
@@ -252,6 +388,22 @@ impl Loss {
                 }
                 sum
             }
+            Loss::Custom(c) => {
+                let mut sum = 0.0f64;
+                for (r, ((p, t), mut g)) in pred
+                    .axis_iter(Axis(0))
+                    .zip(target.axis_iter(Axis(0)))
+                    .zip(grad.axis_iter_mut(Axis(0)))
+                    .enumerate()
+                {
+                    let w = weight(r);
+                    let l = c.0.row(p, t, g.view_mut());
+                    // The row's gradient, scaled by the batch mean and the row's weight.
+                    g.mapv_inplace(|v| v * per_row * w);
+                    sum += f64::from(w) * f64::from(l);
+                }
+                sum
+            }
             Loss::SparseCategoricalCrossentropy { from_logits } => {
                 let mut sum = 0.0f64;
                 for (r, ((p, t), g)) in pred
@@ -291,6 +443,7 @@ impl Loss {
         target: ArrayView2<'_, f32>,
     ) -> Result<(), Error> {
         let (rows, k) = pred.dim();
+        // A user's loss takes targets of the output's shape, as the element-wise losses.
         let expected = if self.is_sparse() {
             (rows, 1)
         } else {

@@ -38,7 +38,7 @@ pub use layer::{
 };
 // Every runtime layer type, as its spec's `runtime` names it (generated code reaches them here).
 pub use layers::*;
-pub use losses::{Loss, EPSILON};
+pub use losses::{CustomLoss, Loss, LossFunction, EPSILON};
 pub use model::{Model, ParamMut, ParamRef};
 // The ONNX export extension trait, beside `Model` (its module is `crate::onnx`).
 pub use crate::onnx::OnnxExport;
