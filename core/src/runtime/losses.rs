@@ -64,8 +64,8 @@ pub enum Loss {
 /// `sum_over_batch_size` reduction does, and scales the gradients alike.
 ///
 /// ```
-/// use stratic::losses::LossFunction;
-/// use stratic::ndarray::{ArrayView1, ArrayViewMut1};
+/// use ndarray::{ArrayView1, ArrayViewMut1};
+/// use stratic_core::{Loss, LossFunction};
 ///
 /// /// Keras' `Huber(delta)`, mean over the last axis.
 /// struct Huber {
@@ -95,7 +95,7 @@ pub enum Loss {
 /// }
 ///
 /// static HUBER: Huber = Huber { delta: 1.0 };
-/// let loss = stratic::prelude::Loss::custom(&HUBER);
+/// let loss = Loss::custom(&HUBER);
 /// assert_eq!(loss.name(), "huber");
 /// ```
 pub trait LossFunction: Send + Sync {
@@ -171,7 +171,7 @@ impl Loss {
     /// leaked): build the loss once, not per step.
     ///
     /// ```
-    /// use stratic::prelude::*;
+    /// use stratic_core::Loss;
     ///
     /// // Squared error over the row's sum, as a closure.
     /// let loss = Loss::from_fn("sum_squared", |p, t, mut g| {

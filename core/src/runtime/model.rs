@@ -149,18 +149,7 @@ pub trait Model: Sized {
     /// `model.predict(x, batch_size=...)`), so that the activations held at once stay bounded
     /// on large inputs. A model with an output whose length is known only at run time (a
     /// padded `to_dense()` axis, padded to each batch's longest row) is predicted in one batch.
-    ///
-    /// ```
-    /// use stratic::prelude::*;
-    ///
-    /// model! {
-    ///     struct Regressor { input(shape = [4]) -> dense(2) }
-    /// }
-    ///
-    /// let m = Regressor::with_seed(1);
-    /// let x = Array2::<f32>::ones((10, 4));
-    /// assert_eq!(m.predict_batched(x.view(), 3).unwrap(), m.predict(x.view()).unwrap());
-    /// ```
+    /// `model.predict_batched(x.view(), 256)` gives what `model.predict(x.view())` gives.
     ///
     /// # Errors
     /// As [`predict`](Model::predict); [`Error::InvalidArgument`] for a `batch_size` of 0.

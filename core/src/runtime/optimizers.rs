@@ -98,7 +98,7 @@ impl<O> Clipped<O> {
 /// `RMSprop::new(1e-3).global_clipnorm(1.0)`.
 ///
 /// ```
-/// use stratic::prelude::*;
+/// use stratic_core::{Adam, ClipGradients, Optimizer};
 ///
 /// let optimizer = Adam::new(1e-3).global_clipnorm(1.0);
 /// assert_eq!(optimizer.learning_rate(), 1e-3);
