@@ -81,6 +81,8 @@ enum Value {
     Sparse(SparseTensor<f32>),
     Ragged(RaggedTensor<f32>),
     Ids(RaggedTensor<i32>),
+    /// Dense ids, as rows (`(batch · ..., last)`).
+    DenseIds(Array2<i32>),
 }
 
 impl Value {
@@ -90,6 +92,7 @@ impl Value {
             Value::Sparse(x) => Input::Sparse(x),
             Value::Ragged(x) => Input::Ragged(x.view()),
             Value::Ids(x) => Input::RaggedIds(x.view()),
+            Value::DenseIds(x) => Input::Ids(x.view()),
         }
     }
 
@@ -103,6 +106,12 @@ fn example_value(spec: &TensorSpec, rng: &mut Rng) -> Value {
     let inner: Vec<usize> = spec.dims.iter().filter_map(|d| d.known()).collect();
     let last = *inner.last().unwrap_or(&1);
     match spec.layout {
+        Layout::Dense if spec.dtype == DType::I32 => {
+            let rows = BATCH * inner[..inner.len() - 1].iter().product::<usize>();
+            Value::DenseIds(Array2::from_shape_fn((rows, last), |(r, c)| {
+                ((r + c) % 3) as i32
+            }))
+        }
         Layout::Dense => {
             let rows = BATCH * inner[..inner.len() - 1].iter().product::<usize>();
             Value::Dense(Array2::from_shape_fn((rows, last), |_| {

@@ -626,7 +626,7 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("dense", Export::Exported),
     ("activation", Export::Exported),
     // On dense ids (an `int32` input), a `Gather`; on ragged ids refused, as every ragged
-    // input is.
+    // input is; with `mask_zero` refused (export.rs).
     ("embedding", Export::Exported),
     ("global_average_pooling_1d", Export::Exported),
     ("global_max_pooling_1d", Export::Exported),
