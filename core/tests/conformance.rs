@@ -35,6 +35,12 @@ fn example_config(spec: &LayerSpec) -> Config {
                 ParamKind::Ints => ParamValue::Ints(vec![2].into()),
                 ParamKind::Choice(names) => ParamValue::Str(names[0].into()),
                 ParamKind::Tensors => return None,
+                // A time-distributed dense layer, on each step.
+                ParamKind::Layer if spec.name == "time_distributed" => {
+                    let dense = stratic_core::shape::layer_spec("dense").expect("registered");
+                    let config = dense.configure(vec![("units", ParamValue::Int(3))]);
+                    ParamValue::Layer(dense.name.into(), config.values().to_vec().into())
+                }
                 // A wrapper's example: the recurrent layer a bidirectional takes.
                 ParamKind::Layer => {
                     let gru = stratic_core::shape::layer_spec("gru").expect("gru is registered");

@@ -675,6 +675,9 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("bidirectional", Export::Exported),
     // The mask is for the recurrent layers and the pooling after it (not exported masked).
     ("masking", Export::Refused),
+    // Not written yet: the inner layer's export names its weights without the wrapper's
+    // prefix (`dense/kernel`).
+    ("time_distributed", Export::Refused),
     // Not written yet (ONNX has `OneHot` and `ReduceMax`/`ReduceSum` for it).
     ("category_encoding", Export::Refused),
 ];
