@@ -46,6 +46,16 @@ model! {
             -> dense(2, name = "dense_2")
     }
 
+    /// td_mask.json's model: `embedding(mask_zero = true)`, a time-distributed dense layer the
+    /// mask passes, an LSTM reading it.
+    struct TdMask {
+        input(shape = [7], dtype = i32)
+            -> embedding(12, 4, mask_zero = true)
+            -> time_distributed(dense(5, activation = tanh))
+            -> lstm(3)
+            -> dense(1, name = "dense_1")
+    }
+
     /// The same with another activation inside the wrapper: the same weights, another model.
     struct SeqRelu {
         input(shape = [9, 3])
@@ -252,4 +262,43 @@ fn the_layer_inside_a_bidirectional_is_compared_with_the_saved_one() {
         "{err}"
     );
     assert_eq!(model.weights(), before);
+}
+
+fn td_mask_check(model: &TdMask) -> f32 {
+    let j = json("td_mask.json");
+    let rows: Vec<Vec<i32>> = serde_json::from_value(j["inputs"][0].clone()).expect("ids");
+    let x = Array2::from_shape_fn((rows.len(), rows[0].len()), |(r, c)| rows[r][c]);
+    let want: Array2<f32> = array(&j["outputs"][0]);
+    let got = model.predict(x.view()).expect("predict");
+    assert_eq!(got.dim(), want.dim());
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0f32, f32::max);
+    assert!(err <= 1e-5, "max error {err}: got {got}, want {want}");
+    err
+}
+
+#[test]
+fn td_mask_keras_with_mask_zero_and_time_distributed_reproduces_keras_outputs() {
+    let mut model = TdMask::with_seed(0);
+    model.load_keras(file("td_mask.keras")).expect("load_keras");
+    let err = td_mask_check(&model);
+    eprintln!("td_mask.keras max abs error {err:e}");
+    let mut model = TdMask::with_seed(1);
+    model
+        .load_keras_weights(file("td_mask.weights.h5"))
+        .expect("load_keras_weights");
+    td_mask_check(&model);
+    // The variable paths Keras 3 gave: the wrapped dense under the wrapper's name.
+    let keys: Vec<String> = model.weights().into_iter().map(|(k, _)| k).collect();
+    let want: Vec<String> =
+        serde_json::from_value(json("td_mask.json")["keras_variable_paths"].clone())
+            .expect("paths");
+    let want: Vec<String> = want
+        .iter()
+        .map(|p| p.trim_start_matches("td_mask/").to_string())
+        .collect();
+    assert_eq!(keys, want);
 }

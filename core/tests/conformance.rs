@@ -35,6 +35,12 @@ fn example_config(spec: &LayerSpec) -> Config {
                 ParamKind::Ints => ParamValue::Ints(vec![2].into()),
                 ParamKind::Choice(names) => ParamValue::Str(names[0].into()),
                 ParamKind::Tensors => return None,
+                // A time-distributed dense layer, on each step.
+                ParamKind::Layer if spec.name == "time_distributed" => {
+                    let dense = stratic_core::shape::layer_spec("dense").expect("registered");
+                    let config = dense.configure(vec![("units", ParamValue::Int(3))]);
+                    ParamValue::Layer(dense.name.into(), config.values().to_vec().into())
+                }
                 // A wrapper's example: the recurrent layer a bidirectional takes.
                 ParamKind::Layer => {
                     let gru = stratic_core::shape::layer_spec("gru").expect("gru is registered");
@@ -81,7 +87,7 @@ enum Value {
     Sparse(SparseTensor<f32>),
     Ragged(RaggedTensor<f32>),
     Ids(RaggedTensor<i32>),
-    /// Dense ids, one row of ids per sample (and middle axis).
+    /// Dense ids, as rows (`(batch · ..., last)`).
     DenseIds(Array2<i32>),
 }
 
@@ -108,8 +114,8 @@ fn example_value(spec: &TensorSpec, rng: &mut Rng) -> Value {
     match spec.layout {
         Layout::Dense if spec.dtype == DType::I32 => {
             let rows = BATCH * inner[..inner.len() - 1].iter().product::<usize>();
-            Value::DenseIds(Array2::from_shape_fn((rows, last), |(i, j)| {
-                ((i + j) % 3) as i32
+            Value::DenseIds(Array2::from_shape_fn((rows, last), |(r, c)| {
+                ((r + c) % 3) as i32
             }))
         }
         Layout::Dense => {

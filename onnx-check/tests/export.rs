@@ -35,6 +35,11 @@ model! {
     struct SwishRnn { input(shape = [5, 2]) -> simple_rnn(3, activation = swish) }
     struct SeluBidi { input(shape = [5, 2]) -> bidirectional(gru(3, recurrent_activation = selu)) }
     struct Masked { input(shape = [5, 2]) -> masking() }
+    struct Distributed { input(shape = [5, 2]) -> time_distributed(dense(3)) }
+    /// The mask an exported model would drop: refused at the embedding.
+    struct MaskZero {
+        input(shape = [5], dtype = i32) -> embedding(10, 3, mask_zero = true) -> lstm(2)
+    }
     /// Dense ids, so the refusal is the layer's own (ragged inputs are refused before it).
     struct Categories {
         input(shape = [4], dtype = i32) -> category_encoding(5)
@@ -128,6 +133,7 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
         refusal(&Padded::with_seed(0), "to_dense"),
         refusal(&Masked::with_seed(0), "masking"),
         refusal(&Categories::with_seed(0), "category_encoding"),
+        refusal(&Distributed::with_seed(0), "time_distributed"),
     ];
     let covered: BTreeSet<&str> = cases.iter().map(|(n, _)| *n).collect();
     assert_eq!(covered, refused, "a refusal case for every refused layer");
@@ -137,6 +143,17 @@ fn every_layer_listed_as_refused_is_refused_naming_it() {
             "the export of a model with `{layer}` is refused naming it"
         );
     }
+}
+
+#[test]
+fn an_embedding_with_mask_zero_is_refused_naming_it() {
+    let (layer, named) = refusal(&MaskZero::with_seed(0), "embedding");
+    assert!(
+        named,
+        "the export of `{layer}` with `mask_zero` is refused naming it"
+    );
+    let (_, _, reason) = refused(&MaskZero::with_seed(0));
+    assert!(reason.contains("mask_zero"), "{reason}");
 }
 
 /// The export's error for `model`: the layer, its class and the reason.

@@ -547,7 +547,7 @@ impl LayerSpec {
                     .map(|s| format!("`{}`", s.name))
                     .collect();
                 Err(format!(
-                    "layer '{name}' ({}) does not take a masked input yet, but its input carries the mask a `masking` layer before it made: the masked steps would count here. Read the mask before this layer with {} (only a returned sequence keeps it), or remove the `masking` layer",
+                    "layer '{name}' ({}) does not take a masked input yet, but its input carries the mask a `masking` layer or an `embedding(mask_zero = true)` before it made: the masked steps would count here. Read the mask before this layer with {} (only a returned sequence keeps it), or remove the mask",
                     self.class_name,
                     takers.join(", ")
                 ))

@@ -43,7 +43,6 @@ const KERAS_ARGUMENTS_NOT_SUPPORTED: &[&str] = &[
     "embeddings_regularizer",
     "embeddings_constraint",
     "lora_rank",
-    "mask_zero",
     "input_length",
     "dtype",
     "autocast",
@@ -389,16 +388,10 @@ fn unknown_argument<'n>(
 ) {
     let list: Vec<String> = valid.clone().map(|n| format!("`{n}`")).collect();
     if KERAS_ARGUMENTS_NOT_SUPPORTED.contains(&name) {
-        // Embedding runs on ragged ids only, which need no padding and so no mask.
-        let instead = if name == "mask_zero" {
-            ": feed the ids as ragged rows (`ragged = true`), which run each at its own length with no padding to mask, or mask padded float steps with `masking()`"
-        } else {
-            ""
-        };
         cx.error(
             span,
             format!(
-                "`{name}` is a Keras argument that `{layer}` does not support yet{instead}; `{layer}` takes {}",
+                "`{name}` is a Keras argument that `{layer}` does not support yet; `{layer}` takes {}",
                 list.join(", ")
             ),
         );

@@ -283,6 +283,7 @@ pub fn is_keras_class(name: &str) -> bool {
 /// masked input is an error at the layer.
 fn check_masks(cx: &Ctxt, model: &mut CheckedModel) -> bool {
     let mut ok = true;
+    let mut reported = Vec::new();
     for n in 0..model.nodes.len() {
         let (layer, masked) = match &model.nodes[n].kind {
             NodeKind::Input(_) => continue,
@@ -293,6 +294,22 @@ fn check_masks(cx: &Ctxt, model: &mut CheckedModel) -> bool {
         };
         let l = &model.layers[layer];
         match l.spec.output_mask(&l.name, &l.config, masked.is_some()) {
+            // A shared layer keeps the buffers of one use at a time: the mask of one use
+            // would be read for another's.
+            Ok(true) if matches!(l.spec.mask, MaskFlow::Makes(_)) && l.uses > 1 => {
+                if reported.contains(&layer) {
+                    continue;
+                }
+                reported.push(layer);
+                cx.error(
+                    l.span,
+                    format!(
+                        "layer '{}' ({}) makes a mask and is shared by {} inputs, which is not supported yet: declare one such layer per input",
+                        l.name, l.spec.class_name, l.uses
+                    ),
+                );
+                ok = false;
+            }
             Ok(true) if matches!(l.spec.mask, MaskFlow::Makes(_)) => {
                 model.nodes[n].mask = Some(n);
             }

@@ -644,7 +644,7 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("dense", Export::Exported),
     ("activation", Export::Exported),
     // On dense ids (an `int32` input), a `Gather`; on ragged ids refused, as every ragged
-    // input is.
+    // input is; with `mask_zero` refused (export.rs).
     ("embedding", Export::Exported),
     ("global_average_pooling_1d", Export::Exported),
     ("global_max_pooling_1d", Export::Exported),
@@ -693,6 +693,9 @@ pub const LAYER_TABLE: &[(&str, Export)] = &[
     ("bidirectional", Export::Exported),
     // The mask is for the recurrent layers and the pooling after it (not exported masked).
     ("masking", Export::Refused),
+    // Not written yet: the inner layer's export names its weights without the wrapper's
+    // prefix (`dense/kernel`).
+    ("time_distributed", Export::Refused),
     // Not written yet (ONNX has `OneHot` and `ReduceMax`/`ReduceSum` for it).
     ("category_encoding", Export::Refused),
 ];

@@ -65,6 +65,8 @@ pub struct Embedding {
     accumulate: bool,
     /// Keras' `activity_regularizer`, on the looked-up vectors.
     activity: ActivityRegularizer,
+    /// With `mask_zero`, the mask of the last training forward (`id != 0`, one per id).
+    mask: Vec<bool>,
 }
 
 /// Checks that every id of a ragged input lies in `[0, input_dim)`; the error names the id and
@@ -151,6 +153,7 @@ impl Embedding {
             uses: PerUse::default(),
             accumulate: false,
             activity: ActivityRegularizer::default(),
+            mask: Vec::new(),
         }
     }
 
@@ -190,6 +193,28 @@ impl Embedding {
     /// use.
     pub fn touched_rows(&self) -> &[usize] {
         &self.touched
+    }
+
+    /// With `mask_zero`, the mask of the last training forward on dense ids: one entry per
+    /// id (per output row), `true` where the id is not 0 (Keras' `compute_mask`). Empty
+    /// without `mask_zero`.
+    pub fn mask(&self) -> &[bool] {
+        &self.mask
+    }
+
+    /// The mask of the dense ids `x`, for inference (see [`mask`](Self::mask)); empty for any
+    /// other input or without `mask_zero`.
+    pub fn mask_of(&self, x: Input<'_>) -> Vec<bool> {
+        let mut mask = Vec::new();
+        self.fill_mask(&x, &mut mask);
+        mask
+    }
+
+    fn fill_mask(&self, x: &Input<'_>, mask: &mut Vec<bool>) {
+        mask.clear();
+        if let (true, Input::Ids(ids)) = (self.config.mask_zero, x) {
+            mask.extend(ids.iter().map(|&id| id != 0));
+        }
     }
 
     /// [`check_ragged_ids`] with this layer's `input_dim`.
@@ -321,6 +346,12 @@ impl Layer for Embedding {
     /// `Gather` of the table's rows by the ids, cast from the `int32` input `predict` takes
     /// to `int64`. Ragged ids are refused by the exporter before this.
     fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
+        if self.config.mask_zero {
+            // The layers after it would read the padding that the mask hides here.
+            return Err(cx.unsupported(
+                "`mask_zero = true` makes a mask over the steps, which the export does not carry to the layers reading it",
+            ));
+        }
         let table = cx.weight("embeddings")?;
         let (x, out) = (cx.input(0).to_string(), cx.output().to_string());
         let ids = cx.tmp("ids");
@@ -354,6 +385,9 @@ impl Layer for Embedding {
             Input::Ids(ids) => self.forward_train_dense(ids),
             _ => return,
         }
+        let mut mask = std::mem::take(&mut self.mask);
+        self.fill_mask(&x, &mut mask);
+        self.mask = mask;
         self.activity.forward(self.out.view(), cx);
     }
 

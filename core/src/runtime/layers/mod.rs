@@ -16,6 +16,7 @@ mod preprocessing;
 mod recurrent;
 mod reshape;
 mod spatial;
+mod time_distributed;
 mod to_dense;
 mod window_pooling;
 
@@ -38,6 +39,7 @@ pub use preprocessing::{CategoryEncoding, CategoryMode, Normalization, Rescaling
 pub use recurrent::Recurrent;
 pub use reshape::Reshape;
 pub use spatial::Spatial;
+pub use time_distributed::TimeDistributed;
 pub use to_dense::ToDense;
 pub use window_pooling::Pooling;
 
@@ -58,12 +60,23 @@ pub fn build_dyn(
     inputs: &[TensorSpec],
     rng: &mut Rng,
 ) -> Option<Box<dyn Layer>> {
-    fn boxed<L: BuildLayer + Layer + 'static>(
+    build_dyn_send(spec, config, inputs, rng).map(|l| l as Box<dyn Layer>)
+}
+
+/// [`build_dyn`], keeping that every runtime layer crosses threads (for a wrapper's inner
+/// layer, which a model that is `Send + Sync` holds).
+pub(crate) fn build_dyn_send(
+    spec: &'static LayerSpec,
+    config: &Config,
+    inputs: &[TensorSpec],
+    rng: &mut Rng,
+) -> Option<Box<dyn Layer + Send + Sync>> {
+    fn boxed<L: BuildLayer + Layer + Send + Sync + 'static>(
         spec: &'static LayerSpec,
         config: &Config,
         inputs: &[TensorSpec],
         rng: &mut Rng,
-    ) -> Option<Box<dyn Layer>> {
+    ) -> Option<Box<dyn Layer + Send + Sync>> {
         Some(Box::new(L::from_config(spec, config, inputs, rng)))
     }
     match spec.runtime {
@@ -87,6 +100,7 @@ pub fn build_dyn(
         "Normalization" => boxed::<Normalization>(spec, config, inputs, rng),
         "Rescaling" => boxed::<Rescaling>(spec, config, inputs, rng),
         "CategoryEncoding" => boxed::<CategoryEncoding>(spec, config, inputs, rng),
+        "TimeDistributed" => boxed::<TimeDistributed>(spec, config, inputs, rng),
         _ => None,
     }
 }

@@ -7,11 +7,11 @@ use crate::shape::spec::{
 use crate::shape::{Arity, Config, DType, Dim, Initializer, Layout, RuleError, TensorSpec};
 
 /// `embedding(input_dim, output_dim, embeddings_initializer, embeddings_regularizer,
-/// activity_regularizer)`.
+/// activity_regularizer, mask_zero)`.
 pub static EMBEDDING: LayerSpec = LayerSpec {
     name: "embedding",
     class_name: "Embedding",
-    doc: "Integer ids to vectors: `(batch, ...)` ids in `[0, input_dim)` -> `(batch, ..., output_dim)`, one table row per id. Takes dense ids (`input(shape = [T], dtype = i32)`) or ragged ids (one vector per id, the row partitions kept).",
+    doc: "Integer ids to vectors: `(batch, ...)` ids in `[0, input_dim)` -> `(batch, ..., output_dim)`, one table row per id. Takes dense ids (`input(shape = [T], dtype = i32)`) or ragged ids (one vector per id, the row partitions kept). With `mask_zero = true` (dense ids only) id 0 is padding: its steps are masked for the recurrent layers and `global_average_pooling_1d` after it (Keras' mask), and `input_dim` counts the reserved 0.",
     params: &[
         ParamSpec::required("input_dim", ParamKind::PositiveInt),
         ParamSpec::required("output_dim", ParamKind::PositiveInt),
@@ -24,6 +24,7 @@ pub static EMBEDDING: LayerSpec = LayerSpec {
         .not_compared(),
         ParamSpec::optional("embeddings_regularizer", ParamKind::Regularizer, ParamValue::None),
         ParamSpec::optional("activity_regularizer", ParamKind::Regularizer, ParamValue::None),
+        ParamSpec::optional("mask_zero", ParamKind::Bool, ParamValue::Bool(false)),
     ],
     input: InputSpec::float(1)
         .dtype(DTypeClass::Integer)
@@ -36,7 +37,8 @@ pub static EMBEDDING: LayerSpec = LayerSpec {
     runs: runs_always,
     id_bound: Some(|c: &Config| c.usize("input_dim")),
     runtime: "Embedding",
-    mask: crate::shape::spec::MaskFlow::Refuses,
+    // Keras' `compute_mask`: `ids != 0` when `mask_zero`.
+    mask: crate::shape::spec::MaskFlow::Makes(|c: &Config| c.bool("mask_zero")),
 };
 
 /// The configuration of an `Embedding` layer, typed (Keras' constructor arguments).
@@ -49,6 +51,8 @@ pub struct EmbeddingConfig {
     /// How the table is initialised; Keras' default is `uniform`, U(-0.05, 0.05)
     /// ([`Initializer::RandomUniform`]).
     pub embeddings_initializer: Initializer,
+    /// Keras' `mask_zero`: id 0 marks a padded step, masked for the layers after it.
+    pub mask_zero: bool,
 }
 
 impl EmbeddingConfig {
@@ -58,6 +62,7 @@ impl EmbeddingConfig {
             input_dim,
             output_dim,
             embeddings_initializer: Initializer::RandomUniform,
+            mask_zero: false,
         }
     }
 
@@ -67,6 +72,7 @@ impl EmbeddingConfig {
             input_dim: config.usize("input_dim"),
             output_dim: config.usize("output_dim"),
             embeddings_initializer: config.initializer("embeddings_initializer"),
+            mask_zero: config.bool("mask_zero"),
         }
     }
 
@@ -79,6 +85,7 @@ impl EmbeddingConfig {
                 "embeddings_initializer",
                 ParamValue::Initializer(self.embeddings_initializer),
             ),
+            ("mask_zero", ParamValue::Bool(self.mask_zero)),
         ])
     }
 }
@@ -96,6 +103,12 @@ fn embedding_rule(rule: &RuleInput<'_>) -> Result<TensorSpec, RuleError> {
         }
     }
     let mut out = rule.input().clone();
+    if rule.config.bool("mask_zero") && out.layout == Layout::Ragged {
+        return Err(RuleError::new(format!(
+            "layer '{}' (Embedding) takes `mask_zero = true` on dense ids only: ragged rows run each at its own length and have no padding to mask; remove `mask_zero`, or feed zero-padded dense ids (`input(shape = [T], dtype = i32)`)",
+            rule.name
+        )));
+    }
     out.dims.push(Dim::Known(c.output_dim));
     out.dtype = DType::F32;
     Ok(out)
@@ -165,6 +178,25 @@ mod tests {
         assert!(e.message.contains("cannot take a sparse input"), "{e}");
         let e = output(ids(Layout::Ragged), EmbeddingConfig::new(0, 3)).unwrap_err();
         assert!(e.message.contains("input_dim=0"), "{e}");
+    }
+
+    #[test]
+    fn mask_zero_makes_a_mask_on_dense_ids_and_is_refused_on_ragged_ones() {
+        let c = EmbeddingConfig {
+            mask_zero: true,
+            ..EmbeddingConfig::new(10, 3)
+        };
+        let config = c.to_config();
+        assert_eq!(EMBEDDING.output_mask("e", &config, false), Ok(true));
+        let plain = EmbeddingConfig::new(10, 3).to_config();
+        assert_eq!(EMBEDDING.output_mask("e", &plain, false), Ok(false));
+        let dense = TensorSpec {
+            dims: vec![Dim::Known(7)],
+            ..ids(Layout::Dense)
+        };
+        assert_eq!(output(dense, c).unwrap().shape_string(), "(None, 7, 3)");
+        let e = output(ids(Layout::Ragged), c).unwrap_err();
+        assert!(e.message.contains("on dense ids only"), "{e}");
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod preprocessing;
 mod recurrent;
 mod reshape;
 mod spatial;
+mod time_distributed;
 mod to_dense;
 mod window_pooling;
 
@@ -68,6 +69,9 @@ pub use reshape::{reshape_target, RESHAPE};
 pub use spatial::{
     spatial_map, SpatialMap, CROPPING_1D, CROPPING_2D, UP_SAMPLING_1D, UP_SAMPLING_2D,
     ZERO_PADDING_1D, ZERO_PADDING_2D,
+};
+pub use time_distributed::{
+    distributed_name, intern, step_spec, time_distributed_inner, TIME_DISTRIBUTED,
 };
 pub use to_dense::TO_DENSE;
 pub use window_pooling::{
@@ -118,6 +122,7 @@ pub static LAYERS: &[&LayerSpec] = &[
     &GRU,
     &SIMPLE_RNN,
     &BIDIRECTIONAL,
+    &TIME_DISTRIBUTED,
     &MASKING,
     &GAUSSIAN_NOISE,
     &GAUSSIAN_DROPOUT,

@@ -1,0 +1,212 @@
+//! Keras' `embedding(mask_zero = true)` through `model!`: on dense, zero-padded id rows, id 0
+//! masks its step for the recurrent layers and the average pooling after the embedding. Each
+//! model must compute what the same layers compute on the ragged rows of the non-zero ids
+//! (which run each row at its own length, no mask): outputs, losses, and the weights after
+//! training (so the gradients too). Zeros inside a row are skipped as Keras skips them, the
+//! state carried over.
+
+use stratic::ndarray::Array2;
+use stratic::prelude::*;
+use stratic::RaggedTensor;
+
+model! {
+    /// An LSTM over zero-padded ids, id 0 masked.
+    struct MaskedLstm {
+        input(shape = [7], dtype = i32)
+            -> embedding(9, 3, mask_zero = true)
+            -> lstm(4)
+            -> dense(1)
+    }
+
+    /// The same LSTM over the ragged rows of the non-zero ids.
+    struct RaggedLstm {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(9, 3)
+            -> lstm(4)
+            -> dense(1)
+    }
+
+    /// The LSTM reading id 0 as a token.
+    struct UnmaskedLstm {
+        input(shape = [7], dtype = i32)
+            -> embedding(9, 3)
+            -> lstm(4)
+            -> dense(1)
+    }
+
+    /// The mask passes a per-step dense layer, is read by a GRU returning its sequence and
+    /// by the average over the steps.
+    struct MaskedGruMean {
+        input(shape = [7], dtype = i32)
+            -> embedding(9, 3, mask_zero = true)
+            -> dense(5, activation = tanh)
+            -> gru(4, return_sequences = true)
+            -> global_average_pooling_1d()
+            -> dense(1)
+    }
+
+    /// The same over the ragged rows.
+    struct RaggedGruMean {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(9, 3)
+            -> dense(5, activation = tanh)
+            -> gru(4, return_sequences = true)
+            -> global_average_pooling_1d()
+            -> dense(1)
+    }
+
+    /// Both directions over the unmasked steps.
+    struct MaskedBi {
+        input(shape = [7], dtype = i32)
+            -> embedding(9, 3, mask_zero = true)
+            -> bidirectional(simple_rnn(3))
+            -> dense(1)
+    }
+
+    /// The same over the ragged rows.
+    struct RaggedBi {
+        input(shape = [None], ragged = true, dtype = i32)
+            -> embedding(9, 3)
+            -> bidirectional(simple_rnn(3))
+            -> dense(1)
+    }
+}
+
+/// `n` rows of 7 ids in `[0, 9)` with 0 to 7 non-zero ones, the zeros at the end and (in
+/// every third row) inside; the ragged rows of their non-zero ids; targets.
+fn ids(n: usize) -> (Array2<i32>, RaggedTensor<i32>, Array2<f32>) {
+    let mut rng = stratic_core::Rng::new(21);
+    let mut padded = Array2::zeros((n, 7));
+    let mut rows = Vec::new();
+    let mut y = Array2::zeros((n, 1));
+    for b in 0..n {
+        let len = b % 8;
+        let mut row = Vec::new();
+        for t in 0..len {
+            // A zero inside the row: Keras masks that step too.
+            let id = if b % 3 == 0 && t == 1 {
+                0
+            } else {
+                1 + (rng.uniform(0.0, 7.999) as i32)
+            };
+            padded[[b, t]] = id;
+            if id != 0 {
+                row.push(id);
+                y[[b, 0]] += id as f32 / 8.0 - 0.5;
+            }
+        }
+        rows.push(row);
+    }
+    let ragged = RaggedTensor::from_rows(&rows).expect("rows");
+    (padded, ragged, y)
+}
+
+fn copy_weights<A: Model, B: Model>(from: &A, to: &mut B) {
+    for (key, w) in from.weights() {
+        to.set_weight(&key, w.view()).expect("the same weights");
+    }
+}
+
+fn max_diff(a: &Array2<f32>, b: &Array2<f32>) -> f32 {
+    assert_eq!(a.dim(), b.dim());
+    (a - b).iter().fold(0.0f32, |m, d| m.max(d.abs()))
+}
+
+/// The weights of both models after the same training, keys and values.
+fn assert_same_weights<A: Model, B: Model>(a: &A, b: &B, tol: f32) {
+    let (wa, wb) = (a.weights(), b.weights());
+    assert_eq!(wa.len(), wb.len());
+    for ((ka, va), (kb, vb)) in wa.iter().zip(&wb) {
+        assert_eq!(ka, kb);
+        let d = (va - vb).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+        assert!(d < tol, "{ka} differs by {d} after training");
+    }
+}
+
+fn options() -> FitOptions {
+    FitOptions::default()
+        .epochs(3)
+        .batch_size(8)
+        .shuffle(false)
+        .verbose(0)
+}
+
+#[test]
+fn a_mask_zero_lstm_equals_the_lstm_on_ragged_rows_in_outputs_and_training() {
+    let (padded, ragged, y) = ids(30);
+    let masked = MaskedLstm::with_seed(1);
+    let mut plain = RaggedLstm::with_seed(2);
+    copy_weights(&masked, &mut plain);
+    let a = masked.predict(padded.view()).expect("predict");
+    let b = plain.predict(&ragged).expect("predict");
+    assert!(max_diff(&a, &b) < 1e-6, "{}", max_diff(&a, &b));
+    // Without the mask, id 0 would be read as a token: the padded rows' outputs differ.
+    let mut unmasked = UnmaskedLstm::with_seed(3);
+    copy_weights(&masked, &mut unmasked);
+    let c = unmasked.predict(padded.view()).expect("predict");
+    assert!(max_diff(&a, &c) > 1e-3);
+    let mut masked = masked.compile(SGD::new(0.1), Loss::mse());
+    let mut plain = plain.compile(SGD::new(0.1), Loss::mse());
+    let ha = masked
+        .fit(padded.view(), y.view(), &options())
+        .expect("fit");
+    let hb = plain.fit(&ragged, y.view(), &options()).expect("fit");
+    for (la, lb) in ha.loss().iter().zip(hb.loss()) {
+        assert!((la - lb).abs() < 1e-5 * lb.abs().max(1.0), "{la} vs {lb}");
+    }
+    // The table's row 0 feeds masked steps only: no gradient reaches it, as in the ragged
+    // model, which never looks it up.
+    assert_same_weights(masked.model(), plain.model(), 1e-5);
+}
+
+#[test]
+fn the_mask_passes_dense_layers_and_the_average_counts_only_non_zero_ids() {
+    let (padded, ragged, y) = ids(24);
+    let masked = MaskedGruMean::with_seed(3);
+    let mut plain = RaggedGruMean::with_seed(4);
+    copy_weights(&masked, &mut plain);
+    let a = masked.predict(padded.view()).expect("predict");
+    let b = plain.predict(&ragged).expect("predict");
+    assert!(max_diff(&a, &b) < 1e-6, "{}", max_diff(&a, &b));
+    let mut masked = masked.compile(SGD::new(0.1), Loss::mse());
+    let mut plain = plain.compile(SGD::new(0.1), Loss::mse());
+    masked
+        .fit(padded.view(), y.view(), &options())
+        .expect("fit");
+    plain.fit(&ragged, y.view(), &options()).expect("fit");
+    assert_same_weights(masked.model(), plain.model(), 1e-5);
+}
+
+#[test]
+fn a_mask_zero_bidirectional_layer_equals_it_on_ragged_rows() {
+    let (padded, ragged, y) = ids(24);
+    let masked = MaskedBi::with_seed(5);
+    let mut plain = RaggedBi::with_seed(6);
+    copy_weights(&masked, &mut plain);
+    let a = masked.predict(padded.view()).expect("predict");
+    let b = plain.predict(&ragged).expect("predict");
+    assert!(max_diff(&a, &b) < 1e-6, "{}", max_diff(&a, &b));
+    let mut masked = masked.compile(SGD::new(0.1), Loss::mse());
+    let mut plain = plain.compile(SGD::new(0.1), Loss::mse());
+    masked
+        .fit(padded.view(), y.view(), &options())
+        .expect("fit");
+    plain.fit(&ragged, y.view(), &options()).expect("fit");
+    assert_same_weights(masked.model(), plain.model(), 1e-5);
+}
+
+#[test]
+fn a_row_of_zeros_is_all_masked() {
+    let m = MaskedLstm::with_seed(0);
+    // Every step masked: the LSTM's state stays the initial zeros, so the output is the
+    // dense layer's bias alone.
+    let zeros = Array2::<i32>::zeros((1, 7));
+    let out = m.predict(zeros.view()).expect("predict");
+    let bias = m
+        .weights()
+        .into_iter()
+        .find(|(k, _)| k == "dense/bias")
+        .map(|(_, w)| w)
+        .expect("dense/bias");
+    assert!((out[[0, 0]] - bias[[0]]).abs() < 1e-6);
+}
