@@ -148,6 +148,30 @@ fn regularizers_are_declared_in_the_dsl() {
 }
 
 #[test]
+fn recurrent_regularizers_are_declared_in_the_dsl() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "dtype": "float32", "name": "input_layer"}},
+        {"class_name": "LSTM", "config": {"name": "lstm", "units": 4, "return_sequences": true,
+            "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.5}, "registered_name": null},
+            "recurrent_regularizer": {"module": "keras.regularizers", "class_name": "L1", "config": {"l1": 0.25}, "registered_name": null},
+            "bias_regularizer": null,
+            "activity_regularizer": {"class_name": "L1L2", "config": {"l1": 0.125, "l2": 0.5}}}},
+        {"class_name": "SimpleRNN", "config": {"name": "simple_rnn", "units": 2,
+            "bias_regularizer": {"class_name": "L2", "config": {"l2": 0.25}}}}]}}"#;
+    let source = declare(config, "M").unwrap();
+    assert!(
+        source.contains(
+            "lstm(4, kernel_regularizer = l2(0.5), recurrent_regularizer = l1(0.25), activity_regularizer = l1_l2(l1 = 0.125, l2 = 0.5), return_sequences = true, name = \"lstm\")"
+        ),
+        "{source}"
+    );
+    assert!(
+        source.contains("simple_rnn(2, bias_regularizer = l2(0.25), name = \"simple_rnn\")"),
+        "{source}"
+    );
+}
+
+#[test]
 fn check_finds_every_weight_of_every_fixture_where_the_declaration_puts_it() {
     for (file, weights) in [
         ("tests/fixtures/keras-files/mlp.keras", 6),
