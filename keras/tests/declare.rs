@@ -246,3 +246,31 @@ fn normalization_declares_its_given_statistics() {
         "{source}"
     );
 }
+
+#[test]
+fn check_reads_past_an_adapted_normalizations_count() {
+    // Keras 3 saves an adapted Normalization's `mean`, `variance` and a scalar int64 `count`
+    // (vars/2) that no declaration has as a weight: not a difference. A `count` of another
+    // shape is reported.
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "name": "input_layer"}},
+        {"class_name": "Normalization", "config": {"name": "normalization", "axis": [-1],
+            "invert": false, "mean": null, "variance": null}}]}}"#;
+    let weights = |count_shape: &[usize]| {
+        let mut tree = stratic_core::Hdf5Tree::new();
+        tree.dataset("layers/normalization/vars/0", &[3], vec![0.5, 1.0, 2.0])
+            .unwrap();
+        tree.dataset("layers/normalization/vars/1", &[3], vec![1.0, 4.0, 9.0])
+            .unwrap();
+        let n = count_shape.iter().product();
+        tree.dataset_i64("layers/normalization/vars/2", count_shape, vec![0; n])
+            .unwrap();
+        tree.to_bytes().unwrap()
+    };
+    let report = check_keras_parts(config, &weights(&[])).expect("checkable");
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert_eq!(report.matched, 2);
+    let report = check_keras_parts(config, &weights(&[2])).expect("checkable");
+    assert_eq!(report.problems.len(), 1, "{report:?}");
+    assert!(report.problems[0].contains("vars/2"), "{report:?}");
+}
