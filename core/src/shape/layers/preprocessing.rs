@@ -18,7 +18,7 @@ pub const NORMALIZATION_EPSILON: f64 = 1e-7;
 pub static NORMALIZATION: LayerSpec = LayerSpec {
     name: "normalization",
     class_name: "Normalization",
-    doc: "`(x - mean) / max(sqrt(variance), 1e-7)` per feature of `axis` (with `invert = true` Keras' de-normalization, `mean + x * max(sqrt(variance), 1e-7)`), the same in training and inference. `mean` and `variance` are given (`mean = [...], variance = [...]`, one value each per feature of the axis, or one for all; the layer then has no weights, as Keras), or left out and computed from data with `model.adapt_normalization(\"normalization\", x)`: then they are the non-trainable weights `mean` and `variance`, saved and loaded with the rest. Shape unchanged.",
+    doc: "`(x - mean) / max(sqrt(variance), 1e-7)` per feature of `axis` (with `invert = true` Keras' de-normalization, `mean + x * max(sqrt(variance), 1e-7)`), the same in training and inference. `mean` and `variance` are given (`mean = [...], variance = [...]`, one value each per feature of the axis, or one for all; the layer then has no weights, as Keras), or left out and computed from data with `model.adapt_normalization(\"normalization\", x)`: then they are the non-trainable weights `mean` and `variance`, saved and loaded with the rest (Keras files also hold Keras' scalar `count`, which Keras 3 keeps at 0 and which is written as 0 and read past). Shape unchanged.",
     params: &[
         ParamSpec::optional("axis", ParamKind::Int, ParamValue::Int(-1)),
         ParamSpec::optional("mean", ParamKind::Floats, ParamValue::None),
