@@ -340,3 +340,56 @@ fn a_gru_without_reset_after_round_trips_through_keras_files() {
     round_trip("gru_v1", &model, &mut GruV1::with_seed(5));
     keras_round_trip("gru_v1", &model, &mut GruV1::with_seed(6));
 }
+
+model! {
+    /// An adapted normalization: Keras saves its `mean`, `variance` and `count`.
+    struct Normed {
+        input(shape = [3]) -> normalization() -> dense(2)
+    }
+}
+
+#[test]
+fn an_adapted_normalization_is_saved_with_keras_count() {
+    let mut model = Normed::with_seed(1);
+    let data = stratic::ndarray::Array2::from_shape_fn((6, 3), |(r, c)| (r * 3 + c * c) as f32);
+    model
+        .adapt_normalization("normalization", data.view().into_dyn())
+        .expect("adapt");
+    let bytes = stratic::weights::keras_weights_bytes(&model).expect("bytes");
+    let file = stratic::weights::Hdf5File::parse(&bytes).expect("our reader");
+    let mut datasets: Vec<_> = file
+        .datasets()
+        .expect("datasets")
+        .into_iter()
+        .map(|d| {
+            (
+                d.path.clone(),
+                d.shape.clone(),
+                d.dtype.clone(),
+                d.data.to_vec(),
+            )
+        })
+        .collect();
+    datasets.sort();
+    let paths: Vec<&str> = datasets.iter().map(|d| d.0.as_str()).collect();
+    // Keras 3's layout: `mean`, `variance`, then the scalar int64 `count` (Keras' loader
+    // refuses a Normalization with two variables of its three).
+    assert_eq!(
+        paths,
+        [
+            "layers/dense/vars/0",
+            "layers/dense/vars/1",
+            "layers/normalization/vars/0",
+            "layers/normalization/vars/1",
+            "layers/normalization/vars/2",
+        ]
+    );
+    let count = &datasets[4];
+    assert_eq!(
+        (count.1.as_slice(), count.2.as_str(), count.3.as_slice()),
+        (&[][..], "int64", &0i64.to_le_bytes()[..])
+    );
+    // Read back past the count, into a fresh model, through both file kinds.
+    round_trip("normed", &model, &mut Normed::with_seed(5));
+    keras_round_trip("normed", &model, &mut Normed::with_seed(6));
+}

@@ -1,5 +1,6 @@
-//! The `normalization` preprocessing layer: `(x - mean) / sqrt(max(variance, 1e-7))`, with
-//! the statistics given in the declaration or adapted to data (Keras' `adapt`).
+//! The `normalization` preprocessing layer: `(x - mean) / max(sqrt(variance), 1e-7)`, with
+//! the statistics given in the declaration or adapted to data (Keras' `adapt`), and its
+//! inverse with `invert = true`.
 
 use ndarray::{Array3, Axis};
 use stratic::prelude::*;
@@ -26,9 +27,9 @@ model! {
     }
 }
 
-/// Keras' formula, by hand, in f64.
+/// Keras' formula, by hand, in f64: the standard deviation floored at `epsilon()`.
 fn by_hand(x: f32, mean: f64, variance: f64) -> f32 {
-    ((f64::from(x) - mean) / variance.max(1e-7).sqrt()) as f32
+    ((f64::from(x) - mean) / variance.sqrt().max(1e-7)) as f32
 }
 
 fn close(a: f32, b: f32) -> bool {
@@ -102,7 +103,7 @@ fn after_adapt_the_features_are_standardized() {
         assert!(mean.abs() < 1e-4, "feature {c}: mean {mean}");
         assert!((std - 1.0).abs() < 1e-4, "feature {c}: std {std}");
     }
-    // The constant feature: (5 - 5) / sqrt(1e-7) = 0, not a NaN.
+    // The constant feature: (5 - 5) / 1e-7 = 0, not a NaN.
     assert!(y.column(2).iter().all(|&v| v == 0.0));
 }
 
@@ -244,5 +245,51 @@ fn keras_documented_examples() {
         0.0,
     ]) {
         assert!(close(v, want), "{v} vs {want}");
+    }
+}
+
+model! {
+    /// Keras' de-normalization, adapted.
+    struct Inverted {
+        input(shape = [3]) -> normalization(invert = true)
+    }
+
+    /// De-normalization with given statistics, after their normalization.
+    struct RoundTrip {
+        input(shape = [3])
+            -> normalization(mean = [1.0, -2, 0.5], variance = [4.0, 0.25, 9])
+            -> normalization(mean = [1.0, -2, 0.5], variance = [4.0, 0.25, 9], invert = true)
+    }
+}
+
+#[test]
+fn inverted_normalization_is_keras_de_normalization() {
+    // Keras' own example (`Normalization` docstring): adapted to these rows, the inverted
+    // layer maps [1, 2, 3] to [2, 10, 8] (mean [1, 8, 5], variance [1, 1, 1]).
+    let adapt = ndarray::arr2(&[
+        [0.0f32, 7.0, 4.0],
+        [2.0, 9.0, 6.0],
+        [0.0, 7.0, 4.0],
+        [2.0, 9.0, 6.0],
+    ]);
+    let mut m = Inverted::with_seed(0);
+    m.adapt_normalization("normalization", adapt.view().into_dyn())
+        .unwrap();
+    let y = m
+        .predict(ndarray::arr2(&[[1.0f32, 2.0, 3.0]]).view())
+        .unwrap();
+    assert_eq!(y, ndarray::arr2(&[[2.0f32, 10.0, 8.0]]));
+    // By hand in f64 on other values: mean + x · sqrt(variance).
+    let x = Array2::from_shape_fn((4, 3), |(r, c)| r as f32 * 1.5 - c as f32);
+    let (mean, sd) = ([1.0f64, 8.0, 5.0], [1.0f64, 1.0, 1.0]);
+    let y = m.predict(x.view()).unwrap();
+    for ((r, c), &v) in y.indexed_iter() {
+        let want = (mean[c] + f64::from(x[[r, c]]) * sd[c]) as f32;
+        assert!(close(v, want), "({r}, {c}): {v} vs {want}");
+    }
+    // Normalizing then de-normalizing with the same statistics gives the input back.
+    let back = RoundTrip::with_seed(0).predict(x.view()).unwrap();
+    for (a, b) in back.iter().zip(&x) {
+        assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
     }
 }

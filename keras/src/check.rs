@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
+use stratic_core::shape::layers::keras_extra_variables;
 use stratic_core::shape::{
     DType, Dim, LayerInfo, Layout, ParamDefault, ParamKind, RuleInput, TensorSpec,
 };
@@ -173,7 +174,16 @@ pub fn check_keras_parts(config_json: &str, weights: &[u8]) -> Result<CheckRepor
         };
         *n += 1;
         let mut per_group: HashMap<&str, usize> = HashMap::new();
-        for w in spec.weight_specs(&rule) {
+        let specs = spec.weight_specs(&rule);
+        // Keras' variables that are no weight of the declaration (an adapted
+        // `Normalization`'s scalar `count`), after the layer's weights: not a difference.
+        for k in 0..keras_extra_variables(spec, &specs).len() {
+            let path = format!("layers/{file_layer}/vars/{}", specs.len() + k);
+            if saved.get(&path).is_some_and(|shape| shape.is_empty()) {
+                saved.remove(&path);
+            }
+        }
+        for w in specs {
             let i = per_group.entry(w.keras_group).or_insert(0);
             let group = if w.keras_group.is_empty() {
                 String::new()

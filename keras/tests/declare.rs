@@ -148,6 +148,30 @@ fn regularizers_are_declared_in_the_dsl() {
 }
 
 #[test]
+fn recurrent_regularizers_are_declared_in_the_dsl() {
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 3], "dtype": "float32", "name": "input_layer"}},
+        {"class_name": "LSTM", "config": {"name": "lstm", "units": 4, "return_sequences": true,
+            "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.5}, "registered_name": null},
+            "recurrent_regularizer": {"module": "keras.regularizers", "class_name": "L1", "config": {"l1": 0.25}, "registered_name": null},
+            "bias_regularizer": null,
+            "activity_regularizer": {"class_name": "L1L2", "config": {"l1": 0.125, "l2": 0.5}}}},
+        {"class_name": "SimpleRNN", "config": {"name": "simple_rnn", "units": 2,
+            "bias_regularizer": {"class_name": "L2", "config": {"l2": 0.25}}}}]}}"#;
+    let source = declare(config, "M").unwrap();
+    assert!(
+        source.contains(
+            "lstm(4, kernel_regularizer = l2(0.5), recurrent_regularizer = l1(0.25), activity_regularizer = l1_l2(l1 = 0.125, l2 = 0.5), return_sequences = true, name = \"lstm\")"
+        ),
+        "{source}"
+    );
+    assert!(
+        source.contains("simple_rnn(2, bias_regularizer = l2(0.25), name = \"simple_rnn\")"),
+        "{source}"
+    );
+}
+
+#[test]
 fn check_finds_every_weight_of_every_fixture_where_the_declaration_puts_it() {
     for (file, weights) in [
         ("tests/fixtures/keras-files/mlp.keras", 6),
@@ -221,4 +245,32 @@ fn normalization_declares_its_given_statistics() {
         source.contains("normalization(name = \"adapted\")"),
         "{source}"
     );
+}
+
+#[test]
+fn check_reads_past_an_adapted_normalizations_count() {
+    // Keras 3 saves an adapted Normalization's `mean`, `variance` and a scalar int64 `count`
+    // (vars/2) that no declaration has as a weight: not a difference. A `count` of another
+    // shape is reported.
+    let config = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "name": "input_layer"}},
+        {"class_name": "Normalization", "config": {"name": "normalization", "axis": [-1],
+            "invert": false, "mean": null, "variance": null}}]}}"#;
+    let weights = |count_shape: &[usize]| {
+        let mut tree = stratic_core::Hdf5Tree::new();
+        tree.dataset("layers/normalization/vars/0", &[3], vec![0.5, 1.0, 2.0])
+            .unwrap();
+        tree.dataset("layers/normalization/vars/1", &[3], vec![1.0, 4.0, 9.0])
+            .unwrap();
+        let n = count_shape.iter().product();
+        tree.dataset_i64("layers/normalization/vars/2", count_shape, vec![0; n])
+            .unwrap();
+        tree.to_bytes().unwrap()
+    };
+    let report = check_keras_parts(config, &weights(&[])).expect("checkable");
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert_eq!(report.matched, 2);
+    let report = check_keras_parts(config, &weights(&[2])).expect("checkable");
+    assert_eq!(report.problems.len(), 1, "{report:?}");
+    assert!(report.problems[0].contains("vars/2"), "{report:?}");
 }

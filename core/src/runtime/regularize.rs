@@ -84,7 +84,7 @@ pub(crate) fn has_weight_regularizers<M: Model>() -> bool {
 pub(crate) fn has_activity_regularizers<M: Model>() -> bool {
     M::layers()
         .iter()
-        .any(|l| l.config.regularizer("activity_regularizer").is_some())
+        .any(|l| crate::shape::activity_regularizer(&l.config).is_some())
 }
 
 /// The weight penalty of `model`: the sum over its trainable weights of their regularizers'

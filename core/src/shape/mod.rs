@@ -25,7 +25,8 @@ pub use layers::{
 };
 pub use ragged::{ragged_rank, ragged_type_spec_rank};
 pub use regularizer::{
-    regularizes, weight_regularizer, Regularizer, RegularizerKind, REGULARIZERS,
+    activity_regularizer, regularizes, weight_regularizer, Regularizer, RegularizerKind,
+    REGULARIZERS,
 };
 pub use spec::{
     weight_counts, Arity, Config, DTypeClass, InputSpec, LayerSpec, MaskFlow, ParamDefault,

@@ -144,15 +144,29 @@ pub fn regularizes(param: &str, variable: &str) -> bool {
     param.strip_suffix("_regularizer") == Some(name) && name != "activity"
 }
 
-/// The regularizer `config` sets for the weight `variable`, if any.
+/// The regularizer `config` sets for the weight `variable`, if any. A wrapper's weights are
+/// its wrapped layer's (`bidirectional(lstm(4, kernel_regularizer = l2(0.01)))`: both
+/// directions' kernels), so the wrapped layer's configuration is searched too.
 pub fn weight_regularizer(config: &Config, variable: &str) -> Option<Regularizer> {
-    config
-        .values()
-        .iter()
-        .find_map(|(name, value)| match value {
-            ParamValue::Regularizer(r) if regularizes(name, variable) => Some(*r),
-            _ => None,
-        })
+    regularizer_in(config.values(), &|name| regularizes(name, variable))
+}
+
+/// The `activity_regularizer` of `config`, or of the layer it wraps: Keras' `Bidirectional`
+/// calls each direction's copy as a layer, so each copy's output is penalised.
+pub fn activity_regularizer(config: &Config) -> Option<Regularizer> {
+    regularizer_in(config.values(), &|name| name == "activity_regularizer")
+}
+
+/// The first regularizer among `values` (or a nested layer's) whose parameter `wanted`.
+fn regularizer_in(
+    values: &[(&'static str, ParamValue)],
+    wanted: &dyn Fn(&str) -> bool,
+) -> Option<Regularizer> {
+    values.iter().find_map(|(name, value)| match value {
+        ParamValue::Regularizer(r) if wanted(name) => Some(*r),
+        ParamValue::Layer(_, inner) => regularizer_in(inner, wanted),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -629,12 +629,17 @@ impl LayerSpec {
                 continue;
             }
             let weight = p.name.trim_end_matches("_regularizer");
-            let why = if rule.config.get("use_bias") == Some(&ParamValue::Bool(false))
-                && weight == "bias"
-            {
-                " (`use_bias = false`)"
+            // The flag that removed the weight, as Keras names it.
+            let flag = match weight {
+                "bias" => "use_bias",
+                "gamma" => "scale",
+                "beta" => "center",
+                _ => "",
+            };
+            let why = if rule.config.get(flag) == Some(&ParamValue::Bool(false)) {
+                format!(" (`{flag} = false`)")
             } else {
-                ""
+                String::new()
             };
             return Err(RuleError::new(format!(
                 "layer '{}' ({}) has no `{weight}` weight{why}, so `{}` has nothing to regularize; remove it",

@@ -164,13 +164,14 @@ model! {
 }
 
 model! {
-    /// The normalizations in inference form: `normalization()` declared and adapted, batch
+    /// The normalizations in inference form: `normalization()` declared (inverted, Keras'
+    /// de-normalization, one variance 0 so the standard deviation's floor shows) and adapted, batch
     /// normalization (moving statistics set away from 0 and 1) and layer normalization, each
     /// over the last and an inner axis, with and without `center` and `scale`.
     pub struct Norms {
         let x = input(shape = [4, 3], name = "x");
         (
-            x -> normalization(mean = [1.0, -2, 0.5], variance = [4.0, 0.25, 2.0], name = "given"),
+            x -> normalization(mean = [1.0, -2, 0.5], variance = [4.0, 0.25, 0], invert = true, name = "given"),
             x -> normalization(axis = 1, name = "adapted"),
             x -> batch_normalization(name = "bn"),
             x -> batch_normalization(axis = 1, center = false, name = "bn_steps"),

@@ -214,8 +214,11 @@ pub(crate) fn scalar_derivative(act: Activation, z: f32, a: f32) -> f32 {
                 a + 1.0
             }
         }
+        // TensorFlow's `SeluGrad` (Keras' backend): `scale` unless the output is negative, so
+        // `scale` at exactly 0 (JAX's `where(x > 0, ..)` would give `scale · alpha` there).
+        // A NaN output takes the second arm and stays NaN.
         Activation::Selu => {
-            if a > 0.0 {
+            if a >= 0.0 {
                 SELU_SCALE
             } else {
                 a + SELU_SCALE * SELU_ALPHA
@@ -378,6 +381,40 @@ mod tests {
         let mut x = array![[1000.0f32, 999.0]];
         forward(Activation::Softmax, x.view_mut());
         assert!(x.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn kinks_take_tensorflows_side() {
+        // At exactly 0, TensorFlow's gradient kernels (relu_op_functor.h) give: ReluGrad 0
+        // (`features > 0`), EluGrad 1 and SeluGrad `scale` (both `activations < 0` for the
+        // exponential side).
+        let z = array![[0.0f32, -0.0]];
+        let g = array![[1.0f32, 1.0]];
+        for (act, want) in [
+            (Activation::Relu, 0.0),
+            (Activation::Elu, 1.0),
+            (Activation::Selu, SELU_SCALE),
+        ] {
+            let mut a = z.clone();
+            forward(act, a.view_mut());
+            let mut dz = Array2::zeros(z.dim());
+            backward(act, z.view(), a.view(), g.view(), dz.view_mut());
+            for &d in dz.iter() {
+                assert_eq!(d, want, "{act:?} at 0");
+            }
+            assert_eq!(
+                scalar_derivative(act, 0.0, scalar(act, 0.0)),
+                want,
+                "{act:?}"
+            );
+        }
+        // Either side of 0, the two branches.
+        assert_eq!(
+            scalar_derivative(Activation::Selu, 1e-6, scalar(Activation::Selu, 1e-6)),
+            SELU_SCALE
+        );
+        let below = scalar_derivative(Activation::Selu, -1e-6, scalar(Activation::Selu, -1e-6));
+        assert!((below - SELU_SCALE * SELU_ALPHA).abs() < 1e-5, "{below}");
     }
 
     #[test]

@@ -278,6 +278,35 @@ mod tests {
     }
 
     #[test]
+    fn tied_maxima_give_the_gradient_to_the_first_in_row_major_order() {
+        // TensorFlow's CPU `MaxPoolGrad` (the argmax of `SpatialMaxPoolWithArgMaxHelper`,
+        // `output < input` strictly) keeps the first of equal inputs in (row, column) order:
+        // the whole gradient goes there, none to the later ties.
+        // One 2x4 image, two channels, 2x2 windows, stride 2: window 0 is all 5 in channel 0
+        // and has 7 at (0, 1) and (1, 0) in channel 1; window 1 has 3 at (1, 2) and (1, 3).
+        #[rustfmt::skip]
+        let x = vec![
+            5.0, 0.0,  5.0, 7.0,  1.0, 0.0,  2.0, 0.0,
+            5.0, 7.0,  5.0, 1.0,  3.0, 0.0,  3.0, 0.0,
+        ];
+        let win = win(2, 4, 2, 2, Padding::Valid);
+        let mut out = vec![0.0; 4];
+        let mut arg = vec![0usize; 4];
+        max_pool(&x, 1, 2, &win, &mut out, Some(&mut arg));
+        assert_eq!(out, vec![5.0, 7.0, 3.0, 0.0]);
+        let mut dx = vec![0.0; x.len()];
+        max_pool_backward(&[1.0, 2.0, 3.0, 4.0], &arg, &mut dx);
+        let mut want = vec![0.0; x.len()];
+        // Channel 0: (0, 0) of window 0, (1, 2) of window 1; channel 1: (0, 1) of window 0,
+        // (0, 2) of window 1 (all four of its values are 0).
+        want[0] = 1.0;
+        want[3] = 2.0;
+        want[12] = 3.0;
+        want[5] = 4.0;
+        assert_eq!(dx, want);
+    }
+
+    #[test]
     fn pooling_skips_the_padding() {
         // One 3x3 image of one channel, 2x2 windows, stride 2, same padding: 2x2 outputs, the
         // last row and column of windows half outside.

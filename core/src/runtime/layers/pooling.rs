@@ -237,13 +237,36 @@ impl GlobalPooling {
             return;
         }
         if self.mode == PoolingMode::Max {
-            // Only each maximum receives the gradient.
+            // Only the maxima receive the gradient, split evenly between tied ones: Keras'
+            // global max pooling is `reduce_max`, whose TensorFlow gradient (`_MinOrMaxGrad`)
+            // divides it by the number of inputs equal to the maximum.
             self.buf.grad_input.fill(0.0);
-            for (i, g) in grad_output.rows().into_iter().enumerate() {
-                for (j, gv) in g.iter().enumerate() {
-                    if let Some(&r) = self.buf.argmax.get(i * f + j) {
-                        if let Some(dst) = self.buf.grad_input.get_mut((r, j)) {
-                            *dst = *gv;
+            let mut ties = vec![0u32; f];
+            for (i, (&(a, b), g)) in self.buf.ranges.iter().zip(grad_output.rows()).enumerate() {
+                let (b, m) = (b.min(x.nrows()), self.buf.out.row(i));
+                ties.fill(0);
+                for r in a..b {
+                    for ((t, v), m) in ties.iter_mut().zip(x.row(r)).zip(m) {
+                        *t += u32::from(v == m);
+                    }
+                }
+                for r in a..b {
+                    let mut d = self.buf.grad_input.row_mut(r);
+                    for (((d, v), m), (&t, &gv)) in
+                        d.iter_mut().zip(x.row(r)).zip(m).zip(ties.iter().zip(g))
+                    {
+                        if v == m {
+                            *d = gv / t as f32;
+                        }
+                    }
+                }
+                for (j, (&t, &gv)) in ties.iter().zip(g).enumerate() {
+                    // A NaN maximum equals nothing: its gradient goes where it was taken.
+                    if t == 0 {
+                        if let Some(&r) = self.buf.argmax.get(i * f + j) {
+                            if let Some(dst) = self.buf.grad_input.get_mut((r, j)) {
+                                *dst = gv;
+                            }
                         }
                     }
                 }
@@ -372,6 +395,32 @@ mod tests {
         // Rows: [[1, -1], [3, 5]], [], [[2, 0]]
         RaggedTensor::from_parts(vec![1.0, -1.0, 3.0, 5.0, 2.0, 0.0], &[2], &[[0, 2, 2, 3]])
             .unwrap()
+    }
+
+    #[test]
+    fn tied_maxima_share_the_gradient_as_tensorflow_does() {
+        // Rows [[2, 1], [2, 3], [2, 3]] and [[4, 0]]: in row 0, feature 0 has three tied
+        // maxima and feature 1 two; TensorFlow's `reduce_max` gradient splits the output
+        // gradient evenly between them (first-maximum-takes-all would give [6, 0, 0]).
+        let x = RaggedTensor::from_parts(
+            vec![2.0f32, 1.0, 2.0, 3.0, 2.0, 3.0, 4.0, 0.0],
+            &[2],
+            &[[0, 3, 4]],
+        )
+        .unwrap();
+        let mut p = GlobalPooling::new(PoolingMode::Max);
+        p.forward_train_ragged(x.view());
+        assert_eq!(p.buf.out, arr2(&[[2.0, 3.0], [4.0, 0.0]]));
+        p.backward_ragged(x.view(), arr2(&[[6.0, 5.0], [1.0, 7.0]]).view());
+        assert_eq!(
+            p.buf.grad_input,
+            arr2(&[[2.0, 0.0], [2.0, 2.5], [2.0, 2.5], [1.0, 7.0]])
+        );
+        // Dense rows, the same rule.
+        let d = arr2(&[[1.0f32], [1.0], [0.5], [0.5]]);
+        p.forward_train_dense(d.view(), 4);
+        p.backward_dense(d.view(), arr2(&[[3.0]]).view());
+        assert_eq!(p.buf.grad_input, arr2(&[[1.5], [1.5], [0.0], [0.0]]));
     }
 
     #[test]

@@ -15,17 +15,20 @@ use crate::runtime::{
 use crate::shape::layers::{norm_axis, NORMALIZATION, NORMALIZATION_EPSILON};
 use crate::shape::{Config, LayerSpec, TensorSpec};
 
-/// A built `Normalization` layer: `(x - mean) / sqrt(max(variance, epsilon))` per feature.
+/// A built `Normalization` layer: `(x - mean) / max(sqrt(variance), epsilon)` per feature,
+/// or with `invert` its inverse, `mean + x * max(sqrt(variance), epsilon)`.
 #[derive(Clone, Debug)]
 pub struct Normalization {
     mean: Vec<f32>,
     variance: Vec<f32>,
+    /// Keras' `invert`: de-normalizes.
+    invert: bool,
     /// Whether `mean` and `variance` were given in the declaration (constants, not weights).
     given: bool,
     blocks: Blocks,
     shape: [usize; 1],
-    // `1 / sqrt(max(variance, epsilon))` and `-mean` times it, refreshed by every pass (the
-    // statistics change under `adapt` and `set_weight`).
+    // The affine map's per-feature factors (see `normalization_factors`), refreshed by every
+    // pass (the statistics change under `adapt` and `set_weight`).
     scale: Vec<f32>,
     shift: Vec<f32>,
     zeros: Vec<f32>,
@@ -33,10 +36,13 @@ pub struct Normalization {
     grad_input: Array2<f32>,
 }
 
-/// The per-feature `scale` and `shift` of `(x - mean) / sqrt(max(variance, epsilon))`.
+/// The per-feature `scale` and `shift` of `x · scale + shift`: with `sd = max(sqrt(variance),
+/// epsilon)` (Keras floors the standard deviation, not the variance), `1 / sd` and
+/// `-mean / sd`, or inverted `sd` and `mean`.
 fn normalization_factors(
     mean: &[f32],
     variance: &[f32],
+    invert: bool,
     scale: &mut Vec<f32>,
     shift: &mut Vec<f32>,
 ) {
@@ -44,9 +50,15 @@ fn normalization_factors(
     scale.clear();
     shift.clear();
     for (&m, &v) in mean.iter().zip(variance) {
-        let s = 1.0 / v.max(eps).sqrt();
-        scale.push(s);
-        shift.push(-m * s);
+        let sd = v.sqrt().max(eps);
+        if invert {
+            scale.push(sd);
+            shift.push(m);
+        } else {
+            let s = 1.0 / sd;
+            scale.push(s);
+            shift.push(-m * s);
+        }
     }
 }
 
@@ -84,6 +96,7 @@ impl BuildLayer for Normalization {
         Normalization {
             mean,
             variance,
+            invert: config.bool("invert"),
             given,
             blocks,
             shape: [n],
@@ -111,9 +124,10 @@ fn flat<'a>(x: &ArrayView2<'a, f32>) -> Cow<'a, [f32]> {
 }
 
 impl Layer for Normalization {
-    /// `x · scale + shift` per channel as `call` computes it, `scale = 1 / sqrt(max(variance,
-    /// epsilon))` and `shift = -mean · scale`: from the `mean` and `variance` initializers
-    /// when adapted, from constants when they were declared.
+    /// `x · scale + shift` per channel as `call` computes it, with `sd = max(sqrt(variance),
+    /// epsilon)`: `scale = 1 / sd` and `shift = -mean · scale`, or inverted `sd` and `mean`;
+    /// from the `mean` and `variance` initializers when adapted, from constants when they
+    /// were declared.
     fn export_onnx(&self, cx: &mut LayerExport<'_>) -> Result<(), Error> {
         let axis = cx
             .input_spec(0)
@@ -135,13 +149,18 @@ impl Layer for Normalization {
             (cx.weight("mean")?, cx.weight("variance")?)
         };
         let eps = cx.scalar("epsilon", NORMALIZATION_EPSILON as f32);
-        let (floor, sd, scale) = (cx.tmp("variance_floor"), cx.tmp("std"), cx.tmp("scale"));
-        cx.node("Max", &[&variance, &eps], &[&floor], vec![]);
-        cx.node("Sqrt", &[&floor], &[&sd], vec![]);
-        cx.node("Reciprocal", &[&sd], &[&scale], vec![]);
-        let (moved, shift) = (cx.tmp("mean_scaled"), cx.tmp("shift"));
-        cx.node("Mul", &[&mean, &scale], &[&moved], vec![]);
-        cx.node("Neg", &[&moved], &[&shift], vec![]);
+        let (root, sd) = (cx.tmp("root"), cx.tmp("std"));
+        cx.node("Sqrt", &[&variance], &[&root], vec![]);
+        cx.node("Max", &[&root, &eps], &[&sd], vec![]);
+        let (scale, shift) = if self.invert {
+            (sd, mean)
+        } else {
+            let (scale, moved, shift) = (cx.tmp("scale"), cx.tmp("mean_scaled"), cx.tmp("shift"));
+            cx.node("Reciprocal", &[&sd], &[&scale], vec![]);
+            cx.node("Mul", &[&mean, &scale], &[&moved], vec![]);
+            cx.node("Neg", &[&moved], &[&shift], vec![]);
+            (scale, shift)
+        };
         let (scale, shift) = (cx.along_axis(&scale, axis), cx.along_axis(&shift, axis));
         let scaled = cx.tmp("scaled");
         cx.node("Mul", &[&x, &scale], &[&scaled], vec![]);
@@ -152,7 +171,13 @@ impl Layer for Normalization {
     fn call(&self, x: Input<'_>) -> Array2<f32> {
         let x = x.rows().unwrap_or_else(empty_rows);
         let (mut scale, mut shift) = (Vec::new(), Vec::new());
-        normalization_factors(&self.mean, &self.variance, &mut scale, &mut shift);
+        normalization_factors(
+            &self.mean,
+            &self.variance,
+            self.invert,
+            &mut scale,
+            &mut shift,
+        );
         let mut out = Array2::zeros(x.dim());
         if let Some(o) = out.as_slice_mut() {
             channel_affine(&flat(&x), self.blocks, &scale, &shift, o);
@@ -164,7 +189,13 @@ impl Layer for Normalization {
         let x = x.rows().unwrap_or_else(empty_rows);
         let (rows, cols) = x.dim();
         ensure_rows(&mut self.out, rows, cols);
-        normalization_factors(&self.mean, &self.variance, &mut self.scale, &mut self.shift);
+        normalization_factors(
+            &self.mean,
+            &self.variance,
+            self.invert,
+            &mut self.scale,
+            &mut self.shift,
+        );
         if let Some(o) = self.out.as_slice_mut() {
             channel_affine(&flat(&x), self.blocks, &self.scale, &self.shift, o);
         }
@@ -535,8 +566,9 @@ mod tests {
         let mut n = Normalization::from_config(&NORMALIZATION, &config, &[input], &mut Rng::new(0));
         let x = array![[3.0f32, -1.0], [0.0, 2.0]];
         n.forward(x.view().into(), &mut ForwardContext::training(0));
-        // A variance of 0 is floored at Keras' epsilon, 1e-7.
-        let inv = [0.5f32, 1.0 / 1e-7f32.sqrt()];
+        // Keras floors the standard deviation (not the variance) at its epsilon, 1e-7:
+        // a variance of 0 divides by 1e-7 (flooring the variance would divide by 3.2e-4).
+        let inv = [0.5f32, 1.0 / 1e-7f32];
         let want = array![[1.0f32, 0.0], [-0.5, 3.0 * inv[1]]];
         for (a, b) in n.output().iter().zip(&want) {
             assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
@@ -548,6 +580,36 @@ mod tests {
             let want = g[[r, c]] * inv[c];
             assert!(
                 (v - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "{v} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn inverted_normalization_multiplies_by_the_standard_deviation() {
+        use crate::shape::{Dim, ParamValue};
+        let config = NORMALIZATION.configure(vec![
+            ("mean", ParamValue::Floats(vec![1.0, -1.0].into())),
+            ("variance", ParamValue::Floats(vec![4.0, 0.0].into())),
+            ("invert", ParamValue::Bool(true)),
+        ]);
+        let input = TensorSpec::dense(vec![Dim::Known(2)]);
+        let mut n = Normalization::from_config(&NORMALIZATION, &config, &[input], &mut Rng::new(0));
+        let x = array![[3.0f32, -1.0], [0.0, 2.0]];
+        n.forward(x.view().into(), &mut ForwardContext::training(0));
+        // Keras: mean + x * max(sqrt(variance), 1e-7).
+        let sd = [2.0f32, 1e-7];
+        let want = array![[7.0f32, -1.0 - 1e-7], [1.0, -1.0 + 2e-7]];
+        for (a, b) in n.output().iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert_eq!(n.call(x.view().into()), n.output());
+        let g = array![[1.0f32, -2.0], [0.5, 4.0]];
+        n.backward(x.view().into(), g.view(), true);
+        for ((r, c), &v) in n.grad_input().indexed_iter() {
+            let want = g[[r, c]] * sd[c];
+            assert!(
+                (v - want).abs() <= 1e-6 * want.abs().max(1e-6),
                 "{v} vs {want}"
             );
         }

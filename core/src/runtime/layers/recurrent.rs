@@ -18,7 +18,8 @@ use crate::runtime::kernels::activations::scalar_derivative;
 use crate::runtime::kernels::fast_math;
 use crate::runtime::kernels::gemm::sgemm;
 use crate::runtime::{
-    init, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef, Rng,
+    init, ActivityRegularizer, BuildLayer, Error, ForwardContext, Input, Layer, ParamMut, ParamRef,
+    Rng,
 };
 use crate::shape::layers::cell_of;
 use crate::shape::{Activation, CellKind, Config, LayerSpec, RecurrentConfig, TensorSpec};
@@ -206,6 +207,8 @@ pub struct Recurrent {
     /// Keras' `zero_output_for_mask`: with a mask and `return_sequences`, masked steps output
     /// zeros rather than the last state (`Bidirectional` sets it).
     zero_output_for_mask: bool,
+    /// Keras' `activity_regularizer`, on the layer's output (the sequence or the last state).
+    activity: ActivityRegularizer,
     names: [&'static str; 3],
     features: usize,
     /// The steps of a dense input (its rows are `batch · steps`); unused on ragged input.
@@ -263,6 +266,7 @@ impl BuildLayer for Recurrent {
             config.float("recurrent_dropout") as f32,
             seed,
         );
+        layer.activity = ActivityRegularizer::from_config(config);
         layer
     }
 }
@@ -327,6 +331,7 @@ impl Recurrent {
             recurrent_dropout: 0.0,
             rng: None,
             zero_output_for_mask: false,
+            activity: ActivityRegularizer::default(),
             names,
             features,
             steps,
@@ -1411,6 +1416,7 @@ impl Layer for Recurrent {
         self.rng = own;
         self.trace = tr;
         self.out = out;
+        self.activity.forward(self.out.view(), cx);
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {
@@ -1419,7 +1425,11 @@ impl Layer for Recurrent {
 
     fn backward(&mut self, x: Input<'_>, grad_output: ArrayView2<'_, f32>, need: bool) {
         let rows = x.rows().map_or(0, |r| r.nrows());
+        // Taken out for the call, so its buffer and the layer's can be borrowed together.
+        let mut activity = std::mem::take(&mut self.activity);
+        let grad_output = activity.backward(self.out.view(), grad_output.reborrow());
         self.backprop(rows, grad_output, need);
+        self.activity = activity;
     }
 
     fn grad_input(&self) -> ArrayView2<'_, f32> {

@@ -30,7 +30,24 @@ pub struct Hdf5Tree {
 #[derive(Clone, Debug)]
 enum Node {
     Group(Hdf5Tree),
-    Dataset { shape: Vec<usize>, data: Vec<f32> },
+    Dataset { shape: Vec<usize>, data: Values },
+}
+
+/// A dataset's values: `f32` weights, or `int64` (Keras' integer variables, e.g. an adapted
+/// `Normalization`'s `count`).
+#[derive(Clone, Debug)]
+enum Values {
+    F32(Vec<f32>),
+    I64(Vec<i64>),
+}
+
+impl Values {
+    fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::I64(v) => v.len(),
+        }
+    }
 }
 
 fn err(message: impl Into<String>) -> Error {
@@ -61,8 +78,22 @@ impl Hdf5Tree {
         Ok(at)
     }
 
-    /// Adds the dataset `path` of `shape` (row-major `data`), creating its groups.
+    /// Adds the `float32` dataset `path` of `shape` (row-major `data`), creating its groups.
     pub fn dataset(&mut self, path: &str, shape: &[usize], data: Vec<f32>) -> Result<(), Error> {
+        self.insert(path, shape, Values::F32(data))
+    }
+
+    /// Adds the `int64` dataset `path` of `shape` (row-major `data`), creating its groups.
+    pub fn dataset_i64(
+        &mut self,
+        path: &str,
+        shape: &[usize],
+        data: Vec<i64>,
+    ) -> Result<(), Error> {
+        self.insert(path, shape, Values::I64(data))
+    }
+
+    fn insert(&mut self, path: &str, shape: &[usize], data: Values) -> Result<(), Error> {
         let count = shape
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
@@ -177,29 +208,51 @@ impl Writer {
         self.object_header(&[(0x0011, body)])
     }
 
-    fn dataset(&mut self, shape: &[usize], data: &[f32]) -> u64 {
+    fn dataset(&mut self, shape: &[usize], data: &Values) -> u64 {
         let raw = self.here();
-        for v in data {
-            self.out.extend_from_slice(&v.to_le_bytes());
-        }
+        let bytes = match data {
+            Values::F32(v) => {
+                v.iter()
+                    .for_each(|v| self.out.extend_from_slice(&v.to_le_bytes()));
+                4
+            }
+            Values::I64(v) => {
+                v.iter()
+                    .for_each(|v| self.out.extend_from_slice(&v.to_le_bytes()));
+                8
+            }
+        };
         // Dataspace, version 1: rank, no maximum dims.
         let mut space = vec![1, shape.len() as u8, 0, 0, 0, 0, 0, 0];
         for &d in shape {
             space.extend_from_slice(&(d as u64).to_le_bytes());
         }
-        // Datatype: IEEE little-endian binary32 (class 1, version 1), as numpy's float32.
-        let mut dtype = vec![0x11, 0x20, 0x1f, 0x00];
-        dtype.extend_from_slice(&4u32.to_le_bytes());
-        dtype.extend_from_slice(&0u16.to_le_bytes()); // bit offset
-        dtype.extend_from_slice(&32u16.to_le_bytes()); // precision
-        dtype.extend_from_slice(&[23, 8, 0, 23]); // exponent at 23, 8 bits; mantissa at 0, 23
-        dtype.extend_from_slice(&127u32.to_le_bytes());
+        let dtype = match data {
+            // IEEE little-endian binary32 (class 1, version 1), as numpy's float32.
+            Values::F32(_) => {
+                let mut dtype = vec![0x11, 0x20, 0x1f, 0x00];
+                dtype.extend_from_slice(&4u32.to_le_bytes());
+                dtype.extend_from_slice(&0u16.to_le_bytes()); // bit offset
+                dtype.extend_from_slice(&32u16.to_le_bytes()); // precision
+                dtype.extend_from_slice(&[23, 8, 0, 23]); // exponent at 23, 8 bits; mantissa at 0, 23
+                dtype.extend_from_slice(&127u32.to_le_bytes());
+                dtype
+            }
+            // Little-endian signed 64-bit fixed point (class 0, version 1), numpy's int64.
+            Values::I64(_) => {
+                let mut dtype = vec![0x10, 0x08, 0x00, 0x00];
+                dtype.extend_from_slice(&8u32.to_le_bytes());
+                dtype.extend_from_slice(&0u16.to_le_bytes()); // bit offset
+                dtype.extend_from_slice(&64u16.to_le_bytes()); // precision
+                dtype
+            }
+        };
         // Fill value, version 2: allocated late, written if set, none defined (h5py's).
         let fill = vec![2, 2, 2, 0];
         // Layout, version 3: contiguous at `raw`.
         let mut layout = vec![3, 1];
         layout.extend_from_slice(&raw.to_le_bytes());
-        layout.extend_from_slice(&((data.len() * 4) as u64).to_le_bytes());
+        layout.extend_from_slice(&((data.len() * bytes) as u64).to_le_bytes());
         self.object_header(&[
             (0x0001, space),
             (0x0003, dtype),
@@ -321,6 +374,59 @@ mod tests {
         for d in file.datasets().unwrap() {
             assert_eq!(d.dtype, "float32");
         }
+    }
+
+    #[test]
+    fn int64_datasets_read_back_as_numpy_int64() {
+        // Keras' integer variables (a `Normalization`'s scalar `count`) beside float ones.
+        let mut tree = Hdf5Tree::new();
+        tree.dataset_i64("layers/normalization/vars/2", &[], vec![-7])
+            .unwrap();
+        tree.dataset_i64("v/1", &[2], vec![i64::MIN, i64::MAX])
+            .unwrap();
+        tree.dataset("layers/normalization/vars/0", &[1], vec![0.5])
+            .unwrap();
+        assert!(tree.dataset_i64("v/2", &[2], vec![1]).is_err());
+        let bytes = tree.to_bytes().unwrap();
+        let file = Hdf5File::parse(&bytes).unwrap();
+        let mut got: Vec<_> = file
+            .datasets()
+            .unwrap()
+            .into_iter()
+            .map(|d| {
+                (
+                    d.path.clone(),
+                    d.shape.clone(),
+                    d.dtype.clone(),
+                    d.data.to_vec(),
+                )
+            })
+            .collect();
+        got.sort();
+        let bytes_of = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "layers/normalization/vars/0".to_string(),
+                    vec![1],
+                    "float32".to_string(),
+                    0.5f32.to_le_bytes().to_vec()
+                ),
+                (
+                    "layers/normalization/vars/2".to_string(),
+                    vec![],
+                    "int64".to_string(),
+                    bytes_of(&[-7])
+                ),
+                (
+                    "v/1".to_string(),
+                    vec![2],
+                    "int64".to_string(),
+                    bytes_of(&[i64::MIN, i64::MAX])
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -202,7 +202,28 @@ pub fn keras_weights_bytes<M: Model>(model: &M) -> Result<Vec<u8>, Error> {
         let data: Vec<f32> = value.iter().copied().collect();
         tree.dataset(&path, value.shape(), data)?;
     }
+    // Keras' variables that are no weight here (a `Normalization`'s `count`: 0), without
+    // which Keras refuses the file.
+    for path in keras_extra_paths::<M>() {
+        tree.dataset_i64(&path, &[], vec![0])?;
+    }
     tree.to_bytes()
+}
+
+/// The file paths of the variables Keras keeps beyond a model's weights
+/// ([`keras_extra_variables`](crate::shape::layers::keras_extra_variables)), numbered after
+/// the layer's weights as Keras numbers them (all are directly under the layer).
+fn keras_extra_paths<M: Model>() -> Vec<String> {
+    let mut next = file_layer_namer();
+    let mut out = Vec::new();
+    for l in M::layers() {
+        let file_layer = next(l.class_name());
+        let extra = crate::shape::layers::keras_extra_variables(l.spec, &l.weights);
+        for i in 0..extra.len() {
+            out.push(format!("layers/{file_layer}/vars/{}", l.weights.len() + i));
+        }
+    }
+    out
 }
 
 /// Writes [`keras_weights_bytes`] to `path`; see [`Model::save_keras_weights`].
@@ -283,11 +304,17 @@ fn load_h5<M: Model>(model: &mut M, bytes: &[u8]) -> Result<(), Error> {
         .iter()
         .map(|(k, p)| (k.as_str(), p.as_str()))
         .collect();
+    let extra = keras_extra_paths::<M>();
     let mut found = Vec::new();
     for d in &datasets {
         // The model's own variables live under `layers/` (and `vars/` for a model's direct
         // variables); `optimizer/` and metric states are training state this load ignores.
         if !(d.path.starts_with("layers/") || d.path.starts_with("vars/")) {
+            continue;
+        }
+        // Keras' scalar integer variables that are no weight here (a `Normalization`'s
+        // `count`) are read past; anything else at their path is reported as usual.
+        if d.shape.is_empty() && d.dtype.starts_with("int") && extra.contains(&d.path) {
             continue;
         }
         let key = key_of

@@ -63,7 +63,9 @@ pub use normalization::{
 pub use pooling::{
     PoolingMode, GLOBAL_AVERAGE_POOLING_1D, GLOBAL_MAX_POOLING_1D, GLOBAL_SUM_POOLING_1D,
 };
-pub use preprocessing::{CATEGORY_ENCODING, NORMALIZATION, NORMALIZATION_EPSILON, RESCALING};
+pub use preprocessing::{
+    keras_extra_variables, CATEGORY_ENCODING, NORMALIZATION, NORMALIZATION_EPSILON, RESCALING,
+};
 pub use recurrent::{cell_of, CellKind, RecurrentConfig, GRU, LSTM, SIMPLE_RNN};
 pub use reshape::{reshape_target, RESHAPE};
 pub use spatial::{

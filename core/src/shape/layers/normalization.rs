@@ -7,7 +7,8 @@ use crate::shape::spec::{
 use crate::shape::{Arity, Config, Initializer, RuleError, TensorSpec};
 
 /// `batch_normalization(axis, momentum, epsilon, center, scale, beta_initializer,
-/// gamma_initializer, moving_mean_initializer, moving_variance_initializer)`.
+/// gamma_initializer, moving_mean_initializer, moving_variance_initializer,
+/// beta_regularizer, gamma_regularizer)`.
 pub static BATCH_NORMALIZATION: LayerSpec = LayerSpec {
     name: "batch_normalization",
     class_name: "BatchNormalization",
@@ -42,6 +43,8 @@ pub static BATCH_NORMALIZATION: LayerSpec = LayerSpec {
             ParamValue::Initializer(Initializer::Ones),
         )
         .not_compared(),
+        ParamSpec::optional("beta_regularizer", ParamKind::Regularizer, ParamValue::None),
+        ParamSpec::optional("gamma_regularizer", ParamKind::Regularizer, ParamValue::None),
     ],
     input: InputSpec::float(2),
     arity: Arity::One,
@@ -55,7 +58,8 @@ pub static BATCH_NORMALIZATION: LayerSpec = LayerSpec {
     mask: crate::shape::spec::MaskFlow::Refuses,
 };
 
-/// `layer_normalization(axis, epsilon, center, scale, beta_initializer, gamma_initializer)`.
+/// `layer_normalization(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+/// beta_regularizer, gamma_regularizer)`.
 pub static LAYER_NORMALIZATION: LayerSpec = LayerSpec {
     name: "layer_normalization",
     class_name: "LayerNormalization",
@@ -77,6 +81,8 @@ pub static LAYER_NORMALIZATION: LayerSpec = LayerSpec {
             ParamValue::Initializer(Initializer::Ones),
         )
         .not_compared(),
+        ParamSpec::optional("beta_regularizer", ParamKind::Regularizer, ParamValue::None),
+        ParamSpec::optional("gamma_regularizer", ParamKind::Regularizer, ParamValue::None),
     ],
     input: InputSpec::float(2),
     arity: Arity::One,

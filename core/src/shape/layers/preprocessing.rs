@@ -10,18 +10,20 @@ use crate::shape::spec::{
 };
 use crate::shape::{Arity, Config, DType, Dim, Initializer, Layout, RuleError, TensorSpec};
 
-/// Keras' `backend.epsilon()`, the floor of the variance in `normalization`.
+/// Keras' `backend.epsilon()`, the floor of the standard deviation in `normalization`
+/// (`maximum(sqrt(variance), epsilon)`).
 pub const NORMALIZATION_EPSILON: f64 = 1e-7;
 
-/// `normalization(axis, mean, variance)`.
+/// `normalization(axis, mean, variance, invert)`.
 pub static NORMALIZATION: LayerSpec = LayerSpec {
     name: "normalization",
     class_name: "Normalization",
-    doc: "`(x - mean) / sqrt(max(variance, 1e-7))` per feature of `axis`, the same in training and inference. `mean` and `variance` are given (`mean = [...], variance = [...]`, one value each per feature of the axis, or one for all; the layer then has no weights, as Keras), or left out and computed from data with `model.adapt_normalization(\"normalization\", x)`: then they are the non-trainable weights `mean` and `variance`, saved and loaded with the rest. Shape unchanged.",
+    doc: "`(x - mean) / max(sqrt(variance), 1e-7)` per feature of `axis` (with `invert = true` Keras' de-normalization, `mean + x * max(sqrt(variance), 1e-7)`), the same in training and inference. `mean` and `variance` are given (`mean = [...], variance = [...]`, one value each per feature of the axis, or one for all; the layer then has no weights, as Keras), or left out and computed from data with `model.adapt_normalization(\"normalization\", x)`: then they are the non-trainable weights `mean` and `variance`, saved and loaded with the rest (Keras files also hold Keras' scalar `count`, which Keras 3 keeps at 0 and which is written as 0 and read past). Shape unchanged.",
     params: &[
         ParamSpec::optional("axis", ParamKind::Int, ParamValue::Int(-1)),
         ParamSpec::optional("mean", ParamKind::Floats, ParamValue::None),
         ParamSpec::optional("variance", ParamKind::Floats, ParamValue::None),
+        ParamSpec::optional("invert", ParamKind::Bool, ParamValue::Bool(false)),
     ],
     input: InputSpec::float(2),
     arity: Arity::One,
@@ -97,6 +99,19 @@ fn normalization_weights(rule: &RuleInput<'_>) -> Vec<WeightSpec> {
         WeightSpec::non_trainable("mean", vec![n], Initializer::Zeros),
         WeightSpec::non_trainable("variance", vec![n], Initializer::Ones),
     ]
+}
+
+/// The variables Keras keeps for a layer beyond its weights here, after them in its files
+/// (`vars/<weights>`, `vars/<weights + 1>`, ...): an adapted `Normalization`'s `count`, a
+/// scalar `int64` that Keras 3 creates for files of older versions and never updates (so it
+/// is 0), and that Keras' loader requires (it checks the number of variables). Empty for
+/// every other layer.
+pub fn keras_extra_variables(spec: &LayerSpec, weights: &[WeightSpec]) -> &'static [&'static str] {
+    if std::ptr::eq(spec, &NORMALIZATION) && !weights.is_empty() {
+        &["count"]
+    } else {
+        &[]
+    }
 }
 
 /// `rescaling(scale, offset)`.

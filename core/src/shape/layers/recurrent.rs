@@ -127,6 +127,16 @@ const fn rate(name: &'static str) -> ParamSpec {
     ParamSpec::optional(name, ParamKind::Number, ParamValue::Float(0.0))
 }
 
+const fn regularizer(name: &'static str) -> ParamSpec {
+    ParamSpec::optional(name, ParamKind::Regularizer, ParamValue::None)
+}
+
+// Keras' four: of `cell/kernel`, `cell/recurrent_kernel`, `cell/bias`, and of the output.
+const REG_KERNEL: ParamSpec = regularizer("kernel_regularizer");
+const REG_RECURRENT: ParamSpec = regularizer("recurrent_regularizer");
+const REG_BIAS: ParamSpec = regularizer("bias_regularizer");
+const REG_ACTIVITY: ParamSpec = regularizer("activity_regularizer");
+
 const UNITS: ParamSpec = ParamSpec::required("units", ParamKind::PositiveInt);
 const SEED: ParamSpec =
     ParamSpec::optional("seed", ParamKind::Int, ParamValue::None).not_compared();
@@ -145,6 +155,10 @@ pub static LSTM: LayerSpec = LayerSpec {
         init("recurrent_initializer", Initializer::Orthogonal),
         init("bias_initializer", Initializer::Zeros),
         flag("unit_forget_bias", true),
+        REG_KERNEL,
+        REG_RECURRENT,
+        REG_BIAS,
+        REG_ACTIVITY,
         rate("dropout"),
         rate("recurrent_dropout"),
         SEED,
@@ -178,6 +192,10 @@ pub static GRU: LayerSpec = LayerSpec {
         init("kernel_initializer", Initializer::GlorotUniform),
         init("recurrent_initializer", Initializer::Orthogonal),
         init("bias_initializer", Initializer::Zeros),
+        REG_KERNEL,
+        REG_RECURRENT,
+        REG_BIAS,
+        REG_ACTIVITY,
         rate("dropout"),
         rate("recurrent_dropout"),
         SEED,
@@ -211,6 +229,10 @@ pub static SIMPLE_RNN: LayerSpec = LayerSpec {
         init("kernel_initializer", Initializer::GlorotUniform),
         init("recurrent_initializer", Initializer::Orthogonal),
         init("bias_initializer", Initializer::Zeros),
+        REG_KERNEL,
+        REG_RECURRENT,
+        REG_BIAS,
+        REG_ACTIVITY,
         rate("dropout"),
         rate("recurrent_dropout"),
         SEED,
