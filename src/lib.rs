@@ -74,6 +74,7 @@
 //! | [`guide::language`] | the grammar: chains, `let`, layer values, merges, outputs, sub-models, your own layers; inputs (dense, ids, sparse, ragged, masked), dtypes, activations, initializers, regularizers, training, what does not run yet |
 //! | [`guide::layers`] | every layer with its arguments, Keras' defaults and what it accepts (generated from the layer specs) |
 //! | [`guide::rules`] | every compile-time rule, with the error it gives |
+//! | [`guide::keras`] | coming from Keras: every layer, argument, loss, metric, optimizer, callback and idiom with its stratic spelling, or "not supported" |
 //!
 //! ## Inputs and what `predict` takes
 //!
@@ -189,6 +190,8 @@ pub mod guide {
     pub mod layers {}
     #[doc = include_str!("guide/rules.md")]
     pub mod rules {}
+    #[doc = include_str!("guide/keras.md")]
+    pub mod keras {}
 }
 
 // The README's tour is compiled and run as a doctest, so it stays true.
