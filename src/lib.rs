@@ -143,6 +143,10 @@ pub use stratic_macros::model;
 /// See `examples/custom_layer.rs`.
 pub use stratic_macros::custom_layer;
 
+/// The types in the signatures of `fit_with` (its builder), `fit` (the targets it takes) and
+/// the ragged tensor's views and errors, documented here where their users land.
+pub use stratic_core::{Fit, RaggedError, RaggedView, Targets};
+
 /// A user's own layer: what [`Layer`] needs beside the layer itself.
 pub mod custom {
     pub use stratic_core::shape::TensorSpec;
