@@ -20,6 +20,62 @@
 //! assert_eq!(y.dim(), (10, 8));
 //! ```
 //!
+//! **Build for speed.** Cargo's dev profile compiles dependencies without optimization, and
+//! training then runs 100-200x slower. Build with `--release`, or add to your `Cargo.toml`
+//! `[profile.dev.package."*"]` with `opt-level = 3`. Training warns once on stderr when it
+//! finds stratic-core unoptimized ([`UNOPTIMIZED_WARNING`]); `STRATIC_ALLOW_UNOPTIMIZED=1`
+//! silences it.
+//!
+//! ## The language
+//!
+//! A model body is a chain (`input(...) -> layer(...) -> ...`, Keras' `Sequential`) or a
+//! block of `let` statements ending in its output (Keras' functional API): `let` binds a
+//! tensor or a layer value (applied twice, its weights are shared), merges such as
+//! `concatenate([a, b])` join tensors, a tuple `(a, b)` gives several outputs, a model's type
+//! in a chain uses it as a layer (`-> Encoder`), and a type declared with [`custom_layer!`]
+//! is a layer of your own. A declared model predicts; `compile(optimizer, loss)` gives one
+//! that trains.
+//!
+//! ```
+//! use stratic::prelude::*;
+//!
+//! model! {
+//!     pub struct Encoder {
+//!         input(shape = [8]) -> dense(4, activation = relu)
+//!     }
+//!     pub struct Siamese {
+//!         let a = input(shape = [8], name = "a");
+//!         let b = input(shape = [8], name = "b");
+//!         let enc = Encoder;                       // a sub-model, shared by both branches
+//!         let ea = a -> enc;
+//!         let eb = b -> enc;
+//!         let same = concatenate([ea, eb]) -> dense(1, activation = sigmoid, name = "same");
+//!         let kind = ea -> dense(3, activation = softmax, name = "kind");
+//!         (same, kind)
+//!     }
+//! }
+//!
+//! let x = Array2::<f32>::zeros((16, 8));
+//! let y = (Array2::<f32>::ones((16, 1)), Array2::<f32>::zeros((16, 1)));
+//! let mut model = Siamese::with_seed(0).compile_with(
+//!     Adam::new(1e-3),
+//!     &[Loss::binary_crossentropy(), Loss::sparse_categorical_crossentropy()],
+//!     None,
+//! )?;
+//! let history = model.fit((x.view(), x.view()), (y.0.view(), y.1.view()), &FitOptions::default().verbose(0))?;
+//! assert!(history.history.contains_key("same_loss"));
+//! # Ok::<(), stratic::Error>(())
+//! ```
+//!
+//! The reference, page by page, in [`guide`]:
+//!
+//! | page | what |
+//! |---|---|
+//! | [`guide::language`] | the grammar: chains, `let`, layer values, merges, outputs, sub-models, your own layers; inputs (dense, ids, sparse, ragged, masked), dtypes, activations, initializers, regularizers, training, what does not run yet |
+//! | [`guide::layers`] | every layer with its arguments, Keras' defaults and what it accepts (generated from the layer specs) |
+//! | [`guide::rules`] | every compile-time rule, with the error it gives |
+//! | [`guide::keras`] | coming from Keras: every layer, argument, loss, metric, optimizer, callback and idiom with its stratic spelling, or "not supported" |
+//!
 //! ## Inputs and what `predict` takes
 //!
 //! `input(shape = [...], dtype = ..., sparse = ..., ragged = ...)` is Keras' `keras.Input`
@@ -72,6 +128,7 @@ pub use stratic_core::{
     ParamRef, RaggedTensor, ShapeMismatch, SparseError, SparseOptions, SparseTensor,
     WeightMismatch,
 };
+#[doc = include_str!("guide/model.md")]
 pub use stratic_macros::model;
 
 /// Declares a user's layer type to `model!`, with its shape rule, so that the type's name
@@ -85,6 +142,10 @@ pub use stratic_macros::model;
 ///
 /// See `examples/custom_layer.rs`.
 pub use stratic_macros::custom_layer;
+
+/// The types in the signatures of `fit_with` (its builder), `fit` (the targets it takes) and
+/// the ragged tensor's views and errors, documented here where their users land.
+pub use stratic_core::{Fit, RaggedError, RaggedView, Targets};
 
 /// A user's own layer: what [`Layer`] needs beside the layer itself.
 pub mod custom {
@@ -133,10 +194,16 @@ pub mod prelude {
     };
 }
 
-/// The language reference, page by page.
+/// The language reference, page by page: each page is a module with no items.
 pub mod guide {
+    #[doc = include_str!("guide/language.md")]
+    pub mod language {}
     #[doc = include_str!("guide/layers.md")]
     pub mod layers {}
+    #[doc = include_str!("guide/rules.md")]
+    pub mod rules {}
+    #[doc = include_str!("guide/keras.md")]
+    pub mod keras {}
 }
 
 // The README's tour is compiled and run as a doctest, so it stays true.

@@ -15,7 +15,8 @@ mod tests;
 
 use proc_macro2::TokenStream;
 
-/// Declares one or more models. See the `stratic` crate for the language.
+/// Declares one or more models: the language is documented on `stratic::model!` and in
+/// `stratic::guide`.
 #[proc_macro]
 pub fn model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand_models(input.into()).into()

@@ -10,7 +10,7 @@
 //! [`shard`].
 //!
 //! ```
-//! use stratic_core::distributed::{shard, World};
+//! use stratic::distributed::{shard, World};
 //! use ndarray::Array2;
 //!
 //! let world = World::single();

@@ -16,7 +16,7 @@ pub const EPSILON: f32 = 1e-7;
 /// A loss function, named and parameterised as in Keras.
 ///
 /// ```
-/// # use stratic_core::Loss;
+/// # use stratic::prelude::Loss;
 /// let mse = Loss::mse();
 /// let bce = Loss::BinaryCrossentropy {
 ///     from_logits: true,

@@ -125,6 +125,16 @@ pub trait Model: Sized {
 
     /// The model's summary, as Keras' `model.summary()` prints it (`Display` it). `model!`
     /// generates it; the default, for models written without it, has no rows.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// let text = Net::with_seed(0).summary().to_string();
+    /// assert!(text.contains("dense_1 (Dense)"));
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     fn summary(&self) -> crate::shape::Summary {
         crate::shape::Summary {
             model_name: std::any::type_name::<Self>().to_string(),
@@ -140,6 +150,23 @@ pub trait Model: Sized {
 
     /// Inference: checks `x` against the declared inputs and returns the model's output in its
     /// logical shape (Keras' `model.predict`, in one batch).
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// model! {
+    ///     pub struct Net {
+    ///         input(shape = [4]) -> dense(3, activation = softmax)
+    ///     }
+    /// }
+    ///
+    /// let model = Net::with_seed(0);
+    /// let y = model.predict(Array2::<f32>::ones((2, 4)).view())?;
+    /// assert_eq!(y.dim(), (2, 3));
+    /// // A wrong shape is a typed error, not a panic.
+    /// assert!(model.predict(Array2::<f32>::ones((2, 5)).view()).is_err());
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     fn predict(&self, x: Self::Input<'_>) -> Result<Self::Output, Error> {
         let n = Self::check_input(x)?;
         Ok(Self::to_output(self.call(x), n))
@@ -244,6 +271,16 @@ pub trait Model: Sized {
 
     /// Pairs the model with an optimizer and a loss for training (Keras' `model.compile`);
     /// with several outputs, the loss applies to each.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// let mut model = Net::with_seed(0).compile(RMSprop::new(0.001), Loss::mse());
+    /// model.fit(x.view(), y.view(), &FitOptions::default().verbose(0))?;
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     fn compile<O: Optimizer>(self, optimizer: O, loss: Loss) -> Compiled<Self, O> {
         Compiled::new(self, optimizer, loss)
     }
@@ -253,6 +290,34 @@ pub trait Model: Sized {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if the counts do not match the outputs.
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    /// model! {
+    ///     pub struct Heads {
+    ///         let x = input(shape = [4]);
+    ///         let h = x -> dense(8, activation = relu);
+    ///         let score = h -> dense(1, activation = sigmoid, name = "score");
+    ///         let class = h -> dense(3, activation = softmax, name = "class");
+    ///         (score, class)
+    ///     }
+    /// }
+    /// // compile(loss=["binary_crossentropy", "sparse_categorical_crossentropy"], loss_weights=[1.0, 0.5])
+    /// let mut model = Heads::with_seed(0).compile_with(
+    ///     Adam::default(),
+    ///     &[Loss::binary_crossentropy(), Loss::sparse_categorical_crossentropy()],
+    ///     Some(&[1.0, 0.5]),
+    /// )?;
+    /// let x = Array2::<f32>::zeros((4, 4));
+    /// let (score, class) = (Array2::<f32>::ones((4, 1)), Array2::<f32>::zeros((4, 1)));
+    /// let history = model.fit(x.view(), (score.view(), class.view()), &FitOptions::default().verbose(0))?;
+    /// assert!(history.history.contains_key("class_loss"));
+    /// // One loss per output, or one for all; three for two outputs is an error.
+    /// assert!(Heads::new().compile_with(Adam::default(), &[Loss::mse()], None).is_ok());
+    /// let three = [Loss::mse(), Loss::mse(), Loss::mse()];
+    /// assert!(Heads::new().compile_with(Adam::default(), &three, None).is_err());
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     fn compile_with<O: Optimizer>(
         self,
         optimizer: O,
@@ -263,6 +328,16 @@ pub trait Model: Sized {
     }
 
     /// Every weight, keyed `"layer/variable"` as Keras names them (`dense/kernel`), in order.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// let names: Vec<String> = Net::with_seed(0).weights().into_iter().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]);
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     fn weights(&self) -> Vec<(String, ArrayD<f32>)> {
         train::weights(self)
     }
@@ -274,6 +349,20 @@ pub trait Model: Sized {
     }
 
     /// Saves every weight to `path` in safetensors, keyed `"layer/variable"` (Keras' names).
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// let path = std::env::temp_dir().join("stratic_doc_net.safetensors");
+    /// Net::with_seed(0).save_weights(&path)?;
+    /// let mut other = Net::with_seed(1);
+    /// other.load_weights(&path)?;
+    /// assert_eq!(other.predict(x.view())?, Net::with_seed(0).predict(x.view())?);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     fn save_weights(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
         super::weights::save_weights(self, path.as_ref())
     }
@@ -281,6 +370,21 @@ pub trait Model: Sized {
     /// Loads every weight from the safetensors file `path`. Names, shapes and dtypes are all
     /// checked first and every mismatch is reported in one [`Error::WeightMismatch`]; the
     /// model changes only when everything matches.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// model! { pub struct Wider { input(shape = [4]) -> dense(16, activation = relu) -> dense(1) } }
+    /// let path = std::env::temp_dir().join("stratic_doc_wider.safetensors");
+    /// Wider::with_seed(0).save_weights(&path)?;
+    /// // Every name, shape and dtype is checked before anything is written.
+    /// let mut net = Net::with_seed(0);
+    /// assert!(matches!(net.load_weights(&path), Err(Error::WeightMismatch(_))));
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     fn load_weights(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
         super::weights::load_weights(self, path.as_ref())
     }
@@ -300,6 +404,20 @@ pub trait Model: Sized {
     /// `model.save_weights` writes it (`layers/dense/vars/0`, layers named by class and
     /// creation order), so the model's layer names need not match Keras'. Trainable and
     /// non-trainable weights (moving statistics) alike.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// // model.save_weights("net.weights.h5") / model.load_weights(...)
+    /// let path = std::env::temp_dir().join("stratic_doc_net.weights.h5");
+    /// Net::with_seed(0).save_keras_weights(&path)?;
+    /// let mut net = Net::with_seed(1);
+    /// net.load_keras_weights(&path)?;
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     #[cfg(feature = "keras")]
     fn save_keras_weights(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
         super::weights::save_keras_weights(self, path.as_ref())
@@ -310,6 +428,18 @@ pub trait Model: Sized {
     /// otherwise), the weights as [`save_keras_weights`](Model::save_keras_weights) writes
     /// them, and `metadata.json`. Models over ragged tensors (which Keras 3 models do not
     /// hold) are refused with [`Error::WeightFile`], and nothing is written.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// // model.save("net.keras"); keras.saving.load_model("net.keras") opens it
+    /// let path = std::env::temp_dir().join("stratic_doc_net.keras");
+    /// Net::with_seed(0).save_keras(&path)?;
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     #[cfg(feature = "keras")]
     fn save_keras(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
         super::weights::save_keras(self, path.as_ref())
@@ -318,6 +448,22 @@ pub trait Model: Sized {
     /// Loads a model Keras saved with `model.save("x.keras")`: compares the saved
     /// architecture (layer classes, units, activations, `use_bias`, input shape) with this
     /// model's and reports every difference in [`Error::Architecture`], then loads the weights.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// // keras.saving.load_model("net.keras"): the declaration is the architecture, compared with
+    /// // the file's key by key before the weights are loaded.
+    /// let path = std::env::temp_dir().join("stratic_doc_net_load.keras");
+    /// Net::with_seed(0).save_keras(&path)?;
+    /// let mut net = Net::with_seed(1);
+    /// net.load_keras(&path)?;
+    /// assert_eq!(net.predict(x.view())?, Net::with_seed(0).predict(x.view())?);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     #[cfg(feature = "keras")]
     fn load_keras(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
         super::weights::load_keras(self, path.as_ref())

@@ -293,6 +293,18 @@ impl Slots {
 }
 
 /// Stochastic gradient descent, with optional (Nesterov) momentum, as Keras' `SGD`.
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// // Keras: model.compile(optimizer=SGD(...), loss="mse")
+/// let mut model = Net::with_seed(0).compile(SGD::new(0.01).momentum(0.9).nesterov(true), Loss::mse());
+/// let history = model.fit(x.view(), y.view(), &FitOptions::default().epochs(2).verbose(0))?;
+/// assert_eq!(history.loss().len(), 2);
+/// # Ok::<(), stratic::Error>(())
+/// ```
 #[allow(clippy::upper_case_acronyms)] // Keras' name.
 #[derive(Clone, Debug)]
 pub struct SGD {
@@ -388,6 +400,18 @@ fn one_minus(v: f64) -> f32 {
 }
 
 /// RMSprop as Keras 3 implements it: epsilon is added to the velocity inside the square root.
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// // Keras: model.compile(optimizer=RMSprop(...), loss="mse")
+/// let mut model = Net::with_seed(0).compile(RMSprop::new(0.001).rho(0.9).centered(true), Loss::mse());
+/// let history = model.fit(x.view(), y.view(), &FitOptions::default().epochs(2).verbose(0))?;
+/// assert_eq!(history.loss().len(), 2);
+/// # Ok::<(), stratic::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RMSprop {
     learning_rate: f32,
@@ -727,6 +751,18 @@ macro_rules! adam_builders {
 }
 
 /// Adam, as Keras' `Adam`.
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// // Keras: model.compile(optimizer=Adam(...), loss="mse")
+/// let mut model = Net::with_seed(0).compile(Adam::new(0.001).beta_1(0.9).beta_2(0.999).amsgrad(false), Loss::mse());
+/// let history = model.fit(x.view(), y.view(), &FitOptions::default().epochs(2).verbose(0))?;
+/// assert_eq!(history.loss().len(), 2);
+/// # Ok::<(), stratic::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Adam {
     core: AdamCore,
@@ -776,6 +812,18 @@ impl Optimizer for Adam {
 
 /// AdamW: Adam with decoupled weight decay, as Keras 3 applies it — every variable is first
 /// shrunk by `w -= w * weight_decay * learning_rate`, then takes the Adam step.
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// // Keras: model.compile(optimizer=AdamW(...), loss="mse")
+/// let mut model = Net::with_seed(0).compile(AdamW::new(0.001).weight_decay(0.004), Loss::mse());
+/// let history = model.fit(x.view(), y.view(), &FitOptions::default().epochs(2).verbose(0))?;
+/// assert_eq!(history.loss().len(), 2);
+/// # Ok::<(), stratic::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct AdamW {
     core: AdamCore,

@@ -19,9 +19,10 @@ pub use input::{
     check_input_layer, InputArg, InputArgs, InputRuleViolation, TypeSpecArg, TypeSpecKind,
 };
 pub use layers::{
-    layer_spec, layers_taking, merge_output, norm_axis, reference_markdown, BatchNormConfig,
-    CellKind, DenseConfig, EmbeddingConfig, LayerNormConfig, MergeConfig, MergeOp, NormAxis,
-    PoolingMode, RecurrentConfig, CUSTOM, LAYERS, MERGES,
+    keras_layer_table, layer_spec, layers_taking, merge_output, norm_axis, reference_markdown,
+    BatchNormConfig, CellKind, DenseConfig, EmbeddingConfig, KerasLayer, LayerNormConfig,
+    MergeConfig, MergeOp, NormAxis, PoolingMode, RecurrentConfig, CUSTOM, KERAS_LAYERS, LAYERS,
+    MERGES, STRATIC_ONLY,
 };
 pub use ragged::{ragged_rank, ragged_type_spec_rank};
 pub use regularizer::{

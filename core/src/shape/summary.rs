@@ -11,7 +11,7 @@
 //! terminal; [`Summary::render`] takes another line length.
 //!
 //! ```
-//! use stratic_core::shape::{Summary, SummaryRow};
+//! use stratic::shape::{Summary, SummaryRow};
 //!
 //! let summary = Summary {
 //!     model_name: "sequential".into(),

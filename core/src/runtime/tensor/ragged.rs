@@ -14,12 +14,12 @@
 //! lengths, and row ids out of range or unsorted. The checks run in release builds too.
 //!
 //! ```
-//! # use stratic_core::RaggedTensor;
+//! # use stratic::prelude::RaggedTensor;
 //! let rt = RaggedTensor::from_row_splits(vec![3, 1, 4, 1, 5], &[0, 2, 2, 5])?;
 //! assert_eq!(rt.n_rows(), 3);
 //! assert_eq!(rt.to_dense(0)?, ndarray::arr2(&[[3, 1, 0], [0, 0, 0], [4, 1, 5]]).into_dyn());
 //! assert!(RaggedTensor::from_row_splits(vec![1, 2], &[0, 3]).is_err());
-//! # Ok::<(), stratic_core::Error>(())
+//! # Ok::<(), stratic::Error>(())
 //! ```
 
 use std::fmt;
@@ -373,12 +373,32 @@ fn product(dims: &[usize], what: &'static str) -> Result<usize, RaggedError> {
 impl<T> RaggedTensor<T> {
     /// A ragged tensor of rank 2 (`(rows, None)`): row `i` holds
     /// `values[row_splits[i]..row_splits[i + 1]]` (TensorFlow's `from_row_splits`).
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// // Rows [4, 7] and [1, 9, 9, 2].
+    /// let ids = RaggedTensor::from_row_splits(vec![4, 7, 1, 9, 9, 2], &[0, 2, 6])?;
+    /// assert_eq!(ids.row(1), Some(&[1, 9, 9, 2][..]));
+    /// // Splits must start at 0, never decrease, and end at the number of values.
+    /// assert!(RaggedTensor::from_row_splits(vec![1, 2], &[0, 3]).is_err());
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_row_splits<S: RowIndex>(values: Vec<T>, row_splits: &[S]) -> Result<Self, Error> {
         Self::from_parts(values, &[], &[row_splits])
     }
 
     /// A ragged tensor with several ragged axes, outermost partition first
     /// (`from_nested_row_splits`).
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// // [[[1, 2], [3]], [[4]]]: 2 outer rows over 3 inner rows over 4 values.
+    /// let t = RaggedTensor::from_nested_row_splits(vec![1, 2, 3, 4], &[vec![0, 2, 3], vec![0, 2, 3, 4]])?;
+    /// assert_eq!(t.ragged_rank(), 2);
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_nested_row_splits<S: RowIndex, P: AsRef<[S]>>(
         values: Vec<T>,
         nested_row_splits: &[P],
@@ -388,6 +408,16 @@ impl<T> RaggedTensor<T> {
 
     /// The general constructor: flat values, each a block of `inner_shape` (the uniform axes
     /// after the ragged ones, `[]` for scalars), and the nested row partitions.
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// // Two rows of 2-vectors: [[1, 2], [3, 4]] and [[5, 6]].
+    /// let t = RaggedTensor::from_parts(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2], &[[0, 2, 3]])?;
+    /// assert_eq!(t.inner_shape(), &[2]);
+    /// assert_eq!(t.n_rows(), 2);
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_parts<S: RowIndex, P: AsRef<[S]>>(
         values: Vec<T>,
         inner_shape: &[usize],
@@ -460,6 +490,14 @@ impl<T> RaggedTensor<T> {
     }
 
     /// A ragged tensor of rank 2 from the length of each row (`from_row_lengths`).
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// let t = RaggedTensor::from_row_lengths(vec![4, 7, 1, 9, 9, 2], &[2, 0, 4])?;
+    /// assert_eq!(t.row_lengths().collect::<Vec<_>>(), [2, 0, 4]);
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_row_lengths<S: RowIndex>(values: Vec<T>, row_lengths: &[S]) -> Result<Self, Error> {
         let mut splits = Vec::new();
         reserve(
@@ -495,6 +533,15 @@ impl<T> RaggedTensor<T> {
     /// The row splits it builds are sized by `nrows`, so `nrows` is bounded by the data
     /// given: at most 4 rows per value plus 65 536, else [`RaggedError::TooManyRows`]. A tensor with more empty rows than that
     /// comes from [`from_row_splits`](Self::from_row_splits), whose splits are the data.
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// // Values 4 and 7 in row 0, nothing in row 1, 1 in row 2.
+    /// let t = RaggedTensor::from_value_rowids(vec![4, 7, 1], &[0, 0, 2], 3)?;
+    /// assert_eq!(t.row(1), Some(&[][..]));
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_value_rowids<S: RowIndex>(
         values: Vec<T>,
         value_rowids: &[S],
@@ -676,6 +723,15 @@ fn position_in(splits: &[Vec<usize>], index: usize) -> Vec<usize> {
 impl<T: Clone> RaggedTensor<T> {
     /// A ragged tensor of rank 2 from its rows (`tf.ragged.constant([[...], [...]])`); it needs
     /// at least one row.
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// let t = RaggedTensor::from_rows(&[vec![3, 1, 4], vec![1], vec![5, 9]])?;
+    /// assert_eq!(t.n_values(), 6);
+    /// assert_eq!(t.to_dense(0)?.shape(), &[3, 3]); // padded to the longest row
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_rows<R: AsRef<[T]>>(rows: &[R]) -> Result<Self, Error> {
         let total: usize = rows.iter().map(|r| r.as_ref().len()).sum();
         let mut values = Vec::new();
@@ -692,6 +748,14 @@ impl<T: Clone> RaggedTensor<T> {
 
     /// A ragged tensor of rank 3 with two ragged axes from nested rows, e.g.
     /// `[[[1, 2], [3]], [[4]]]`; it needs at least one row, and at least one inner row overall.
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// let t = RaggedTensor::from_nested_rows(&[vec![vec![1, 2], vec![3]], vec![vec![4]]])?;
+    /// assert_eq!((t.n_rows(), t.ragged_rank()), (2, 2));
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_nested_rows(rows: &[Vec<Vec<T>>]) -> Result<Self, Error> {
         let mut outer = vec![0usize];
         let mut inner = vec![0usize];

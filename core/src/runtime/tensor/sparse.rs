@@ -36,7 +36,7 @@ impl<T: Copy + Default + PartialEq + Add<Output = T>> SparseElement for T {}
 /// The default rejects both, as TensorFlow's kernels expect canonical input.
 ///
 /// ```
-/// # use stratic_core::SparseOptions;
+/// # use stratic::prelude::SparseOptions;
 /// let lenient = SparseOptions::default().reorder(true).sum_duplicates(true);
 /// # let _ = lenient;
 /// ```
@@ -282,7 +282,7 @@ impl From<SparseError> for Error {
 ///
 /// ```
 /// # use ndarray::array;
-/// # use stratic_core::{SparseOptions, SparseTensor};
+/// # use stratic::prelude::{SparseOptions, SparseTensor};
 /// // A 2 x 3 matrix with 1.0 at (0, 2) and 5.0 at (1, 0), in TensorFlow's COO form.
 /// let x = SparseTensor::from_coo(
 ///     array![[0i64, 2], [1, 0]].view(),
@@ -299,7 +299,7 @@ impl From<SparseError> for Error {
 ///     SparseOptions::default(),
 /// );
 /// assert!(err.is_err());
-/// # Ok::<(), stratic_core::Error>(())
+/// # Ok::<(), stratic::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct SparseTensor<T> {
@@ -474,6 +474,19 @@ impl<T: SparseElement> SparseTensor<T> {
     /// rank; then, entry by entry, an index out of bounds, an entry out of canonical
     /// row-major order (unless `options.reorder`), a repeated index (unless
     /// `options.sum_duplicates`).
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// // A 2 x 5 matrix with 1.0 at (0, 3) and 2.0 at (1, 0).
+    /// let indices = array![[0i64, 3], [1, 0]];
+    /// let x = SparseTensor::from_coo(indices.view(), array![1.0f32, 2.0].view(), &[2, 5], SparseOptions::default())?;
+    /// assert_eq!(x.nnz(), 2);
+    /// // An index out of bounds is a typed error naming the entry.
+    /// let bad = array![[0i64, 5]];
+    /// assert!(SparseTensor::from_coo(bad.view(), array![1.0f32].view(), &[2, 5], SparseOptions::default()).is_err());
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_coo(
         indices: ArrayView2<'_, i64>,
         values: ArrayView1<'_, T>,
@@ -486,6 +499,18 @@ impl<T: SparseElement> SparseTensor<T> {
     /// [`from_coo`](Self::from_coo) for parts whose ranks are known only at run time (e.g.
     /// read from a file): also checks that `indices` is a matrix and `values` and
     /// `dense_shape` are vectors.
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// // Parts read from a file, ranks known only at run time.
+    /// let indices = array![[0i64, 3], [1, 0]].into_dyn();
+    /// let values = array![1.0f32, 2.0].into_dyn();
+    /// let shape = array![2i64, 5].into_dyn();
+    /// let x = SparseTensor::from_coo_dyn(indices.view(), values.view(), shape.view(), SparseOptions::default())?;
+    /// assert_eq!(x.dense_shape(), &[2, 5]);
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_coo_dyn(
         indices: ArrayViewD<'_, i64>,
         values: ArrayViewD<'_, T>,
@@ -662,6 +687,15 @@ impl<T: SparseElement> SparseTensor<T> {
     /// entries; a column out of bounds (reported at axis 1); columns of a row out of
     /// increasing order (unless `options.reorder`) or repeated (unless
     /// `options.sum_duplicates`).
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// // scipy.sparse.csr_matrix((data, indices, indptr), shape=(2, 5))
+    /// let x = SparseTensor::from_csr(&[0, 1, 2], &[3, 0], &[1.0f32, 2.0], &[2, 5], SparseOptions::default())?;
+    /// assert_eq!(x.row(0), (&[3][..], &[1.0][..]));
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_csr(
         indptr: &[i64],
         col_indices: &[i64],
@@ -800,6 +834,14 @@ impl<T: SparseElement> SparseTensor<T> {
     ///
     /// [`Error::Sparse`] for a 0-d array ([`SparseError::EmptyShape`]) or a zero dimension
     /// after the first ([`SparseError::ZeroDimension`]).
+    ///
+    /// ```
+    /// use stratic::prelude::*;
+    ///
+    /// let x = SparseTensor::from_dense(array![[0.0f32, 0.0, 1.5], [2.0, 0.0, 0.0]].view())?;
+    /// assert_eq!(x.nnz(), 2); // zeros are left out
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn from_dense<D: Dimension>(x: ArrayView<'_, T, D>) -> Result<Self, Error> {
         let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
         let dims = validate_shape(&shape)?;

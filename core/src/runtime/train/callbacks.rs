@@ -113,7 +113,7 @@ impl<M> TrainContext<'_, M> {
 /// nothing; an error from a hook ends `fit` with that error.
 ///
 /// ```
-/// use stratic_core::{Callback, Error, Logs, TrainContext};
+/// use stratic::prelude::{Callback, Error, Logs, TrainContext};
 ///
 /// /// Stops once the loss is below a target.
 /// struct StopBelow(f32);
@@ -221,7 +221,7 @@ fn monitored(callback: &str, monitor: &str, logs: &Logs) -> Result<f32, Error> {
 /// Unlike Keras, a monitor absent from the logs is an error rather than a warning.
 ///
 /// ```
-/// # use stratic_core::EarlyStopping;
+/// # use stratic::prelude::EarlyStopping;
 /// let early = EarlyStopping::new("val_loss").patience(5).restore_best_weights(true);
 /// # let _ = early;
 /// ```
@@ -410,7 +410,7 @@ impl<M: Model> Callback<M> for EarlyStopping {
 /// closure `FnMut(&M, epoch, &logs)` with [`ModelCheckpoint::new`].
 ///
 /// ```
-/// # use stratic_core::{Model, ModelCheckpoint};
+/// # use stratic::prelude::{Model, ModelCheckpoint};
 /// # fn f<M: Model>() {
 /// let mut saved = Vec::new();
 /// let checkpoint = ModelCheckpoint::new(|model: &M, epoch, _logs| {
@@ -447,7 +447,7 @@ impl ModelCheckpoint<()> {
     /// 1-based epoch number, as in Keras' `"weights.{epoch:02d}..."` (without the padding).
     ///
     /// ```
-    /// # use stratic_core::{Model, ModelCheckpoint};
+    /// # use stratic::prelude::{Model, ModelCheckpoint};
     /// # fn f<M: Model>() {
     /// let checkpoint = ModelCheckpoint::to_path::<M>("best.safetensors").save_best_only(true);
     /// # let _ = checkpoint;
@@ -555,6 +555,18 @@ where
 /// Stops training when the loss becomes NaN or infinite (Keras' `TerminateOnNaN`): `fit`
 /// then returns its history with [`StopReason::NonFiniteLoss`](super::StopReason) rather than
 /// [`Error::NonFiniteLoss`]. The weights are those before the bad batch.
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// let mut model = Net::with_seed(0).compile(SGD::new(0.01), Loss::mse());
+/// let mut stop = TerminateOnNaN;
+/// let history = model.fit_with(x.view(), y.view(), &FitOptions::default().epochs(2).verbose(0)).callback(&mut stop).run()?;
+/// assert_eq!(history.loss().len(), 2); // the loss stayed finite, so both epochs ran
+/// # Ok::<(), stratic::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TerminateOnNaN;
 
@@ -576,6 +588,18 @@ impl<M> Callback<M> for TerminateOnNaN {
 /// `ReduceLROnPlateau`, same defaults: `monitor = "val_loss"`, `factor = 0.1`,
 /// `patience = 10`, `min_delta = 1e-4`, `cooldown = 0`, `min_lr = 0`). Adds the epoch's
 /// `learning_rate` to the logs, as Keras does.
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// let mut model = Net::with_seed(0).compile(Adam::new(0.01), Loss::mse());
+/// let mut reduce = ReduceLROnPlateau::new("loss").factor(0.5).patience(1).min_lr(1e-4);
+/// model.fit_with(x.view(), y.view(), &FitOptions::default().epochs(3).verbose(0)).callback(&mut reduce).run()?;
+/// assert!(model.optimizer().learning_rate() <= 0.01);
+/// # Ok::<(), stratic::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ReduceLROnPlateau {
     monitor: String,
@@ -706,6 +730,23 @@ impl<M> Callback<M> for ReduceLROnPlateau {
 /// A learning rate as a function of the optimizer's step (Keras'
 /// `LearningRateSchedule`), set before every training step. Training checks each value
 /// before applying it: a negative or non-finite rate stops it with [`Error::InvalidArgument`].
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// /// Halves the rate every 10 steps.
+/// struct Halving;
+/// impl LearningRateSchedule for Halving {
+///     fn learning_rate(&self, step: u64) -> f32 {
+///         0.01 * 0.5f32.powi((step / 10) as i32)
+///     }
+/// }
+/// let mut model = Net::with_seed(0).compile(SGD::default(), Loss::mse()).learning_rate_schedule(Halving);
+/// model.fit(x.view(), y.view(), &FitOptions::default().verbose(0))?;
+/// # Ok::<(), stratic::Error>(())
+/// ```
 pub trait LearningRateSchedule {
     /// The learning rate for step `step` (0 for the first update).
     fn learning_rate(&self, step: u64) -> f32;
@@ -715,14 +756,14 @@ pub trait LearningRateSchedule {
 /// `staircase` (Keras' `ExponentialDecay`).
 ///
 /// ```
-/// # use stratic_core::{ExponentialDecay, LearningRateSchedule};
+/// # use stratic::prelude::{ExponentialDecay, LearningRateSchedule};
 /// let s = ExponentialDecay::new(0.1, 10, 0.5)?;
 /// assert!((s.learning_rate(10) - 0.05).abs() < 1e-7);
 /// assert!((s.staircase(true).learning_rate(19) - 0.05).abs() < 1e-7);
 /// // Checked where it is built, as the optimizers' hyperparameters are before training.
 /// assert!(ExponentialDecay::new(f32::NAN, 10, 0.5).is_err());
 /// assert!(ExponentialDecay::new(-0.1, 10, 0.5).is_err());
-/// # Ok::<(), stratic_core::Error>(())
+/// # Ok::<(), stratic::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExponentialDecay {

@@ -81,6 +81,20 @@ pub enum StopReason {
 }
 
 /// What `fit` returns: the logs of each epoch (Keras' `History`).
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// let mut model = Net::with_seed(0).compile(Adam::new(0.01), Loss::mse()).metrics(&[Metric::Mae]);
+/// let history = model.fit(x.view(), y.view(), &FitOptions::default().epochs(3).verbose(0))?;
+/// // history.history["loss"], as in Keras
+/// assert_eq!(history.history["loss"], history.loss());
+/// assert_eq!(history.history["mae"].len(), 3);
+/// history.plot(std::env::temp_dir().join("stratic_history_doc.svg"))?; // an SVG chart
+/// # Ok::<(), stratic::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     /// The epochs run (from `initial_epoch`).
@@ -297,7 +311,7 @@ fn escape(s: &str) -> String {
 /// What `evaluate` returns: the loss and every metric (Keras' `evaluate(return_dict=True)`).
 ///
 /// ```
-/// # use stratic_core::Evaluation;
+/// # use stratic::prelude::Evaluation;
 /// let e = Evaluation { loss: 0.25, metrics: [("accuracy".to_string(), 0.9)].into() };
 /// assert_eq!(e.get("loss"), Some(0.25));
 /// assert_eq!(e.get("accuracy"), Some(0.9));

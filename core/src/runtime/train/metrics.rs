@@ -20,7 +20,7 @@ const EPSILON: f32 = 1e-7;
 /// the loss only (Keras passes them to `weighted_metrics`, which stratic does not have yet).
 ///
 /// ```
-/// # use stratic_core::Metric;
+/// # use stratic::prelude::Metric;
 /// let metrics = [Metric::Accuracy, Metric::Auc, Metric::Mae];
 /// assert_eq!(metrics[1].name(), "auc");
 /// ```

@@ -51,6 +51,23 @@ pub use targets::{TargetElement, Targets};
 ///
 /// It owns the buffers a step needs (the gathered batch, its targets, the loss gradients, the
 /// metrics' state), so training allocates nothing per step once the batch size is settled.
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// // model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+/// let mut model = Net::with_seed(0).compile(Adam::default(), Loss::mse()).metrics(&[Metric::Mae]);
+/// let history = model.fit(x.view(), y.view(), &FitOptions::default().epochs(2).verbose(0))?;
+/// let scores = model.evaluate(x.view(), y.view(), 32)?;
+/// let prediction = model.predict(x.view())?;
+/// assert_eq!((history.loss().len(), prediction.dim()), (2, (16, 1)));
+/// # let _ = scores;
+/// let trained: Net = model.into_model(); // back to the plain model, its weights trained
+/// # let _ = trained;
+/// # Ok::<(), stratic::Error>(())
+/// ```
 pub struct Compiled<M: Model, O> {
     model: M,
     optimizer: O,
@@ -359,9 +376,9 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// for every output. With several outputs each is logged as `<output>_<metric>`.
     ///
     /// ```
-    /// # use stratic_core::{Metric, Model};
+    /// # use stratic::prelude::{Metric, Model};
     /// # fn f<M: Model>(model: M) {
-    /// # use stratic_core::{Adam, Loss};
+    /// # use stratic::prelude::{Adam, Loss};
     /// let model = model
     ///     .compile(Adam::new(0.01), Loss::sparse_categorical_crossentropy())
     ///     .metrics(&[Metric::Accuracy]);
@@ -455,6 +472,19 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// # Errors
     /// Input, target and option errors before training; [`Error::NonFiniteLoss`] if the loss
     /// becomes NaN or infinite (unless a callback such as [`TerminateOnNaN`] stops training).
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// let mut model = Net::with_seed(0).compile(Adam::new(0.01), Loss::mse());
+    /// // model.fit(x, y, epochs=3, batch_size=8, validation_split=0.25, verbose=0)
+    /// let options = FitOptions::default().epochs(3).batch_size(8).validation_split(0.25).verbose(0);
+    /// let history = model.fit(x.view(), y.view(), &options)?;
+    /// assert_eq!(history.history["val_loss"].len(), 3);
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn fit<Y: Targets>(
         &mut self,
         x: M::Input<'_>,
@@ -479,7 +509,7 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// callbacks, an output. Call [`Fit::run`] to train.
     ///
     /// ```
-    /// # use stratic_core::{EarlyStopping, FitOptions, Model, Compiled, Optimizer, Error};
+    /// # use stratic::prelude::{EarlyStopping, FitOptions, Model, Compiled, Optimizer, Error};
     /// # use ndarray::{ArrayView1, ArrayView2};
     /// # fn f<'a, M, O>(model: &mut Compiled<M, O>, x: M::Input<'a>, y: ArrayView2<'_, f32>, xv: M::Input<'a>, yv: ArrayView2<'_, f32>) -> Result<(), Error>
     /// # where M: Model, O: Optimizer {
@@ -554,6 +584,21 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// [`Error::NonFiniteGradient`] if a gradient is (the weights are then left as they
     /// were). The data is not scanned for NaN here, as `fit` does: the loss and gradient
     /// checks keep a NaN from the weights.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// // A custom training loop: one forward, backward and update per call.
+    /// let mut model = Net::with_seed(0).compile(SGD::new(0.01), Loss::mse());
+    /// let first = model.train_on_batch(x.view(), y.view())?;
+    /// for _ in 0..20 {
+    ///     model.train_on_batch(x.view(), y.view())?;
+    /// }
+    /// assert!(model.train_on_batch(x.view(), y.view())? < first);
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn train_on_batch<Y: Targets>(&mut self, x: M::Input<'_>, y: Y) -> Result<f32, Error> {
         speed_trap::warn_if_unoptimized();
         self.optimizer.validate()?;
@@ -586,6 +631,18 @@ impl<M: Model, O: Optimizer> Compiled<M, O> {
     /// # Errors
     /// Input and target errors, [`Error::InvalidArgument`] for a zero `batch_size`, and
     /// [`Error::NoSamples`] for inputs without samples.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// let mut model = Net::with_seed(0).compile(Adam::new(0.01), Loss::mse()).metrics(&[Metric::Mae]);
+    /// // model.evaluate(x, y, batch_size=8)
+    /// let scores = model.evaluate(x.view(), y.view(), 8)?;
+    /// # let _ = scores;
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn evaluate<Y: Targets>(
         &mut self,
         x: M::Input<'_>,
@@ -1327,6 +1384,26 @@ type Prepared<'x, M> = (<M as Model>::Input<'x>, Vec<ArrayD<f32>>);
 
 /// A `fit` call being set up (from [`Compiled::fit_with`]): add validation data, sample
 /// weights, callbacks or an output, then [`run`](Fit::run) it.
+///
+/// ```
+/// # use stratic::prelude::*;
+/// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+/// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+/// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+/// let mut model = Net::with_seed(0).compile(Adam::new(0.01), Loss::mse());
+/// let (xv, yv) = (x.clone(), y.clone());
+/// let weights = Array1::<f32>::ones(16);
+/// let mut stop = EarlyStopping::new("val_loss").patience(2);
+/// // model.fit(x, y, validation_data=(xv, yv), sample_weight=w, callbacks=[stop])
+/// let history = model
+///     .fit_with(x.view(), y.view(), &FitOptions::default().epochs(5).verbose(0))
+///     .validation_data(xv.view(), yv.view())
+///     .sample_weight(weights.view())
+///     .callback(&mut stop)
+///     .run()?;
+/// assert!(history.history.contains_key("val_loss"));
+/// # Ok::<(), stratic::Error>(())
+/// ```
 #[must_use = "a `Fit` does nothing until `.run()` is called"]
 pub struct Fit<'c, 'x, M: Model, O, Y> {
     compiled: &'c mut Compiled<M, O>,
@@ -1384,6 +1461,19 @@ impl<'c, 'x, M: Model, O: Optimizer, Y: Targets> Fit<'c, 'x, M, O, Y> {
     /// [`Error::NonFiniteLoss`] if the loss becomes NaN or infinite and no callback stops
     /// training, [`Error::NonFiniteGradient`] if a gradient does (the weights keep the last
     /// finite step either way); any error a callback returns.
+    ///
+    /// ```
+    /// # use stratic::prelude::*;
+    /// # model! { pub struct Net { input(shape = [4]) -> dense(8, activation = relu) -> dense(1) } }
+    /// # let x = Array2::<f32>::from_shape_fn((16, 4), |(i, j)| ((i + 2 * j) % 5) as f32 / 5.0);
+    /// # let y = x.sum_axis(Axis(1)).insert_axis(Axis(1));
+    /// let mut model = Net::with_seed(0).compile(Adam::new(0.01), Loss::mse());
+    /// let mut log = Vec::new(); // progress lines go here instead of stdout
+    /// let history = model.fit_with(x.view(), y.view(), &FitOptions::default().epochs(2).verbose(2)).output(&mut log).run()?;
+    /// assert_eq!(history.loss().len(), 2);
+    /// assert!(String::from_utf8_lossy(&log).contains("loss"));
+    /// # Ok::<(), stratic::Error>(())
+    /// ```
     pub fn run(self) -> Result<History, Error> {
         let Fit {
             compiled,

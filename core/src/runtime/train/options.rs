@@ -12,7 +12,7 @@ use super::super::Error;
 /// [`Compiled::fit_with`](super::Compiled::fit_with), which keeps them typed.
 ///
 /// ```
-/// # use stratic_core::FitOptions;
+/// # use stratic::prelude::FitOptions;
 /// let options = FitOptions::default()
 ///     .epochs(30)
 ///     .batch_size(16)

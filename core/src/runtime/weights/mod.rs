@@ -46,7 +46,7 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 << 30;
 /// as `/dev/zero`) exhausting memory: a loader reads the whole file before parsing it.
 ///
 /// ```
-/// # use stratic_core::LoadLimits;
+/// # use stratic::weights::LoadLimits;
 /// let limits = LoadLimits::default().max_file_bytes(64 << 20);
 /// assert_eq!(limits.max_file_bytes, 64 << 20);
 /// ```

@@ -255,3 +255,278 @@ pub fn reference_markdown() -> String {
     }
     out
 }
+
+/// A class of `keras.layers` (Keras 3) in the "Coming from Keras" table: a registered spec
+/// with this class name is its stratic spelling; `spelled` is the spelling of the classes that
+/// have no spec of their own (`ReLU` is `activation(relu)`); neither is "not supported".
+#[derive(Clone, Copy, Debug)]
+pub struct KerasLayer {
+    /// Keras' class name.
+    pub class: &'static str,
+    /// The stratic spelling when no spec has this class name.
+    pub spelled: Option<&'static str>,
+}
+
+const fn k(class: &'static str) -> KerasLayer {
+    KerasLayer {
+        class,
+        spelled: None,
+    }
+}
+
+const fn alias(class: &'static str, spelled: &'static str) -> KerasLayer {
+    KerasLayer {
+        class,
+        spelled: Some(spelled),
+    }
+}
+
+/// Every class of `keras.layers` in Keras 3, grouped as Keras' documentation groups them.
+pub const KERAS_LAYERS: &[KerasLayer] = &[
+    // Core.
+    alias("Input", "`input(shape = [...])`"),
+    alias("InputLayer", "`input(shape = [...])`"),
+    k("Dense"),
+    k("EinsumDense"),
+    k("Activation"),
+    k("Embedding"),
+    k("Masking"),
+    alias(
+        "Lambda",
+        "a type of your own declared with `custom_layer!` (see `guide::language`)",
+    ),
+    k("Identity"),
+    // Convolution.
+    k("Conv1D"),
+    k("Conv2D"),
+    k("Conv3D"),
+    k("SeparableConv1D"),
+    k("SeparableConv2D"),
+    k("DepthwiseConv1D"),
+    k("DepthwiseConv2D"),
+    k("Conv1DTranspose"),
+    k("Conv2DTranspose"),
+    k("Conv3DTranspose"),
+    // Pooling.
+    k("MaxPooling1D"),
+    k("MaxPooling2D"),
+    k("MaxPooling3D"),
+    k("AveragePooling1D"),
+    k("AveragePooling2D"),
+    k("AveragePooling3D"),
+    k("GlobalMaxPooling1D"),
+    k("GlobalMaxPooling2D"),
+    k("GlobalMaxPooling3D"),
+    k("GlobalAveragePooling1D"),
+    k("GlobalAveragePooling2D"),
+    k("GlobalAveragePooling3D"),
+    // Recurrent.
+    k("LSTM"),
+    k("GRU"),
+    k("SimpleRNN"),
+    k("Bidirectional"),
+    k("TimeDistributed"),
+    k("RNN"),
+    k("LSTMCell"),
+    k("GRUCell"),
+    k("SimpleRNNCell"),
+    k("StackedRNNCells"),
+    k("ConvLSTM1D"),
+    k("ConvLSTM2D"),
+    k("ConvLSTM3D"),
+    // Preprocessing.
+    k("Normalization"),
+    k("Rescaling"),
+    k("CategoryEncoding"),
+    k("Discretization"),
+    k("Hashing"),
+    k("HashedCrossing"),
+    k("StringLookup"),
+    k("IntegerLookup"),
+    k("TextVectorization"),
+    k("Resizing"),
+    k("CenterCrop"),
+    k("RandomCrop"),
+    k("RandomFlip"),
+    k("RandomTranslation"),
+    k("RandomRotation"),
+    k("RandomZoom"),
+    k("RandomContrast"),
+    k("RandomBrightness"),
+    k("MelSpectrogram"),
+    k("Pipeline"),
+    // Normalization.
+    k("BatchNormalization"),
+    k("LayerNormalization"),
+    k("GroupNormalization"),
+    k("UnitNormalization"),
+    k("RMSNormalization"),
+    k("SpectralNormalization"),
+    // Regularization.
+    k("Dropout"),
+    k("SpatialDropout1D"),
+    k("SpatialDropout2D"),
+    k("SpatialDropout3D"),
+    k("GaussianDropout"),
+    k("GaussianNoise"),
+    k("AlphaDropout"),
+    k("ActivityRegularization"),
+    // Attention.
+    k("Attention"),
+    k("AdditiveAttention"),
+    k("MultiHeadAttention"),
+    k("GroupedQueryAttention"),
+    // Reshaping.
+    k("Reshape"),
+    k("Flatten"),
+    k("RepeatVector"),
+    k("Permute"),
+    k("Cropping1D"),
+    k("Cropping2D"),
+    k("Cropping3D"),
+    k("UpSampling1D"),
+    k("UpSampling2D"),
+    k("UpSampling3D"),
+    k("ZeroPadding1D"),
+    k("ZeroPadding2D"),
+    k("ZeroPadding3D"),
+    // Merging.
+    k("Concatenate"),
+    k("Add"),
+    k("Subtract"),
+    k("Multiply"),
+    k("Average"),
+    k("Maximum"),
+    k("Minimum"),
+    k("Dot"),
+    // Activation layers.
+    alias(
+        "ReLU",
+        "`activation(relu)` (no `max_value`, `negative_slope` or `threshold`)",
+    ),
+    alias("Softmax", "`activation(softmax)` (over the last axis)"),
+    alias("ELU", "`activation(elu)` (alpha 1)"),
+    k("LeakyReLU"),
+    k("PReLU"),
+    // Backend wrappers.
+    k("TorchModuleWrapper"),
+    k("JaxLayer"),
+    k("FlaxLayer"),
+    k("TFSMLayer"),
+];
+
+/// The registered layers that are not a Keras class: stratic's own.
+pub const STRATIC_ONLY: &[&str] = &["Custom", "ToDense", "GlobalSumPooling1D"];
+
+/// The "Coming from Keras" layer table as Markdown, generated from the registry and
+/// [`KERAS_LAYERS`]: each Keras class with its `model!` call (positional arguments first, then
+/// every other argument it takes), its spelling when it has no spec, or "not supported".
+/// The facade's `guide::keras` page holds it between markers, kept in step by a test.
+pub fn keras_layer_table() -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "| Keras | `model!` (positional arguments) | other arguments (`key = value`) |\n|---|---|---|\n",
+    );
+    for kl in KERAS_LAYERS {
+        let spec = LAYERS.iter().find(|s| s.class_name == kl.class);
+        match (spec, kl.spelled) {
+            (Some(s), _) => {
+                let positional: Vec<&str> = s
+                    .params
+                    .iter()
+                    .filter(|p| p.positional)
+                    .map(|p| p.name)
+                    .collect();
+                let others: Vec<String> = s
+                    .params
+                    .iter()
+                    .filter(|p| !p.positional)
+                    .map(|p| format!("`{}`", p.name))
+                    .collect();
+                let args = if others.is_empty() {
+                    "(no others)".to_string()
+                } else {
+                    others.join(", ")
+                };
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}({})` | {args} |",
+                    kl.class,
+                    s.name,
+                    positional.join(", ")
+                );
+            }
+            (None, Some(spelled)) => {
+                let _ = writeln!(out, "| `{}` | {spelled} | |", kl.class);
+            }
+            (None, None) => {
+                let _ = writeln!(out, "| `{}` | not supported | |", kl.class);
+            }
+        }
+    }
+    let own: Vec<String> = LAYERS
+        .iter()
+        .filter(|s| STRATIC_ONLY.contains(&s.class_name) && s.class_name != "Custom")
+        .map(|s| format!("`{}`", s.name))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nstratic's own, with no Keras class: {}.",
+        own.join(", ")
+    );
+    out
+}
+
+#[cfg(test)]
+mod keras_table_tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_layer_is_a_keras_class_or_declared_our_own() {
+        for s in LAYERS {
+            assert!(
+                STRATIC_ONLY.contains(&s.class_name)
+                    || KERAS_LAYERS.iter().any(|k| k.class == s.class_name),
+                "layer `{}` (class {}) is missing from KERAS_LAYERS",
+                s.name,
+                s.class_name
+            );
+        }
+    }
+
+    #[test]
+    fn no_spelling_shadows_a_spec() {
+        for k in KERAS_LAYERS {
+            if k.spelled.is_some() {
+                assert!(
+                    !LAYERS.iter().any(|s| s.class_name == k.class),
+                    "`{}` has a spec now: drop its hand-written spelling",
+                    k.class
+                );
+            }
+        }
+        let mut classes: Vec<&str> = KERAS_LAYERS.iter().map(|k| k.class).collect();
+        classes.sort_unstable();
+        let n = classes.len();
+        classes.dedup();
+        assert_eq!(classes.len(), n, "a Keras class is listed twice");
+    }
+
+    #[test]
+    fn the_table_names_supported_and_unsupported_classes() {
+        let t = keras_layer_table();
+        assert!(
+            t.contains("| `Dense` | `dense(units, activation)` |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| `MultiHeadAttention` | not supported |"),
+            "{t}"
+        );
+        assert!(t.contains("`to_dense`"), "{t}");
+        assert_eq!(
+            t.lines().filter(|l| l.starts_with("| `")).count(),
+            KERAS_LAYERS.len()
+        );
+    }
+}
