@@ -176,7 +176,8 @@ pub trait Model: Sized {
     /// `model.predict(x, batch_size=...)`), so that the activations held at once stay bounded
     /// on large inputs. A model with an output whose length is known only at run time (a
     /// padded `to_dense()` axis, padded to each batch's longest row) is predicted in one batch.
-    /// `model.predict_batched(x.view(), 256)` gives what `model.predict(x.view())` gives.
+    /// `model.predict_batched(x.view(), 256)` gives what `model.predict(x.view())` gives, to
+    /// rounding (a small batch may take another matrix-product kernel).
     ///
     /// # Errors
     /// As [`predict`](Model::predict); [`Error::InvalidArgument`] for a `batch_size` of 0.
