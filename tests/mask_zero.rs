@@ -9,6 +9,9 @@ use stratic::ndarray::Array2;
 use stratic::prelude::*;
 use stratic::RaggedTensor;
 
+#[macro_use]
+mod common;
+
 model! {
     /// An LSTM over zero-padded ids, id 0 masked.
     struct MaskedLstm {
@@ -101,98 +104,50 @@ fn ids(n: usize) -> (Array2<i32>, RaggedTensor<i32>, Array2<f32>) {
     (padded, ragged, y)
 }
 
-fn copy_weights<A: Model, B: Model>(from: &A, to: &mut B) {
-    for (key, w) in from.weights() {
-        to.set_weight(&key, w.view()).expect("the same weights");
-    }
-}
-
-fn max_diff(a: &Array2<f32>, b: &Array2<f32>) -> f32 {
-    assert_eq!(a.dim(), b.dim());
-    (a - b).iter().fold(0.0f32, |m, d| m.max(d.abs()))
-}
-
-/// The weights of both models after the same training, keys and values.
-fn assert_same_weights<A: Model, B: Model>(a: &A, b: &B, tol: f32) {
-    let (wa, wb) = (a.weights(), b.weights());
-    assert_eq!(wa.len(), wb.len());
-    for ((ka, va), (kb, vb)) in wa.iter().zip(&wb) {
-        assert_eq!(ka, kb);
-        let d = (va - vb).iter().fold(0.0f32, |m, d| m.max(d.abs()));
-        assert!(d < tol, "{ka} differs by {d} after training");
-    }
-}
-
-fn options() -> FitOptions {
-    FitOptions::default()
-        .epochs(3)
-        .batch_size(8)
-        .shuffle(false)
-        .verbose(0)
-}
-
 #[test]
 fn a_mask_zero_lstm_equals_the_lstm_on_ragged_rows_in_outputs_and_training() {
     let (padded, ragged, y) = ids(30);
-    let masked = MaskedLstm::with_seed(1);
-    let mut plain = RaggedLstm::with_seed(2);
-    copy_weights(&masked, &mut plain);
-    let a = masked.predict(padded.view()).expect("predict");
-    let b = plain.predict(&ragged).expect("predict");
-    assert!(max_diff(&a, &b) < 1e-6, "{}", max_diff(&a, &b));
     // Without the mask, id 0 would be read as a token: the padded rows' outputs differ.
     let mut unmasked = UnmaskedLstm::with_seed(3);
-    copy_weights(&masked, &mut unmasked);
+    common::copy_weights(&MaskedLstm::with_seed(1), &mut unmasked);
+    let a = MaskedLstm::with_seed(1)
+        .predict(padded.view())
+        .expect("predict");
     let c = unmasked.predict(padded.view()).expect("predict");
-    assert!(max_diff(&a, &c) > 1e-3);
-    let mut masked = masked.compile(SGD::new(0.1), Loss::mse());
-    let mut plain = plain.compile(SGD::new(0.1), Loss::mse());
-    let ha = masked
-        .fit(padded.view(), y.view(), &options())
-        .expect("fit");
-    let hb = plain.fit(&ragged, y.view(), &options()).expect("fit");
-    for (la, lb) in ha.loss().iter().zip(hb.loss()) {
-        assert!((la - lb).abs() < 1e-5 * lb.abs().max(1.0), "{la} vs {lb}");
-    }
+    assert!(common::max_diff(&a, &c) > 1e-3);
     // The table's row 0 feeds masked steps only: no gradient reaches it, as in the ragged
-    // model, which never looks it up.
-    assert_same_weights(masked.model(), plain.model(), 1e-5);
+    // model, which never looks it up (the weights agree after training).
+    assert_masked_equals_ragged!(
+        MaskedLstm::with_seed(1),
+        RaggedLstm::with_seed(2),
+        padded.view(),
+        &ragged,
+        y.view()
+    );
 }
 
 #[test]
 fn the_mask_passes_dense_layers_and_the_average_counts_only_non_zero_ids() {
     let (padded, ragged, y) = ids(24);
-    let masked = MaskedGruMean::with_seed(3);
-    let mut plain = RaggedGruMean::with_seed(4);
-    copy_weights(&masked, &mut plain);
-    let a = masked.predict(padded.view()).expect("predict");
-    let b = plain.predict(&ragged).expect("predict");
-    assert!(max_diff(&a, &b) < 1e-6, "{}", max_diff(&a, &b));
-    let mut masked = masked.compile(SGD::new(0.1), Loss::mse());
-    let mut plain = plain.compile(SGD::new(0.1), Loss::mse());
-    masked
-        .fit(padded.view(), y.view(), &options())
-        .expect("fit");
-    plain.fit(&ragged, y.view(), &options()).expect("fit");
-    assert_same_weights(masked.model(), plain.model(), 1e-5);
+    assert_masked_equals_ragged!(
+        MaskedGruMean::with_seed(3),
+        RaggedGruMean::with_seed(4),
+        padded.view(),
+        &ragged,
+        y.view()
+    );
 }
 
 #[test]
 fn a_mask_zero_bidirectional_layer_equals_it_on_ragged_rows() {
     let (padded, ragged, y) = ids(24);
-    let masked = MaskedBi::with_seed(5);
-    let mut plain = RaggedBi::with_seed(6);
-    copy_weights(&masked, &mut plain);
-    let a = masked.predict(padded.view()).expect("predict");
-    let b = plain.predict(&ragged).expect("predict");
-    assert!(max_diff(&a, &b) < 1e-6, "{}", max_diff(&a, &b));
-    let mut masked = masked.compile(SGD::new(0.1), Loss::mse());
-    let mut plain = plain.compile(SGD::new(0.1), Loss::mse());
-    masked
-        .fit(padded.view(), y.view(), &options())
-        .expect("fit");
-    plain.fit(&ragged, y.view(), &options()).expect("fit");
-    assert_same_weights(masked.model(), plain.model(), 1e-5);
+    assert_masked_equals_ragged!(
+        MaskedBi::with_seed(5),
+        RaggedBi::with_seed(6),
+        padded.view(),
+        &ragged,
+        y.view()
+    );
 }
 
 #[test]
