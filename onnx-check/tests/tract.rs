@@ -46,20 +46,39 @@ fn tract_run(bytes: &[u8], inputs: &[ArrayD<f32>], dtypes: &[DType]) -> Vec<Arra
         .collect()
 }
 
+/// The outputs of recurrent layers with activations other than ONNX's defaults (`relu`, a
+/// `tanh` recurrent activation): tract 0.22 builds LSTM, GRU and RNN with sigmoid and tanh
+/// whatever the node's `activations` attribute says (tract-onnx's `ops/rec/lstm.rs` wires
+/// `sigmoid()` and `tanh()` as constants), so it computes another function. ONNX Runtime
+/// honours the attribute and agrees with `predict` on them (tests/onnx_check.py).
+const TRACT_IGNORES_ACTIVATIONS: &[(&str, usize)] =
+    &[("recurrent", 2), ("recurrent", 5), ("recurrent", 7)];
+
 /// The largest absolute difference between tract's outputs and `predict`'s, after checking
 /// that their shapes agree.
 fn max_error(name: &str, got: &[ArrayD<f32>], want: &[ArrayD<f32>]) -> f32 {
     assert_eq!(got.len(), want.len(), "{name}: output count");
     let mut worst = 0f32;
+    let mut per_output = Vec::new();
     for (k, (g, w)) in got.iter().zip(want).enumerate() {
         assert_eq!(g.shape(), w.shape(), "{name}: output {k} shape");
+        if TRACT_IGNORES_ACTIVATIONS.contains(&(name, k)) {
+            per_output.push("not run by tract".to_string());
+            continue;
+        }
+        let mut output_worst = 0f32;
         for (a, b) in g.iter().zip(w) {
             let e = (a - b).abs();
             assert!(e.is_finite(), "{name}: output {k}: {a} vs {b}");
-            worst = worst.max(e);
+            output_worst = output_worst.max(e);
         }
+        per_output.push(format!("{output_worst:.2e}"));
+        worst = worst.max(output_worst);
     }
-    println!("{name}: tract agrees with predict within {worst:e}");
+    println!(
+        "{name}: tract agrees with predict within {worst:e} (per output: {})",
+        per_output.join(", ")
+    );
     worst
 }
 

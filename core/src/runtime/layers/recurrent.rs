@@ -1307,7 +1307,10 @@ impl Recurrent {
             &[&state_shape],
             vec![Attr::int("axis", 0)],
         );
-        cx.node("ConstantOfShape", &[&state_shape], &[&h0], vec![]);
+        // Zeros by expanding a float32 scalar: `ConstantOfShape` without its `value` attribute
+        // is float32 by the standard, but tract 0.22 reads it as f64 and refuses the LSTM.
+        let zero = cx.scalar("zero", 0.0);
+        cx.node("Expand", &[&zero, &state_shape], &[&h0], vec![]);
         inputs.resize(5, String::new());
         inputs.push(h0.clone());
         if cfg.cell == CellKind::Lstm {
